@@ -1,0 +1,64 @@
+"""The `preflight` command: a thin click layer over the library.
+
+Subcommands are listed explicitly in ``COMMANDS`` (name -> "module:attribute") and imported only
+when used, so `preflight check` never pays for the client or the sandbox.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from preflight.errors import ConfigError, PreflightError
+
+__all__ = ["main"]
+
+COMMANDS: dict[str, str] = {
+    # name: "module:attribute"; keep in the order `preflight --help` should show them
+}
+
+EXIT_OK = 0
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use, from an explicit table."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, _, attr = target.partition(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            click.secho(f"preflight: configuration error: {exc}", fg="red", err=True)
+            ctx.exit(EXIT_USAGE)
+        except PreflightError as exc:
+            click.secho(f"preflight: {exc}", fg="red", err=True)
+            ctx.exit(EXIT_FAIL)
+        except KeyboardInterrupt:
+            click.secho("preflight: interrupted; nothing half-written was left behind", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="media-preflight", prog_name="preflight")
+def main() -> None:
+    """Check media for Kling's lip-sync API, fix what fails, and submit what passes."""
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

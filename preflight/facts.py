@@ -1,0 +1,126 @@
+"""The normalised, immutable record a probe makes of one input.
+
+Every backend (MediaInfo in-process, ffprobe) produces exactly this record, so nothing downstream
+knows which one ran. Units: seconds, bytes, pixels, Hz, bits per second. Unknown is ``None``,
+never 0. Codec and container names use FFmpeg's short names (``h264``, ``hevc``, ``aac``,
+``pcm_s16le``; ``mp4``, ``mov``, ``matroska``, ``webm``, ``avi``, ``mp3``, ``wav``, ``adts``,
+``jpeg``, ``png``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["AudioStream", "ImageInfo", "MediaFacts", "VideoStream"]
+
+HDR_TRANSFERS = frozenset({"smpte2084", "arib-std-b67"})
+
+
+@dataclass(frozen=True, slots=True)
+class VideoStream:
+    """The primary video stream.
+
+    ``coded_width``/``coded_height`` are the stored frame size. ``width``/``height`` are what a
+    viewer sees: sample aspect ratio applied (width scaled), then rotation metadata applied (sides
+    swapped for 90/270). Rules and the fixer use the display size.
+    """
+
+    codec: str | None
+    width: int | None
+    height: int | None
+    coded_width: int | None = None
+    coded_height: int | None = None
+    rotation: int = 0  # degrees clockwise a player turns the frame: 0, 90, 180 or 270
+    sample_aspect_ratio: str = "1:1"
+    profile: str | None = None
+    pix_fmt: str | None = None
+    bit_depth: int | None = None
+    frame_rate: float | None = None
+    variable_frame_rate: bool = False
+    duration: float | None = None
+    bit_rate: int | None = None
+    frame_count: int | None = None
+    color_transfer: str | None = None
+
+    @property
+    def hdr(self) -> bool:
+        """True for PQ (smpte2084) or HLG (arib-std-b67) transfer."""
+        return self.color_transfer in HDR_TRANSFERS
+
+
+@dataclass(frozen=True, slots=True)
+class AudioStream:
+    """The primary audio stream."""
+
+    codec: str | None
+    sample_rate: int | None = None
+    channels: int | None = None
+    duration: float | None = None
+    bit_rate: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    """A still image (image2video input)."""
+
+    codec: str | None
+    width: int | None
+    height: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaFacts:
+    """What one probe learned about one input.
+
+    ``container`` is sniffed from the content, never taken from the name; ``extension`` is the
+    name's (lower case, no dot, ``""`` if none). ``duration`` is the container's; ``video.duration``
+    and ``audio.duration`` are the streams' own. ``effective_duration`` says which one rules use.
+    """
+
+    source: str
+    backend: str
+    container: str | None
+    extension: str
+    size_bytes: int
+    duration: float | None = None
+    bit_rate: int | None = None
+    video: VideoStream | None = None
+    audio: AudioStream | None = None
+    image: ImageInfo | None = None
+    video_streams: int = 0
+    audio_streams: int = 0
+    other_streams: int = 0
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def effective_duration(self) -> float | None:
+        """The video stream's duration where known, else the container's, else the audio's."""
+        if self.video is not None and self.video.duration is not None:
+            return self.video.duration
+        if self.duration is not None:
+            return self.duration
+        if self.audio is not None:
+            return self.audio.duration
+        return None
+
+    @property
+    def duration_source(self) -> str | None:
+        """Which duration ``effective_duration`` is: ``video``, ``container``, ``audio`` or None."""
+        if self.video is not None and self.video.duration is not None:
+            return "video"
+        if self.duration is not None:
+            return "container"
+        if self.audio is not None and self.audio.duration is not None:
+            return "audio"
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the `facts` object of the JSON report)."""
+        data = asdict(self)
+        data.pop("extra", None)
+        data["effective_duration"] = self.effective_duration
+        data["duration_source"] = self.duration_source
+        if self.video is not None:
+            data["video"]["hdr"] = self.video.hdr
+        return data
