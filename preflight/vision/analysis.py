@@ -37,10 +37,12 @@ __all__ = [
     "FaceSkipped",
     "analyse",
     "analyse_frames",
+    "analyse_with_frames",
     "measure",
 ]
 
 SHARPNESS_SIDE = 64  # face regions are scaled to 64x64 before the Laplacian
+THUMB_SIDE = 320  # frames kept for a contact sheet fit inside 320x320
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,14 +251,43 @@ def analyse(
     ``min_face`` is the smallest face side searched for, in sample pixels. Raises
     `VisionUnavailableError` without the vision extra, `FFmpegError` when decoding fails.
     """
-    require_vision()
+    analysis, _ = analyse_with_frames(
+        source, width, height, duration=duration, rate=rate, max_side=max_side, min_face=min_face
+    )
+    return analysis
+
+
+def analyse_with_frames(
+    source: str | os.PathLike[str],
+    width: int,
+    height: int,
+    *,
+    duration: float | None = None,
+    rate: float = DEFAULT_RATE,
+    max_side: int = DEFAULT_MAX_SIDE,
+    min_face: int = 24,
+    keep: bool = True,
+) -> tuple[FaceAnalysis, list[npt.NDArray[np.uint8]]]:
+    """`analyse`, also returning the sampled frames in colour (BGR, at most ``THUMB_SIDE`` px)
+    for a contact sheet. With ``keep=False`` frames are sampled gray and the list is empty."""
+    cv2 = require_vision()
     geom = geometry(width, height, max_side)
-    frames = sample(source, geom, rate=rate)
-    return analyse_frames(
-        frames,
+    kept: list[npt.NDArray[np.uint8]] = []
+
+    def keeping(frames: Iterable[Frame]) -> Iterable[Frame]:
+        thumb = geometry(geom.sample_width, geom.sample_height, THUMB_SIDE)
+        size = (thumb.sample_width, thumb.sample_height)
+        for frame in frames:
+            kept.append(cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA))
+            yield frame
+
+    frames = sample(source, geom, rate=rate, pix_fmt="bgr24" if keep else "gray")
+    analysis = analyse_frames(
+        keeping(frames) if keep else frames,
         geom,
         interval=1.0 / rate,
         duration=duration,
         source=os.fspath(source),
         detector=HaarDetector(min_size=min_face),
     )
+    return analysis, kept
