@@ -16,16 +16,16 @@ _HUGE = 1 << 20
 
 
 def floor_even(value: float) -> int:
-    return max(2, int(math.floor(value + 1e-6)) // 2 * 2)
+    return max(2, math.floor(value + 1e-6) // 2 * 2)
 
 
 def ceil_even(value: float) -> int:
-    return max(2, int(math.ceil(value / 2 - 1e-6)) * 2)
+    return max(2, math.ceil(value / 2 - 1e-6) * 2)
 
 
 @dataclass(frozen=True, slots=True)
 class Geometry:
-    """Where a frame ends up: scaled to ``scaled_*``, then padded or cropped to ``width`` x ``height``."""
+    """Where a frame ends up: scaled to ``scaled_*``, then padded or cropped to the full size."""
 
     width: int
     height: int

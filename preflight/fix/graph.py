@@ -138,7 +138,7 @@ def encode_args(
 
 
 def ssim_args(plan: FixPlan, output: str | os.PathLike[str], stats_file: str) -> list[str]:
-    """FFmpeg arguments that compare ``output`` with the plan's reference; SSIM goes to ``stats_file``."""
+    """FFmpeg arguments comparing ``output`` with the plan's reference (SSIM to ``stats_file``)."""
     spec = plan.video
     assert spec is not None
     loop = spec.extend == "loop" and spec.extend_by > 0

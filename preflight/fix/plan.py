@@ -17,9 +17,12 @@ __all__ = [
     "FixOptions",
     "FixPlan",
     "FixStep",
+    "Role",
     "Strategy",
     "VideoSpec",
 ]
+
+Role = Literal["video", "audio"]
 
 
 class Strategy(enum.StrEnum):
@@ -105,7 +108,7 @@ class FixPlan:
 
     source: str
     target: str | None  # None: nothing will be written (skipped, unfixable)
-    role: Literal["video", "audio"]
+    role: Role
     strategy: Strategy
     steps: tuple[FixStep, ...] = ()
     warnings: tuple[str, ...] = ()
@@ -123,7 +126,9 @@ class FixPlan:
     @property
     def reencodes(self) -> bool:
         return self.strategy is Strategy.REENCODE or (
-            self.strategy is Strategy.AUDIO and self.audio is not None and self.audio.codec != "copy"
+            self.strategy is Strategy.AUDIO
+            and self.audio is not None
+            and self.audio.codec != "copy"
         )
 
     def with_commands(self, commands: list[list[str]]) -> FixPlan:

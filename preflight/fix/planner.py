@@ -22,7 +22,7 @@ from typing import Any
 from preflight.facts import MediaFacts
 from preflight.findings import Finding, Severity
 from preflight.fix.geometry import fit_window
-from preflight.fix.plan import AudioSpec, FixOptions, FixPlan, FixStep, Strategy, VideoSpec
+from preflight.fix.plan import AudioSpec, FixOptions, FixPlan, FixStep, Role, Strategy, VideoSpec
 from preflight.profile import Profile
 
 __all__ = ["Capabilities", "plan", "relevant"]
@@ -30,9 +30,16 @@ __all__ = ["Capabilities", "plan", "relevant"]
 KEEP_AUDIO = frozenset({"aac", "mp3"})  # audio codecs an MP4 keeps without re-encoding
 DEFAULT_KEEP_VIDEO = ("h264", "hevc")
 KNOWN_VIDEO_RULES = frozenset(
-    {"video.container", "video.stream", "video.duration", "video.width", "video.height",
-     "video.size", "video.codec"}
-)  # fmt: skip
+    {
+        "video.container",
+        "video.stream",
+        "video.duration",
+        "video.width",
+        "video.height",
+        "video.size",
+        "video.codec",
+    }
+)
 SIZE_SAFETY = 0.95  # aim this far under a byte limit
 CONTAINER_OVERHEAD = 0.01  # MP4 boxes + interleaving, as a share of the file
 CONTAINER_OVERHEAD_BYTES = 64_000
@@ -97,35 +104,50 @@ def plan(
     options = options or FixOptions()
     capabilities = capabilities or Capabilities()
     name = source or (facts.source if facts else "?")
-    role = "audio" if facts is not None and facts.video is None and facts.audio else "video"
-    errors = [
-        f for f in findings if f.severity is Severity.ERROR and relevant(f.rule, role)
-    ]  # fmt: skip
+    role: Role = "audio" if facts is not None and facts.video is None and facts.audio else "video"
+    errors = [f for f in findings if f.severity is Severity.ERROR and relevant(f.rule, role)]
     blocking = [f for f in errors if f.rule in ("input.readable", "video.stream")]
     if facts is None or blocking:
         reason = "; ".join(f.message for f in blocking) or "the input could not be read"
-        return FixPlan(source=name, target=None, role="video", strategy=Strategy.UNFIXABLE,
-                       reason=reason)  # fmt: skip
+        return FixPlan(
+            source=name, target=None, role="video", strategy=Strategy.UNFIXABLE, reason=reason
+        )
     if role == "audio":
         return _plan_audio(facts, errors, profile, options, name, output, out_dir)
     return _plan_video(facts, errors, profile, options, name, output, out_dir, capabilities)
 
 
-def _nothing(name: str, output: str | None, role: str) -> FixPlan:
+def _nothing(name: str, output: str | None, role: Role) -> FixPlan:
     reason = "already passes the profile"
     if output is None:
-        return FixPlan(source=name, target=None, role=role, strategy=Strategy.NONE,  # type: ignore[arg-type]
-                       reason=f"{reason}: nothing written")  # fmt: skip
+        return FixPlan(
+            source=name,
+            target=None,
+            role=role,
+            strategy=Strategy.NONE,
+            reason=f"{reason}: nothing written",
+        )
     step = FixStep("copy", f"{reason}: copied byte for byte")
-    return FixPlan(source=name, target=output, role=role, strategy=Strategy.NONE, steps=(step,),  # type: ignore[arg-type]
-                   reason=reason)  # fmt: skip
+    return FixPlan(
+        source=name,
+        target=output,
+        role=role,
+        strategy=Strategy.NONE,
+        steps=(step,),
+        reason=reason,
+    )
 
 
 def _window(
-    available: float, options: FixOptions, dmin: float | None, dmax: float | None,
-    rate: Fraction, steps: list[FixStep], warnings: list[str],
+    available: float,
+    options: FixOptions,
+    dmin: float | None,
+    dmax: float | None,
+    rate: Fraction,
+    steps: list[FixStep],
+    warnings: list[str],
 ) -> tuple[float, int | None, float, bool]:
-    """(start, frames, extend_by, trimmed) for the requested window and the duration limits."""  # fmt: skip
+    """(start, frames, extend_by, trimmed) for the requested window and the duration limits."""
     start = max(0.0, options.start or 0.0)
     end = available if options.end is None else min(options.end, available)
     if start >= available:
@@ -142,25 +164,45 @@ def _window(
         frames = min(have, math.ceil(dmax * fps - 1e-9) - 1)
         kept = frames / fps
         where = f"from {_seconds(start)}" if start else "from the start"
-        steps.append(FixStep("trim", f"trim to {_seconds(kept)} ({frames} frames {where}), one frame "
-                             f"inside the {_seconds(dmax)} limit", "video.duration",
-                             {"start": start, "duration": kept, "frames": frames}))  # fmt: skip
+        steps.append(
+            FixStep(
+                "trim",
+                f"trim to {_seconds(kept)} ({frames} frames {where}), one frame "
+                f"inside the {_seconds(dmax)} limit",
+                "video.duration",
+                {"start": start, "duration": kept, "frames": frames},
+            )
+        )
         if options.end is not None and options.end - start > dmax:
-            warnings.append(f"the window --start/--end is {_seconds(options.end - start)}, longer "
-                            f"than {_seconds(dmax)}: only its first {_seconds(kept)} are kept")  # fmt: skip
+            warnings.append(
+                f"the window --start/--end is {_seconds(options.end - start)}, longer "
+                f"than {_seconds(dmax)}: only its first {_seconds(kept)} are kept"
+            )
         trimmed = True
     elif dmin is not None and length < dmin - 1e-9:
         frames = math.floor(dmin * fps + 1e-9) + 1
         extend_by = frames / fps - have / fps
         how = "freezing the last frame" if options.extend == "freeze" else "looping the clip"
-        steps.append(FixStep("extend", f"extend {_seconds(length)} to {_seconds(frames / fps)} by "
-                             f"{how} (audio padded with silence), one frame past the "
-                             f"{_seconds(dmin)} minimum", "video.duration",
-                             {"mode": options.extend, "duration": frames / fps}))  # fmt: skip
+        steps.append(
+            FixStep(
+                "extend",
+                f"extend {_seconds(length)} to {_seconds(frames / fps)} by "
+                f"{how} (audio padded with silence), one frame past the "
+                f"{_seconds(dmin)} minimum",
+                "video.duration",
+                {"mode": options.extend, "duration": frames / fps},
+            )
+        )
     elif trimmed:
         frames = have
-        steps.append(FixStep("trim", f"keep {_seconds(start)}-{_seconds(start + frames / fps)} as "
-                             "asked", None, {"start": start, "frames": frames}))  # fmt: skip
+        steps.append(
+            FixStep(
+                "trim",
+                f"keep {_seconds(start)}-{_seconds(start + frames / fps)} as asked",
+                None,
+                {"start": start, "frames": frames},
+            )
+        )
     return start, frames, extend_by, trimmed
 
 
@@ -169,9 +211,15 @@ class _Unfixable(Exception):
 
 
 def _plan_video(
-    facts: MediaFacts, errors: list[Finding], profile: Profile, options: FixOptions, name: str,
-    output: str | None, out_dir: str | None, capabilities: Capabilities,
-) -> FixPlan:  # fmt: skip
+    facts: MediaFacts,
+    errors: list[Finding],
+    profile: Profile,
+    options: FixOptions,
+    name: str,
+    output: str | None,
+    out_dir: str | None,
+    capabilities: Capabilities,
+) -> FixPlan:
     stream = facts.video
     assert stream is not None
     failing = {f.rule for f in errors}
@@ -193,21 +241,23 @@ def _plan_video(
         return _unfixable(name, "the video's duration or size is unknown")
     rate = _frame_rate(facts)
     try:
-        start, frames, extend_by, trimmed = _window(duration, options, dmin, dmax, rate, steps,
-                                                    warnings)  # fmt: skip
+        start, frames, extend_by, trimmed = _window(
+            duration, options, dmin, dmax, rate, steps, warnings
+        )
     except _Unfixable as exc:
         return _unfixable(name, str(exc))
     out_duration = frames / float(rate) if frames is not None else duration - start
 
     geometry = fit_window(
-        stream.width, stream.height,
+        stream.width,
+        stream.height,
         min_width=_limit(profile, "video.width", "min"),
         max_width=_limit(profile, "video.width", "max"),
         min_height=_limit(profile, "video.height", "min"),
         max_height=_limit(profile, "video.height", "max"),
         aspect=options.aspect,
         square_pixels=stream.sample_aspect_ratio in ("1:1", "0:1", ""),
-    )  # fmt: skip
+    )
     geometry_moves = geometry.fit != "none" and bool(failing & {"video.width", "video.height"})
     codec_ok = stream.codec in keep_video
     unknown = sorted(r for r in failing if r.startswith("video.") and r not in KNOWN_VIDEO_RULES)
@@ -219,25 +269,44 @@ def _plan_video(
         frames is not None or geometry_moves or not codec_ok or over_size or unknown or trimmed
     )
     if failing & {"video.codec"} and not codec_ok:
-        steps.append(FixStep("transcode-video", f"re-encode {stream.codec} as H.264", "video.codec"))
+        steps.append(
+            FixStep("transcode-video", f"re-encode {stream.codec} as H.264", "video.codec")
+        )
     if unknown:
-        steps.append(FixStep("transcode-video", "re-encode to H.264 High yuv420p 8-bit for "
-                             + ", ".join(unknown), unknown[0]))  # fmt: skip
+        steps.append(
+            FixStep(
+                "transcode-video",
+                "re-encode to H.264 High yuv420p 8-bit for " + ", ".join(unknown),
+                unknown[0],
+            )
+        )
 
     if not reencode:
-        return _plan_remux(facts, failing, name, target, container, steps, warnings, fit_audio,
-                           duration)  # fmt: skip
+        return _plan_remux(
+            facts, failing, name, target, container, steps, warnings, fit_audio, duration
+        )
 
     if not codec_ok and "video.codec" not in failing:
-        steps.append(FixStep("transcode-video", f"re-encode {stream.codec} as H.264 (the profile "
-                             f"keeps only {', '.join(keep_video)} without re-encoding)",
-                             "video.container" if "video.container" in failing else None))  # fmt: skip
+        steps.append(
+            FixStep(
+                "transcode-video",
+                f"re-encode {stream.codec} as H.264 (the profile "
+                f"keeps only {', '.join(keep_video)} without re-encoding)",
+                "video.container" if "video.container" in failing else None,
+            )
+        )
     if "video.container" in failing:
-        steps.append(FixStep("remux", f"write {container.upper()} (was {facts.container})",
-                             "video.container"))  # fmt: skip
+        steps.append(
+            FixStep(
+                "remux", f"write {container.upper()} (was {facts.container})", "video.container"
+            )
+        )
     if geometry.fit != "none":
-        rule = "video.width" if "video.width" in failing else (
-            "video.height" if "video.height" in failing else None)  # fmt: skip
+        rule = (
+            "video.width"
+            if "video.width" in failing
+            else ("video.height" if "video.height" in failing else None)
+        )
         shown = f"{stream.width}x{stream.height}"
         notes = []
         if stream.rotation:
@@ -246,36 +315,64 @@ def _plan_video(
             notes.append(f"pixel aspect {stream.sample_aspect_ratio}")
         shown += f" ({', '.join(notes)})" if notes else ""
         if geometry.fit == "scale":
-            steps.append(FixStep("scale", f"scale {shown} to {geometry.width}x{geometry.height} "
-                                 "(display size, aspect kept, even sides)", rule))  # fmt: skip
+            steps.append(
+                FixStep(
+                    "scale",
+                    f"scale {shown} to {geometry.width}x{geometry.height} "
+                    "(display size, aspect kept, even sides)",
+                    rule,
+                )
+            )
         else:
             what = "pad" if geometry.fit == "pad" else "crop"
-            how = ("black bars, centred" if what == "pad" else "centred")
-            steps.append(FixStep("scale", f"scale {shown} to {geometry.scaled_width}x"
-                                 f"{geometry.scaled_height}", rule))  # fmt: skip
-            steps.append(FixStep(what, f"no single scale fits {stream.width}:{stream.height} in the "
-                                 f"window: {what} to {geometry.width}x{geometry.height} ({how})",
-                                 rule, {"aspect": options.aspect}))  # fmt: skip
+            how = "black bars, centred" if what == "pad" else "centred"
+            steps.append(
+                FixStep(
+                    "scale",
+                    f"scale {shown} to {geometry.scaled_width}x{geometry.scaled_height}",
+                    rule,
+                )
+            )
+            steps.append(
+                FixStep(
+                    what,
+                    f"no single scale fits {stream.width}:{stream.height} in the "
+                    f"window: {what} to {geometry.width}x{geometry.height} ({how})",
+                    rule,
+                    {"aspect": options.aspect},
+                )
+            )
         if geometry.upscaled:
-            warnings.append(f"upscaled {geometry.factor:.2f}x from {stream.width}x{stream.height}: "
-                            "detail cannot be added, the picture will look soft")  # fmt: skip
+            warnings.append(
+                f"upscaled {geometry.factor:.2f}x from {stream.width}x{stream.height}: "
+                "detail cannot be added, the picture will look soft"
+            )
     tonemap = stream.hdr and capabilities.tonemap
     to_8bit = (stream.bit_depth or 8) > 8 or stream.hdr
     if stream.hdr and not capabilities.tonemap:
-        warnings.append("HDR input but this FFmpeg build lacks zscale/tonemap: converted to 8-bit "
-                        "without tone-mapping, colours will look washed out")  # fmt: skip
+        warnings.append(
+            "HDR input but this FFmpeg build lacks zscale/tonemap: converted to 8-bit "
+            "without tone-mapping, colours will look washed out"
+        )
     if tonemap:
-        steps.append(FixStep("tonemap", f"tone-map HDR ({stream.color_transfer}) to SDR BT.709 8-bit"))
+        steps.append(
+            FixStep("tonemap", f"tone-map HDR ({stream.color_transfer}) to SDR BT.709 8-bit")
+        )
     elif to_8bit:
         steps.append(FixStep("transcode-video", f"convert {stream.bit_depth}-bit to 8-bit yuv420p"))
     if stream.variable_frame_rate:
-        steps.append(FixStep("frame-rate", f"variable frame rate to constant {_rate_text(rate)} fps"))
+        steps.append(
+            FixStep("frame-rate", f"variable frame rate to constant {_rate_text(rate)} fps")
+        )
 
     audio = None
     audio_bitrate = options.audio_bitrate
     if facts.audio is not None:
-        audio_bitrate = min(audio_bitrate, facts.audio.bit_rate or audio_bitrate) if (
-            facts.audio.codec in KEEP_AUDIO) else audio_bitrate  # fmt: skip
+        audio_bitrate = (
+            min(audio_bitrate, facts.audio.bit_rate or audio_bitrate)
+            if (facts.audio.codec in KEEP_AUDIO)
+            else audio_bitrate
+        )
         audio_bitrate = max(audio_bitrate, 32_000)
     budget = _video_budget(size_limit, out_duration, audio_bitrate if facts.audio else 0)
     compress = False
@@ -293,39 +390,74 @@ def _plan_video(
             return _unfixable(name, f"{_seconds(out_duration)} cannot fit in {size_limit} bytes")
         bitrate = min(budget, source_rate) if source_rate else budget
         compress = True
-        steps.append(FixStep("compress", f"compress to fit {size_limit:,} bytes: video "
-                             f"{bitrate // 1000} kb/s, audio {audio_bitrate // 1000} kb/s, "
-                             "re-measured and retried lower if still over", "video.size",
-                             {"video_bitrate": bitrate, "audio_bitrate": audio_bitrate}))  # fmt: skip
+        steps.append(
+            FixStep(
+                "compress",
+                f"compress to fit {size_limit:,} bytes: video "
+                f"{bitrate // 1000} kb/s, audio {audio_bitrate // 1000} kb/s, "
+                "re-measured and retried lower if still over",
+                "video.size",
+                {"video_bitrate": bitrate, "audio_bitrate": audio_bitrate},
+            )
+        )
         if budget < MIN_VIDEO_BITRATE:
             warnings.append(f"only {budget // 1000} kb/s left for video: expect visible blocking")
     if facts.audio is not None:
         audio = AudioSpec(
-            codec="aac", bitrate=audio_bitrate,
-            sample_rate=facts.audio.sample_rate if facts.audio.sample_rate in (44100, 48000) else 48000,
-            channels=min(facts.audio.channels or 2, 2), pad_to=out_duration,
-        )  # fmt: skip
+            codec="aac",
+            bitrate=audio_bitrate,
+            sample_rate=facts.audio.sample_rate
+            if facts.audio.sample_rate in (44100, 48000)
+            else 48000,
+            channels=min(facts.audio.channels or 2, 2),
+            pad_to=out_duration,
+        )
         if facts.audio.codec != "aac":
             steps.append(FixStep("transcode-audio", f"re-encode {facts.audio.codec} audio as AAC"))
     video = VideoSpec(
-        codec="libx264", width=geometry.width, height=geometry.height, fit=geometry.fit,
-        scaled_width=geometry.scaled_width, scaled_height=geometry.scaled_height,
-        frame_rate=_rate_text(rate), frames=frames or _frames_of(out_duration, rate),
-        tonemap=tonemap, to_8bit=to_8bit,
-        extend=options.extend if extend_by > 0 else None, extend_by=extend_by,
-        crf=None if compress else options.crf, bitrate=bitrate, preset=options.preset,
-    )  # fmt: skip
-    steps.append(FixStep("transcode-video", "one pass: H.264 High yuv420p 8-bit, "
-                         + (f"{bitrate // 1000} kb/s" if compress or bitrate is None
-                            else f"CRF {options.crf}" + (f" capped at {bitrate // 1000} kb/s"
-                                                         if bitrate else ""))
-                         + f", preset {options.preset}, +faststart"))  # fmt: skip
+        codec="libx264",
+        width=geometry.width,
+        height=geometry.height,
+        fit=geometry.fit,
+        scaled_width=geometry.scaled_width,
+        scaled_height=geometry.scaled_height,
+        frame_rate=_rate_text(rate),
+        frames=frames or _frames_of(out_duration, rate),
+        tonemap=tonemap,
+        to_8bit=to_8bit,
+        extend=options.extend if extend_by > 0 else None,
+        extend_by=extend_by,
+        crf=None if compress else options.crf,
+        bitrate=bitrate,
+        preset=options.preset,
+    )
+    if compress and bitrate is not None:
+        rate_text = f"{bitrate // 1000} kb/s"
+    else:
+        rate_text = f"CRF {options.crf}"
+        if bitrate:
+            rate_text += f" capped at {bitrate // 1000} kb/s"
+    steps.append(
+        FixStep(
+            "transcode-video",
+            f"one pass: H.264 High yuv420p 8-bit, {rate_text}, preset {options.preset}, +faststart",
+        )
+    )
     return FixPlan(
-        source=name, target=target, role="video", strategy=Strategy.REENCODE, steps=tuple(steps),
-        warnings=tuple(warnings), start=start, duration=video.frames / float(rate) if video.frames
-        else out_duration, video=video, audio=audio, container=container, size_limit=size_limit,
+        source=name,
+        target=target,
+        role="video",
+        strategy=Strategy.REENCODE,
+        steps=tuple(steps),
+        warnings=tuple(warnings),
+        start=start,
+        duration=video.frames / float(rate) if video.frames else out_duration,
+        video=video,
+        audio=audio,
+        container=container,
+        size_limit=size_limit,
         compress=compress,
-    )  # fmt: skip
+    )
 
 
 def _frames_of(duration: float, rate: Fraction) -> int:
@@ -339,34 +471,64 @@ def _audio_gap(facts: MediaFacts) -> float:
 
 
 def _plan_remux(
-    facts: MediaFacts, failing: set[str], name: str, target: str, container: str,
-    steps: list[FixStep], warnings: list[str], fit_audio: bool, duration: float,
-) -> FixPlan:  # fmt: skip
+    facts: MediaFacts,
+    failing: set[str],
+    name: str,
+    target: str,
+    container: str,
+    steps: list[FixStep],
+    warnings: list[str],
+    fit_audio: bool,
+    duration: float,
+) -> FixPlan:
     stream = facts.video
     assert stream is not None
-    steps.append(FixStep("remux", f"copy the {stream.codec} video into {container.upper()} without "
-                         f"re-encoding (was {facts.container}), +faststart",
-                         "video.container" if "video.container" in failing else None))  # fmt: skip
+    steps.append(
+        FixStep(
+            "remux",
+            f"copy the {stream.codec} video into {container.upper()} without "
+            f"re-encoding (was {facts.container}), +faststart",
+            "video.container" if "video.container" in failing else None,
+        )
+    )
     audio: AudioSpec | None = None
     if facts.audio is not None:
         if facts.audio.codec in KEEP_AUDIO and not fit_audio:
             audio = AudioSpec(codec="copy")
         else:
-            audio = AudioSpec(codec="aac", bitrate=128_000,
-                              sample_rate=facts.audio.sample_rate
-                              if facts.audio.sample_rate in (44100, 48000) else 48000,
-                              channels=min(facts.audio.channels or 2, 2),
-                              pad_to=duration if fit_audio else None)  # fmt: skip
+            audio = AudioSpec(
+                codec="aac",
+                bitrate=128_000,
+                sample_rate=facts.audio.sample_rate
+                if facts.audio.sample_rate in (44100, 48000)
+                else 48000,
+                channels=min(facts.audio.channels or 2, 2),
+                pad_to=duration if fit_audio else None,
+            )
             why = f"{facts.audio.codec} cannot go into {container.upper()} as it is"
             if fit_audio:
                 why = f"fit the audio ({_seconds(facts.audio.duration or 0)}) to the video"
-            steps.append(FixStep("fit-audio" if fit_audio else "transcode-audio",
-                                 f"re-encode the audio alone as AAC: {why}"))  # fmt: skip
-    video = VideoSpec(codec="copy", width=stream.width, height=stream.height,
-                      hevc_tag=stream.codec == "hevc")  # fmt: skip
-    return FixPlan(source=name, target=target, role="video", strategy=Strategy.REMUX,
-                   steps=tuple(steps), warnings=tuple(warnings), video=video, audio=audio,
-                   container=container, duration=duration if fit_audio else None)  # fmt: skip
+            steps.append(
+                FixStep(
+                    "fit-audio" if fit_audio else "transcode-audio",
+                    f"re-encode the audio alone as AAC: {why}",
+                )
+            )
+    video = VideoSpec(
+        codec="copy", width=stream.width, height=stream.height, hevc_tag=stream.codec == "hevc"
+    )
+    return FixPlan(
+        source=name,
+        target=target,
+        role="video",
+        strategy=Strategy.REMUX,
+        steps=tuple(steps),
+        warnings=tuple(warnings),
+        video=video,
+        audio=audio,
+        container=container,
+        duration=duration if fit_audio else None,
+    )
 
 
 def _video_bitrate(facts: MediaFacts) -> int | None:
@@ -389,19 +551,29 @@ def _video_budget(limit: int | None, duration: float, audio_bitrate: int) -> int
 
 
 def _unfixable(name: str, reason: str) -> FixPlan:
-    return FixPlan(source=name, target=None, role="video", strategy=Strategy.UNFIXABLE,
-                   reason=reason)  # fmt: skip
+    return FixPlan(
+        source=name, target=None, role="video", strategy=Strategy.UNFIXABLE, reason=reason
+    )
 
 
-AUDIO_CONTAINERS = {".m4a": ("ipod", "aac"), ".mp3": ("mp3", "libmp3lame"),
-                    ".wav": ("wav", "pcm_s16le"), ".aac": ("adts", "aac")}  # fmt: skip
+AUDIO_CONTAINERS = {
+    ".m4a": ("ipod", "aac"),
+    ".mp3": ("mp3", "libmp3lame"),
+    ".wav": ("wav", "pcm_s16le"),
+    ".aac": ("adts", "aac"),
+}
 _FORMAT_SUFFIX = {"mp3": ".mp3", "wav": ".wav", "m4a": ".m4a", "aac": ".aac"}
 
 
 def _plan_audio(
-    facts: MediaFacts, errors: list[Finding], profile: Profile, options: FixOptions, name: str,
-    output: str | None, out_dir: str | None,
-) -> FixPlan:  # fmt: skip
+    facts: MediaFacts,
+    errors: list[Finding],
+    profile: Profile,
+    options: FixOptions,
+    name: str,
+    output: str | None,
+    out_dir: str | None,
+) -> FixPlan:
     stream = facts.audio
     assert stream is not None
     failing = {f.rule for f in errors}
@@ -425,13 +597,24 @@ def _plan_audio(
     pad_to = None
     if amax is not None and length > amax:
         out_duration = max(amax - 0.1, (amin or 0) + 0.1)
-        steps.append(FixStep("trim", f"trim the audio to {_seconds(out_duration)} (limit "
-                             f"{_seconds(amax)})", "audio.duration"))  # fmt: skip
+        steps.append(
+            FixStep(
+                "trim",
+                f"trim the audio to {_seconds(out_duration)} (limit {_seconds(amax)})",
+                "audio.duration",
+            )
+        )
     elif amin is not None and length < amin:
         out_duration = amin + 0.1
         pad_to = out_duration
-        steps.append(FixStep("extend", f"pad the audio with silence to {_seconds(out_duration)} "
-                             f"(minimum {_seconds(amin)})", "audio.duration"))  # fmt: skip
+        steps.append(
+            FixStep(
+                "extend",
+                f"pad the audio with silence to {_seconds(out_duration)} "
+                f"(minimum {_seconds(amin)})",
+                "audio.duration",
+            )
+        )
 
     # the output format: the user's suffix, else the source's own format if accepted, else m4a
     source_format = {"mp3": "mp3", "wav": "wav", "adts": "aac"}.get(facts.container or "", "")
@@ -440,8 +623,11 @@ def _plan_audio(
     if output is not None:
         suffix = Path(output).suffix.lower()
         if suffix not in AUDIO_CONTAINERS or suffix.lstrip(".") not in allowed:
-            return _unfixable(name, f"cannot write {suffix or 'no extension'}: the profile "
-                              f"accepts {', '.join(allowed)}")  # fmt: skip
+            return _unfixable(
+                name,
+                f"cannot write {suffix or 'no extension'}: the profile "
+                f"accepts {', '.join(allowed)}",
+            )
     elif source_format in allowed:
         suffix = _FORMAT_SUFFIX[source_format]
     else:
@@ -452,42 +638,72 @@ def _plan_audio(
     if stream.codec in ("pcm_s16le", "pcm_s24le", "flac", "pcm_f32le", "alac"):
         bitrate = options.audio_bitrate
     channels = min(stream.channels or 2, 2)
-    sample_rate = stream.sample_rate if stream.sample_rate in (44100, 48000, 22050, 16000) else 48000
+    sample_rate = (
+        stream.sample_rate if stream.sample_rate in (44100, 48000, 22050, 16000) else 48000
+    )
     if codec == "pcm_s16le":
         bitrate = None
         pcm_bytes = out_duration * (sample_rate or 48000) * channels * 2 + 1000
         if size_limit is not None and pcm_bytes > size_limit:
-            return _unfixable(name, f"{_seconds(out_duration)} of WAV is {int(pcm_bytes):,} bytes, "
-                              f"over {size_limit:,}: write .m4a or .mp3 instead")  # fmt: skip
+            return _unfixable(
+                name,
+                f"{_seconds(out_duration)} of WAV is {int(pcm_bytes):,} bytes, "
+                f"over {size_limit:,}: write .m4a or .mp3 instead",
+            )
     compress = False
     if size_limit is not None and bitrate is not None:
         budget = int((size_limit * SIZE_SAFETY - 16_000) * 8 / out_duration)
         if budget < bitrate:
             bitrate = budget
             compress = True
-            steps.append(FixStep("compress", f"lower the bit rate to {bitrate // 1000} kb/s to "
-                                 f"fit {size_limit:,} bytes", "audio.size"))  # fmt: skip
+            steps.append(
+                FixStep(
+                    "compress",
+                    f"lower the bit rate to {bitrate // 1000} kb/s to fit {size_limit:,} bytes",
+                    "audio.size",
+                )
+            )
             if bitrate < 32_000:
                 warnings.append(f"only {bitrate // 1000} kb/s fit: speech will sound muffled")
             if bitrate < 8_000:
-                return _unfixable(name, f"{_seconds(out_duration)} of audio cannot fit in "
-                                  f"{size_limit:,} bytes")  # fmt: skip
+                return _unfixable(
+                    name, f"{_seconds(out_duration)} of audio cannot fit in {size_limit:,} bytes"
+                )
     fmt_now = source_format or facts.container or "?"
-    same = (suffix.lstrip(".") == source_format and not steps)
+    same = suffix.lstrip(".") == source_format and not steps
     target = output or default_target(name, suffix, out_dir=out_dir)
     if same:
-        steps.append(FixStep("remux", f"copy the {stream.codec} audio into a .{source_format} "
-                             "file without re-encoding", "audio.format"))  # fmt: skip
+        steps.append(
+            FixStep(
+                "remux",
+                f"copy the {stream.codec} audio into a .{source_format} file without re-encoding",
+                "audio.format",
+            )
+        )
         spec = AudioSpec(codec="copy")
     else:
         if fmt_now != suffix.lstrip("."):
-            steps.append(FixStep("convert-audio", f"convert {fmt_now} ({stream.codec}) to "
-                                 f"{suffix.lstrip('.')}", "audio.format" if "audio.format" in
-                                 failing else None))  # fmt: skip
-        spec = AudioSpec(codec=codec, bitrate=bitrate, sample_rate=sample_rate, channels=channels,
-                         pad_to=pad_to)  # fmt: skip
+            steps.append(
+                FixStep(
+                    "convert-audio",
+                    f"convert {fmt_now} ({stream.codec}) to {suffix.lstrip('.')}",
+                    "audio.format" if "audio.format" in failing else None,
+                )
+            )
+        spec = AudioSpec(
+            codec=codec, bitrate=bitrate, sample_rate=sample_rate, channels=channels, pad_to=pad_to
+        )
     return FixPlan(
-        source=name, target=target, role="audio", strategy=Strategy.AUDIO, steps=tuple(steps),
-        warnings=tuple(warnings), start=start, duration=None if same else out_duration,
-        audio=spec, container=muxer, size_limit=size_limit, compress=compress,
-    )  # fmt: skip
+        source=name,
+        target=target,
+        role="audio",
+        strategy=Strategy.AUDIO,
+        steps=tuple(steps),
+        warnings=tuple(warnings),
+        start=start,
+        duration=None if same else out_duration,
+        audio=spec,
+        container=muxer,
+        size_limit=size_limit,
+        compress=compress,
+    )

@@ -1,4 +1,4 @@
-"""Prove a fix: probe the output, check it against the same profile, say what moved and what it cost.
+"""Prove a fix: probe the output, check it against the same profile, say what moved and the cost.
 
 The output is read with `preflight.probe` (the same probe `check` uses) and evaluated with
 `preflight.engine`; only findings the fixer answers for count (`input.*`, and `video.*` or
