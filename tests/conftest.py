@@ -15,9 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _load_fixture_module() -> object:
-    spec = importlib.util.spec_from_file_location(
-        "preflight_fixture_media", ROOT / "fixtures" / "media.py"
-    )
+    spec = importlib.util.spec_from_file_location("preflight_fixture_media", ROOT / "fixtures" / "media.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module

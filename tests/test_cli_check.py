@@ -246,7 +246,8 @@ def test_jobs_file(media: Media, tmp_path: Path) -> None:
     jobs = tmp_path / "jobs" / "jobs.jsonl"
     jobs.parent.mkdir()
     lines = [
-        '{"video": "../a.mp4", "text": "Hello", "voice_id": "genshin_klee2", "voice_language": "en"}',
+        '{"video": "../a.mp4", "text": "Hello", "voice_id": "genshin_klee2", '
+        '"voice_language": "en"}',
         "",
         "# a comment",
         '{"video": "../a.mp4", "audio": "../a.m4a", "name": "audio job"}',
