@@ -352,3 +352,25 @@ def test_library_api_without_the_cli(media: Media) -> None:
     image = preflight.check([media("jpg"), media("png_small")], profile="kling-image2video")
     assert [r.ok for r in image.results] == [True, False]
     assert {f.rule for f in image.results[1].findings} == {"image.dimensions"}
+
+
+def test_ffprobe_backend_gives_the_same_verdicts(media: Media) -> None:
+    clips = [media("ok"), media("lying"), media("rotated"), media("anamorphic"), media("long")]
+    _, by_mediainfo = as_json(*clips, *TEXT, "--no-cache")
+    _, by_ffprobe = as_json(*clips, *TEXT, "--no-cache", "--backend", "ffprobe")
+    assert [findings(by_ffprobe, i) for i in range(len(clips))] == [
+        findings(by_mediainfo, i) for i in range(len(clips))
+    ]
+
+
+def test_missing_ffprobe_is_a_usage_error(media: Media, monkeypatch: pytest.MonkeyPatch) -> None:
+    from preflight import tools
+
+    monkeypatch.setenv("PREFLIGHT_FFPROBE", "/nonexistent/ffprobe")
+    tools.find_ffprobe.cache_clear()
+    try:
+        result = run(media("ok"), *TEXT, "--backend", "ffprobe", "--no-cache")
+    finally:
+        tools.find_ffprobe.cache_clear()
+    assert result.exit_code == 2, result.output
+    assert "ffprobe not found" in result.output
