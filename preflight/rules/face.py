@@ -24,7 +24,6 @@ from preflight.vision.analysis import FaceAnalysis, FaceSample, FaceSkipped
 __all__ = ["RULES", "SKIPPED", "failing", "runs", "sample_failures"]
 
 SKIPPED = f"face checks skipped: {INSTALL_HINT}"
-_NOT_RUN = "face checks skipped: no face analysis ran for this video"
 
 Span = tuple[float, float]
 
@@ -36,7 +35,11 @@ def _tolerance(default: float) -> Param:
 
 
 def _analysis(job: Job) -> FaceAnalysis | str | None:
-    """The job's face analysis; a reason string when it was skipped; None when not applicable."""
+    """The job's face analysis; a reason string when it was skipped; None when not applicable.
+
+    A job nobody analysed (no ``"face"`` key: facts built by hand, or a job without a video
+    stream) is not judged at all; `preflight.check` always attaches an analysis or a reason.
+    """
     if job.video is None or job.video.video is None:
         return None
     found = job.analysis.get("face")
@@ -44,7 +47,7 @@ def _analysis(job: Job) -> FaceAnalysis | str | None:
         return found
     if isinstance(found, FaceSkipped):
         return found.reason
-    return _NOT_RUN
+    return None
 
 
 def _skipped(reason: str) -> Violation:
@@ -172,8 +175,10 @@ def _family(job: Job, check: Callable[[FaceAnalysis], Iterator[Violation]]) -> I
 
 
 def check_present(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
-    """A face must be visible: in at least ``min_share`` of the sampled frames, with no stretch
-    without one lasting ``tolerance`` seconds or more.
+    """A face must be visible in the video, with no long stretch without one.
+
+    At least ``min_share`` of the sampled frames must show a face, and no stretch without one may
+    last ``tolerance`` seconds or more.
 
     The provider rejects videos with no person in them ("there is no human in the video"), and
     lip-sync cannot move a mouth it cannot see. The finding lists the time ranges with no face.
@@ -232,8 +237,10 @@ def check_count(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
 
 
 def check_size(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
-    """The face must be large enough: its shorter side at least ``min_px`` display pixels and at
-    least ``min_share`` of the frame's shorter side.
+    """The face must be large enough to re-animate.
+
+    Its shorter side must be at least ``min_px`` display pixels and at least ``min_share`` of the
+    frame's shorter side.
 
     A mouth a few pixels wide cannot be re-animated convincingly. The size is the detector's box
     (brows to chin, about the face's width), mapped back to the video's display resolution.
@@ -261,8 +268,10 @@ def check_size(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
 
 
 def check_lighting(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
-    """The face must be well lit: mean luminance of the face region within ``min_luma`` ..
-    ``max_luma`` (0-255) and its contrast (standard deviation) at least ``min_contrast``.
+    """The face must be well lit: neither too dark, too bright nor flat.
+
+    The mean luminance of the face region must lie within ``min_luma`` .. ``max_luma`` (0-255)
+    and its contrast (standard deviation) must be at least ``min_contrast``.
 
     Dark, blown-out or flat faces lose the detail lip-sync needs. One finding per problem (too
     dark, too bright, low contrast), each with its time ranges.
@@ -298,7 +307,7 @@ def check_lighting(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
 
 
 def check_sharpness(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
-    """The face must be in focus: variance of the Laplacian of the face region at least ``min``.
+    """The face must be in focus: variance of the Laplacian of its region at least ``min``.
 
     Measured on the face region scaled to 64x64 gray levels (0-255), so a near and a far face
     compare; a sharp face scores in the hundreds, an out-of-focus one in the tens.
@@ -323,8 +332,10 @@ def check_sharpness(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
 
 
 def check_stability(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
-    """The head must be steady: its centre may move at most ``max_shift`` face sides per second
-    and its size change by at most ``max_size_change`` (relative) per second between samples.
+    """The head must be steady: no fast movement and no jumps (cuts between shots).
+
+    Between two samples, the face's centre may move at most ``max_shift`` face sides per second
+    and its size change by at most ``max_size_change`` (relative) per second.
 
     Fast head movement and cuts between shots (the face jumps) spoil lip-sync. The range given
     is the sample interval in which the movement or jump happened.

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from preflight.ffmpeg_runner import input_args
 from preflight.vision._ffmpeg import stream_raw
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ def sample(
     after: list[str] = ["-t", f"{duration:.3f}"] if duration is not None else []
     vf = f"fps={rate:g},scale={geom.sample_width}:{geom.sample_height}:flags=area"
     argv = [
-        *before, "-i", os.fspath(source), *after,
+        "-loglevel", "error", *before, *input_args(source), *after,
         "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", vf,
         "-pix_fmt", pix_fmt, "-f", "rawvideo", "pipe:1",
     ]  # fmt: skip
