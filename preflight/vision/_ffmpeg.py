@@ -46,7 +46,9 @@ def _read(
     except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread, re-raised there
         end = _End(exc)
     finally:
-        chunks.close()  # kills FFmpeg when stopped early
+        close = getattr(chunks, "close", None)  # a generator: closing it kills FFmpeg
+        if close is not None:
+            close()
     while not stop.is_set():
         try:
             out.put(end, timeout=_POLL)
