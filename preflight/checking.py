@@ -308,6 +308,8 @@ def check(
     backend: str = "auto",
     cache: bool = True,
     workers: int | None = None,
+    face: bool = True,
+    preview: PathLike | None = None,
     **request: Any,
 ) -> Report:
     """Check every input against ``profile`` and return the `Report`.
@@ -315,7 +317,9 @@ def check(
     ``request`` holds the job fields shared by all inputs: ``audio``, ``image`` (paths or URLs),
     ``text``, ``voice_id``, ``voice_language``, ``voice_speed``, ``prompt``, ``negative_prompt``.
     Raises `ConfigError` for a bad profile, an unknown field, a missing jobs file or nothing to
-    check; never for a bad input (that is a finding).
+    check; never for a bad input (that is a finding). Face checks (``docs/vision.md``) run only
+    when the profile enables a ``face.*`` rule: ``face=False`` skips them, ``preview`` writes a
+    contact sheet PNG of the sampled frames there (``out-2.png``... for several videos).
     """
     if not isinstance(profile, Profile):
         from preflight.profiles import load_profile
@@ -327,9 +331,16 @@ def check(
     planned = plan(inputs, profile, jobs=jobs, include=include, exclude=exclude, **request)
     sources = list(dict.fromkeys(s for p in planned for s in p.sources.values()))
     probed = _probe_all(sources, backend=backend, cache=cache, workers=workers) if sources else {}
+    from preflight.vision.checks import face_settings, preview_path, with_face_analysis
+
+    faces = face_settings(profile, config)
+    videos = [p.name for p in planned if "video" in p.sources]
     results = []
     for p in planned:
         job = _job(p, probed)
+        if faces and job.video is not None:
+            sheet = preview and preview_path(preview, videos.index(p.name), len(videos))
+            job = with_face_analysis(job, faces, enabled=face, preview=sheet)
         findings = evaluate(job, profile, config)
         media = {r: m for r in _MEDIA_ROLES if (m := getattr(job, r)) is not None}
         results.append(

@@ -105,3 +105,26 @@ def face_media(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path
         return fixture_faces.make(name, outdir)  # type: ignore[attr-defined,no-any-return]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def face_job(face_media: Callable[[str], Path]) -> Callable[[str], object]:
+    """``face_job("leaves")`` -> a probed `Job` for a face clip with its face analysis attached.
+
+    Analysed once per session, with the kling-lipsync profile's face settings.
+    """
+    from preflight.job import Job
+    from preflight.probe import probe
+    from preflight.profiles import load_profile
+    from preflight.vision.checks import face_settings, with_face_analysis
+
+    settings = face_settings(load_profile("kling-lipsync"))
+    made: dict[str, object] = {}
+
+    def get(name: str) -> object:
+        if name not in made:
+            job = Job(name=name, video=probe(face_media(name)), audio=None)
+            made[name] = with_face_analysis(job, settings)
+        return made[name]
+
+    return get

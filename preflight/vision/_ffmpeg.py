@@ -65,7 +65,9 @@ def stream_raw(args: list[str], chunk_size: int) -> Iterator[bytes]:
     """
     out: queue.Queue[bytes | _End] = queue.Queue(maxsize=_READ_AHEAD)
     stop = threading.Event()
-    reader = threading.Thread(target=_read, args=(args, chunk_size, out, stop), daemon=True)
+    reader = threading.Thread(
+        target=_read, args=(args, chunk_size, out, stop), name="preflight-frames", daemon=True
+    )
     reader.start()
     try:
         while True:

@@ -79,6 +79,8 @@ def with_face_analysis(
     result: FaceAnalysis | FaceSkipped
     if not enabled:
         result = FaceSkipped("face checks skipped: turned off (--no-face)")
+    elif facts.source.lower().startswith(("http://", "https://")):
+        result = FaceSkipped("face checks skipped: the video is a URL (check a local copy)")
     elif not available():
         from preflight.rules.face import SKIPPED
 
