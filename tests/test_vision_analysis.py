@@ -42,9 +42,12 @@ def test_one_clear_face_in_every_sample(face_job: FaceJob) -> None:
         assert 110 <= s.face.side <= 160
         cx, _ = s.face.centre
         assert abs(cx - 640) < 60
-        assert s.luma is not None and 120 < s.luma < 190
-        assert s.contrast is not None and s.contrast > 30
-        assert s.sharpness is not None and s.sharpness > 200
+        assert s.luma is not None
+        assert 120 < s.luma < 190
+        assert s.contrast is not None
+        assert s.contrast > 30
+        assert s.sharpness is not None
+        assert s.sharpness > 200
     assert a.samples[0].shift is None  # nothing to compare the first sample with
     assert all(s.shift is not None and s.shift < 0.1 for s in a.samples[1:])
 
@@ -66,7 +69,8 @@ def test_sizes_are_in_display_pixels(face_job: FaceJob, face_media: Callable[[st
     small = face(face_job("tiny"))
     sides = [s.face.side for s in small.samples if s.face]
     assert len(sides) == len(small.samples)
-    assert 60 <= min(sides) and max(sides) <= 95  # 384 px portrait: face ~71 px (box ~80)
+    assert min(sides) >= 60
+    assert max(sides) <= 95
     # the same clip analysed at another sample size maps back to about the same display size
     finer = analyse(face_media("tiny"), 1280, 720, max_side=960)
     finer_sides = [s.face.side for s in finer.samples if s.face]
@@ -77,9 +81,13 @@ def test_dark_and_blurred_faces_measure_as_such(face_job: FaceJob) -> None:
     clear = face(face_job("still")).samples[0]
     dark = face(face_job("dark")).samples[0]
     blurred = face(face_job("blurred")).samples[0]
-    assert dark.face is not None and blurred.face is not None  # still found
-    assert dark.luma is not None and clear.luma is not None and dark.luma < 40 < clear.luma
-    assert blurred.sharpness is not None and clear.sharpness is not None
+    assert dark.face is not None
+    assert blurred.face is not None
+    assert dark.luma is not None
+    assert clear.luma is not None
+    assert dark.luma < 40 < clear.luma
+    assert blurred.sharpness is not None
+    assert clear.sharpness is not None
     assert blurred.sharpness < clear.sharpness / 10
 
 
