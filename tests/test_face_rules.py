@@ -221,11 +221,11 @@ def test_jobs_without_video_are_not_judged() -> None:
     assert with_face_analysis(Job(name="t"), SETTINGS) == Job(name="t")
 
 
-def test_turned_off_says_so() -> None:
+def test_turned_off_means_not_judged() -> None:
+    # --no-face: the user turned the face rules off, like disabling them in a config file
     job = with_face_analysis(Job(name="t", video=facts()), SETTINGS, enabled=False)
-    found = face_findings(job)
-    assert found
-    assert all(f.severity is Severity.INFO and "--no-face" in f.message for f in found)
+    assert "face" not in job.analysis
+    assert face_findings(job) == []
 
 
 def test_no_analysis_when_the_profile_enables_no_face_rule() -> None:

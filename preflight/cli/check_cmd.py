@@ -85,6 +85,8 @@ def pick_format(fmt: str | None) -> str:
 )
 @click.option("--workers", type=click.IntRange(min=1), help="Probe processes [default: CPUs].")
 @click.option("--config", "config_path", metavar="FILE", help="preflight.toml or pyproject.toml.")
+@click.option("--no-face", "no_face", is_flag=True, help="Skip the face checks (faster).")
+@click.option("--preview", metavar="PNG", help="Write a contact sheet of the face check's frames.")
 @click.pass_context
 def check_command(
     ctx: click.Context,
@@ -101,6 +103,8 @@ def check_command(
     backend: str,
     workers: int | None,
     config_path: str | None,
+    no_face: bool = False,
+    preview: str | None = None,
     **request: Any,
 ) -> None:
     """Check media (and the job's text, voice or audio) against a provider profile.
@@ -127,6 +131,8 @@ def check_command(
             backend=backend,
             cache=not no_cache,
             workers=workers,
+            face=not no_face,
+            preview=preview,
             **request,
         )
     except ToolNotFoundError as exc:  # e.g. --backend ffprobe with no ffprobe: a usage problem

@@ -206,7 +206,8 @@ def check_present(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
                 f"no face for {fmt_num(_seconds(spans))} s ({share:.0%} of sampled frames show one)"
             )
         )
-        yield Violation(f"{what}: {_at(spans)}", share, params.get("min_share"), share > 0, spans)
+        hint = " (`preflight fix --face-window` trims to the best stretch)" if share > 0 else ""
+        yield Violation(f"{what}: {_at(spans)}{hint}", share, params.get("min_share"), False, spans)
 
     yield from _family(job, check)
 

@@ -71,15 +71,15 @@ def with_face_analysis(
     """``job`` with ``analysis["face"]`` set (a `FaceAnalysis` or a `FaceSkipped` reason).
 
     ``settings`` is `face_settings`'s answer; the contact sheet written to ``preview`` marks the
-    samples that fail them. Jobs without a video stream come back unchanged.
+    samples that fail them. Jobs without a video stream, and every job when ``enabled`` is False
+    (``--no-face``: the user turned the face rules off), come back unchanged: the face rules then
+    have nothing to judge and say nothing.
     """
     facts = job.video
-    if facts is None or facts.video is None or not settings:
+    if facts is None or facts.video is None or not settings or not enabled:
         return job
     result: FaceAnalysis | FaceSkipped
-    if not enabled:
-        result = FaceSkipped("face checks skipped: turned off (--no-face)")
-    elif facts.source.lower().startswith(("http://", "https://")):
+    if facts.source.lower().startswith(("http://", "https://")):
         result = FaceSkipped("face checks skipped: the video is a URL (check a local copy)")
     elif not available():
         from preflight.rules.face import SKIPPED

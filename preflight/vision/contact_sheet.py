@@ -121,6 +121,9 @@ def write_contact_sheet(
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(encoded.tobytes())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a picture is for sharing
         os.replace(tmp, target)
     except BaseException as exc:
         if os.path.exists(tmp):

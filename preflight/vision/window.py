@@ -9,16 +9,22 @@ usable window and `FixError` says why.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from preflight.errors import FixError
 from preflight.rules.base import fmt_num
 from preflight.rules.face import failing
 from preflight.vision.analysis import FaceAnalysis
+from preflight.vision.sampler import DEFAULT_RATE
 
-__all__ = ["FaceWindow", "face_window", "stretches"]
+if TYPE_CHECKING:
+    from preflight.config import Config
+    from preflight.profile import Profile
+
+__all__ = ["FaceWindow", "face_window", "stretches", "window_for"]
 
 _BETWEEN = "face.stability"  # judges the step from the previous sample, not the sample itself
 
@@ -89,3 +95,37 @@ def face_window(
     if max_duration is not None and best.duration > max_duration:
         best = FaceWindow(best.start, round(best.start + max_duration, 3))
     return best
+
+
+def window_for(
+    source: str | os.PathLike[str],
+    profile: Profile,
+    config: Config | None = None,
+    *,
+    rate: float = DEFAULT_RATE,
+) -> FaceWindow:
+    """Probe and analyse ``source``, then find its face window under ``profile``'s face rules
+    and ``video.duration`` limits. Raises `FixError` with the reason when there is none."""
+    from preflight.probe import probe
+    from preflight.vision import INSTALL_HINT, available
+    from preflight.vision.analysis import analyse
+    from preflight.vision.checks import face_settings
+
+    settings = face_settings(profile, config)
+    if not settings:
+        raise FixError(f"profile {profile.id!r} enables no face rule: nothing to find a window for")
+    if not available():
+        raise FixError(f"--face-window needs the face checks: {INSTALL_HINT}")
+    facts = probe(source)
+    stream = facts.video
+    if stream is None or not stream.width or not stream.height:
+        raise FixError(f"{os.fspath(source)}: no video stream to find a face in")
+    analysis = analyse(
+        source, stream.width, stream.height, duration=facts.effective_duration, rate=rate
+    )
+    return face_window(
+        analysis,
+        settings,
+        min_duration=profile.param("video.duration", "min", None),
+        max_duration=profile.param("video.duration", "max", None),
+    )
