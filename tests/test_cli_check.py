@@ -374,3 +374,22 @@ def test_missing_ffprobe_is_a_usage_error(media: Media, monkeypatch: pytest.Monk
         tools.find_ffprobe.cache_clear()
     assert result.exit_code == 2, result.output
     assert "ffprobe not found" in result.output
+
+
+def test_name_that_is_not_utf8(media: Media, tmp_path: Path) -> None:
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    raw = os.path.join(os.fsencode(folder), b"caf\xe9 take.mp4")  # Latin-1 bytes, not UTF-8
+    with open(raw, "wb") as fh:
+        fh.write(media("long").read_bytes())
+    for fmt, shown in [
+        ("text", "caf? take.mp4"),
+        ("json", "caf? take.mp4"),
+        ("junit", "caf? take.mp4"),
+        ("sarif", "raw/caf%E9%20take.mp4"),
+        ("github", "caf? take.mp4"),
+    ]:
+        result = run("raw", *TEXT, "--format", fmt, "--no-cache")
+        assert result.exit_code == 1, (fmt, result.output)
+        assert shown in result.stdout, fmt
+        assert "video.duration" in result.stdout, fmt
