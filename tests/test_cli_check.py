@@ -393,3 +393,36 @@ def test_name_that_is_not_utf8(media: Media, tmp_path: Path) -> None:
         assert result.exit_code == 1, (fmt, result.output)
         assert shown in result.stdout, fmt
         assert "video.duration" in result.stdout, fmt
+
+
+def test_urls_are_checked_and_a_dead_url_is_a_finding(media: Media, tmp_path: Path) -> None:
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    served = tmp_path / "www"
+    served.mkdir()
+    copy(media("ok"), served / "ok.mp4")
+    copy(media("long"), served / "long.mp4")
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(served))
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        try:
+            code, doc = as_json(f"{base}/ok.mp4", f"{base}/long.mp4", f"{base}/gone.mp4", *TEXT)
+        finally:
+            server.shutdown()
+            thread.join()
+    assert code == 1
+    ok, long, gone = doc["results"]  # type: ignore[misc]
+    assert ok["ok"] is True
+    assert ok["path"] == f"{base}/ok.mp4"
+    assert [f["rule"] for f in long["findings"]] == ["video.duration"]
+    assert gone["findings"][0]["rule"] == "input.readable"
+    assert "404" in gone["findings"][0]["message"]
