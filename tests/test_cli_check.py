@@ -426,3 +426,32 @@ def test_urls_are_checked_and_a_dead_url_is_a_finding(media: Media, tmp_path: Pa
     assert [f["rule"] for f in long["findings"]] == ["video.duration"]
     assert gone["findings"][0]["rule"] == "input.readable"
     assert "404" in gone["findings"][0]["message"]
+
+
+def record_analysis(job: object, profile: object, *, skip: str | None) -> dict[str, object]:
+    """A stand-in analyser (see test below): records what it was asked."""
+    return {"skip": skip, "job": getattr(job, "name", None)}
+
+
+def test_analysers_run_only_for_enabled_families(
+    media: Media, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from preflight import checking
+    from preflight.engine import evaluate
+
+    seen: list[dict[str, object]] = []
+
+    def spy(job: object, profile: object, config: object = None) -> list[object]:
+        seen.append(dict(getattr(job, "analysis", {})))
+        return evaluate(job, profile, config)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(checking, "evaluate", spy)
+    monkeypatch.setitem(checking.ANALYSERS, "video", "test_cli_check:record_analysis")
+    monkeypatch.setitem(checking.ANALYSERS, "image", "no.such.module:never_imported")
+    run(media("ok"), *TEXT)
+    run(media("ok"), *TEXT, "--no-analysis")
+    name = str(media("ok"))
+    assert seen == [
+        {"video": {"skip": None, "job": name}},
+        {"video": {"skip": "turned off (--no-analysis)", "job": name}},
+    ]
