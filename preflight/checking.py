@@ -294,7 +294,7 @@ def plan(
     **request: Any,
 ) -> list[Planned]:
     """Every job this run will check, before probing."""
-    unknown = set(request) - set(_JOB_FIELDS)
+    unknown = set(request) - set(_JOB_FIELDS) | ({"name"} & set(request))
     if unknown:
         raise ConfigError(f"unknown request field(s): {', '.join(sorted(unknown))}")
     role = _primary_role(profile)

@@ -455,3 +455,12 @@ def test_analysers_run_only_for_enabled_families(
         {"video": {"skip": None, "job": name}},
         {"video": {"skip": "turned off (--no-analysis)", "job": name}},
     ]
+
+
+def test_library_rejects_unknown_request_fields(media: Media) -> None:
+    from preflight.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown request field"):
+        preflight.check([media("ok")], voice="x")
+    with pytest.raises(ConfigError, match="name"):
+        preflight.check([media("ok")], name="x")
