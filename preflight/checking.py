@@ -41,8 +41,8 @@ DEFAULT_INCLUDE = {
 # Analysers add slow, derived measurements (they decode media) to a job after probing, stored
 # in ``job.analysis[family]`` for that family's rules. family -> "module:function", imported
 # only when the profile enables a rule of that family. The function is called as
-# ``fn(job, profile, skip=None | "reason")`` and returns the value to store (with ``skip`` set it
-# must not decode anything, only record why the analysis did not run).
+# ``fn(job, profile, config, skip=None | "reason")`` and returns the value to store (with ``skip``
+# set it must not decode anything, only record why the analysis did not run).
 ANALYSERS: dict[str, str] = {}
 
 _MEDIA_ROLES = ("video", "audio", "image")
@@ -355,9 +355,9 @@ def check(
 
     ``request`` holds the job fields shared by all inputs: ``audio``, ``image`` (paths or URLs),
     ``text``, ``voice_id``, ``voice_language``, ``voice_speed``, ``prompt``, ``negative_prompt``.
-    ``analyse=False`` skips the slow content analysers (face checks): their rules then say they
-    were skipped. Raises `ConfigError` for a bad profile, an unknown field, a missing jobs file or
-    nothing to check; never for a bad input (that is a finding).
+    ``analyse=False`` skips the slow content analysers (face checks; ``--no-face``): their rules
+    then say they were skipped. Raises `ConfigError` for a bad profile, an unknown field, a
+    missing jobs file or nothing to check; never for a bad input (that is a finding).
     """
     if not isinstance(profile, Profile):
         from preflight.profiles import load_profile
@@ -374,7 +374,7 @@ def check(
     for p in planned:
         job = _job(p, probed)
         for family, hook in hooks:
-            result = hook(job, profile, skip=None if analyse else "turned off (--no-analysis)")
+            result = hook(job, profile, config, skip=None if analyse else "turned off (--no-face)")
             job = replace(job, analysis={**job.analysis, family: result})
         findings = evaluate(job, profile, config)
         media = {r: m for r in _MEDIA_ROLES if (m := getattr(job, r)) is not None}

@@ -428,7 +428,9 @@ def test_urls_are_checked_and_a_dead_url_is_a_finding(media: Media, tmp_path: Pa
     assert "404" in gone["findings"][0]["message"]
 
 
-def record_analysis(job: object, profile: object, *, skip: str | None) -> dict[str, object]:
+def record_analysis(
+    job: object, profile: object, config: object, *, skip: str | None
+) -> dict[str, object]:
     """A stand-in analyser (see test below): records what it was asked."""
     return {"skip": skip, "job": getattr(job, "name", None)}
 
@@ -449,11 +451,11 @@ def test_analysers_run_only_for_enabled_families(
     monkeypatch.setitem(checking.ANALYSERS, "video", "test_cli_check:record_analysis")
     monkeypatch.setitem(checking.ANALYSERS, "image", "no.such.module:never_imported")
     run(media("ok"), *TEXT)
-    run(media("ok"), *TEXT, "--no-analysis")
+    run(media("ok"), *TEXT, "--no-face")
     name = str(media("ok"))
     assert seen == [
         {"video": {"skip": None, "job": name}},
-        {"video": {"skip": "turned off (--no-analysis)", "job": name}},
+        {"video": {"skip": "turned off (--no-face)", "job": name}},
     ]
 
 

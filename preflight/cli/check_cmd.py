@@ -91,7 +91,9 @@ def pick_format(fmt: str | None) -> str:
     help="Probe backend.",
 )
 @click.option(
+    "--no-face",
     "--no-analysis",
+    "no_analysis",
     is_flag=True,
     help="Skip slow content checks (face); their rules report 'skipped'.",
 )
