@@ -208,18 +208,18 @@ def test_odd_names(media: Media, tmp_path: Path) -> None:
 
 def test_lying_extension_rotation_and_anamorphic_on_real_media(media: Media) -> None:
     code, doc = as_json(
-        media("lying"), media("rotated"), media("anamorphic"), media("rotated_uhd"), *TEXT
+        media("lying"), media("rotated"), media("anamorphic"), media("rotated_wide"), *TEXT
     )
     assert code == 1
-    lying, rotated, anamorphic, rotated_uhd = doc["results"]  # type: ignore[misc]
+    lying, rotated, anamorphic, rotated_wide = doc["results"]  # type: ignore[misc]
     (container,) = [f for f in lying["findings"] if f["rule"] == "video.container"]
     assert container["measured"] == "matroska"
     assert container["fixable"] is True
     assert "the name says .mp4" in container["message"]
     assert rotated["ok"] is True  # 720x1280 on screen
     assert anamorphic["ok"] is True  # 1440x1080 stored, 1920x1080 on screen
-    sides = {f["rule"]: f["measured"] for f in rotated_uhd["findings"]}
-    assert sides == {"video.width": 2160, "video.height": 3840}
+    sides = {f["rule"]: f["measured"] for f in rotated_wide["findings"]}
+    assert sides == {"video.height": 1922}  # stored 1922 wide, but on screen 1080 wide
 
 
 def test_directory_walk_with_include_and_exclude(media: Media, tmp_path: Path) -> None:
