@@ -18,6 +18,7 @@ __all__ = ["main"]
 
 COMMANDS: dict[str, str] = {
     # name: "module:attribute"; keep in the order `preflight --help` should show them
+    "probe": "preflight.cli.probe_cmd:probe",
 }
 
 EXIT_OK = 0
