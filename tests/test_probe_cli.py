@@ -117,7 +117,7 @@ def test_missing_ffprobe_is_a_clear_error(
     finally:
         monkeypatch.undo()
         tools.find_ffprobe.cache_clear()
-    assert code == 1
+    assert code == 2
     assert "ffprobe not found" in err
     assert "Traceback" not in err
 

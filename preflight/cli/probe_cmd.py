@@ -1,7 +1,8 @@
 """``preflight probe``: print what preflight learns about each input, as JSON or a table.
 
 Exit codes: 0 every input was read; 1 any input could not be read (one line on stderr each, and
-the others are still printed); 2 usage errors (click's own, or an unknown option value).
+the others are still printed); 2 usage errors (click's own, or ``--backend ffprobe`` with no
+ffprobe, as for ``preflight check``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 import click
 
-from preflight.errors import InputError
+from preflight.errors import ConfigError, InputError, ToolNotFoundError
 from preflight.facts import MediaFacts
 
 __all__ = ["probe"]
@@ -42,7 +43,10 @@ def probe(
     """Probe media files or http(s) URLs and print their facts."""
     from preflight.probe import probe_many
 
-    results = probe_many(list(inputs), backend=backend, cache=not no_cache, workers=workers)
+    try:
+        results = probe_many(list(inputs), backend=backend, cache=not no_cache, workers=workers)
+    except ToolNotFoundError as exc:  # --backend ffprobe with no ffprobe: as for `check`, exit 2
+        raise ConfigError(str(exc)) from exc
     failed = False
     for source, result in zip(inputs, results, strict=True):
         if isinstance(result, InputError):
