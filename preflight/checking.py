@@ -20,7 +20,7 @@ from typing import Any
 
 from preflight.config import Config
 from preflight.engine import evaluate, is_ok
-from preflight.errors import ConfigError, InputError
+from preflight.errors import ConfigError, InputError, PreflightError
 from preflight.facts import MediaFacts
 from preflight.job import Job
 from preflight.profile import Profile
@@ -235,9 +235,26 @@ def _probe_all(
         else:
             to_probe.append(source)
     if to_probe:
-        results = probe_many(to_probe, backend=backend, cache=cache, workers=workers)
+        try:
+            results = probe_many(to_probe, backend=backend, cache=cache, workers=workers)
+        except PreflightError:
+            raise
+        except Exception:  # noqa: BLE001 - a probe bug must not cost the other inputs their verdict
+            results = [_probe_alone(s, backend=backend, cache=cache) for s in to_probe]
         outcome.update(zip(to_probe, results, strict=True))
     return outcome
+
+
+def _probe_alone(source: str, *, backend: str, cache: bool) -> MediaFacts | InputError:
+    """One source on its own, an unexpected failure recorded as that input's error."""
+    from preflight.probe import probe_many
+
+    try:
+        return probe_many([source], backend=backend, cache=cache, workers=1)[0]
+    except PreflightError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - reported as this input's finding, not a traceback
+        return InputError(f"could not be probed ({type(exc).__name__}: {exc})", source=source)
 
 
 def _job(plan: Planned, probed: Mapping[str, MediaFacts | InputError]) -> Job:

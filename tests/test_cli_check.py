@@ -374,3 +374,55 @@ def test_missing_ffprobe_is_a_usage_error(media: Media, monkeypatch: pytest.Monk
         tools.find_ffprobe.cache_clear()
     assert result.exit_code == 2, result.output
     assert "ffprobe not found" in result.output
+
+
+def test_name_that_is_not_utf8(media: Media, tmp_path: Path) -> None:
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    raw = os.path.join(os.fsencode(folder), b"caf\xe9 take.mp4")  # Latin-1 bytes, not UTF-8
+    with open(raw, "wb") as fh:
+        fh.write(media("long").read_bytes())
+    for fmt, shown in [
+        ("text", "caf? take.mp4"),
+        ("json", "caf? take.mp4"),
+        ("junit", "caf? take.mp4"),
+        ("sarif", "raw/caf%E9%20take.mp4"),
+        ("github", "caf? take.mp4"),
+    ]:
+        result = run("raw", *TEXT, "--format", fmt, "--no-cache")
+        assert result.exit_code == 1, (fmt, result.output)
+        assert shown in result.stdout, fmt
+        assert "video.duration" in result.stdout, fmt
+
+
+def test_urls_are_checked_and_a_dead_url_is_a_finding(media: Media, tmp_path: Path) -> None:
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    served = tmp_path / "www"
+    served.mkdir()
+    copy(media("ok"), served / "ok.mp4")
+    copy(media("long"), served / "long.mp4")
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(served))
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        try:
+            code, doc = as_json(f"{base}/ok.mp4", f"{base}/long.mp4", f"{base}/gone.mp4", *TEXT)
+        finally:
+            server.shutdown()
+            thread.join()
+    assert code == 1
+    ok, long, gone = doc["results"]  # type: ignore[misc]
+    assert ok["ok"] is True
+    assert ok["path"] == f"{base}/ok.mp4"
+    assert [f["rule"] for f in long["findings"]] == ["video.duration"]
+    assert gone["findings"][0]["rule"] == "input.readable"
+    assert "404" in gone["findings"][0]["message"]
