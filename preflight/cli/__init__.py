@@ -18,6 +18,7 @@ __all__ = ["main"]
 
 COMMANDS: dict[str, str] = {
     # name: "module:attribute"; keep in the order `preflight --help` should show them
+    "sandbox": "preflight.cli.sandbox_cmd:sandbox",
 }
 
 EXIT_OK = 0
