@@ -183,8 +183,16 @@ class KlingCore(Core):
         return False
 
     # --- queries -------------------------------------------------------------------------------
+    @staticmethod
+    def endpoint(kind: TaskKind) -> Endpoint:
+        if kind not in ENDPOINTS:
+            raise InvalidRequestError(f"rejected before sending: Kling has no {kind.value} tasks")
+        return ENDPOINTS[kind]
+
     def get(self, kind: TaskKind, task_id: str) -> Op[Task]:
-        data = yield from self.request("GET", f"{ENDPOINTS[kind].path}/{task_id}")
+        if not task_id or "/" in task_id:
+            raise InvalidRequestError(f"rejected before sending: bad task id {task_id!r}")
+        data = yield from self.request("GET", f"{self.endpoint(kind).path}/{task_id}")
         return Task.from_kling(_mapping(data), kind)
 
     def refresh(self, task: Task) -> Op[Task]:
@@ -192,7 +200,7 @@ class KlingCore(Core):
 
     def list(self, kind: TaskKind, page: int = 1, page_size: int = 30) -> Op[list[Task]]:
         params = {"pageNum": page, "pageSize": page_size}
-        data = yield from self.request("GET", ENDPOINTS[kind].path, params=params)
+        data = yield from self.request("GET", self.endpoint(kind).path, params=params)
         items = data if isinstance(data, list) else []
         return [Task.from_kling(item, kind) for item in items if isinstance(item, Mapping)]
 
@@ -203,7 +211,7 @@ class KlingCore(Core):
     # --- creates -------------------------------------------------------------------------------
     def create(self, kind: TaskKind, body: dict[str, Any]) -> Op[Task]:
         """Create a task; after an ambiguous failure look for it first (see the module doc)."""
-        endpoint = ENDPOINTS[kind]
+        endpoint = self.endpoint(kind)
         external_id = str(body["external_task_id"])
         started = self.clock()
         for _round in range(2):

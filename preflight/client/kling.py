@@ -340,6 +340,14 @@ class KlingClient(_KlingBase):
         return self._run(self._core.get(TaskKind.ADVANCED_LIP_SYNC, task_id))
 
     # --- any task ------------------------------------------------------------------------------
+    def get_task(self, kind: TaskKind | str, task_id: str) -> Task:
+        """A task of any endpoint (``kind``: "lip-sync", "image2video", "advanced-lip-sync")."""
+        return self._run(self._core.get(TaskKind(kind), task_id))
+
+    def list_tasks(self, kind: TaskKind | str, *, page: int = 1, page_size: int = 30) -> list[Task]:
+        """One page of tasks of any endpoint, newest first."""
+        return self._run(self._core.list(TaskKind(kind), page, page_size))
+
     def wait(
         self,
         task: Task | str,
@@ -520,6 +528,14 @@ class AsyncKlingClient(_KlingBase):
 
     async def get_advanced_lip_sync(self, task_id: str) -> Task:
         return await self._run(self._core.get(TaskKind.ADVANCED_LIP_SYNC, task_id))
+
+    async def get_task(self, kind: TaskKind | str, task_id: str) -> Task:
+        return await self._run(self._core.get(TaskKind(kind), task_id))
+
+    async def list_tasks(
+        self, kind: TaskKind | str, *, page: int = 1, page_size: int = 30
+    ) -> list[Task]:
+        return await self._run(self._core.list(TaskKind(kind), page, page_size))
 
     async def wait(
         self,
