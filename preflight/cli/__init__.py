@@ -19,6 +19,8 @@ __all__ = ["main"]
 COMMANDS: dict[str, str] = {
     # name: "module:attribute"; keep in the order `preflight --help` should show them
     "sandbox": "preflight.cli.sandbox_cmd:sandbox",
+    "status": "preflight.cli.tasks_cmd:status_command",
+    "tasks": "preflight.cli.tasks_cmd:tasks_command",
 }
 
 EXIT_OK = 0
