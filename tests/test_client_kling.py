@@ -23,6 +23,7 @@ from preflight.client import AsyncKlingClient, KlingClient, RetryPolicy, Task, T
 from preflight.client.models import TaskKind
 from preflight.errors import (
     AccountError,
+    APITimeoutError,
     AuthenticationError,
     InvalidRequestError,
     TaskFailedError,
@@ -253,6 +254,28 @@ def test_wait_raises_the_providers_reason_when_the_task_fails(
     assert info.value.task_id == task.id
     assert seen[-1].status is TaskStatus.FAILED
     assert final.status_message == "Lip-sync failed: there is no human in the video"
+
+
+def test_wait_gives_up_after_its_timeout_on_the_clients_clock(
+    sandbox: Sandbox, video_url: str, audio_url: str, tmp_path: Path
+) -> None:
+    now = [time.time()]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the provider's time stands still; only ours moves
+        slept.append(seconds)
+        now[0] += seconds
+
+    with kling(sandbox, clock=lambda: now[0], sleep=sleep) as client:
+        task = client.create_lip_sync(video_url=video_url, audio_url=audio_url)
+        with pytest.raises(APITimeoutError, match="still submitted after 30s"):
+            client.wait(task, timeout=30)
+        with pytest.raises(InvalidRequestError, match="no result video"):
+            client.download(task, tmp_path / "none.mp4")
+    assert slept == sorted(slept)
+    assert slept[0] == 1.0
+    assert sum(slept) <= 30
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_image2video_is_found_by_external_id(
