@@ -125,6 +125,12 @@ def test_retry_after_seconds_wins_over_backoff() -> None:
     assert policy._retry_delay(http(429, 1302, **{"Retry-After": "7"}), 0) == 7.0
 
 
+def test_a_short_retry_after_on_1303_still_waits_a_second() -> None:
+    policy = RetryPolicy(random=lambda: 0.0)
+    assert policy._retry_delay(http(429, 1303, **{"Retry-After": "0"}), 0) == 1.0
+    assert policy._retry_delay(http(429, 1303, **{"Retry-After": "5"}), 0) == 5.0
+
+
 def test_retry_after_http_date_is_relative_to_now() -> None:
     date = email.utils.formatdate(NOW + 12, usegmt=True)
     policy = RetryPolicy(random=lambda: 0.0, now=lambda: NOW)
