@@ -111,7 +111,7 @@ def lip_sync_body(
     sent because the sources disagree on its default (Kling's Chinese document: zh; WaveSpeed: en):
     we default to "en", WaveSpeed's documented default, so a job means the same on both routes.
     """
-    if (video_url is None) == (video_id is None):
+    if bool(video_url) == bool(video_id):
         raise _reject("give exactly one of video_url and video_id")
     has_audio = audio_url is not None or audio_file is not None
     if text is not None and has_audio:
