@@ -325,3 +325,27 @@ def test_wavespeed_poll_retries_a_bare_429() -> None:
     )
     assert client.result("abc").video_url == "http://x/o.mp4"
     assert rec.sleeps == [0.5]
+
+
+def test_a_short_secret_key_signs_without_a_warning() -> None:
+    from preflight.client._auth import KlingAuth
+
+    token = KlingAuth("ak", "short", clock=lambda: NOW).token()  # warnings are errors here
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims == {"iss": "ak", "exp": int(NOW) + 1800, "nbf": int(NOW) - 5}
+
+
+def test_tokens_are_reused_until_the_renewal_margin() -> None:
+    from preflight.client._auth import RENEW_MARGIN, TOKEN_LIFETIME, KlingAuth
+
+    now = [NOW]
+    auth = KlingAuth(ACCESS, SECRET, clock=lambda: now[0])
+    first = auth.token()
+    now[0] += TOKEN_LIFETIME - RENEW_MARGIN - 1
+    assert auth.token() == first
+    now[0] += 1
+    assert auth.token() != first
+    renewed = auth.token()
+    auth.invalidate()
+    assert auth.token() == renewed  # same second, same claims: the same token, signed anew
+    assert "Bearer " + renewed == auth.headers()["Authorization"]
