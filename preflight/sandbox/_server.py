@@ -164,6 +164,9 @@ class Sandbox:
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=2,
+            # idle keep-alive connections stay usable for a minute, like a provider's load
+            # balancer; uvicorn's 5 s default races clients that pause between polls
+            timeout_keep_alive=60,
             backlog=1024,
         )
         server = _Server(config)
