@@ -18,9 +18,11 @@ __all__ = ["main"]
 
 COMMANDS: dict[str, str] = {
     # name: "module:attribute"; keep in the order `preflight --help` should show them
-    "sandbox": "preflight.cli.sandbox_cmd:sandbox",
+    "check": "preflight.cli.check_cmd:check_command",
+    "rules": "preflight.cli.rules_cmd:rules_command",
     "status": "preflight.cli.tasks_cmd:status_command",
     "tasks": "preflight.cli.tasks_cmd:tasks_command",
+    "sandbox": "preflight.cli.sandbox_cmd:sandbox",
 }
 
 EXIT_OK = 0
