@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import logging
 import time
 import uuid
 from collections import Counter
@@ -55,8 +54,6 @@ class Input:
     def seconds(self) -> float:
         return (self.facts.effective_duration or 0.0) if isinstance(self.facts, MediaFacts) else 0.0
 
-
-log = logging.getLogger("preflight.sandbox")
 
 WAVESPEED_STATUS = {
     "submitted": "created",
@@ -365,6 +362,9 @@ class Core:
                 future.set_result(path)
             except _media.MediaRejected as exc:
                 future.set_exception(exc)
+                del self._results[key]
+            except Exception as exc:  # noqa: BLE001 - any failure ends the task, never hangs it
+                future.set_exception(_media.MediaRejected(f"internal error: {type(exc).__name__}"))
                 del self._results[key]
         try:
             path = await asyncio.shield(future)
