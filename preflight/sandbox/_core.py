@@ -15,7 +15,7 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -475,6 +475,3 @@ class Core:
         with self.store.lock:
             self.store.callbacks.append(outcome)
             self.store.cond.notify_all()
-
-
-Handler = Callable[..., Awaitable[Any]]
