@@ -466,3 +466,15 @@ def test_library_rejects_unknown_request_fields(media: Media) -> None:
         preflight.check([media("ok")], voice="x")
     with pytest.raises(ConfigError, match="name"):
         preflight.check([media("ok")], name="x")
+
+
+def test_media_only_check_needs_no_text_or_audio(media: Media) -> None:
+    code, doc = as_json(media("ok"), media("long"))
+    assert code == 1
+    assert findings(doc, 0) == []
+    assert findings(doc, 1) == [("video.duration", "error")]
+    # as soon as one request field is given, the whole job is judged
+    code, doc = as_json(media("ok"), "--voice-id", "genshin_klee2")
+    assert code == 1
+    assert findings(doc) == [("job.inputs", "error")]
+    assert "a voice id without text" in doc["results"][0]["findings"][0]["message"]  # type: ignore[index]
