@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
+import jsonschema
 import pytest
 from click.testing import CliRunner, Result
 
@@ -18,6 +20,9 @@ import preflight
 from preflight.cli import main
 
 Media = Callable[[str], Path]
+SCHEMA = json.loads(
+    importlib.resources.files("preflight.report").joinpath("report.schema.json").read_text()
+)
 TEXT = ["--text", "你好，欢迎", "--voice-id", "genshin_klee2", "--voice-language", "zh"]
 
 
@@ -33,8 +38,11 @@ def run(*args: str | os.PathLike[str]) -> Result:
 
 
 def as_json(*args: str | os.PathLike[str]) -> tuple[int, dict[str, object]]:
+    """Run with --format json; every report must match the published schema."""
     result = run(*args, "--format", "json")
-    return result.exit_code, json.loads(result.stdout)
+    doc = json.loads(result.stdout)
+    jsonschema.validate(doc, SCHEMA)
+    return result.exit_code, doc
 
 
 def findings(doc: dict[str, object], index: int = 0) -> list[tuple[str, str]]:
