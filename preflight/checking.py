@@ -169,16 +169,22 @@ def read_jobs(path: PathLike, *, defaults: Mapping[str, Any] | None = None) -> l
     Keys: ``video``, ``audio``, ``image`` (paths relative to the jobs file, or URLs), ``text``,
     ``voice_id``, ``voice_language``, ``voice_speed``, ``prompt``, ``negative_prompt``, ``name``.
     A line that is not valid becomes a job with an ``input.readable`` finding; a missing jobs file
-    is a `ConfigError`.
+    is a `ConfigError`. ``-`` reads standard input (paths relative to the working directory).
     """
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        if os.fspath(path) == "-":
+            import sys
+
+            text, file = sys.stdin.read(), Path("<stdin>")
+            base = Path.cwd()
+        else:
+            text = file.read_text(encoding="utf-8")
+            base = file.parent
     except FileNotFoundError:
         raise ConfigError(f"jobs file not found: {file}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read jobs file {file}: {exc}") from exc
-    base = file.parent
     planned: list[Planned] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()

@@ -486,3 +486,11 @@ def test_media_only_check_needs_no_text_or_audio(media: Media) -> None:
     assert code == 1
     assert findings(doc) == [("job.inputs", "error")]
     assert "a voice id without text" in doc["results"][0]["findings"][0]["message"]  # type: ignore[index]
+
+
+def test_jobs_from_stdin(media: Media, tmp_path: Path) -> None:
+    copy(media("ok"), tmp_path / "a.mp4")
+    line = '{"video": "a.mp4", "text": "Hi", "voice_id": "uk_man2", "voice_language": "en"}\n'
+    result = CliRunner().invoke(main, ["check", "--jobs", "-", "-f", "json"], input=line)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["results"][0]["path"] == "<stdin>:1"
