@@ -90,15 +90,10 @@ def pick_format(fmt: str | None) -> str:
     show_default=True,
     help="Probe backend.",
 )
-@click.option(
-    "--no-face",
-    "--no-analysis",
-    "no_analysis",
-    is_flag=True,
-    help="Skip slow content checks (face); their rules report 'skipped'.",
-)
 @click.option("--workers", type=click.IntRange(min=1), help="Parallel probes [default: CPUs].")
 @click.option("--config", "config_path", metavar="FILE", help="preflight.toml or pyproject.toml.")
+@click.option("--no-face", "no_face", is_flag=True, help="Skip the face checks (faster).")
+@click.option("--preview", metavar="PNG", help="Write a contact sheet of the face check's frames.")
 @click.pass_context
 def check_command(
     ctx: click.Context,
@@ -114,8 +109,9 @@ def check_command(
     no_cache: bool,
     backend: str,
     workers: int | None,
-    no_analysis: bool,
     config_path: str | None,
+    no_face: bool = False,
+    preview: str | None = None,
     **request: Any,
 ) -> None:
     """Check media (and the job's text, voice or audio) against a provider profile.
@@ -142,7 +138,8 @@ def check_command(
             backend=backend,
             cache=not no_cache,
             workers=workers,
-            analyse=not no_analysis,
+            face=not no_face,
+            preview=preview,
             **request,
         )
     except ToolNotFoundError as exc:  # e.g. --backend ffprobe with no ffprobe: a usage problem
