@@ -208,18 +208,18 @@ def test_odd_names(media: Media, tmp_path: Path) -> None:
 
 def test_lying_extension_rotation_and_anamorphic_on_real_media(media: Media) -> None:
     code, doc = as_json(
-        media("lying"), media("rotated"), media("anamorphic"), media("rotated_uhd"), *TEXT
+        media("lying"), media("rotated"), media("anamorphic"), media("rotated_wide"), *TEXT
     )
     assert code == 1
-    lying, rotated, anamorphic, rotated_uhd = doc["results"]  # type: ignore[misc]
+    lying, rotated, anamorphic, rotated_wide = doc["results"]  # type: ignore[misc]
     (container,) = [f for f in lying["findings"] if f["rule"] == "video.container"]
     assert container["measured"] == "matroska"
     assert container["fixable"] is True
     assert "the name says .mp4" in container["message"]
     assert rotated["ok"] is True  # 720x1280 on screen
     assert anamorphic["ok"] is True  # 1440x1080 stored, 1920x1080 on screen
-    sides = {f["rule"]: f["measured"] for f in rotated_uhd["findings"]}
-    assert sides == {"video.width": 2160, "video.height": 3840}
+    sides = {f["rule"]: f["measured"] for f in rotated_wide["findings"]}
+    assert sides == {"video.height": 1922}  # stored 1922 wide, but on screen 1080 wide
 
 
 def test_directory_walk_with_include_and_exclude(media: Media, tmp_path: Path) -> None:
@@ -426,3 +426,43 @@ def test_urls_are_checked_and_a_dead_url_is_a_finding(media: Media, tmp_path: Pa
     assert [f["rule"] for f in long["findings"]] == ["video.duration"]
     assert gone["findings"][0]["rule"] == "input.readable"
     assert "404" in gone["findings"][0]["message"]
+
+
+def record_analysis(
+    job: object, profile: object, config: object, *, skip: str | None
+) -> dict[str, object]:
+    """A stand-in analyser (see test below): records what it was asked."""
+    return {"skip": skip, "job": getattr(job, "name", None)}
+
+
+def test_analysers_run_only_for_enabled_families(
+    media: Media, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from preflight import checking
+    from preflight.engine import evaluate
+
+    seen: list[dict[str, object]] = []
+
+    def spy(job: object, profile: object, config: object = None) -> list[object]:
+        seen.append(dict(getattr(job, "analysis", {})))
+        return evaluate(job, profile, config)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(checking, "evaluate", spy)
+    monkeypatch.setitem(checking.ANALYSERS, "video", "test_cli_check:record_analysis")
+    monkeypatch.setitem(checking.ANALYSERS, "image", "no.such.module:never_imported")
+    run(media("ok"), *TEXT)
+    run(media("ok"), *TEXT, "--no-face")
+    name = str(media("ok"))
+    assert seen == [
+        {"video": {"skip": None, "job": name}},
+        {"video": {"skip": "turned off (--no-face)", "job": name}},
+    ]
+
+
+def test_library_rejects_unknown_request_fields(media: Media) -> None:
+    from preflight.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown request field"):
+        preflight.check([media("ok")], voice="x")
+    with pytest.raises(ConfigError, match="name"):
+        preflight.check([media("ok")], name="x")

@@ -90,6 +90,13 @@ def pick_format(fmt: str | None) -> str:
     show_default=True,
     help="Probe backend.",
 )
+@click.option(
+    "--no-face",
+    "--no-analysis",
+    "no_analysis",
+    is_flag=True,
+    help="Skip slow content checks (face); their rules report 'skipped'.",
+)
 @click.option("--workers", type=click.IntRange(min=1), help="Parallel probes [default: CPUs].")
 @click.option("--config", "config_path", metavar="FILE", help="preflight.toml or pyproject.toml.")
 @click.pass_context
@@ -107,6 +114,7 @@ def check_command(
     no_cache: bool,
     backend: str,
     workers: int | None,
+    no_analysis: bool,
     config_path: str | None,
     **request: Any,
 ) -> None:
@@ -134,6 +142,7 @@ def check_command(
             backend=backend,
             cache=not no_cache,
             workers=workers,
+            analyse=not no_analysis,
             **request,
         )
     except ToolNotFoundError as exc:  # e.g. --backend ffprobe with no ffprobe: a usage problem
