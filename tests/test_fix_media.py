@@ -193,7 +193,8 @@ def test_audio_inputs_for_audio2video(
 ) -> None:
     profile = user_profile(
         tmp_path,
-        '[rules."audio.duration"]\nmin = 5.0\nmax = 6.0\n[rules."audio.size"]\nmax_bytes = 30_000\n',
+        '[rules."audio.duration"]\nmin = 5.0\nmax = 6.0\n'
+        '[rules."audio.size"]\nmax_bytes = 30_000\n',
     )
     cases = {"flac": ".m4a", "long_audio": ".mp3", "mp3": ".mp3", "wav": ".m4a"}
     for name, suffix in cases.items():
