@@ -21,6 +21,10 @@ COMMANDS: dict[str, str] = {
     "check": "preflight.cli.check_cmd:check_command",
     "fix": "preflight.cli.fix_cmd:fix_command",
     "rules": "preflight.cli.rules_cmd:rules_command",
+    "probe": "preflight.cli.probe_cmd:probe",
+    "status": "preflight.cli.tasks_cmd:status_command",
+    "tasks": "preflight.cli.tasks_cmd:tasks_command",
+    "sandbox": "preflight.cli.sandbox_cmd:sandbox",
 }
 
 EXIT_OK = 0
