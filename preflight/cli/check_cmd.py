@@ -99,6 +99,7 @@ def pick_format(fmt: str | None) -> str:
 )
 @click.option("--workers", type=click.IntRange(min=1), help="Parallel probes [default: CPUs].")
 @click.option("--config", "config_path", metavar="FILE", help="preflight.toml or pyproject.toml.")
+@click.option("--fix", "then_fix", is_flag=True, help="Then fix failing inputs (`preflight fix`).")
 @click.pass_context
 def check_command(
     ctx: click.Context,
@@ -116,12 +117,14 @@ def check_command(
     workers: int | None,
     no_analysis: bool,
     config_path: str | None,
+    then_fix: bool,
     **request: Any,
 ) -> None:
     """Check media (and the job's text, voice or audio) against a provider profile.
 
     Exit status: 0 everything passes; 1 an input breaks an error-level rule or cannot be read
-    (warnings too with --strict); 2 usage or configuration error.
+    (warnings too with --strict); 2 usage or configuration error. With --fix, failing inputs are
+    then fixed beside themselves (NAME.fixed.mp4) and the status is the fix's: 0 when all were.
     """
     from preflight.checking import check
     from preflight.config import load_config
@@ -155,6 +158,10 @@ def check_command(
     else:
         color = chosen == "text" and _tty(sys.stdout)
         click.echo(render(report, chosen, color=color), nl=False, color=color)
+    if then_fix and not report.ok:
+        from preflight.cli.fix_cmd import fix_failing
+
+        ctx.exit(fix_failing(report, profile or config.profile or "kling-lipsync", config))
     ctx.exit(report.exit_code)
 
 

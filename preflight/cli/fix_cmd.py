@@ -227,3 +227,32 @@ def _show(value: Any) -> str:
 
 def _tty() -> bool:
     return sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
+
+
+def fix_failing(report: Any, profile: str, config: Any) -> int:
+    """`preflight check --fix`: fix every failing input of ``report`` beside itself (to stderr).
+
+    Returns the exit status: 0 when every failing input was fixed (its output passes), else 1.
+    """
+    from preflight.fix import fix_many
+
+    sources: list[str] = []
+    for result in report.results:
+        if result.ok:
+            continue
+        for role, facts in result.facts.items():
+            failing = [f for f in result.findings if f.rule.startswith(f"{role}.")]
+            if role in ("video", "audio") and failing and facts.source not in sources:
+                sources.append(facts.source)
+    if not sources:
+        click.echo("preflight check --fix: nothing the fixer can change", err=True)
+        return 1
+    click.echo(f"preflight check --fix: fixing {len(sources)} input(s)", err=True)
+    results = fix_many(
+        sources,
+        profile=profile,
+        config=config,
+        on_done=lambda r: click.echo(render_result(r), err=True),
+    )
+    click.echo(_summary_line(results), err=True)
+    return 0 if all(r.ok for r in results) else 1
