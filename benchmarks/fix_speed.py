@@ -32,30 +32,27 @@ from preflight.fix import FixOptions, fix
 from preflight.profiles import load_profile
 
 
-def make_source(path: Path, size: str, seconds: float, fmt: str) -> Path:
+def make_source(path: Path, size: str, seconds: float, fmt: str, noise: int = 0) -> Path:
+    """testsrc2 + a tone, H.264/AAC; ``noise`` adds temporal grain so encoders have real work."""
     if path.exists():
         return path
+    video = f"testsrc2=size={size}:rate=25:duration={seconds}"
+    audio = f"sine=frequency=440:sample_rate=48000:duration={seconds}"
+    grain = ["-vf", f"noise=alls={noise}:allf=t"] if noise else []
+    encode = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "26", "-pix_fmt", "yuv420p"]
     run(
         [
             "-y",
             "-f",
             "lavfi",
             "-i",
-            f"testsrc2=size={size}:rate=25:duration={seconds}",
+            video,
             "-f",
             "lavfi",
             "-i",
-            f"sine=frequency=440:sample_rate=48000:duration={seconds}",
-            "-vf",
-            "noise=alls=10:allf=t",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-crf",
-            "18",
-            "-pix_fmt",
-            "yuv420p",
+            audio,
+            *grain,
+            *encode,
             "-c:a",
             "aac",
             "-ac",
@@ -64,7 +61,7 @@ def make_source(path: Path, size: str, seconds: float, fmt: str) -> Path:
             "-f",
             fmt,
             str(path),
-        ],
+        ]
     )
     return path
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -136,6 +137,7 @@ def fix_command(
         if fmt == "text":
             click.echo(render_result(result))
 
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` cleans up like Ctrl-C
     try:
         results = fix_many(
             list(inputs),
@@ -153,6 +155,8 @@ def fix_command(
             err=True,
         )
         ctx.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if fmt == "json":
         click.echo(
             json.dumps(
@@ -162,6 +166,10 @@ def fix_command(
     else:
         click.echo(_summary_line(results))
     ctx.exit(0 if all(r.ok for r in results) else 1)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _summary(results: Sequence[Any]) -> dict[str, int]:
