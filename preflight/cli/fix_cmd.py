@@ -47,6 +47,12 @@ __all__ = ["fix_command", "render_plan", "render_result"]
 )
 @click.option("--fit-audio", is_flag=True, help="Trim or pad the audio to the video's length.")
 @click.option(
+    "--audio",
+    metavar="FILE",
+    help="With --fit-audio: an audio2video audio file, fitted to the (fixed) video; a longer "
+    "audio lengthens the video within the limit.",
+)
+@click.option(
     "-f",
     "--format",
     "fmt",
@@ -74,6 +80,7 @@ def fix_command(
     extend: str,
     aspect: str,
     fit_audio: bool,
+    audio: str | None,
     fmt: str,
     jobs: int | None,
     preset: str,
@@ -89,13 +96,15 @@ def fix_command(
     is probed and checked against the same profile before it is moved into place.
     """
     from preflight.config import load_config
-    from preflight.fix import FixOptions, fix_many, plan_fix
+    from preflight.fix import FixOptions, fix_many, fix_pair, plan_fix, plan_pair
     from preflight.profiles import load_profile
 
     if output and out_dir:
         raise click.UsageError("give -o/--output or --out-dir, not both")
     if output and len(inputs) > 1:
         raise click.UsageError("-o/--output takes one input; use --out-dir for several")
+    if audio is not None and (not fit_audio or len(inputs) != 1):
+        raise click.UsageError("--audio takes one video INPUT and --fit-audio")
     if start is not None and end is not None and end <= start:
         raise click.UsageError(f"--end {end:g} must be after --start {start:g}")
     config = load_config(config_path)
@@ -123,7 +132,11 @@ def fix_command(
         "out_dir": out_dir,
     }
     if dry_run:
-        plans = [plan_fix(src, output=output, **common) for src in inputs]
+        if audio is not None:
+            del common["threads"]
+            plans = list(plan_pair(inputs[0], audio, output=output, **common))
+        else:
+            plans = [plan_fix(src, output=output, **common) for src in inputs]
         if fmt == "json":
             click.echo(json.dumps({"plans": [p.to_dict() for p in plans]}, indent=2))
         else:
@@ -139,14 +152,22 @@ def fix_command(
 
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` cleans up like Ctrl-C
     try:
-        results = fix_many(
-            list(inputs),
-            jobs=workers,
-            on_done=done,
-            output=output,
-            show_progress=show_progress,
-            **common,
-        )
+        if audio is not None:
+            del common["threads"]
+            results = list(
+                fix_pair(inputs[0], audio, output=output, show_progress=show_progress, **common)
+            )
+            for result in results:
+                done(result)
+        else:
+            results = fix_many(
+                list(inputs),
+                jobs=workers,
+                on_done=done,
+                output=output,
+                show_progress=show_progress,
+                **common,
+            )
     except KeyboardInterrupt:
         click.secho(
             "preflight fix: interrupted; FFmpeg was stopped, its temp output removed, and no "
