@@ -94,6 +94,7 @@ def pick_format(fmt: str | None) -> str:
 @click.option("--config", "config_path", metavar="FILE", help="preflight.toml or pyproject.toml.")
 @click.option("--no-face", "no_face", is_flag=True, help="Skip the face checks (faster).")
 @click.option("--preview", metavar="PNG", help="Write a contact sheet of the face check's frames.")
+@click.option("--fix", "then_fix", is_flag=True, help="Then fix failing inputs (`preflight fix`).")
 @click.pass_context
 def check_command(
     ctx: click.Context,
@@ -110,6 +111,7 @@ def check_command(
     backend: str,
     workers: int | None,
     config_path: str | None,
+    then_fix: bool,
     no_face: bool = False,
     preview: str | None = None,
     **request: Any,
@@ -117,7 +119,8 @@ def check_command(
     """Check media (and the job's text, voice or audio) against a provider profile.
 
     Exit status: 0 everything passes; 1 an input breaks an error-level rule or cannot be read
-    (warnings too with --strict); 2 usage or configuration error.
+    (warnings too with --strict); 2 usage or configuration error. With --fix, failing inputs are
+    then fixed beside themselves (NAME.fixed.mp4) and the status is the fix's: 0 when all were.
     """
     from preflight.checking import check
     from preflight.config import load_config
@@ -152,6 +155,10 @@ def check_command(
     else:
         color = chosen == "text" and _tty(sys.stdout)
         click.echo(render(report, chosen, color=color), nl=False, color=color)
+    if then_fix and not report.ok:
+        from preflight.cli.fix_cmd import fix_failing
+
+        ctx.exit(fix_failing(report, profile or config.profile or "kling-lipsync", config))
     ctx.exit(report.exit_code)
 
 
