@@ -221,13 +221,19 @@ def test_jobs_without_video_are_not_judged() -> None:
     assert with_face_analysis(Job(name="t"), SETTINGS) == Job(name="t")
 
 
-def test_turned_off_says_so() -> None:
-    # --no-face: no frames are decoded, and each face rule says it was skipped and why
-    job = with_face_analysis(Job(name="t", video=facts()), SETTINGS, skip="turned off (--no-face)")
+def test_turned_off_means_not_judged() -> None:
+    # --no-face: the user turned the face rules off, like disabling them in a config file
+    job = with_face_analysis(Job(name="t", video=facts()), SETTINGS, enabled=False)
+    assert "face" not in job.analysis
+    assert face_findings(job) == []
+
+
+def test_a_skip_reason_is_reported_as_info() -> None:
+    job = with_face_analysis(Job(name="t", video=facts()), SETTINGS, skip="not today")
     found = face_findings(job)
     assert [f.rule for f in found] == list(FACE_RULES)
     assert all(f.severity is Severity.INFO for f in found)
-    assert all(f.message == "face checks skipped: turned off (--no-face)" for f in found)
+    assert all(f.message == "face checks skipped: not today" for f in found)
 
 
 def test_no_analysis_when_the_profile_enables_no_face_rule() -> None:

@@ -44,6 +44,9 @@ SIZE_SAFETY = 0.95  # aim this far under a byte limit
 CONTAINER_OVERHEAD = 0.01  # MP4 boxes + interleaving, as a share of the file
 CONTAINER_OVERHEAD_BYTES = 64_000
 MIN_VIDEO_BITRATE = 150_000
+CRF_BITS_PER_PIXEL = 0.1
+FIT_TOLERANCE = 0.05  # seconds two lengths may differ and still count as fitted
+UNCAPPED_BITRATE = 60_000_000  # above this a CRF encode of <=1920 px never needs a cap
 AUDIO_BITRATES = (128_000, 96_000, 64_000, 48_000, 32_000)
 
 
@@ -184,17 +187,25 @@ def _window(
                 f"than {_seconds(dmax)}: only its first {_seconds(kept)} are kept"
             )
         trimmed = True
-    elif dmin is not None and length < dmin - 1e-9:
-        frames = math.floor(dmin * fps + 1e-9) + 1
+    elif (dmin is not None and length < dmin - 1e-9) or (
+        options.min_duration is not None and length < options.min_duration - FIT_TOLERANCE
+    ):
+        floor = max(dmin or 0.0, options.min_duration or 0.0)
+        frames = math.floor(floor * fps + 1e-9) + 1
+        if dmax is not None:
+            frames = min(frames, math.ceil(dmax * fps - 1e-9) - 1)
         extend_by = frames / fps - have / fps
         how = "freezing the last frame" if options.extend == "freeze" else "looping the clip"
+        if dmin is not None and length < dmin - 1e-9:
+            why, rule = f"one frame past the {_seconds(dmin)} minimum", "video.duration"
+        else:
+            why, rule = "to match the audio", "job.av_duration"
         steps.append(
             FixStep(
                 "extend",
                 f"extend {_seconds(length)} to {_seconds(frames / fps)} by "
-                f"{how} (audio padded with silence), one frame past the "
-                f"{_seconds(dmin)} minimum",
-                "video.duration",
+                f"{how} (audio padded with silence), {why}",
+                rule,
                 {"mode": options.extend, "duration": frames / fps},
             )
         )
@@ -229,7 +240,11 @@ def _plan_video(
     assert stream is not None
     failing = {f.rule for f in errors}
     fit_audio = options.fit_audio and facts.audio is not None and _audio_gap(facts) > 0.05
-    if not failing and options.start is None and options.end is None and not fit_audio:
+    longer = options.min_duration is not None and (
+        (facts.effective_duration or 0.0) < options.min_duration - FIT_TOLERANCE
+    )
+    asked = options.start is not None or options.end is not None or fit_audio or longer
+    if not failing and not asked:
         return _nothing(name, output, "video")
     suffix = Path(output).suffix.lower() if output else ".mp4"
     container = "mov" if suffix == ".mov" else "mp4"
@@ -381,6 +396,7 @@ def _plan_video(
         audio_bitrate = max(audio_bitrate, 32_000)
     budget = _video_budget(size_limit, out_duration, audio_bitrate if facts.audio else 0)
     compress = False
+    tight = False
     bitrate = budget
     if over_size and size_limit is not None:
         if budget is None or budget < MIN_VIDEO_BITRATE:
@@ -395,12 +411,19 @@ def _plan_video(
             return _unfixable(name, f"{_seconds(out_duration)} cannot fit in {size_limit} bytes")
         bitrate = min(budget, source_rate) if source_rate else budget
         compress = True
+        # A budget well above what CRF would spend anyway only caps CRF (the file comes out
+        # smaller, at CRF quality); a tight one is the target of a bit-rate encode.
+        tight = bitrate < 1.5 * _crf_estimate(geometry.width, geometry.height, float(rate))
+        how = (
+            f"video at {bitrate // 1000} kb/s"
+            if tight
+            else f"CRF {options.crf} with the video capped at {bitrate // 1000} kb/s"
+        )
         steps.append(
             FixStep(
                 "compress",
-                f"compress to fit {size_limit:,} bytes: video "
-                f"{bitrate // 1000} kb/s, audio {audio_bitrate // 1000} kb/s, "
-                "re-measured and retried lower if still over",
+                f"compress to fit {size_limit:,} bytes: {how} (audio {audio_bitrate // 1000} "
+                "kb/s), re-measured and retried at a lower bit rate if still over",
                 "video.size",
                 {"video_bitrate": bitrate, "audio_bitrate": audio_bitrate},
             )
@@ -432,16 +455,17 @@ def _plan_video(
         to_8bit=to_8bit,
         extend=options.extend if extend_by > 0 else None,
         extend_by=extend_by,
-        crf=None if compress else options.crf,
+        crf=None if tight else options.crf,
         bitrate=bitrate,
         preset=options.preset,
     )
-    if compress and bitrate is not None:
+    if not compress and bitrate is not None and bitrate > UNCAPPED_BITRATE:
+        bitrate = None  # a cap this high never binds: leave it out of the command
+    rate_text = f"CRF {options.crf}"
+    if bitrate:
+        rate_text += f" capped at {bitrate // 1000} kb/s"
+    if tight and bitrate:
         rate_text = f"{bitrate // 1000} kb/s"
-    else:
-        rate_text = f"CRF {options.crf}"
-        if bitrate:
-            rate_text += f" capped at {bitrate // 1000} kb/s"
     steps.append(
         FixStep(
             "transcode-video",
@@ -536,6 +560,11 @@ def _plan_remux(
     )
 
 
+def _crf_estimate(width: int, height: int, fps: float) -> float:
+    """Roughly what a CRF ~20 H.264 encode spends, bits/s (0.1 bit per pixel per frame)."""
+    return CRF_BITS_PER_PIXEL * width * height * fps
+
+
 def _video_bitrate(facts: MediaFacts) -> int | None:
     if facts.video is not None and facts.video.bit_rate:
         return facts.video.bit_rate
@@ -582,7 +611,9 @@ def _plan_audio(
     stream = facts.audio
     assert stream is not None
     failing = {f.rule for f in errors}
-    if not failing and options.start is None and options.end is None:
+    own = stream.duration if stream.duration is not None else facts.duration
+    refit = options.fit_to is not None and own is not None and abs(own - options.fit_to) > 0.05
+    if not failing and options.start is None and options.end is None and not refit:
         return _nothing(name, output, "audio")
     allowed = tuple(profile.param("audio.format", "allowed", ("mp3", "wav", "m4a", "aac")))
     amin = _limit(profile, "audio.duration", "min")
@@ -600,7 +631,29 @@ def _plan_audio(
     length = end - start
     out_duration = length
     pad_to = None
-    if amax is not None and length > amax:
+    if options.fit_to is not None:
+        target = min(max(options.fit_to, amin or 0.0), amax if amax is not None else options.fit_to)
+        if length > target + 0.05:
+            out_duration = target
+            steps.append(
+                FixStep(
+                    "fit-audio",
+                    f"trim the audio from {_seconds(length)} to "
+                    f"{_seconds(target)} to match the video",
+                    "job.av_duration",
+                )
+            )
+        elif length < target - 0.05:
+            out_duration = pad_to = target
+            steps.append(
+                FixStep(
+                    "fit-audio",
+                    f"pad the audio from {_seconds(length)} to "
+                    f"{_seconds(target)} with silence to match the video",
+                    "job.av_duration",
+                )
+            )
+    elif amax is not None and length > amax:
         out_duration = max(amax - 0.1, (amin or 0) + 0.1)
         steps.append(
             FixStep(

@@ -1,10 +1,9 @@
 """Glue between a check run and the face analysis: when to run it, and what to attach to a job.
 
-`preflight.check` calls `analyse_job` for each job (it is registered in
-``preflight.checking.ANALYSERS``, and called only when the profile enables a ``face.*`` rule):
-the analysis runs only for jobs with a video stream, and imports OpenCV only then. Any problem
-(extra missing, video undecodable, ``--no-face``) becomes a `FaceSkipped` reason that the face
-rules report as an info finding.
+`preflight.check` calls `face_settings` once per run and, only when some face rule is enabled,
+`with_face_analysis` per job: the analysis runs only for jobs with a video stream, and imports
+OpenCV only then. Any problem (extra missing, video undecodable or a URL) becomes a
+`FaceSkipped` reason that the face rules report as an info finding.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
     from preflight.config import Config
     from preflight.profile import Profile
 
-__all__ = ["FACE_RULES", "analyse_job", "face_settings", "preview_path", "with_face_analysis"]
+__all__ = ["FACE_RULES", "face_settings", "preview_path", "with_face_analysis"]
 
 FACE_RULES = (
     "face.present",
@@ -61,37 +60,25 @@ def preview_path(base: str | os.PathLike[str], index: int, count: int) -> str:
     return f"{stem}-{index + 1}{ext or '.png'}"
 
 
-def analyse_job(
-    job: Job,
-    profile: Profile,
-    config: Config | None = None,
-    *,
-    skip: str | None = None,
-    preview: str | os.PathLike[str] | None = None,
-    rate: float = DEFAULT_RATE,
-) -> FaceAnalysis | FaceSkipped | None:
-    """The face analyser `preflight.check` calls for each job (``checking.ANALYSERS``).
-
-    Returns what goes into ``job.analysis["face"]``: a `FaceAnalysis`, a `FaceSkipped` reason
-    (``skip`` given, as with ``--no-face``; the extra missing; the video undecodable or a URL), or
-    None for a job without a video stream or a profile with no face rule enabled.
-    """
-    return _result(job, face_settings(profile, config), skip=skip, preview=preview, rate=rate)
-
-
 def with_face_analysis(
     job: Job,
     settings: Mapping[str, Mapping[str, Any]],
     *,
+    enabled: bool = True,
     skip: str | None = None,
     rate: float = DEFAULT_RATE,
     preview: str | os.PathLike[str] | None = None,
 ) -> Job:
     """``job`` with ``analysis["face"]`` set, for the face rules in ``settings`` (`face_settings`).
 
-    The contact sheet written to ``preview`` marks the samples that fail them. Jobs without a
-    video stream, and any job when ``settings`` is empty, come back unchanged.
+    The contact sheet written to ``preview`` marks the samples that fail them. With ``skip`` the
+    analysis records that reason instead of running (the rules report it as skipped). Jobs
+    without a video stream, any job when ``settings`` is empty, and every job when ``enabled`` is
+    False (``--no-face``: the user turned the face rules off, as a config switch would) come back
+    unchanged: the face rules then have nothing to judge and say nothing.
     """
+    if not enabled:
+        return job
     result = _result(job, settings, skip=skip, preview=preview, rate=rate)
     if result is None:
         return job
