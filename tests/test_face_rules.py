@@ -271,6 +271,38 @@ def test_without_the_vision_extra_face_rules_are_skipped(face_media: Callable[[s
     assert ok is True  # skipped checks neither pass nor fail the job
 
 
+def test_undecodable_video_and_urls_are_skipped_with_the_reason(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 100)
+    job = with_face_analysis(Job(name="b", video=replace(facts(), source=str(broken))), SETTINGS)
+    skipped = job.analysis["face"]
+    assert isinstance(skipped, FaceSkipped)
+    assert skipped.reason.startswith("face checks skipped: frames could not be decoded")
+    url = replace(facts(), source="https://example.invalid/clip.mp4")
+    job = with_face_analysis(Job(name="u", video=url), SETTINGS)
+    assert job.analysis["face"] == FaceSkipped(
+        "face checks skipped: the video is a URL (check a local copy)"
+    )
+
+
+def test_no_face_never_imports_opencv(face_media: Callable[[str], Path]) -> None:
+    # --no-face (or a profile without face rules) must cost nothing: OpenCV is not even imported
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from preflight.checking import check
+        check([{str(face_media("still"))!r}], "kling-lipsync", face=False, cache=False)
+        check([{str(face_media("still"))!r}], "kling-image2video", cache=False)
+        print(sorted(m for m in ("cv2", "numpy") if m in sys.modules))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 # --- real clips, end to end ------------------------------------------------------------------
 
 EXPECTED: dict[str, tuple[str, tuple[tuple[float, float], ...]]] = {

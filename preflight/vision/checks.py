@@ -17,6 +17,7 @@ from preflight.errors import FFmpegError
 from preflight.job import Job
 from preflight.vision import available
 from preflight.vision.analysis import FaceAnalysis, FaceSkipped
+from preflight.vision.detector import VisionUnavailableError
 from preflight.vision.sampler import DEFAULT_RATE
 
 if TYPE_CHECKING:
@@ -134,6 +135,8 @@ def _analyse(
     except FFmpegError as exc:
         first = str(exc).splitlines()[0]
         return FaceSkipped(f"face checks skipped: frames could not be decoded ({first})")
+    except VisionUnavailableError as exc:
+        return FaceSkipped(f"face checks skipped: {exc}")
     if preview is not None:
         from preflight.rules.face import sample_failures
         from preflight.vision.contact_sheet import write_contact_sheet
