@@ -113,6 +113,7 @@ def main() -> None:
             str(clips),
             "--profile",
             "kling-lipsync",
+            "--no-face",  # face checks decode frames: benchmarks/face_speed.py measures them
         ]
         if args.workers:
             check += ["--workers", str(args.workers)]

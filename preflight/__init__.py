@@ -6,6 +6,7 @@ from preflight.checking import check
 from preflight.errors import PreflightError
 from preflight.facts import AudioStream, ImageInfo, MediaFacts, VideoStream
 from preflight.findings import Finding, Severity
+from preflight.fix import FixOptions, FixPlan, FixResult, fix, plan_fix
 from preflight.job import Job
 from preflight.profile import Profile
 from preflight.report import Report
@@ -13,6 +14,9 @@ from preflight.report import Report
 __all__ = [
     "AudioStream",
     "Finding",
+    "FixOptions",
+    "FixPlan",
+    "FixResult",
     "ImageInfo",
     "Job",
     "MediaFacts",
@@ -22,6 +26,8 @@ __all__ = [
     "Severity",
     "VideoStream",
     "check",
+    "fix",
+    "plan_fix",
 ]
 
 __version__ = "0.1.0"
