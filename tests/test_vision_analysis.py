@@ -143,3 +143,25 @@ def test_results_are_frozen_and_serialisable(face_job: FaceJob) -> None:
     assert box.side == 30
     assert box.centre == (25, 40)
     assert FaceSample(0, 0.0).face is None
+
+
+def test_small_faces_are_searched_only_when_no_large_one_is_found() -> None:
+    import cv2
+    import skimage.data
+
+    gray = cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2GRAY)
+    big, small = cv2.resize(gray, (300, 300)), cv2.resize(gray, (170, 170))
+    canvas = np.full((360, 640), 128, dtype=np.uint8)
+    canvas[30:330, 20:320] = big  # face ~56 px: above 12% of 360 (43 px)
+    alone = canvas.copy()
+    alone[30:330, 20:320] = 128
+    alone[100:270, 420:590] = small  # face ~32 px: found by the second pass
+    both = canvas.copy()
+    both[100:270, 420:590] = small
+    detector = HaarDetector()
+    (only_small,) = detector.detect(alone)
+    assert only_small.x > 400
+    assert only_small.w < 43
+    (large,) = detector.detect(both)  # the small face beside it is background
+    assert large.x < 320
+    assert large.w >= 43
