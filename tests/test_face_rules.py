@@ -242,6 +242,22 @@ def test_no_analysis_when_the_profile_enables_no_face_rule() -> None:
     assert with_face_analysis(job, {}) is job
 
 
+def test_a_config_can_switch_face_rules_off_or_on() -> None:
+    from types import MappingProxyType
+
+    from preflight.config import Config, RuleOverride
+
+    off = Config(rules=MappingProxyType({r: RuleOverride(enabled=False) for r in FACE_RULES}))
+    assert face_settings(PROFILE, off) == {}
+    some = Config(rules=MappingProxyType({"face.count": RuleOverride(enabled=False)}))
+    assert set(face_settings(PROFILE, some)) == set(FACE_RULES) - {"face.count"}
+    # a profile without face rules gets one with its defaults when the config switches it on
+    on = Config(rules=MappingProxyType({"face.present": RuleOverride(enabled=True)}))
+    assert face_settings(load_profile("kling-image2video"), on) == {
+        "face.present": {"min_share": 0.9, "tolerance": 0.5}
+    }
+
+
 def test_without_the_vision_extra_face_rules_are_skipped(face_media: Callable[[str], Path]) -> None:
     # a fresh interpreter in which OpenCV cannot be imported, checking a real clip with a face
     script = textwrap.dedent(
