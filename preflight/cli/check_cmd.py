@@ -70,7 +70,7 @@ def pick_format(fmt: str | None) -> str:
 @click.option("--image", metavar="FILE|URL", help="Image file or URL (image-to-video profiles).")
 @click.option("--prompt", help="Prompt (image-to-video profiles).")
 @click.option("--negative-prompt", help="Negative prompt (image-to-video profiles).")
-@click.option("--jobs", "jobs", metavar="FILE", help="JSONL file: one job per line.")
+@click.option("--jobs", "jobs", metavar="FILE", help="JSONL file, one job per line ('-': stdin).")
 @click.option("--include", multiple=True, metavar="GLOB", help="Files to take from directories.")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Files to skip in directories.")
 @click.option(
@@ -90,15 +90,10 @@ def pick_format(fmt: str | None) -> str:
     show_default=True,
     help="Probe backend.",
 )
-@click.option(
-    "--no-face",
-    "--no-analysis",
-    "no_analysis",
-    is_flag=True,
-    help="Skip slow content checks (face); their rules report 'skipped'.",
-)
 @click.option("--workers", type=click.IntRange(min=1), help="Parallel probes [default: CPUs].")
 @click.option("--config", "config_path", metavar="FILE", help="preflight.toml or pyproject.toml.")
+@click.option("--no-face", "no_face", is_flag=True, help="Skip the face checks (faster).")
+@click.option("--preview", metavar="PNG", help="Write a contact sheet of the face check's frames.")
 @click.option("--fix", "then_fix", is_flag=True, help="Then fix failing inputs (`preflight fix`).")
 @click.pass_context
 def check_command(
@@ -115,9 +110,10 @@ def check_command(
     no_cache: bool,
     backend: str,
     workers: int | None,
-    no_analysis: bool,
     config_path: str | None,
     then_fix: bool,
+    no_face: bool = False,
+    preview: str | None = None,
     **request: Any,
 ) -> None:
     """Check media (and the job's text, voice or audio) against a provider profile.
@@ -145,7 +141,8 @@ def check_command(
             backend=backend,
             cache=not no_cache,
             workers=workers,
-            analyse=not no_analysis,
+            face=not no_face,
+            preview=preview,
             **request,
         )
     except ToolNotFoundError as exc:  # e.g. --backend ffprobe with no ffprobe: a usage problem

@@ -47,6 +47,11 @@ __all__ = ["fix_command", "render_plan", "render_result"]
 )
 @click.option("--fit-audio", is_flag=True, help="Trim or pad the audio to the video's length.")
 @click.option(
+    "--face-window",
+    is_flag=True,
+    help="Trim to the longest stretch that passes every face check (needs the vision extra).",
+)
+@click.option(
     "--audio",
     metavar="FILE",
     help="With --fit-audio: an audio2video audio file, fitted to the (fixed) video; a longer "
@@ -88,6 +93,7 @@ def fix_command(
     no_quality: bool,
     timeout: float | None,
     config_path: str | None,
+    face_window: bool = False,
 ) -> None:
     """Fix INPUT... so it passes the profile, with the cheapest FFmpeg operation that works.
 
@@ -131,6 +137,12 @@ def fix_command(
         "threads": threads,
         "out_dir": out_dir,
     }
+    if face_window:
+        from preflight.vision.cli import fix_face_windows
+
+        if start is not None or end is not None:
+            raise click.UsageError("--face-window chooses --start/--end itself: give neither")
+        ctx.exit(fix_face_windows(inputs, output=output, dry_run=dry_run, fmt=fmt, **common))
     if dry_run:
         if audio is not None:
             del common["threads"]
