@@ -311,3 +311,9 @@ def test_ctrl_c_stops_a_parallel_batch_and_leaves_nothing(
     assert b"Traceback" not in rest
     assert sorted(p.name for p in out_dir.iterdir()) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "b.mp4", "out"]
+
+
+def test_a_url_is_not_fixed_in_place(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["fix", "https://example.invalid/clip.mp4", "--dry-run"])
+    assert result.exit_code == 1
+    assert "download the URL first" in result.output

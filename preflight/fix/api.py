@@ -174,6 +174,8 @@ def _make_plan(
 def _probe(source: str) -> tuple[MediaFacts | None, str | None]:
     from preflight.probe import probe
 
+    if source.startswith(("http://", "https://")):
+        return None, "fix works on local files: download the URL first"
     try:
         return probe(source), None
     except InputError as exc:
