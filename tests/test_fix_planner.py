@@ -370,3 +370,12 @@ def test_audio_is_taken_from_a_video_when_it_plays_the_audio_role(kling: Profile
     assert args[args.index("-c:a") + 1] == "aac"
     assert p.audio is not None
     assert p.audio.pad_to == 6.0
+
+
+def test_a_video_output_must_be_named_mp4_or_mov(kling: Profile) -> None:
+    p = make(clip("in.mkv", container="matroska"), kling, output="/o/out.mkv")
+    assert p.strategy is Strategy.UNFIXABLE
+    assert ".mp4" in p.reason
+    assert make(clip("in.mkv", container="matroska"), kling, output="/o/out.mov").target == (
+        "/o/out.mov"
+    )

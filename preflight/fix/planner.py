@@ -122,6 +122,11 @@ def plan(
         return FixPlan(
             source=name, target=None, role="video", strategy=Strategy.UNFIXABLE, reason=reason
         )
+    if role == "video" and output is not None:
+        accepted = tuple(profile.param("video.container", "extensions", ("mp4", "mov")))
+        suffix = Path(output).suffix.lower().lstrip(".")
+        if suffix not in accepted or suffix not in ("mp4", "mov"):
+            return _unfixable(name, f"cannot write .{suffix or '(none)'}: name the output .mp4")
     if role == "audio":
         return _plan_audio(facts, errors, profile, options, name, output, out_dir)
     return _plan_video(facts, errors, profile, options, name, output, out_dir, capabilities)
