@@ -83,7 +83,9 @@ class ToolNotFoundError(PreflightError):
 class FFmpegError(PreflightError):
     """An FFmpeg run failed. ``argv`` is the command; ``stderr_tail`` the last lines it printed."""
 
-    def __init__(self, message: str, *, argv: list[str] | None = None, stderr_tail: str = "") -> None:
+    def __init__(
+        self, message: str, *, argv: list[str] | None = None, stderr_tail: str = ""
+    ) -> None:
         super().__init__(message)
         self.argv = list(argv or [])
         self.stderr_tail = stderr_tail
@@ -180,7 +182,7 @@ class APITimeoutError(APIConnectionError):
 
 
 class TaskFailedError(APIError):
-    """The task ended with status failed; ``task_id`` names it, the message is the provider's reason."""
+    """The task ended as failed; ``task_id`` names it, the message is the provider's reason."""
 
     def __init__(self, message: str, *, task_id: str | None = None, **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]

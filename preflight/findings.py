@@ -1,4 +1,4 @@
-"""Findings: what a rule says about one job, as plain values. Rendering lives in `preflight.report`."""
+"""Findings: what a rule says about one job, as plain values (rendering: `preflight.report`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ __all__ = ["Finding", "Severity"]
 
 
 class Severity(enum.StrEnum):
-    """How much a finding matters. The engine assigns it from the profile and config, not the rule."""
+    """How much a finding matters: the engine assigns it from profile and config, not the rule."""
 
     ERROR = "error"
     WARNING = "warning"

@@ -17,7 +17,7 @@ class Job:
     ``name`` is what reports call the job (the video path, or ``jobs.jsonl:3``). Media fields hold
     the probe's record; ``*_error`` holds the reason an input could not be probed, so the engine
     can report `input.readable` and still check the rest. ``analysis`` carries optional derived
-    measurements keyed by family (for example ``"face"``), added by analysers that run after probing.
+    measurements keyed by family (e.g. ``"face"``), added by analysers that run after probing.
     """
 
     name: str

@@ -65,6 +65,4 @@ class Profile:
 
 def freeze(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
     """A read-only view of a dict (lists become tuples)."""
-    return MappingProxyType(
-        {k: tuple(v) if isinstance(v, list) else v for k, v in mapping.items()}
-    )
+    return MappingProxyType({k: tuple(v) if isinstance(v, list) else v for k, v in mapping.items()})

