@@ -631,8 +631,11 @@ class Ledger:
 
     # --- hosting cache -----------------------------------------------------------------------
 
-    def cached_upload(self, sha256: str, target: str, *, min_valid: float = 0.0) -> str | None:
-        """A URL where content ``sha256`` already is at ``target``, valid ``min_valid`` s more."""
+    def cached_upload(
+        self, sha256: str, target: str, *, min_valid: float = 0.0
+    ) -> tuple[str, float | None] | None:
+        """``(url, expires_at)`` where content ``sha256`` already is at ``target``, when that URL
+        stays valid ``min_valid`` seconds more; else None."""
         rows = self._read(
             "SELECT url, expires_at FROM uploads WHERE sha256=? AND target=?", (sha256, target)
         )
@@ -641,7 +644,7 @@ class Ledger:
         expires = rows[0]["expires_at"]
         if expires is not None and expires <= self.clock() + min_valid:
             return None
-        return str(rows[0]["url"])
+        return str(rows[0]["url"]), expires
 
     def record_upload(self, sha256: str, target: str, url: str, expires_at: float | None) -> None:
         with self._tx() as db:

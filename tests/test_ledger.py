@@ -231,14 +231,17 @@ def test_upload_cache_expires(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "l.db", clock=clock)
     assert ledger.cached_upload("s" * 64, "s3://b/p") is None
     ledger.record_upload("s" * 64, "s3://b/p", "http://h/b/p/x.mp4?sig", clock.now + 600)
-    assert ledger.cached_upload("s" * 64, "s3://b/p") == "http://h/b/p/x.mp4?sig"
+    assert ledger.cached_upload("s" * 64, "s3://b/p") == (
+        "http://h/b/p/x.mp4?sig",
+        clock.now + 600,
+    )
     assert ledger.cached_upload("s" * 64, "s3://other") is None
     assert ledger.cached_upload("s" * 64, "s3://b/p", min_valid=900) is None
     clock.now += 601
     assert ledger.cached_upload("s" * 64, "s3://b/p") is None
     ledger.record_upload("t" * 64, "wavespeed", "http://h/u", None)  # no known expiry
     clock.now += 10**6
-    assert ledger.cached_upload("t" * 64, "wavespeed") == "http://h/u"
+    assert ledger.cached_upload("t" * 64, "wavespeed") == ("http://h/u", None)
 
 
 def test_file_hash_cache_follows_changes(tmp_path: Path) -> None:
