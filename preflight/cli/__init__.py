@@ -18,6 +18,8 @@ __all__ = ["main"]
 
 COMMANDS: dict[str, str] = {
     # name: "module:attribute"; keep in the order `preflight --help` should show them
+    "check": "preflight.cli.check_cmd:check_command",
+    "rules": "preflight.cli.rules_cmd:rules_command",
 }
 
 EXIT_OK = 0

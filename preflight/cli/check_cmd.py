@@ -1,0 +1,144 @@
+"""`preflight check`: the CI gate, a thin layer over `preflight.check`. Exit 0/1/2.
+
+Heavy imports (probe backends, renderers) happen inside the command, so start-up stays light.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from preflight.errors import ConfigError
+
+__all__ = ["check_command", "write_atomic"]
+
+FORMAT_NAMES = ["text", "json", "junit", "sarif", "github"]
+
+
+def write_atomic(path: str, data: str) -> None:
+    """Write ``data`` to ``path`` via a temp file beside it and `os.replace`: never half-written."""
+    import tempfile
+
+    target = os.path.abspath(path)
+    folder = os.path.dirname(target)
+    try:
+        fd, tmp = tempfile.mkstemp(
+            dir=folder, prefix=f".{os.path.basename(target)}.", suffix=".part"
+        )
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise
+
+
+def pick_format(fmt: str | None) -> str:
+    """The requested format; by default ``github`` inside GitHub Actions, else ``text``."""
+    if fmt:
+        return fmt
+    return "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
+
+
+@click.command("check")
+@click.argument("inputs", nargs=-1, metavar="[PATHS|URLS|DIRS]...")
+@click.option("-p", "--profile", help="Profile name (see `preflight rules`) or a .toml path.")
+@click.option("--audio", help="Audio file or URL (audio-to-video), used with every input.")
+@click.option("--text", help="Text to speak (text-to-video).")
+@click.option("--voice-id", help="Voice id for --text.")
+@click.option("--voice-language", help="Voice language for --text: zh or en.")
+@click.option("--voice-speed", type=float, help="Voice speed for --text (0.8-2.0).")
+@click.option("--image", help="Image file or URL (image-to-video profiles).")
+@click.option("--prompt", help="Prompt (image-to-video profiles).")
+@click.option("--negative-prompt", help="Negative prompt (image-to-video profiles).")
+@click.option("--jobs", "jobs", metavar="FILE", help="JSONL file: one job per line.")
+@click.option("--include", multiple=True, metavar="GLOB", help="Files to take from directories.")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Files to skip in directories.")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(FORMAT_NAMES),
+    help="Output format [default: text; github when GITHUB_ACTIONS=true].",
+)
+@click.option("-o", "--output", metavar="FILE", help="Write the report here (atomically).")
+@click.option("--strict", is_flag=True, help="Warnings fail too.")
+@click.option("--no-cache", is_flag=True, help="Probe every file afresh.")
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "mediainfo", "ffprobe"]),
+    default="auto",
+    show_default=True,
+    help="Probe backend.",
+)
+@click.option("--workers", type=click.IntRange(min=1), help="Probe processes [default: CPUs].")
+@click.option("--config", "config_path", metavar="FILE", help="preflight.toml or pyproject.toml.")
+@click.pass_context
+def check_command(
+    ctx: click.Context,
+    /,
+    inputs: tuple[str, ...],
+    profile: str | None,
+    jobs: str | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    fmt: str | None,
+    output: str | None,
+    strict: bool,
+    no_cache: bool,
+    backend: str,
+    workers: int | None,
+    config_path: str | None,
+    **request: Any,
+) -> None:
+    """Check media (and the job's text, voice or audio) against a provider profile.
+
+    Exit status: 0 everything passes; 1 an input breaks an error-level rule or cannot be read
+    (warnings too with --strict); 2 usage or configuration error.
+    """
+    from preflight.checking import check
+    from preflight.config import load_config
+    from preflight.report import render
+
+    if not inputs and jobs is None and not request.get("image"):
+        raise click.UsageError("nothing to check: give PATHS, URLS or DIRS, or --jobs FILE")
+    config = load_config(config_path)
+    report = check(
+        inputs,
+        profile or config.profile or "kling-lipsync",
+        jobs=jobs,
+        include=include,
+        exclude=exclude,
+        config=config,
+        strict=strict,
+        backend=backend,
+        cache=not no_cache,
+        workers=workers,
+        **request,
+    )
+    chosen = pick_format(fmt)
+    if output:
+        write_atomic(output, render(report, chosen))
+        if chosen != "text":
+            click.echo(render(report, "text", color=_tty(sys.stderr)), err=True, nl=False)
+    else:
+        color = chosen == "text" and _tty(sys.stdout)
+        click.echo(render(report, chosen, color=color), nl=False, color=color)
+    ctx.exit(report.exit_code)
+
+
+def _tty(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and os.environ.get("NO_COLOR") is None

@@ -1,0 +1,63 @@
+"""`preflight rules`: every rule with its limit and source (from a profile), or the rule docs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+__all__ = ["rules_command"]
+
+
+@click.command("rules")
+@click.option("-p", "--profile", help="Show this profile's limits and sources.")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+def rules_command(profile: str | None, fmt: str) -> None:
+    """List the rules: with --profile, each rule's limits, severity and source; without, the
+    documentation of every registered rule."""
+    from preflight.rules.docs import profile_rows, registry_markdown, registry_rows, render_text
+
+    if profile is None:
+        if fmt == "markdown":
+            click.echo(registry_markdown(), nl=False)
+            return
+        rows = registry_rows()
+    else:
+        from preflight.profiles import load_profile
+
+        loaded = load_profile(profile)
+        rows = profile_rows(loaded)
+        if fmt == "markdown":
+            click.echo(_markdown_table(loaded.id, rows), nl=False)
+            return
+    if fmt == "json":
+        click.echo(json.dumps({"profile": profile, "rules": rows}, indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_text(rows), nl=False)
+
+
+def _markdown_table(profile: str, rows: list[dict[str, Any]]) -> str:
+    lines = [
+        f"## {profile}",
+        "",
+        "| rule | on | severity | limits | source |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        limits = ", ".join(f"{k}={_short(v)}" for k, v in row["params"].items())
+        on = "yes" if row["enabled"] else "no"
+        lines.append(f"| `{row['rule']}` | {on} | {row['severity']} | {limits} | {row['source']} |")
+    return "\n".join(lines) + "\n"
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else f"{text[:57]}..."

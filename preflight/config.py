@@ -1,0 +1,152 @@
+"""Project configuration: per-rule enablement and severity, and the default profile.
+
+Read from ``preflight.toml`` (top-level keys) or the ``[tool.preflight]`` table of
+``pyproject.toml``, whichever is found first walking up from the working directory (a
+``pyproject.toml`` without that table is passed over), or from a file given with ``--config``::
+
+    profile = "kling-lipsync"          # used when --profile is not given
+    include = ["*.mp4", "*.mov"]       # globs for walking directories
+    exclude = ["drafts/**"]
+
+    [rules."video.codec"]              # in pyproject.toml: [tool.preflight.rules."video.codec"]
+    severity = "error"
+    [rules."job.av_duration"]
+    enabled = false
+
+Unknown keys, unknown rule ids and wrong types raise `ConfigError` naming the file and key.
+Limits themselves are not configured here: write a profile that ``extends`` a shipped one.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from preflight.errors import ConfigError
+from preflight.findings import Severity
+
+__all__ = ["Config", "RuleOverride", "find_config", "load_config"]
+
+CONFIG_NAME = "preflight.toml"
+_KEYS = {"profile", "include", "exclude", "rules"}
+_RULE_KEYS = {"enabled", "severity"}
+
+
+@dataclass(frozen=True, slots=True)
+class RuleOverride:
+    """What the config changes about one rule; None leaves the profile's choice."""
+
+    enabled: bool | None = None
+    severity: Severity | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Validated project configuration. ``origin`` is the file it came from ('' for defaults)."""
+
+    profile: str | None = None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    rules: Mapping[str, RuleOverride] = field(default_factory=lambda: MappingProxyType({}))
+    origin: str = ""
+
+
+def find_config(start: str | os.PathLike[str] | None = None) -> Path | None:
+    """The nearest ``preflight.toml``, or ``pyproject.toml`` with ``[tool.preflight]``, upward."""
+    here = Path(start if start is not None else Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and "preflight" in _read(pyproject).get("tool", {}):
+            return pyproject
+    return None
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Load ``path`` (or the file `find_config` finds; none found gives the defaults)."""
+    if path is None:
+        found = find_config()
+        if found is None:
+            return Config()
+        path = found
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"config file not found: {file}")
+    data = _read(file)
+    if file.name == "pyproject.toml":
+        table = data.get("tool", {}).get("preflight", {})
+        where = f"{file}: [tool.preflight]"
+    else:
+        table = data
+        where = str(file)
+    return _validate(table, where, str(file))
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: must be a list of strings (got {value!r})")
+    return tuple(value)
+
+
+def _validate(table: Any, where: str, origin: str) -> Config:
+    from preflight.profiles import parse_severity
+    from preflight.rules.registry import UnknownRuleError, get
+
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: must be a table")
+    for key in table:
+        if key not in _KEYS:
+            raise ConfigError(f"{where}: unknown key {key!r} (allowed: {', '.join(sorted(_KEYS))})")
+    profile = table.get("profile")
+    if profile is not None and not isinstance(profile, str):
+        raise ConfigError(f"{where}: key 'profile' must be a string")
+    rules_table = table.get("rules", {})
+    if not isinstance(rules_table, dict):
+        raise ConfigError(f"{where}: key 'rules' must be a table of rule tables")
+    rules: dict[str, RuleOverride] = {}
+    for rule_id, rule_table in rules_table.items():
+        try:
+            get(rule_id)
+        except UnknownRuleError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        at = f"{where}: rule {rule_id!r}"
+        if not isinstance(rule_table, dict):
+            raise ConfigError(f"{at}: must be a table")
+        for key in rule_table:
+            if key not in _RULE_KEYS:
+                raise ConfigError(
+                    f"{at}: unknown key {key!r} (allowed: enabled, severity; limits belong in a "
+                    "profile that extends a shipped one)"
+                )
+        enabled = rule_table.get("enabled")
+        if enabled is not None and not isinstance(enabled, bool):
+            raise ConfigError(f"{at}: key 'enabled' must be true or false")
+        severity = rule_table.get("severity")
+        rules[rule_id] = RuleOverride(
+            enabled=enabled,
+            severity=parse_severity(severity, at) if severity is not None else None,
+        )
+    return Config(
+        profile=profile,
+        include=_strings(table["include"], f"{where}: key 'include'") if "include" in table else (),
+        exclude=_strings(table["exclude"], f"{where}: key 'exclude'") if "exclude" in table else (),
+        rules=MappingProxyType(rules),
+        origin=origin,
+    )

@@ -1,0 +1,234 @@
+"""Load provider profiles (``rules/*.toml``), following ``extends``, validating every key once.
+
+A name such as ``kling-lipsync`` loads the shipped file (``preflight/_profiles/`` in a wheel,
+``rules/`` in a source tree); anything that looks like a path loads the user's own file. Unknown
+keys, unknown rule ids and wrong types raise `ConfigError` naming the file, the rule and the key.
+The format is described in ``rules/README.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from preflight.errors import ConfigError
+from preflight.findings import Severity
+from preflight.profile import Profile, RuleSetting
+from preflight.rules.base import Param, ParamType, Rule
+from preflight.rules.registry import RULES, UnknownRuleError, get
+
+__all__ = ["check_param", "list_profiles", "load_profile", "profiles_dir"]
+
+_TOP_KEYS = {"id", "title", "provider", "endpoint", "description", "extends", "sources", "rules"}
+_COMMON_KEYS = {"enabled", "severity", "source", "note"}
+_ALWAYS_ON = "input.readable"
+
+
+def profiles_dir() -> Path:
+    """The shipped profiles: inside the installed package, else the source tree's rules/."""
+    packaged = Path(__file__).resolve().parent / "_profiles"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "rules"
+
+
+def list_profiles() -> list[str]:
+    """The names of the shipped profiles, sorted."""
+    return sorted(p.stem for p in profiles_dir().glob("*.toml"))
+
+
+def _looks_like_path(value: str | os.PathLike[str]) -> bool:
+    if not isinstance(value, str):
+        return True
+    return value.endswith(".toml") or "/" in value or os.sep in value
+
+
+def _resolve(name_or_path: str | os.PathLike[str], *, relative_to: Path | None = None) -> Path:
+    if _looks_like_path(name_or_path):
+        path = Path(name_or_path).expanduser()
+        if relative_to is not None and not path.is_absolute():
+            path = relative_to / path
+        if not path.is_file():
+            raise ConfigError(f"profile file not found: {path}")
+        return path
+    name = str(name_or_path)
+    path = profiles_dir() / f"{name}.toml"
+    if not path.is_file():
+        raise ConfigError(
+            f"unknown profile {name!r} (shipped: {', '.join(list_profiles())}; "
+            "or give a path to a .toml file)"
+        )
+    return path
+
+
+def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
+    """Load a shipped profile by name, or a profile file by path, with its ``extends`` chain."""
+    path = _resolve(name_or_path)
+    raw = _load_chain(path, seen=())
+    return _build(raw, path)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+
+
+def _load_chain(path: Path, *, seen: tuple[Path, ...]) -> dict[str, Any]:
+    """This file's validated content merged over its parent's (rule tables merged key by key)."""
+    resolved = path.resolve()
+    if resolved in seen:
+        chain = " -> ".join(str(p) for p in (*seen, resolved))
+        raise ConfigError(f"{path}: `extends` forms a cycle: {chain}")
+    data = _validate_file(_read_toml(path), path)
+    parent_ref = data.get("extends")
+    if parent_ref is None:
+        return data
+    try:
+        parent_path = _resolve(parent_ref, relative_to=path.parent)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: key 'extends': {exc}") from None
+    merged = _load_chain(parent_path, seen=(*seen, resolved))
+    merged["extends"] = parent_ref
+    for key, value in data.items():
+        if key == "rules":
+            rules = {rid: dict(table) for rid, table in merged.get("rules", {}).items()}
+            for rid, table in value.items():
+                rules.setdefault(rid, {}).update(table)
+            merged["rules"] = rules
+        elif key == "sources":
+            merged["sources"] = {**merged.get("sources", {}), **value}
+        elif key != "extends":
+            merged[key] = value
+    if "id" not in data:
+        merged["id"] = path.stem
+    return merged
+
+
+def _validate_file(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise ConfigError(
+                f"{path}: unknown key {key!r} (allowed: {', '.join(sorted(_TOP_KEYS))})"
+            )
+    for key in ("id", "title", "provider", "endpoint", "description", "extends"):
+        if key in data and not isinstance(data[key], str):
+            raise ConfigError(f"{path}: key {key!r} must be a string")
+    sources = data.get("sources", {})
+    if not isinstance(sources, dict) or not all(isinstance(v, str) for v in sources.values()):
+        raise ConfigError(f"{path}: key 'sources' must be a table of strings")
+    rules = data.get("rules", {})
+    if not isinstance(rules, dict):
+        raise ConfigError(f"{path}: key 'rules' must be a table of rule tables")
+    out = dict(data)
+    out["rules"] = {rid: _validate_rule(path, rid, table) for rid, table in rules.items()}
+    return out
+
+
+def _validate_rule(path: Path, rule_id: str, table: Any) -> dict[str, Any]:
+    try:
+        rule = get(rule_id)
+    except UnknownRuleError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    where = f"{path}: rule {rule_id!r}"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: must be a table")
+    checked: dict[str, Any] = {}
+    for key, value in table.items():
+        if key == "enabled":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}: key 'enabled' must be true or false")
+            checked[key] = value
+        elif key == "severity":
+            checked[key] = parse_severity(value, where)
+        elif key in ("source", "note"):
+            if not isinstance(value, str):
+                raise ConfigError(f"{where}: key {key!r} must be a string")
+            checked[key] = value
+        elif key in rule.params:
+            checked[key] = check_param(rule.params[key], value, f"{where}: key {key!r}")
+        else:
+            allowed = sorted(_COMMON_KEYS | set(rule.params))
+            raise ConfigError(f"{where}: unknown key {key!r} (allowed: {', '.join(allowed)})")
+    return checked
+
+
+def parse_severity(value: Any, where: str) -> Severity:
+    """``"error"`` -> Severity.ERROR; anything else a ConfigError at ``where``."""
+    try:
+        return Severity(value)
+    except ValueError:
+        raise ConfigError(
+            f"{where}: key 'severity' must be one of error, warning, info (got {value!r})"
+        ) from None
+
+
+def check_param(param: Param, value: Any, where: str) -> Any:
+    """``value`` checked against ``param``'s type and frozen (lists become tuples)."""
+    kind = param.type
+    if kind is ParamType.NUMBER:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: must be a number (got {value!r})")
+        return float(value)
+    if kind is ParamType.INTEGER:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: must be an integer (got {value!r})")
+        return value
+    if kind is ParamType.BOOL:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: must be true or false (got {value!r})")
+        return value
+    if kind is ParamType.STRINGS:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: must be a list of strings (got {value!r})")
+        return tuple(value)
+    if not isinstance(value, dict) or not all(
+        isinstance(v, list) and all(isinstance(s, str) for s in v) for v in value.values()
+    ):
+        raise ConfigError(f"{where}: must be a table of lists of strings (got {value!r})")
+    return MappingProxyType({k: tuple(v) for k, v in value.items()})
+
+
+def _setting(rule: Rule, table: Mapping[str, Any]) -> RuleSetting:
+    params = {k: _frozen_default(v) for k, v in rule.defaults().items()}
+    params.update({k: v for k, v in table.items() if k not in _COMMON_KEYS})
+    return RuleSetting(
+        rule=rule.id,
+        enabled=True if rule.id == _ALWAYS_ON else bool(table.get("enabled", True)),
+        severity=table.get("severity", rule.default_severity),
+        params=MappingProxyType(params),
+        source=table.get("source", ""),
+        note=table.get("note", ""),
+    )
+
+
+def _frozen_default(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, dict):
+        return MappingProxyType({k: tuple(v) for k, v in value.items()})
+    return value
+
+
+def _build(raw: dict[str, Any], path: Path) -> Profile:
+    tables: dict[str, Mapping[str, Any]] = dict(raw.get("rules", {}))
+    tables.setdefault(_ALWAYS_ON, {})
+    ordered = [rid for rid in RULES if rid in tables]  # registry order, stable for reports
+    return Profile(
+        id=raw.get("id", path.stem),
+        title=raw.get("title", raw.get("id", path.stem)),
+        provider=raw.get("provider", ""),
+        endpoint=raw.get("endpoint", ""),
+        rules=MappingProxyType({rid: _setting(RULES[rid], tables[rid]) for rid in ordered}),
+        description=raw.get("description", ""),
+        origin=str(path),
+        extends=raw.get("extends"),
+    )

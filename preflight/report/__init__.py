@@ -1,0 +1,33 @@
+"""The report of one `preflight check` run, and its renderers (text, json, junit, sarif, github).
+
+The model is plain values (`Report`, `Result`); each renderer is a function ``Report -> str`` in
+its own module, imported only when used. ``render(report, "json")`` picks one by name.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from preflight.report.model import Report, Result
+
+__all__ = ["FORMATS", "Report", "Result", "render"]
+
+FORMATS: dict[str, str] = {
+    "text": "preflight.report.text",
+    "json": "preflight.report.json_format",
+    "junit": "preflight.report.junit",
+    "sarif": "preflight.report.sarif",
+    "github": "preflight.report.github",
+}
+
+
+def render(report: Report, fmt: str, *, color: bool = False) -> str:
+    """``report`` as text in format ``fmt`` (one of `FORMATS`). ``color`` only affects text."""
+    try:
+        module_name = FORMATS[fmt]
+    except KeyError:
+        raise ValueError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})") from None
+    module = importlib.import_module(module_name)
+    if fmt == "text":
+        return str(module.render(report, color=color))
+    return str(module.render(report))

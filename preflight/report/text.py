@@ -1,0 +1,48 @@
+"""A readable table for a terminal; colour only when asked (the CLI asks on a TTY)."""
+
+from __future__ import annotations
+
+import click
+
+from preflight.findings import Severity
+from preflight.report.model import Report
+
+__all__ = ["render"]
+
+_COLOURS = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def render(report: Report, *, color: bool = False) -> str:
+    def style(text: str, **kw: object) -> str:
+        return click.style(text, **kw) if color else text  # type: ignore[arg-type]
+
+    lines: list[str] = []
+    rule_width = max((len(f.rule) for _, f in report.findings()), default=0)
+    for result in report.results:
+        status = (
+            style("PASS", fg="green", bold=True)
+            if result.ok
+            else style("FAIL", fg="red", bold=True)
+        )
+        lines.append(f"{status}  {result.name}")
+        for f in result.findings:
+            sev = style(f"{f.severity.value:<7}", fg=_COLOURS[f.severity])
+            fix = style("  [fixable]", fg="blue") if f.fixable else ""
+            lines.append(f"      {sev}  {f.rule:<{rule_width}}  {f.message}{fix}")
+    s = report.summary()
+    tail = (
+        f"{_plural(s['inputs'], 'input')}: {s['passed']} passed, {s['failed']} failed "
+        f"({_plural(s['errors'], 'error')}, {_plural(s['warnings'], 'warning')}"
+    )
+    if s["fixable"]:
+        tail += f"; {s['fixable']} fixable with `preflight fix`"
+    tail += f") · profile {report.profile}"
+    if report.strict:
+        tail += " · strict"
+    lines.append("")
+    lines.append(style(tail, bold=True))
+    return "\n".join(lines) + "\n"
