@@ -1,0 +1,94 @@
+"""`preflight.submit(...)`: check -> fix -> host -> create -> wait -> download, resumable.
+
+The library API behind `preflight submit`. Every run is recorded in the job ledger
+(`preflight.ledger`); running the same job again resumes it instead of paying twice.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from preflight.ledger import Ledger
+from preflight.submit.batch import BatchLine, read_job_lines, run_batch, summary
+from preflight.submit.gate import SlotGate
+from preflight.submit.model import Event, JobResult, Outcome, SubmitRequest
+from preflight.submit.pipeline import EventSink, Submitter
+from preflight.submit.providers import KlingProvider, Provider, WaveSpeedProvider, make_provider
+
+__all__ = [
+    "BatchLine",
+    "Event",
+    "EventSink",
+    "JobResult",
+    "KlingProvider",
+    "Outcome",
+    "Provider",
+    "SlotGate",
+    "SubmitRequest",
+    "Submitter",
+    "WaveSpeedProvider",
+    "make_provider",
+    "read_job_lines",
+    "run_batch",
+    "submit",
+    "summary",
+]
+
+
+def submit(
+    video: str | os.PathLike[str],
+    *,
+    audio: str | os.PathLike[str] | None = None,
+    text: str | None = None,
+    voice_id: str | None = None,
+    voice_language: str | None = None,
+    voice_speed: float | None = None,
+    provider: str = "kling",
+    profile: str | None = None,
+    fix: bool = True,
+    callback_url: str | None = None,
+    external_task_id: str | None = None,
+    upload_to: str | None = None,
+    out: str | os.PathLike[str] | None = None,
+    wait: bool = True,
+    timeout: float | None = None,
+    new: bool = False,
+    ledger: Ledger | str | os.PathLike[str] | None = None,
+    client: Any = None,
+    on_event: EventSink | None = None,
+) -> JobResult:
+    """Run one lip-sync job to its end and return how it ended (see `JobResult`).
+
+    ``client`` is a `KlingClient` or `WaveSpeedClient` (default: one configured from the
+    environment). ``ledger`` is a `Ledger` or a path (default: ``$PREFLIGHT_LEDGER``, else the
+    user's data directory). Raises `ConfigError` for a wrong combination of arguments; a rejected
+    input or a failed task is an outcome, not an exception.
+    """
+    request = SubmitRequest(
+        video=os.fspath(video),
+        provider=provider,
+        audio=os.fspath(audio) if audio is not None else None,
+        text=text,
+        voice_id=voice_id,
+        voice_language=voice_language,
+        voice_speed=voice_speed,
+        profile=profile,
+        fix=fix,
+        callback_url=callback_url,
+        external_task_id=external_task_id,
+        upload_to=upload_to,
+        out=os.fspath(out) if out is not None else None,
+        wait=wait,
+        timeout=timeout,
+        new=new,
+    )
+    book = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
+    if client is not None:
+        adapter: Provider = (
+            KlingProvider(client) if provider == "kling" else WaveSpeedProvider(client)
+        )
+        submitter = Submitter(book, {provider: adapter}, on_event=on_event)
+    else:
+        submitter = Submitter(book, make_provider, on_event=on_event)
+    return submitter.run(request)
