@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from preflight.checking import check
 from preflight.errors import PreflightError
 from preflight.facts import AudioStream, ImageInfo, MediaFacts, VideoStream
 from preflight.findings import Finding, Severity
 from preflight.job import Job
 from preflight.profile import Profile
+from preflight.report import Report
 
 __all__ = [
     "AudioStream",
@@ -16,8 +18,10 @@ __all__ = [
     "MediaFacts",
     "PreflightError",
     "Profile",
+    "Report",
     "Severity",
     "VideoStream",
+    "check",
 ]
 
 __version__ = "0.1.0"

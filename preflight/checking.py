@@ -74,19 +74,19 @@ def _local_problem(path: str) -> str | None:
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        return f"no such file: {path}"
+        return "no such file or directory"
     except PermissionError:
-        return f"permission denied: {path}"
+        return "permission denied"
     except OSError as exc:
-        return f"cannot read {path}: {exc.strerror or exc}"
+        return f"cannot read: {exc.strerror or exc}"
     if stat.S_ISDIR(st.st_mode):
-        return f"{path} is a directory"
+        return "is a directory"
     if not stat.S_ISREG(st.st_mode):
-        return f"{path} is not a regular file"
+        return "not a regular file"
     if st.st_size == 0:
-        return f"{path} is empty (0 bytes)"
+        return "empty file (0 bytes)"
     if not os.access(path, os.R_OK):
-        return f"permission denied: {path}"
+        return "permission denied"
     return None
 
 
@@ -248,7 +248,8 @@ def _job(plan: Planned, probed: Mapping[str, MediaFacts | InputError]) -> Job:
         if isinstance(got, MediaFacts):
             media[role] = got
         else:
-            errors.append((role, str(got)))
+            where = "" if source == plan.name else f"{source}: "
+            errors.append((role, f"{where}{got}"))
     return Job(
         name=plan.name,
         video=media.get("video"),

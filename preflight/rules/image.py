@@ -140,7 +140,11 @@ RULES = (
         },
     ),
     Rule("image.size", check_size, {"max_bytes": Param(ParamType.INTEGER, help="exact bytes")}),
-    Rule("image.dimensions", check_dimensions, {"min_side": Param(ParamType.INTEGER)}),
+    Rule(
+        "image.dimensions",
+        check_dimensions,
+        {"min_side": Param(ParamType.INTEGER, help="shortest accepted side, pixels")},
+    ),
     Rule(
         "image.aspect",
         check_aspect,

@@ -1,0 +1,167 @@
+"""Probing: one input (a path or an ``http(s)://`` URL) in, one immutable ``MediaFacts`` out.
+
+::
+
+    probe("clip.mp4")                       # MediaInfo in-process (the default, always there)
+    probe("clip.mp4", backend="ffprobe")    # the same record from ffprobe
+    probe_many(paths, cache=True)           # in order, both cores, errors in their slots
+
+Every input that cannot be read as media raises ``InputError`` (``exc.source`` names the input;
+the message says why, without repeating the name). A file with streams but no video is not an
+error: its facts have ``video=None`` and the rules judge it.
+
+The container is decided by content: the backend names the family, a magic-byte sniff
+(``_sniff``) confirms it and picks the member (mp4 vs mov by ftyp brand, matroska vs webm by
+DocType), and the same sniff rejects files whose structure is cut short.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import PurePosixPath
+from typing import BinaryIO
+
+from preflight.errors import ConfigError, InputError
+from preflight.facts import MediaFacts
+from preflight.probe._local import check_path, open_input
+from preflight.probe._parsed import Parsed
+from preflight.probe._sniff import Sniff, sniff
+
+__all__ = ["BACKENDS", "probe", "probe_many"]
+
+BACKENDS = ("auto", "mediainfo", "ffprobe")
+
+# an audio-only file whose header promises this much more than the file holds is cut short
+_TRUNCATION_SLACK = 0.8
+_TEXT = "not a media file: its content is plain text"
+_UNKNOWN = "not a media file: its content is not a format MediaInfo or FFmpeg knows"
+
+
+def resolve_backend(backend: str) -> str:
+    """``auto`` -> ``mediainfo``; anything not in BACKENDS is a usage error."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown probe backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    return "mediainfo" if backend == "auto" else backend
+
+
+def probe(
+    source: str | os.PathLike[str], *, backend: str = "auto", cache: bool = False
+) -> MediaFacts:
+    """Probe one local path or ``http(s)://`` URL. Raises InputError if it is not readable media."""
+    name = resolve_backend(backend)
+    text = os.fspath(source)
+    from preflight.probe import _remote
+
+    if _remote.is_url(text):
+        return _remote.probe_url(text, backend=name)
+    st = check_path(text)
+    store = None
+    if cache:
+        from preflight.probe import _cache
+
+        store = _cache.open_cache()
+        hit = store.get(text, st, name) if store is not None else None
+        if hit is not None:
+            return hit
+    with open_input(text) as fh:
+        facts = read_open(
+            fh, st.st_size, source=text, extension=extension_of(text), backend=name, path=text
+        )
+    if store is not None:
+        store.put(text, st, name, facts)
+    return facts
+
+
+def extension_of(name: str) -> str:
+    """The name's extension, lower case, without the dot ("" if none)."""
+    return PurePosixPath(name.replace("\\", "/")).suffix.lower().lstrip(".")
+
+
+def read_open(
+    fh: BinaryIO,
+    size: int,
+    *,
+    source: str,
+    extension: str,
+    backend: str,
+    path: str | None,
+) -> MediaFacts:
+    """Sniff and parse an open input of ``size`` bytes. ``path`` is what ffprobe should open."""
+    sniffed = sniff(fh, size)
+    if sniffed.problem is not None:
+        raise InputError(sniffed.problem, source=source)
+    if sniffed.container is None and sniffed.looks_like_text:
+        raise InputError(_TEXT, source=source)
+    if backend == "ffprobe":
+        from preflight.probe import _ffprobe
+
+        if path is None:  # pragma: no cover - remote inputs hand ffprobe a URL or a local copy
+            raise InputError("ffprobe needs a path or URL", source=source)
+        parsed = _ffprobe.read(path, sniffed)
+    else:
+        from preflight.probe import _mediainfo
+
+        parsed = _mediainfo.read(fh, sniffed)
+    _judge(parsed, sniffed, size, source)
+    return MediaFacts(
+        source=source,
+        backend=backend,
+        container=parsed.container,
+        extension=extension,
+        size_bytes=size,
+        duration=parsed.duration,
+        bit_rate=parsed.bit_rate,
+        video=parsed.video,
+        audio=parsed.audio,
+        image=parsed.image,
+        video_streams=parsed.video_streams,
+        audio_streams=parsed.audio_streams,
+        other_streams=parsed.other_streams,
+        extra=dict(parsed.extra),
+    )
+
+
+def _judge(parsed: Parsed, sniffed: Sniff, size: int, source: str) -> None:
+    """Raise InputError when the backend's reading shows the input is not usable media."""
+    has_media = parsed.video is not None or parsed.audio is not None or parsed.image is not None
+    if not parsed.recognised or (not has_media and sniffed.container is None):
+        raise InputError(_UNKNOWN, source=source)
+    if not has_media:
+        raise InputError(
+            f"no audio, video or image stream found in this {parsed.container or 'file'}",
+            source=source,
+        )
+    if parsed.truncated:
+        raise InputError(
+            f"truncated file: the {parsed.container or 'media'} file ends before its data does",
+            source=source,
+        )
+    audio = parsed.audio
+    if (
+        parsed.video is None
+        and audio is not None
+        and audio.bit_rate
+        and audio.duration
+        and size < _TRUNCATION_SLACK * audio.duration * audio.bit_rate / 8
+    ):
+        expected = int(audio.duration * audio.bit_rate / 8)
+        raise InputError(
+            f"truncated file: its header promises {audio.duration:.2f} s of audio "
+            f"(about {expected} bytes) but the file has only {size} bytes",
+            source=source,
+        )
+
+
+def probe_many(
+    sources: Iterable[str | os.PathLike[str]],
+    *,
+    backend: str = "auto",
+    cache: bool = False,
+    workers: int | None = None,
+) -> list[MediaFacts | InputError]:
+    """Probe many inputs on all cores, in order; an unreadable input's slot holds its InputError."""
+    from preflight.probe._many import run_many
+
+    resolve_backend(backend)
+    return run_many(list(sources), backend=backend, cache=cache, workers=workers)

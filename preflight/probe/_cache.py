@@ -1,0 +1,168 @@
+"""The probe cache: SQLite, one row per (absolute path, backend), valid while size and mtime hold.
+
+Lives in ``platformdirs.user_cache_dir("preflight")`` (``$PREFLIGHT_CACHE_DIR`` overrides it) as
+``probe-v{SCHEMA}.sqlite3``. A row is used only if the file's size and ``st_mtime_ns`` and the
+record schema still match; anything else is a miss and is overwritten. The cache is disposable:
+a corrupt or unreadable file is deleted and rebuilt, and if even that fails probing simply goes on
+without a cache. Nothing about the cache can make a probe fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from preflight.facts import AudioStream, ImageInfo, MediaFacts, VideoStream
+
+__all__ = ["SCHEMA", "ProbeCache", "cache_dir", "open_cache"]
+
+SCHEMA = 1  # bump when MediaFacts or the normalisation changes: old rows are then ignored
+_BUSY_TIMEOUT_S = 5.0
+_DDL = """
+CREATE TABLE IF NOT EXISTS facts (
+    path TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    schema INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (path, backend)
+)
+"""
+
+
+def cache_dir() -> Path:
+    """Where the cache lives: ``$PREFLIGHT_CACHE_DIR`` or the platform's user cache dir."""
+    env = os.environ.get("PREFLIGHT_CACHE_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("preflight"))
+
+
+class ProbeCache:
+    """A handle on the cache file. Safe to share between threads (one connection per thread)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self.disabled = False
+
+    def _connect(self) -> sqlite3.Connection | None:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None or self.disabled:
+            return conn
+        with self._lock:
+            conn = self._open_or_rebuild()
+        self._local.conn = conn
+        return conn
+
+    def _open_or_rebuild(self) -> sqlite3.Connection | None:
+        for attempt in range(2):
+            try:
+                return self._open()
+            except (sqlite3.Error, OSError):
+                if attempt == 0:
+                    self._remove()
+        self.disabled = True
+        return None
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=OFF")  # a lost row is only a re-probe
+            conn.execute(_DDL)
+            conn.execute("SELECT count(*) FROM facts WHERE 0").fetchall()
+            conn.commit()
+        except sqlite3.Error:
+            conn.close()
+            raise
+        return conn
+
+    def _remove(self) -> None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(OSError):
+                os.unlink(f"{self.path}{suffix}")
+
+    def _fail(self) -> None:
+        """A query failed on an open connection: rebuild the file once, then give up quietly."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._local.conn = None
+        with self._lock:
+            self._remove()
+            self._local.conn = self._open_or_rebuild()
+
+    def get(self, source: str, st: os.stat_result, backend: str) -> MediaFacts | None:
+        """The cached facts for this file as it is now, or None."""
+        conn = self._connect()
+        if conn is None:
+            return None
+        try:
+            row = conn.execute(
+                "SELECT size, mtime_ns, schema, record FROM facts WHERE path=? AND backend=?",
+                (os.path.abspath(source), backend),
+            ).fetchone()
+        except sqlite3.Error:
+            self._fail()
+            return None
+        if row is None or (row[0], row[1], row[2]) != (st.st_size, st.st_mtime_ns, SCHEMA):
+            return None
+        try:
+            facts = _from_record(json.loads(row[3]))
+        except (ValueError, TypeError, KeyError):
+            return None
+        return replace(facts, source=source)
+
+    def put(self, source: str, st: os.stat_result, backend: str, facts: MediaFacts) -> None:
+        """Remember ``facts`` for this file (size, mtime) and backend."""
+        conn = self._connect()
+        if conn is None:
+            return
+        record = json.dumps(asdict(facts), default=str)
+        try:
+            with conn:
+                conn.execute(
+                    "INSERT OR REPLACE INTO facts VALUES (?, ?, ?, ?, ?, ?)",
+                    (os.path.abspath(source), backend, st.st_size, st.st_mtime_ns, SCHEMA, record),
+                )
+        except sqlite3.Error:
+            self._fail()
+
+
+def _from_record(data: dict[str, Any]) -> MediaFacts:
+    video = data.pop("video", None)
+    audio = data.pop("audio", None)
+    image = data.pop("image", None)
+    return MediaFacts(
+        **data,
+        video=None if video is None else VideoStream(**video),
+        audio=None if audio is None else AudioStream(**audio),
+        image=None if image is None else ImageInfo(**image),
+    )
+
+
+_caches: dict[Path, ProbeCache] = {}
+_caches_lock = threading.Lock()
+
+
+def open_cache() -> ProbeCache | None:
+    """The process's cache handle for the current cache dir (None if it is disabled)."""
+    path = cache_dir() / f"probe-v{SCHEMA}.sqlite3"
+    with _caches_lock:
+        cache = _caches.get(path)
+        if cache is None:
+            cache = _caches[path] = ProbeCache(path)
+    return None if cache.disabled else cache

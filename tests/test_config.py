@@ -1,0 +1,94 @@
+"""Project configuration: discovery, strict validation, per-rule overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from preflight.config import Config, find_config, load_config
+from preflight.errors import ConfigError
+from preflight.findings import Severity
+
+
+def test_preflight_toml_found_upward(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "preflight.toml").write_text(
+        'profile = "kling-advanced-lipsync"\ninclude = ["*.mov"]\n'
+        '[rules."video.codec"]\nseverity = "error"\n'
+        '[rules."job.av_duration"]\nenabled = false\n',
+        encoding="utf-8",
+    )
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    monkeypatch.chdir(deep)
+    assert find_config() == tmp_path / "preflight.toml"
+    config = load_config()
+    assert config.profile == "kling-advanced-lipsync"
+    assert config.include == ("*.mov",)
+    assert config.rules["video.codec"].severity is Severity.ERROR
+    assert config.rules["video.codec"].enabled is None
+    assert config.rules["job.av_duration"].enabled is False
+    assert config.origin.endswith("preflight.toml")
+
+
+def test_pyproject_tool_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n[tool.preflight]\nprofile = "kling-image2video"\n'
+        '[tool.preflight.rules."image.aspect"]\nseverity = "warning"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    config = load_config()
+    assert config.profile == "kling-image2video"
+    assert config.rules["image.aspect"].severity is Severity.WARNING
+
+
+def test_pyproject_without_table_is_passed_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "preflight.toml").write_text('profile = "kling-lipsync"\n', encoding="utf-8")
+    inner = tmp_path / "pkg"
+    inner.mkdir()
+    (inner / "pyproject.toml").write_text('[project]\nname = "x"\n', encoding="utf-8")
+    monkeypatch.chdir(inner)
+    assert find_config() == tmp_path / "preflight.toml"
+
+
+def test_no_config_gives_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    if find_config() is None:  # nothing above tmp_path either
+        assert load_config() == Config()
+
+
+@pytest.mark.parametrize(
+    ("body", "expect"),
+    [
+        ("profiel = 'x'\n", "unknown key 'profiel'"),
+        ("[rules.'video.codec']\nmax = 3\n", "rule 'video.codec': unknown key 'max'"),
+        ("[rules.'video.codex']\nenabled = false\n", "unknown rule 'video.codex'"),
+        ("[rules.'video.codec']\nseverity = 'loud'\n", "key 'severity' must be one of"),
+        ("[rules.'video.codec']\nenabled = 1\n", "key 'enabled' must be true or false"),
+        ("profile = 3\n", "key 'profile' must be a string"),
+        ("include = '*.mp4'\n", "key 'include': must be a list of strings"),
+        ("[rules\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_names_file_and_key(tmp_path: Path, body: str, expect: str) -> None:
+    path = tmp_path / "preflight.toml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert expect in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_bad_pyproject_key_names_the_table(tmp_path: Path) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_text("[tool.preflight]\nstrictt = true\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[tool\.preflight\]: unknown key 'strictt'"):
+        load_config(path)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml")
