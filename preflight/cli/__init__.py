@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     # name: "module:attribute"; keep in the order `preflight --help` should show them
     "check": "preflight.cli.check_cmd:check_command",
     "rules": "preflight.cli.rules_cmd:rules_command",
+    "sandbox": "preflight.cli.sandbox_cmd:sandbox",
 }
 
 EXIT_OK = 0

@@ -1,0 +1,89 @@
+"""The ASGI app: both providers' routes, served files, and the `/_sandbox` test API."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+from collections.abc import AsyncIterator, Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from preflight.sandbox import _kling, _wavespeed
+from preflight.sandbox._config import Faults
+from preflight.sandbox._core import Core
+
+__all__ = ["build_app"]
+
+
+async def serve_file(request: Request) -> Response:
+    core: Core = request.app.state.core
+    with core.store.lock:
+        path = core.store.files.get(request.path_params["name"])
+    if path is None or not path.is_file():
+        return JSONResponse({"message": "not found"}, status_code=404)
+    return FileResponse(path)
+
+
+async def list_tasks(request: Request) -> Response:
+    core: Core = request.app.state.core
+    with core.store.lock:
+        tasks = core.store.snapshot()
+        open_count = core.store.open
+    return JSONResponse(
+        {
+            "count": len(tasks),
+            "open": open_count,
+            "tasks": [
+                {k: v for k, v in dataclasses.asdict(t).items() if k != "params"} for t in tasks
+            ],
+        }
+    )
+
+
+async def set_faults(request: Request) -> Response:
+    core: Core = request.app.state.core
+    try:
+        faults = Faults(**json.loads(await request.body() or b"{}"))
+    except (TypeError, ValueError) as exc:
+        return JSONResponse({"message": f"bad faults: {exc}"}, status_code=400)
+    core.set_faults(faults)
+    return JSONResponse(dataclasses.asdict(faults))
+
+
+async def advance(request: Request) -> Response:
+    core: Core = request.app.state.core
+    try:
+        seconds = float(json.loads(await request.body() or b"{}").get("seconds", 0))
+        core.clock.advance(seconds)
+    except (TypeError, ValueError, AttributeError) as exc:
+        return JSONResponse({"message": f"bad advance: {exc}"}, status_code=400)
+    core.wake()
+    return JSONResponse({"now": core.clock.now()})
+
+
+def build_app(core: Core, on_ready: Callable[[], None] | None = None) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await core.start()
+        try:
+            yield
+        finally:
+            await core.stop()
+
+    app = Starlette(
+        routes=[
+            *_kling.routes(),
+            *_wavespeed.routes(),
+            Route("/files/{name:path}", serve_file, methods=["GET", "HEAD"]),
+            Route("/_sandbox/tasks", list_tasks, methods=["GET"]),
+            Route("/_sandbox/faults", set_faults, methods=["PUT", "POST"]),
+            Route("/_sandbox/advance", advance, methods=["POST"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.core = core
+    return app

@@ -1,0 +1,397 @@
+"""Media the sandbox takes in and gives out: fetch, decode, probe, and make result videos.
+
+Inputs are stored content-addressed (``<sha256><ext>``) so the same clip fetched 500 times is
+probed and muxed once. Every FFmpeg command writes to a temp name beside its target and is moved
+into place with ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import subprocess
+import tempfile
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
+
+import httpx
+
+from preflight.facts import AudioStream, ImageInfo, MediaFacts, VideoStream
+from preflight.tools import ffmpeg_path
+
+__all__ = [
+    "MediaRejected",
+    "decode_base64",
+    "extract_frame",
+    "fetch",
+    "image_to_video",
+    "mix_advanced",
+    "mux_audio",
+    "probe_file",
+]
+
+CHUNK = 1 << 16
+
+
+class MediaRejected(Exception):
+    """An input the provider would refuse; the message says why (it becomes the 1201 message)."""
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.unreachable = unreachable
+
+
+def _store(data_dir: Path, digest: str, ext: str) -> Path:
+    return data_dir / f"{digest}{('.' + ext) if ext else ''}"
+
+
+def _extension(name: str) -> str:
+    return PurePosixPath(name).suffix.lower().lstrip(".")
+
+
+async def fetch(
+    client: httpx.AsyncClient, url: str, data_dir: Path, *, max_bytes: int, what: str
+) -> Path:
+    """Download ``url`` into ``data_dir`` (at most ``max_bytes``); the stored path is returned."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise MediaRejected(f"{what} must be an http(s) URL", unreachable=True)
+    digest = hashlib.sha256()
+    fd, tmp_name = tempfile.mkstemp(dir=data_dir, prefix=".fetch-")
+    tmp = Path(tmp_name)
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            async with client.stream("GET", url) as response:
+                if response.status_code != 200:
+                    raise MediaRejected(
+                        f"{what} could not be fetched: HTTP {response.status_code}",
+                        unreachable=True,
+                    )
+                async for chunk in response.aiter_bytes(CHUNK):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise MediaRejected(f"{what} is larger than {max_bytes} bytes")
+                    digest.update(chunk)
+                    out.write(chunk)
+        if size == 0:
+            raise MediaRejected(f"{what} is empty")
+        target = _store(data_dir, digest.hexdigest(), _extension(parts.path))
+        os.replace(tmp, target)
+        return target
+    except httpx.HTTPError as exc:
+        raise MediaRejected(
+            f"{what} could not be fetched: {type(exc).__name__}", unreachable=True
+        ) from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def decode_base64(text: str, data_dir: Path, *, max_bytes: int, what: str, ext: str = "") -> Path:
+    """Decode raw base64 (no ``data:`` prefix) into ``data_dir``; the stored path is returned."""
+    if text.startswith("data:"):
+        raise MediaRejected(f"{what} must be raw base64 without a 'data:' prefix")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise MediaRejected(f"{what} is not valid base64") from exc
+    if not data:
+        raise MediaRejected(f"{what} is empty")
+    if len(data) > max_bytes:
+        raise MediaRejected(f"{what} is larger than {max_bytes} bytes")
+    target = _store(data_dir, hashlib.sha256(data).hexdigest(), ext or _sniff_extension(data))
+    if not target.exists():
+        fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".b64-")
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, target)
+    return target
+
+
+def _sniff_extension(data: bytes) -> str:
+    """The extension a decoded upload would have had (the rules compare it with the content)."""
+    if data[:3] == b"ID3" or (len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0):
+        if len(data) > 1 and data[1] & 0x06 == 0:  # MPEG-2/4 AAC in ADTS
+            return "aac"
+        return "mp3"
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "wav"
+    if data[4:8] == b"ftyp":
+        return "m4a" if data[8:11] in (b"M4A", b"M4B") else "mp4"
+    if data[:3] == b"\xff\xd8\xff":
+        return "jpg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    return ""
+
+
+# -- probing --------------------------------------------------------------------------------
+
+_CONTAINERS = {
+    "MPEG-4": "mp4",
+    "QuickTime": "mov",
+    "Matroska": "matroska",
+    "WebM": "webm",
+    "AVI": "avi",
+    "MPEG Audio": "mp3",
+    "Wave": "wav",
+    "ADTS": "adts",
+    "FLAC": "flac",
+    "JPEG": "jpeg",
+    "PNG": "png",
+}
+_CODECS = {
+    "AVC": "h264",
+    "HEVC": "hevc",
+    "VP9": "vp9",
+    "AAC": "aac",
+    "MPEG Audio": "mp3",
+    "PCM": "pcm_s16le",
+    "FLAC": "flac",
+    "Opus": "opus",
+    "JPEG": "mjpeg",
+    "PNG": "png",
+}
+
+
+def _num(value: object) -> float | None:
+    try:
+        return float(str(value).split(" / ")[0]) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def probe_file(path: Path) -> MediaFacts:
+    """What the sandbox knows about a stored input. Raises MediaRejected for non-media."""
+    from pymediainfo import MediaInfo
+
+    try:
+        info = MediaInfo.parse(str(path))
+    except Exception as exc:
+        raise MediaRejected("the file could not be read as media") from exc
+    general = next((t for t in info.tracks if t.track_type == "General"), None)
+    videos = [t for t in info.tracks if t.track_type == "Video"]
+    audios = [t for t in info.tracks if t.track_type == "Audio"]
+    images = [t for t in info.tracks if t.track_type == "Image"]
+    fmt = getattr(general, "format", None)
+    container = _CONTAINERS.get(str(fmt)) if fmt else None
+    if container == "mp4" and str(getattr(general, "format_profile", "")).startswith("QuickTime"):
+        container = "mov"
+    if container is None and images:
+        container = _CONTAINERS.get(str(images[0].format))
+    gdur = _num(getattr(general, "duration", None))
+    video = None
+    if videos:
+        v = videos[0]
+        vdur = _num(v.duration)
+        width, height = _num(v.width), _num(v.height)
+        rotation = int(_num(getattr(v, "rotation", None)) or 0) % 360
+        if rotation in (90, 270):
+            width, height = height, width
+        video = VideoStream(
+            codec=_CODECS.get(str(v.format), str(v.format).lower()),
+            width=int(width) if width else None,
+            height=int(height) if height else None,
+            duration=vdur / 1000 if vdur else None,
+            rotation=rotation,
+        )
+    audio = None
+    if audios:
+        a = audios[0]
+        adur = _num(a.duration)
+        audio = AudioStream(
+            codec=_CODECS.get(str(a.format), str(a.format).lower()),
+            duration=adur / 1000 if adur else None,
+        )
+    image = None
+    if images:
+        i = images[0]
+        iw, ih = _num(i.width), _num(i.height)
+        image = ImageInfo(
+            codec=_CODECS.get(str(i.format)),
+            width=int(iw) if iw else None,
+            height=int(ih) if ih else None,
+        )
+    if video is None and audio is None and image is None:
+        raise MediaRejected("the file could not be read as media")
+    return MediaFacts(
+        source=str(path),
+        backend="mediainfo",
+        container=container,
+        extension=_extension(path.name),
+        size_bytes=path.stat().st_size,
+        duration=gdur / 1000 if gdur else None,
+        video=video,
+        audio=audio,
+        image=image,
+        video_streams=len(videos),
+        audio_streams=len(audios),
+    )
+
+
+# -- making results -------------------------------------------------------------------------
+
+
+def _run(args: list[str], target: Path, fmt: str) -> Path:
+    """Run FFmpeg writing to a temp file beside ``target``, then move it into place."""
+    if target.exists():
+        return target
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".ffmpeg-", suffix="." + fmt)
+    os.close(fd)
+    cmd = [
+        ffmpeg_path(),
+        "-y",
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        *args,
+        "-f",
+        fmt,
+        tmp,
+    ]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+        if done.returncode != 0:
+            tail = " ".join(done.stderr.strip().splitlines()[-2:])
+            raise MediaRejected(f"the result could not be made: {tail or 'ffmpeg failed'}")
+        os.replace(tmp, target)
+        return target
+    except subprocess.TimeoutExpired as exc:
+        raise MediaRejected("the result could not be made in time") from exc
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def mux_audio(
+    video: Path, target: Path, *, audio: Path | None = None, tone: tuple[float, float] | None = None
+) -> Path:
+    """The video with its audio replaced by ``audio`` or a sine ``tone=(hz, seconds)``.
+
+    The output keeps the video's length: shorter audio is padded with silence, longer is cut.
+    """
+    if audio is not None:
+        source = ["-i", str(audio)]
+    elif tone is not None:
+        hz, seconds = tone
+        source = [
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency={hz:.0f}:sample_rate=44100:duration={seconds:.2f}",
+        ]
+    else:
+        raise ValueError("audio or tone is required")
+    return _run(
+        [
+            "-i",
+            str(video),
+            *source,
+            "-map",
+            "0:v:0",
+            "-map",
+            "1:a:0",
+            "-c:v",
+            "copy",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "96k",
+            "-af",
+            "apad",
+            "-shortest",
+            "-movflags",
+            "+faststart",
+        ],
+        target,
+        "mp4",
+    )
+
+
+def mix_advanced(
+    video: Path,
+    audio: Path,
+    target: Path,
+    *,
+    start_ms: int,
+    end_ms: int,
+    insert_ms: int,
+    volume: float,
+    original_volume: float,
+    video_has_audio: bool,
+) -> Path:
+    """Advanced lip-sync: a cut of ``audio`` put in at ``insert_ms`` over the video's audio."""
+    cut = (
+        f"[1:a]atrim=start={start_ms / 1000:.3f}:end={end_ms / 1000:.3f},asetpts=PTS-STARTPTS,"
+        f"volume={volume:.2f},adelay={insert_ms}:all=1,apad[new]"
+    )
+    if video_has_audio:
+        graph = (
+            f"{cut};[0:a]volume={original_volume:.2f}[old];"
+            "[old][new]amix=inputs=2:duration=first:normalize=0[out]"
+        )
+    else:
+        graph = f"{cut};[new]anull[out]"
+    return _run(
+        [
+            "-i",
+            str(video),
+            "-i",
+            str(audio),
+            "-filter_complex",
+            graph,
+            "-map",
+            "0:v:0",
+            "-map",
+            "[out]",
+            "-c:v",
+            "copy",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "96k",
+            "-shortest",
+            "-movflags",
+            "+faststart",
+        ],
+        target,
+        "mp4",
+    )
+
+
+def image_to_video(image: Path, target: Path, *, seconds: float) -> Path:
+    """A still image shown for ``seconds`` (what image2video returns, minus the motion)."""
+    return _run(
+        [
+            "-loop",
+            "1",
+            "-framerate",
+            "24",
+            "-i",
+            str(image),
+            "-t",
+            f"{seconds:.2f}",
+            "-vf",
+            "scale=trunc(iw/2)*2:trunc(ih/2)*2,format=yuv420p",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-movflags",
+            "+faststart",
+        ],
+        target,
+        "mp4",
+    )
+
+
+def extract_frame(video: Path, target: Path, *, at_seconds: float) -> Path:
+    """One frame as a JPEG (the face image identify-face returns)."""
+    return _run(
+        ["-ss", f"{at_seconds:.3f}", "-i", str(video), "-frames:v", "1", "-vf", "scale=256:-2"],
+        target,
+        "mjpeg",
+    )
