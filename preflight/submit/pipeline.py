@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib
 import os
 import shutil
 import tempfile
@@ -24,6 +25,7 @@ from preflight.errors import (
     ConcurrencyLimitError,
     ConfigError,
     ContentPolicyError,
+    FixError,
     InvalidRequestError,
     PreflightError,
     RateLimitError,
@@ -98,8 +100,11 @@ class Submitter:
             self._cache[name] = self._providers(name)
         return self._cache[name]
 
-    def _emit(self, step: str, state: str, message: str, job: str | None, **data: Any) -> None:
+    def emit(self, step: str, state: str, message: str, job: str | None, **data: Any) -> None:
+        """Report one step to ``on_event``."""
         self.on_event(Event(step, state, message, job, data))
+
+    _emit = emit
 
     # --- the run ----------------------------------------------------------------------------
 
@@ -366,13 +371,7 @@ class Submitter:
                 local = str(download(source, workdir / f"{role}-source{_suffix(source)}"))
             target = workdir / f"{Path(local).stem}.fixed{'.mp4' if role == 'video' else '.m4a'}"
             try:
-                made = fix_input(
-                    local,
-                    target,
-                    role=role,
-                    profile=request.profile_name,
-                    audio=sources.get("audio") if role == "video" else None,
-                )
+                made = fix_input(local, target, role=role, profile=request.profile_name)
             except PreflightError as exc:
                 reason = f"the {role} cannot be fixed: {exc}"
                 self.ledger.update(lease, status=JobStatus.REJECTED, error=reason)
@@ -601,15 +600,13 @@ class Submitter:
 # --- helpers --------------------------------------------------------------------------------
 
 
-def fix_input(
-    source: str, target: Path, *, role: str, profile: str, audio: str | None = None
-) -> Path:
+def fix_input(source: str, target: Path, *, role: str, profile: str) -> Path:
     """Make ``source`` pass ``profile`` as ``target`` through `preflight.fix` (raises FixError)."""
-    from preflight.fix import fix
-
-    result = fix(source, target, profile=profile)
-    path = getattr(result, "output", None) or target
-    return Path(path)
+    fixer: Any = importlib.import_module("preflight.fix")
+    result = fixer.fix(source, profile=profile, output=target)
+    if result.status in ("fixed", "copied") and result.output:
+        return Path(result.output)
+    raise FixError(result.message or f"the {role} cannot be fixed ({result.status})")
 
 
 def _maybe_created(record: JobRecord) -> bool:

@@ -152,11 +152,7 @@ class KlingProvider:
     def wait(
         self, task_id: str, *, timeout: float | None, on_update: Callable[[Task], object]
     ) -> Task:
-        task = self.client.get_lip_sync(task_id)
-        if task.is_terminal:
-            on_update(task)
-            return _raise_if_failed(task)
-        waited: Task = self.client.wait(task, timeout=timeout, on_update=on_update)
+        waited: Task = self.client.wait(task_id, timeout=timeout, on_update=on_update)
         return waited
 
     def close(self) -> None:
@@ -212,24 +208,11 @@ class WaveSpeedProvider:
     def wait(
         self, task_id: str, *, timeout: float | None, on_update: Callable[[Task], object]
     ) -> Task:
-        task = self.client.result(task_id)
-        if task.is_terminal:
-            on_update(task)
-            return _raise_if_failed(task)
-        waited: Task = self.client.wait(task, timeout=timeout, on_update=on_update)
+        waited: Task = self.client.wait(task_id, timeout=timeout, on_update=on_update)
         return waited
 
     def close(self) -> None:
         self.client.close()
-
-
-def _raise_if_failed(task: Task) -> Task:
-    from preflight.client.models import TaskStatus
-    from preflight.errors import TaskFailedError
-
-    if task.status is TaskStatus.FAILED:
-        raise TaskFailedError(task.status_message or "the task failed", task_id=task.id)
-    return task
 
 
 def _find_by_listing(
