@@ -117,7 +117,7 @@ def walk(
         for name in sorted(files):
             if name.startswith("."):
                 continue
-            full = os.path.join(root, name)
+            full = os.path.normpath(os.path.join(root, name))
             rel = os.path.relpath(full, directory).replace(os.sep, "/")
             if _matches(rel, include) and not _matches(rel, exclude):
                 found.append(full)

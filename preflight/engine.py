@@ -23,7 +23,8 @@ ALWAYS_ON = "input.readable"
 
 
 def evaluate(job: Job, profile: Profile, config: Config | None = None) -> list[Finding]:
-    """Every finding for ``job`` under ``profile`` (and ``config``), in the profile's rule order."""
+    """Every finding for ``job`` under ``profile`` (and ``config``): errors first, then warnings
+    and notes, each in the profile's rule order."""
     findings: list[Finding] = []
     rule_ids = list(profile.rules)
     if ALWAYS_ON not in rule_ids:
@@ -56,6 +57,7 @@ def evaluate(job: Job, profile: Profile, config: Config | None = None) -> list[F
                     fixable=violation.fixable,
                 )
             )
+    findings.sort(key=lambda f: -f.severity.rank)  # errors first; stable within a severity
     return findings
 
 

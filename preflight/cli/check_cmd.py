@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from preflight.errors import ConfigError
+from preflight.errors import ConfigError, ToolNotFoundError
 
 __all__ = ["check_command", "write_atomic"]
 
@@ -115,19 +115,22 @@ def check_command(
     if not inputs and jobs is None and not request.get("image"):
         raise click.UsageError("nothing to check: give PATHS, URLS or DIRS, or --jobs FILE")
     config = load_config(config_path)
-    report = check(
-        inputs,
-        profile or config.profile or "kling-lipsync",
-        jobs=jobs,
-        include=include,
-        exclude=exclude,
-        config=config,
-        strict=strict,
-        backend=backend,
-        cache=not no_cache,
-        workers=workers,
-        **request,
-    )
+    try:
+        report = check(
+            inputs,
+            profile or config.profile or "kling-lipsync",
+            jobs=jobs,
+            include=include,
+            exclude=exclude,
+            config=config,
+            strict=strict,
+            backend=backend,
+            cache=not no_cache,
+            workers=workers,
+            **request,
+        )
+    except ToolNotFoundError as exc:  # e.g. --backend ffprobe with no ffprobe: a usage problem
+        raise ConfigError(str(exc)) from exc
     chosen = pick_format(fmt)
     if output:
         write_atomic(output, render(report, chosen))

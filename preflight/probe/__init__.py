@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
-from preflight.errors import ConfigError, InputError
+from preflight.errors import ConfigError, InputError, ProbeError
 from preflight.facts import MediaFacts
 from preflight.probe._local import check_path, open_input
 from preflight.probe._parsed import Parsed
@@ -93,16 +93,11 @@ def read_open(
         raise InputError(sniffed.problem, source=source)
     if sniffed.container is None and sniffed.looks_like_text:
         raise InputError(_TEXT, source=source)
-    if backend == "ffprobe":
-        from preflight.probe import _ffprobe
-
-        if path is None:  # pragma: no cover - remote inputs hand ffprobe a URL or a local copy
-            raise InputError("ffprobe needs a path or URL", source=source)
-        parsed = _ffprobe.read(path, sniffed)
-    else:
-        from preflight.probe import _mediainfo
-
-        parsed = _mediainfo.read(fh, sniffed)
+    try:
+        parsed = _parse(fh, backend, path, sniffed)
+    except ProbeError as exc:
+        reason = str(exc) if sniffed.container is not None else f"{_UNKNOWN} ({exc})"
+        raise ProbeError(reason, source=source) from exc
     _judge(parsed, sniffed, size, source)
     return MediaFacts(
         source=source,
@@ -120,6 +115,18 @@ def read_open(
         other_streams=parsed.other_streams,
         extra=dict(parsed.extra),
     )
+
+
+def _parse(fh: BinaryIO, backend: str, path: str | None, sniffed: Sniff) -> Parsed:
+    if backend == "ffprobe":
+        from preflight.probe import _ffprobe
+
+        if path is None:  # pragma: no cover - remote inputs hand ffprobe a URL or a local copy
+            raise ProbeError("ffprobe needs a path or URL")
+        return _ffprobe.read(path, sniffed)
+    from preflight.probe import _mediainfo
+
+    return _mediainfo.read(fh, sniffed)
 
 
 def _judge(parsed: Parsed, sniffed: Sniff, size: int, source: str) -> None:

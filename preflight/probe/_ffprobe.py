@@ -81,9 +81,10 @@ def read(path: str, sniffed: Sniff) -> Parsed:
     bit_rate = _int(fmt.get("bit_rate"))
     if container in IMAGE_CONTAINERS and videos:
         first = videos[0]
-        image = ImageInfo(
-            _str(first.get("codec_name")), _int(first.get("width")), _int(first.get("height"))
-        )
+        width, height = _int(first.get("width")) or None, _int(first.get("height")) or None
+        if (width is None or height is None) and sniffed.image_size is not None:
+            width, height = sniffed.image_size  # an ffprobe built without this image decoder
+        image = ImageInfo(_str(first.get("codec_name")), width, height)
         videos = []
         duration = bit_rate = None  # image2 invents a one-frame duration: an image has none
     return Parsed(
@@ -102,7 +103,7 @@ def read(path: str, sniffed: Sniff) -> Parsed:
 
 
 def _video(s: dict[str, Any]) -> VideoStream:
-    width, height = _int(s.get("width")), _int(s.get("height"))
+    width, height = _int(s.get("width")) or None, _int(s.get("height")) or None
     sar = sar_from_ratio(_str(s.get("sample_aspect_ratio")))
     rotation = normalise_rotation(_rotation_cw(s))
     shown_w, shown_h = display_size(width, height, sar, rotation)

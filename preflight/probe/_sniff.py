@@ -54,6 +54,7 @@ class Sniff:
     problem: str | None = None
     brand: str | None = None
     looks_like_text: bool = False
+    image_size: tuple[int, int] | None = None  # from a PNG's IHDR, for builds without a decoder
 
     @property
     def is_image(self) -> bool:
@@ -71,6 +72,9 @@ def sniff(fh: BinaryIO, size: int) -> Sniff:
     if head[:4] in (b"RIFF", b"RF64") and len(head) >= 12:
         return _riff(head, size)
     simple = _simple(head)
+    if simple == "png" and len(head) >= 24 and head[12:16] == b"IHDR":
+        width, height = struct.unpack(">II", head[16:24])
+        return Sniff(simple, image_size=(width, height))
     if simple is not None:
         return Sniff(simple)
     return Sniff(None, looks_like_text=_is_text(head))

@@ -1,0 +1,427 @@
+"""The library API: `plan_fix` (what would be done, and the exact FFmpeg command lines) and `fix`.
+
+::
+
+    plan = plan_fix("clip.mkv", profile="kling-lipsync")     # nothing runs
+    result = fix("clip.mkv", profile="kling-lipsync", output="clip.mp4")
+    result.ok, result.output, result.changes, result.ssim
+
+`fix` never modifies its input and never leaves a partial output: FFmpeg writes a temp file
+beside the target (`preflight.ffmpeg_runner.temp_path_for`), which is probed and checked against
+the same profile and moved into place only when it passes.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from preflight.errors import FFmpegError, InputError, PreflightError
+from preflight.facts import MediaFacts
+from preflight.ffmpeg_runner import (
+    TempOutput,
+    cancel_all,
+    has_filters,
+    run,
+    run_argv,
+    temp_path_for,
+)
+from preflight.findings import Finding
+from preflight.fix import planner
+from preflight.fix.graph import encode_args
+from preflight.fix.plan import FixOptions, FixPlan, Strategy
+from preflight.fix.verify import Change, changes, check_facts, errors_in, measure_ssim
+from preflight.profile import Profile
+
+if TYPE_CHECKING:
+    from preflight.config import Config
+
+__all__ = ["Attempt", "FixResult", "fix", "fix_many", "plan_fix"]
+
+ProfileLike = Profile | str | os.PathLike[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One encode: the bit rates asked for (None: CRF), the bytes written, whether it passed."""
+
+    video_bitrate: int | None
+    audio_bitrate: int | None
+    size_bytes: int
+    passed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FixResult:
+    """What `fix` did to one input. ``ok`` is True when the output (or the input) passes."""
+
+    source: str
+    status: str  # fixed | copied | skipped | unfixable | failed
+    output: str | None = None
+    message: str = ""
+    plan: FixPlan | None = None
+    changes: tuple[Change, ...] = ()
+    ssim: float | None = None
+    attempts: tuple[Attempt, ...] = ()
+    findings_before: tuple[Finding, ...] = ()
+    findings_after: tuple[Finding, ...] = ()
+    commands: tuple[tuple[str, ...], ...] = ()
+    elapsed: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("fixed", "copied", "skipped")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "status": self.status,
+            "ok": self.ok,
+            "output": self.output,
+            "message": self.message,
+            "plan": self.plan.to_dict() if self.plan else None,
+            "changes": [c.to_dict() for c in self.changes],
+            "ssim": self.ssim,
+            "attempts": [dataclasses.asdict(a) for a in self.attempts],
+            "findings_before": [f.to_dict() for f in self.findings_before],
+            "findings_after": [f.to_dict() for f in self.findings_after],
+            "commands": [list(c) for c in self.commands],
+            "elapsed": round(self.elapsed, 3),
+        }
+
+
+def _profile(profile: ProfileLike) -> Profile:
+    if isinstance(profile, Profile):
+        return profile
+    from preflight.profiles import load_profile
+
+    return load_profile(profile)
+
+
+def _role(facts: MediaFacts) -> str:
+    return "audio" if facts.video is None and facts.audio is not None else "video"
+
+
+def _capabilities() -> planner.Capabilities:
+    return planner.Capabilities(tonemap=has_filters("zscale", "tonemap"))
+
+
+def _commands(plan: FixPlan, threads: int | None) -> FixPlan:
+    if plan.target is None or plan.strategy in (Strategy.NONE, Strategy.UNFIXABLE):
+        return plan
+    args = encode_args(plan, temp_path_for(plan.target), threads=threads)
+    return plan.with_commands([run_argv(args)])
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _make_plan(
+    source: str,
+    facts: MediaFacts | None,
+    profile: Profile,
+    options: FixOptions,
+    output: str | None,
+    out_dir: str | None,
+    threads: int | None,
+    config: Config | None,
+    probe_error: str | None = None,
+) -> tuple[FixPlan, list[Finding]]:
+    if facts is None:
+        return FixPlan(
+            source=source,
+            target=None,
+            role="video",
+            strategy=Strategy.UNFIXABLE,
+            reason=probe_error or "the input could not be read",
+        ), []
+    findings = check_facts(facts, profile, _role(facts), config)
+    plan = planner.plan(
+        facts,
+        findings,
+        profile,
+        options,
+        source=source,
+        output=output,
+        out_dir=out_dir,
+        capabilities=_capabilities(),
+    )
+    if plan.target is not None and _same_file(plan.target, source):
+        plan = dataclasses.replace(
+            plan,
+            target=None,
+            strategy=Strategy.UNFIXABLE,
+            commands=(),
+            reason="the output would overwrite the input; choose another -o or --out-dir",
+        )
+    return _commands(plan, threads), findings
+
+
+def _probe(source: str) -> tuple[MediaFacts | None, str | None]:
+    from preflight.probe import probe
+
+    try:
+        return probe(source), None
+    except InputError as exc:
+        return None, str(exc)
+
+
+def plan_fix(
+    source: str | os.PathLike[str],
+    *,
+    profile: ProfileLike = "kling-lipsync",
+    output: str | os.PathLike[str] | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    options: FixOptions | None = None,
+    config: Config | None = None,
+    threads: int | None = None,
+    facts: MediaFacts | None = None,
+) -> FixPlan:
+    """The plan `fix` would carry out for ``source``, with the exact FFmpeg argv in ``commands``.
+
+    Probes the input (unless ``facts`` are given) and checks it; runs no FFmpeg.
+    """
+    src = os.fspath(source)
+    error = None
+    if facts is None:
+        facts, error = _probe(src)
+    plan, _ = _make_plan(
+        src,
+        facts,
+        _profile(profile),
+        options or FixOptions(),
+        None if output is None else os.fspath(output),
+        None if out_dir is None else os.fspath(out_dir),
+        threads,
+        config,
+        error,
+    )
+    return plan
+
+
+def _timeout(options: FixOptions, duration: float | None) -> float:
+    if options.timeout is not None:
+        return options.timeout
+    return 300.0 + 60.0 * (duration or 60.0)
+
+
+def fix(
+    source: str | os.PathLike[str],
+    *,
+    profile: ProfileLike = "kling-lipsync",
+    output: str | os.PathLike[str] | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    options: FixOptions | None = None,
+    config: Config | None = None,
+    threads: int | None = None,
+    show_progress: bool = False,
+) -> FixResult:
+    """Make ``source`` pass ``profile`` with the cheapest FFmpeg operation, and prove it.
+
+    Returns a `FixResult` (never raises for a bad input: ``status`` is ``unfixable`` or
+    ``failed`` with the reason). KeyboardInterrupt propagates after the temp output is removed.
+    """
+    started = time.monotonic()
+    src = os.fspath(source)
+    options = options or FixOptions()
+    prof = _profile(profile)
+    facts, error = _probe(src)
+    plan, before = _make_plan(
+        src,
+        facts,
+        prof,
+        options,
+        None if output is None else os.fspath(output),
+        None if out_dir is None else os.fspath(out_dir),
+        threads,
+        config,
+        error,
+    )
+    base = FixResult(source=src, status="failed", plan=plan, findings_before=tuple(before))
+    if plan.strategy is Strategy.UNFIXABLE or facts is None:
+        return dataclasses.replace(
+            base, status="unfixable", message=plan.reason, elapsed=time.monotonic() - started
+        )
+    if plan.strategy is Strategy.NONE:
+        if plan.target is None:
+            return dataclasses.replace(
+                base, status="skipped", message=plan.reason, elapsed=time.monotonic() - started
+            )
+        with TempOutput(plan.target) as tmp:
+            shutil.copyfile(src, tmp.path)
+            tmp.commit()
+        return dataclasses.replace(
+            base,
+            status="copied",
+            output=plan.target,
+            message=f"{plan.reason}: copied byte for byte",
+            elapsed=time.monotonic() - started,
+        )
+    try:
+        return _encode(base, plan, facts, prof, options, config, threads, show_progress, started)
+    except FFmpegError as exc:
+        return dataclasses.replace(
+            base, status="failed", message=str(exc), elapsed=time.monotonic() - started
+        )
+    except InputError as exc:
+        return dataclasses.replace(
+            base,
+            status="failed",
+            message=f"the output could not be read back: {exc}",
+            elapsed=time.monotonic() - started,
+        )
+
+
+def _encode(
+    base: FixResult,
+    plan: FixPlan,
+    facts: MediaFacts,
+    profile: Profile,
+    options: FixOptions,
+    config: Config | None,
+    threads: int | None,
+    show_progress: bool,
+    started: float,
+) -> FixResult:
+    from preflight.probe import probe
+
+    assert plan.target is not None
+    role = plan.role
+    attempts: list[Attempt] = []
+    commands: list[tuple[str, ...]] = []
+    current = plan
+    bitrate: int | None = None
+    duration = plan.duration or facts.effective_duration
+    with TempOutput(plan.target) as tmp:
+        for _ in range(max(1, options.max_attempts)):
+            args = encode_args(current, tmp.path, video_bitrate=bitrate, threads=threads)
+            result = run(
+                args,
+                duration=duration,
+                timeout=_timeout(options, duration),
+                show_progress=show_progress,
+                label=Path(plan.source).name,
+            )
+            commands.append(result.argv)
+            size = tmp.path.stat().st_size
+            after = probe(tmp.path)
+            found = check_facts(after, profile, role, config)
+            errors = errors_in(found)
+            asked = (
+                bitrate
+                if bitrate is not None
+                else (current.video.bitrate if current.video and current.compress else None)
+            )
+            attempts.append(
+                Attempt(asked, current.audio.bitrate if current.audio else None, size, not errors)
+            )
+            if not errors:
+                break
+            retry = _lower(current, bitrate, size, after)
+            if retry is None:
+                break
+            current, bitrate = retry
+        if errors:
+            why = "; ".join(f"{f.rule}: {f.message}" for f in errors)
+            return dataclasses.replace(
+                base,
+                status="failed",
+                message=f"the output still fails: {why} (nothing written)",
+                findings_after=tuple(found),
+                attempts=tuple(attempts),
+                commands=tuple(commands),
+                elapsed=time.monotonic() - started,
+            )
+        ssim = measure_ssim(current, tmp.path) if options.quality and role == "video" else None
+        tmp.commit()
+    moved = changes(facts, after)
+    how = {"remux": "remuxed", "reencode": "re-encoded", "audio": "converted"}[plan.strategy.value]
+    message = f"{how} in {len(attempts)} pass{'es' if len(attempts) > 1 else ''}"
+    return dataclasses.replace(
+        base,
+        status="fixed",
+        output=plan.target,
+        message=message,
+        changes=tuple(moved),
+        ssim=ssim,
+        attempts=tuple(attempts),
+        findings_after=tuple(found),
+        commands=tuple(commands),
+        elapsed=time.monotonic() - started,
+    )
+
+
+def _lower(
+    plan: FixPlan, bitrate: int | None, size: int, after: MediaFacts
+) -> tuple[FixPlan, int | None] | None:
+    """A cheaper retry when the output is over its byte limit, else None (nothing more to try)."""
+    limit = plan.size_limit
+    if limit is None or size <= limit:
+        return None
+    scale = limit * planner.SIZE_SAFETY / size
+    if plan.role == "video" and plan.video is not None and plan.video.codec != "copy":
+        duration = after.effective_duration or plan.duration or 1.0
+        audio = plan.audio.bitrate if plan.audio and plan.audio.bitrate else 0
+        measured = bitrate or max(1, int(size * 8 / duration - audio))
+        return plan, max(50_000, int(measured * scale))
+    if plan.role == "audio" and plan.audio is not None and plan.audio.bitrate:
+        lower = max(8_000, int(plan.audio.bitrate * scale))
+        return dataclasses.replace(plan, audio=dataclasses.replace(plan.audio, bitrate=lower)), None
+    return None
+
+
+def fix_many(
+    sources: Sequence[str | os.PathLike[str]],
+    *,
+    jobs: int | None = None,
+    on_done: Callable[[FixResult], None] | None = None,
+    **kwargs: Any,
+) -> list[FixResult]:
+    """`fix` every source, ``jobs`` at a time (default: the machine's cores), results in order.
+
+    One bad input never stops the rest. Ctrl-C kills every running FFmpeg, waits for each
+    worker to remove its temp file, and re-raises KeyboardInterrupt.
+    """
+    workers = max(1, jobs or os.cpu_count() or 1)
+    if workers == 1 or len(sources) == 1:
+        results = []
+        for src in sources:
+            results.append(_safe_fix(src, kwargs))
+            if on_done is not None:
+                on_done(results[-1])
+        return results
+    kwargs.setdefault("threads", max(1, (os.cpu_count() or 1) // workers))
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fix")
+    try:
+        futures = [pool.submit(_safe_fix, src, kwargs) for src in sources]
+        for future in concurrent.futures.as_completed(futures):
+            if on_done is not None:
+                on_done(future.result())
+        return [f.result() for f in futures]
+    except KeyboardInterrupt:
+        cancel_all()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+
+
+def _safe_fix(source: str | os.PathLike[str], kwargs: dict[str, Any]) -> FixResult:
+    try:
+        return fix(source, **kwargs)
+    except PreflightError as exc:
+        return FixResult(source=os.fspath(source), status="failed", message=str(exc))
+    except OSError as exc:
+        return FixResult(source=os.fspath(source), status="failed", message=f"{exc}")

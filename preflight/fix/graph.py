@@ -1,0 +1,152 @@
+"""A `FixPlan` -> an ffmpeg-python graph -> the FFmpeg arguments (everything after the binary).
+
+The same graph builder makes the reference stream the quality measurement compares against: the
+plan's timing and geometry applied to the source with no encoder in between, so SSIM measures
+the encoding loss, not the intended changes (scale, pad, trim).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import ffmpeg
+
+from preflight.ffmpeg_runner import INPUT_OPTIONS, input_url
+from preflight.fix.plan import FixPlan, Strategy, VideoSpec
+
+__all__ = ["encode_args", "reference_video", "ssim_args"]
+
+# A frame rate's worth of keyframes and B-frames that every player and decoder handles.
+X264_PROFILE = "high"
+AUDIO_SAMPLE_RATE = 48000
+
+
+def _input(plan: FixPlan, *, loop: bool = False) -> Any:
+    kwargs: dict[str, Any] = dict(INPUT_OPTIONS)
+    if plan.start:
+        kwargs["ss"] = f"{plan.start:.6f}"
+    if loop:
+        kwargs["stream_loop"] = -1
+    return ffmpeg.input(input_url(plan.source), **kwargs)
+
+
+def reference_video(plan: FixPlan, stream: Any, *, encode: bool = True) -> Any:
+    """The plan's video filters on ``stream`` (an ffmpeg-python stream of the source's video)."""
+    spec = plan.video
+    assert spec is not None
+    if spec.frame_rate:
+        stream = stream.filter("fps", fps=spec.frame_rate)
+    if spec.tonemap:
+        stream = (
+            stream.filter("zscale", t="linear", npl=100)
+            .filter("format", "gbrpf32le")
+            .filter("zscale", p="bt709")
+            .filter("tonemap", "hable", desat=0)
+            .filter("zscale", t="bt709", m="bt709", r="tv")
+        )
+    if spec.fit != "none" and spec.scaled_width and spec.scaled_height:
+        stream = stream.filter("scale", spec.scaled_width, spec.scaled_height, flags="lanczos")
+    if spec.fit == "pad":
+        stream = stream.filter(
+            "pad", spec.width, spec.height, "(ow-iw)/2", "(oh-ih)/2", color="black"
+        )
+    elif spec.fit == "crop":
+        stream = stream.filter("crop", spec.width, spec.height)
+    stream = stream.filter("setsar", 1).filter("format", "yuv420p")
+    if spec.extend == "freeze" and spec.extend_by > 0:
+        stream = stream.filter("tpad", stop_mode="clone", stop_duration=f"{spec.extend_by + 1:.3f}")
+    return stream
+
+
+def _video_options(spec: VideoSpec, bitrate: int | None, threads: int | None) -> dict[str, Any]:
+    opts: dict[str, Any] = {
+        "c:v": spec.codec,
+        "preset": spec.preset,
+        "profile:v": X264_PROFILE,
+        "pix_fmt": "yuv420p",
+    }
+    if spec.crf is not None and bitrate is None:
+        opts["crf"] = spec.crf
+        if spec.bitrate:
+            # CRF for quality, capped so the file cannot outgrow the size limit
+            opts["maxrate"] = spec.bitrate
+            opts["bufsize"] = spec.bitrate * 2
+    else:
+        rate = bitrate or spec.bitrate
+        assert rate is not None
+        opts["b:v"] = rate
+        opts["maxrate"] = int(rate * 1.5)
+        opts["bufsize"] = rate * 2
+    if spec.frames:
+        opts["frames:v"] = spec.frames
+    if threads:
+        opts["threads"] = threads
+    return opts
+
+
+def encode_args(
+    plan: FixPlan,
+    output: str | os.PathLike[str],
+    *,
+    video_bitrate: int | None = None,
+    threads: int | None = None,
+) -> list[str]:
+    """FFmpeg arguments that write ``plan``'s output to ``output``.
+
+    ``video_bitrate`` overrides the plan's (a compress-to-size retry at a lower rate).
+    """
+    out_url = input_url(output)
+    spec, aspec = plan.video, plan.audio
+    loop = spec is not None and spec.extend == "loop" and spec.extend_by > 0
+    inp = _input(plan, loop=loop)
+    streams: list[Any] = []
+    opts: dict[str, Any] = {"f": plan.container, "map_metadata": -1, "map_chapters": -1}
+    if plan.role == "video":
+        assert spec is not None
+        if spec.codec == "copy":
+            streams.append(inp["v:0"])
+            opts["c:v"] = "copy"
+            if spec.hevc_tag:
+                opts["tag:v"] = "hvc1"
+        else:
+            streams.append(reference_video(plan, inp["v:0"]))
+            opts.update(_video_options(spec, video_bitrate, threads))
+    else:
+        opts["vn"] = None
+    if aspec is not None and aspec.codec is not None:
+        audio = inp["a:0"]
+        if aspec.codec == "copy":
+            opts["c:a"] = "copy"
+        else:
+            if aspec.pad_to:
+                audio = audio.filter("apad", whole_dur=f"{aspec.pad_to:.6f}")
+            opts["c:a"] = aspec.codec
+            if aspec.bitrate:
+                opts["b:a"] = aspec.bitrate
+            if aspec.sample_rate:
+                opts["ar"] = aspec.sample_rate
+            if aspec.channels:
+                opts["ac"] = aspec.channels
+        streams.append(audio)
+    if plan.duration is not None and (plan.strategy is not Strategy.REMUX or aspec is not None):
+        opts["t"] = f"{plan.duration:.6f}"
+    if plan.container in ("mp4", "mov", "ipod"):
+        opts["movflags"] = "+faststart"
+    args: list[str] = ffmpeg.output(*streams, out_url, **opts).get_args()
+    return ["-y", *args]
+
+
+def ssim_args(plan: FixPlan, output: str | os.PathLike[str], stats_file: str) -> list[str]:
+    """FFmpeg arguments comparing ``output`` with the plan's reference (SSIM to ``stats_file``)."""
+    spec = plan.video
+    assert spec is not None
+    loop = spec.extend == "loop" and spec.extend_by > 0
+    encoded = ffmpeg.input(input_url(output), **INPUT_OPTIONS)["v:0"]
+    encoded = encoded.filter("setsar", 1).filter("format", "yuv420p")
+    reference = reference_video(plan, _input(plan, loop=loop)["v:0"])
+    if spec.frames:
+        reference = reference.filter("trim", end_frame=spec.frames)
+        encoded = encoded.filter("trim", end_frame=spec.frames)
+    joined = ffmpeg.filter([encoded, reference], "ssim", stats_file=stats_file)
+    return ffmpeg.output(joined, "-", f="null").get_args()  # type: ignore[no-any-return]

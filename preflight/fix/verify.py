@@ -1,0 +1,103 @@
+"""Prove a fix: probe the output, check it against the same profile, say what moved and the cost.
+
+The output is read with `preflight.probe` (the same probe `check` uses) and evaluated with
+`preflight.engine`; only findings the fixer answers for count (`input.*`, and `video.*` or
+`audio.*` by the input's role). Quality is SSIM of the output against the source passed through
+the plan's own timing and geometry, so only the encoding loss is measured.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from preflight.engine import evaluate
+from preflight.facts import MediaFacts
+from preflight.ffmpeg_runner import has_filters, run
+from preflight.findings import Finding, Severity
+from preflight.fix.graph import ssim_args
+from preflight.fix.plan import FixPlan
+from preflight.fix.planner import relevant
+from preflight.job import Job
+from preflight.profile import Profile
+
+if TYPE_CHECKING:
+    from preflight.config import Config
+
+__all__ = ["Change", "changes", "check_facts", "errors_in", "measure_ssim"]
+
+# facts that always differ between two files and say nothing about the fix
+_NOISE = {"source", "backend", "extension_source"}
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One fact that moved: ``key`` is dotted (``video.width``)."""
+
+    key: str
+    before: Any
+    after: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "before": self.before, "after": self.after}
+
+
+def job_for(facts: MediaFacts, role: str, name: str | None = None) -> Job:
+    name = name or facts.source
+    return Job(name=name, video=facts) if role == "video" else Job(name=name, audio=facts)
+
+
+def check_facts(
+    facts: MediaFacts, profile: Profile, role: str, config: Config | None = None
+) -> list[Finding]:
+    """The findings the fixer answers for, for ``facts`` as a ``role`` input."""
+    findings = evaluate(job_for(facts, role), profile, config)
+    return [f for f in findings if relevant(f.rule, role)]
+
+
+def errors_in(findings: list[Finding]) -> list[Finding]:
+    return [f for f in findings if f.severity is Severity.ERROR]
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def changes(before: MediaFacts, after: MediaFacts) -> list[Change]:
+    """Every fact that differs between ``before`` and ``after`` (the file name aside)."""
+    old, new = _flatten(before.to_dict()), _flatten(after.to_dict())
+    moved = []
+    for key in sorted(set(old) | set(new)):
+        if key in _NOISE:
+            continue
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, float) and isinstance(b, float) and abs(a - b) < 1e-3:
+            continue
+        if a != b:
+            moved.append(Change(key, a, b))
+    return moved
+
+
+def measure_ssim(plan: FixPlan, output: str | os.PathLike[str]) -> float | None:
+    """Mean SSIM (all planes) of ``output`` against the plan's reference; None without ``ssim``."""
+    if plan.video is None or plan.video.codec == "copy" or not has_filters("ssim"):
+        return None
+    with tempfile.TemporaryDirectory(prefix="preflight-ssim-") as tmp:
+        stats = Path(tmp) / "ssim.log"
+        run(ssim_args(plan, output, str(stats)), duration=plan.duration)
+        values = []
+        for line in stats.read_text().splitlines():
+            for field in line.split():
+                if field.startswith("All:"):
+                    values.append(float(field[4:]))
+    return sum(values) / len(values) if values else None
