@@ -97,11 +97,18 @@ class Display:
         if outcome is Outcome.DONE:
             self.line(str(result.output), err=False)
         elif outcome is Outcome.SUBMITTED:
-            self.line(f"task {result.task_id} created (job {result.job_id}); "
-                      f"`preflight resume {result.job_id}` collects it", err=False)
+            self.line(
+                f"task {result.task_id} created (job {result.job_id}); "
+                f"`preflight resume {result.job_id}` collects it",
+                err=False,
+            )
         elif outcome is Outcome.TIMED_OUT:
-            self.line(f"gave up waiting for task {result.task_id} (job {result.job_id}): "
-                      f"run `preflight resume {result.job_id}`", err=False, fg="yellow")
+            self.line(
+                f"gave up waiting for task {result.task_id} (job {result.job_id}): "
+                f"run `preflight resume {result.job_id}`",
+                err=False,
+                fg="yellow",
+            )
         else:
             self.line(f"{outcome.value}: {result.reason}", err=False, fg="red")
 
@@ -136,10 +143,21 @@ def _finish(result: JobResult) -> None:
 
 
 _COMMON = [
-    click.option("--ledger", "ledger_path", envvar="PREFLIGHT_LEDGER", metavar="PATH",
-                 help="The job ledger (default: in the user data directory; env PREFLIGHT_LEDGER)."),
-    click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-                 show_default=True, help="json: one JSON object per event and result."),
+    click.option(
+        "--ledger",
+        "ledger_path",
+        envvar="PREFLIGHT_LEDGER",
+        metavar="PATH",
+        help="The job ledger (default: in the user data directory; env PREFLIGHT_LEDGER).",
+    ),
+    click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="json: one JSON object per event and result.",
+    ),
 ]
 
 
@@ -156,24 +174,47 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--voice-id", metavar="V")
 @click.option("--voice-language", type=click.Choice(["zh", "en"]), help="Default: en.")
 @click.option("--voice-speed", type=float, metavar="S", help="0.8-2.0 (default 1.0).")
-@click.option("--provider", type=click.Choice(["kling", "wavespeed"]), default="kling",
-              show_default=True)
+@click.option(
+    "--provider", type=click.Choice(["kling", "wavespeed"]), default="kling", show_default=True
+)
 @click.option("--profile", metavar="P", help="Default: the provider's profile for the mode.")
-@click.option("--fix/--no-fix", "fix", default=True, show_default=True,
-              help="Fix inputs that fail the check (or stop with the report).")
+@click.option(
+    "--fix/--no-fix",
+    "fix",
+    default=True,
+    show_default=True,
+    help="Fix inputs that fail the check (or stop with the report).",
+)
 @click.option("--callback-url", metavar="URL")
 @click.option("--external-task-id", metavar="ID")
-@click.option("--upload-to", metavar="s3://BUCKET/PREFIX",
-              help="Host local media on S3-compatible storage (AWS_ENDPOINT_URL for others).")
+@click.option(
+    "--upload-to",
+    metavar="s3://BUCKET/PREFIX",
+    help="Host local media on S3-compatible storage (AWS_ENDPOINT_URL for others).",
+)
 @click.option("--wait/--no-wait", default=True, show_default=True)
-@click.option("--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True,
-              help="Seconds to wait for the task before giving up (exit 3).")
+@click.option(
+    "--timeout",
+    type=float,
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    help="Seconds to wait for the task before giving up (exit 3).",
+)
 @click.option("-o", "--out", metavar="OUT.mp4", help="Default: NAME.lipsync.mp4 beside VIDEO.")
 @click.option("--new", is_flag=True, help="Start a new job even if this one ran before.")
-@click.option("--jobs", "jobs_file", type=click.Path(dir_okay=False), metavar="JOBS.jsonl",
-              help="Run one job per line (same fields as the options).")
-@click.option("--concurrency", type=click.IntRange(1, 100), metavar="N",
-              help="Jobs holding a provider slot at once (default: 3 for Kling, 5 WaveSpeed).")
+@click.option(
+    "--jobs",
+    "jobs_file",
+    type=click.Path(dir_okay=False),
+    metavar="JOBS.jsonl",
+    help="Run one job per line (same fields as the options).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 100),
+    metavar="N",
+    help="Jobs holding a provider slot at once (default: 3 for Kling, 5 WaveSpeed).",
+)
 @_common
 def submit(
     video: str | None,
@@ -221,9 +262,9 @@ def _batch(
     wait, timeout, new = defaults.pop("wait"), defaults.pop("timeout"), defaults.pop("new")
     lines = read_job_lines(jobs_file, defaults)
     lines = [
-        line if line.request is None else type(line)(
-            line.name, _with(line.request, wait=wait, timeout=timeout, new=new)
-        )
+        line
+        if line.request is None
+        else type(line)(line.name, _with(line.request, wait=wait, timeout=timeout, new=new))
         for line in lines
     ]
     limit = concurrency or DEFAULT_CONCURRENCY[options.get("provider") or "kling"]
@@ -255,9 +296,13 @@ def _with(request: SubmitRequest, **changes: Any) -> SubmitRequest:
 
 
 @click.command("jobs")
-@click.option("--status", "statuses", multiple=True,
-              type=click.Choice([s.value for s in JobStatus] + ["unfinished"]),
-              help="Only jobs in this status (repeatable); 'unfinished' = not done/failed/rejected.")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice([s.value for s in JobStatus] + ["unfinished"]),
+    help="Only jobs in this status (repeatable); 'unfinished' = not done/failed/rejected.",
+)
 @_common
 def jobs(statuses: tuple[str, ...], ledger_path: str | None, fmt: str) -> None:
     """List the jobs in the ledger."""
@@ -275,7 +320,9 @@ def jobs(statuses: tuple[str, ...], ledger_path: str | None, fmt: str) -> None:
     for r in records:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.updated_at))
         detail = r.result_path if r.status is JobStatus.DONE else (r.error or r.task_id or "")
-        click.echo(f"{r.job_id:<16} {r.status.value:<10} {r.provider:<9} {when}  {r.name}  {detail}")
+        click.echo(
+            f"{r.job_id:<16} {r.status.value:<10} {r.provider:<9} {when}  {r.name}  {detail}"
+        )
 
 
 @click.command("resume")
@@ -283,9 +330,7 @@ def jobs(statuses: tuple[str, ...], ledger_path: str | None, fmt: str) -> None:
 @click.option("--wait/--no-wait", default=True, show_default=True)
 @click.option("--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True)
 @_common
-def resume(
-    job: str | None, wait: bool, timeout: float, ledger_path: str | None, fmt: str
-) -> None:
+def resume(job: str | None, wait: bool, timeout: float, ledger_path: str | None, fmt: str) -> None:
     """Continue JOB (an id or a unique prefix), or every unfinished job in the ledger."""
     ledger = _ledger(ledger_path)
     display = Display(fmt)
@@ -334,10 +379,15 @@ def animate(image: str, ledger_path: str | None, fmt: str, **options: Any) -> No
 
 
 @click.command("demo")
-@click.option("--out-dir", type=click.Path(file_okay=False), metavar="DIR",
-              help="Where the sample, the fixed clip and the result go (default: a new temp dir).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Where the sample, the fixed clip and the result go (default: a new temp dir).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 def demo(out_dir: str | None, fmt: str) -> None:
     """Run the whole job on a local sandbox: no keys, no network."""
     from preflight.demo import run_demo

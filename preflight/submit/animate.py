@@ -100,28 +100,43 @@ def run_animate(submitter: Submitter, request: AnimateRequest) -> JobResult:
 
     emit("check", "start", f"checking the image against {IMAGE_PROFILE}", None)
     report = check(
-        [request.image], profile=IMAGE_PROFILE, prompt=request.prompt,
+        [request.image],
+        profile=IMAGE_PROFILE,
+        prompt=request.prompt,
         negative_prompt=request.negative_prompt,
     )
     result = report.results[0]
     errors = [f for f in result.findings if f.severity is Severity.ERROR]
-    emit("check", "done" if result.ok else "fail",
-         "passes" if result.ok else f"{len(errors)} error(s) against {IMAGE_PROFILE}", None,
-         ok=result.ok, findings=[f.to_dict() for f in result.findings])
+    emit(
+        "check",
+        "done" if result.ok else "fail",
+        "passes" if result.ok else f"{len(errors)} error(s) against {IMAGE_PROFILE}",
+        None,
+        ok=result.ok,
+        findings=[f.to_dict() for f in result.findings],
+    )
     if not result.ok:
         reason = "; ".join(f"{f.rule}: {f.message}" for f in errors)
-        return JobResult(name, Outcome.REJECTED, reason=reason, findings=result.findings,
-                         provider="kling")
+        return JobResult(
+            name, Outcome.REJECTED, reason=reason, findings=result.findings, provider="kling"
+        )
 
     image = {"url": request.image} if is_url(request.image) else None
     inputs = {
-        "image": _url_fingerprint(request.image) if image else
-        {"sha256": ledger.file_sha256(request.image)}
+        "image": _url_fingerprint(request.image)
+        if image
+        else {"sha256": ledger.file_sha256(request.image)}
     }
     key = job_key("kling", ENDPOINT, request.params(), inputs)
     record, lease = ledger.open_job(
-        key, name=name, provider="kling", endpoint=ENDPOINT, params=request.params(),
-        inputs=inputs, options={"image": request.image}, new=request.new,
+        key,
+        name=name,
+        provider="kling",
+        endpoint=ENDPOINT,
+        params=request.params(),
+        inputs=inputs,
+        options={"image": request.image},
+        new=request.new,
     )
     if lease is None:
         record, lease = ledger.wait_claim(record.job_id)
@@ -131,9 +146,7 @@ def run_animate(submitter: Submitter, request: AnimateRequest) -> JobResult:
             task_id = record.task_id
             if task_id is None and record.status is JobStatus.CREATING:
                 try:
-                    task_id = client.get_image2video(
-                        external_task_id=record.external_task_id
-                    ).id
+                    task_id = client.get_image2video(external_task_id=record.external_task_id).id
                     emit("create", "done", f"found task {task_id} from the earlier run", job)
                 except InvalidRequestError:
                     task_id = None
@@ -147,32 +160,52 @@ def run_animate(submitter: Submitter, request: AnimateRequest) -> JobResult:
                     )
                 except (InvalidRequestError, ContentPolicyError) as exc:
                     ledger.update(lease, status=JobStatus.FAILED, error=str(exc))
-                    return JobResult(name, Outcome.FAILED, job_id=job, reason=str(exc),
-                                     provider="kling")
+                    return JobResult(
+                        name, Outcome.FAILED, job_id=job, reason=str(exc), provider="kling"
+                    )
                 task_id = task.id
-                emit("create", "done", f"image2video task {task_id} created", job,
-                     task_id=task_id)
+                emit("create", "done", f"image2video task {task_id} created", job, task_id=task_id)
             record = ledger.update(lease, status=JobStatus.SUBMITTED, task_id=task_id)
             emit("wait", "start", f"waiting for image2video task {task_id}", job)
             try:
                 done = client.wait(
-                    client.get_image2video(task_id), timeout=request.timeout,
-                    on_update=lambda t: emit("wait", "progress",
-                                             f"image2video {t.id}: {t.status.value}", job),
+                    client.get_image2video(task_id),
+                    timeout=request.timeout,
+                    on_update=lambda t: emit(
+                        "wait", "progress", f"image2video {t.id}: {t.status.value}", job
+                    ),
                 )
             except TaskFailedError as exc:
                 ledger.update(lease, status=JobStatus.FAILED, error=exc.message)
-                return JobResult(name, Outcome.FAILED, job_id=job, task_id=task_id,
-                                 reason=exc.message, provider="kling")
+                return JobResult(
+                    name,
+                    Outcome.FAILED,
+                    job_id=job,
+                    task_id=task_id,
+                    reason=exc.message,
+                    provider="kling",
+                )
             except (APIConnectionError, ServerError) as exc:
-                return JobResult(name, Outcome.TIMED_OUT, job_id=job, task_id=task_id,
-                                 reason=f"gave up waiting: {exc}", provider="kling")
+                return JobResult(
+                    name,
+                    Outcome.TIMED_OUT,
+                    job_id=job,
+                    task_id=task_id,
+                    reason=f"gave up waiting: {exc}",
+                    provider="kling",
+                )
             record = ledger.update(lease, status=JobStatus.DONE, result_url=done.video_url)
             emit("wait", "done", f"image2video task {task_id} succeeded", job)
     finally:
         if lease is not None:
             lease.release()
     if record.status is not JobStatus.DONE or not record.result_url:
-        return JobResult(name, Outcome.FAILED, job_id=record.job_id, task_id=record.task_id,
-                         reason=record.error or "image2video did not finish", provider="kling")
+        return JobResult(
+            name,
+            Outcome.FAILED,
+            job_id=record.job_id,
+            task_id=record.task_id,
+            reason=record.error or "image2video did not finish",
+            provider="kling",
+        )
     return submitter.run(request.lip_sync(record.result_url))

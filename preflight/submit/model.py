@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from preflight.errors import ConfigError
 from preflight.findings import Finding
@@ -144,7 +144,7 @@ class SubmitRequest:
         if self.out:
             return Path(self.out)
         if is_url(self.video):
-            stem = Path(urlsplit(self.video).path).stem or "result"
+            stem = unquote(Path(urlsplit(self.video).path).stem) or "result"
             return Path.cwd() / f"{stem}{OUT_SUFFIX}"
         video = Path(self.video)
         return video.with_name(f"{video.stem}{OUT_SUFFIX}")

@@ -586,9 +586,9 @@ class Submitter:
         shown = [-1]
 
         def progress(done: int, total: int | None) -> None:
-            percent = int(done * 100 / total) if total else -1
-            if percent != shown[0]:
-                shown[0] = percent
+            step = int(done * 10 / total) if total else done // (1 << 20)  # 10 % (or 1 MB) steps
+            if step != shown[0]:
+                shown[0] = step
                 self._emit("download", "progress", f"{done} bytes", job, bytes=done, total=total)
 
         download(record.result_url, out, on_progress=progress)
