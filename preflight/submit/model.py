@@ -151,9 +151,9 @@ class SubmitRequest:
 
     @property
     def display_name(self) -> str:
-        return self.name or (
-            Path(urlsplit(self.video).path).name if is_url(self.video) else self.video
-        )
+        if self.name:
+            return self.name
+        return unquote(Path(urlsplit(self.video).path).name) if is_url(self.video) else self.video
 
 
 def _replace(request: SubmitRequest, **changes: Any) -> SubmitRequest:
