@@ -238,7 +238,8 @@ def submit(
     if video is None:
         raise click.UsageError("give a VIDEO (path or URL), or --jobs FILE")
     request = SubmitRequest(video=video, **options)
-    result = _submitter(_ledger(ledger_path), display).run(request)
+    with _submitter(_ledger(ledger_path), display) as runner:
+        result = runner.run(request)
     display.result(result)
     _finish(result)
 
@@ -280,7 +281,8 @@ def _batch(
         display.status(f"[{done[0]}/{total}] jobs finished")
 
     display.status(f"[0/{total}] jobs finished")
-    results = run_batch(submitter, lines, concurrency=limit, on_result=on_result)
+    with submitter:
+        results = run_batch(submitter, lines, concurrency=limit, on_result=on_result)
     report = summary(results)
     if display.fmt == "json":
         display.out.write(json.dumps({"event": "summary", **report}) + "\n")
@@ -340,10 +342,11 @@ def resume(job: str | None, wait: bool, timeout: float, ledger_path: str | None,
         display.line("nothing to resume")
         return
     results = []
-    for record in records:
-        result = submitter.resume(record.job_id, wait=wait, timeout=timeout)
-        display.result(result)
-        results.append(result)
+    with submitter:
+        for record in records:
+            result = submitter.resume(record.job_id, wait=wait, timeout=timeout)
+            display.result(result)
+            results.append(result)
     from preflight.submit.batch import batch_exit_code
 
     _exit(batch_exit_code(results))
@@ -373,7 +376,8 @@ def animate(image: str, ledger_path: str | None, fmt: str, **options: Any) -> No
 
     display = Display(fmt)
     request = AnimateRequest(image=image, **options)
-    result = run_animate(_submitter(_ledger(ledger_path), display), request)
+    with _submitter(_ledger(ledger_path), display) as runner:
+        result = run_animate(runner, request)
     display.result(result)
     _finish(result)
 

@@ -89,6 +89,6 @@ def submit(
             KlingProvider(client) if provider == "kling" else WaveSpeedProvider(client)
         )
         submitter = Submitter(book, {provider: adapter}, on_event=on_event)
-    else:
-        submitter = Submitter(book, make_provider, on_event=on_event)
-    return submitter.run(request)
+        return submitter.run(request)
+    with Submitter(book, make_provider, on_event=on_event) as owned:
+        return owned.run(request)

@@ -90,6 +90,18 @@ class Submitter:
         clone.gate = gate
         return clone
 
+    def close(self) -> None:
+        """Close the clients this submitter made (not those it was given)."""
+        for provider in self._cache.values():
+            provider.close()
+        self._cache.clear()
+
+    def __enter__(self) -> Submitter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def provider(self, name: str) -> Provider:
         if isinstance(self._providers, Mapping):
             try:
@@ -111,6 +123,10 @@ class Submitter:
     def run(self, request: SubmitRequest) -> JobResult:
         """Run (or resume) one job to its end; see the module docstring."""
         request = request.validate()
+        for role in ("video", "audio"):
+            source = getattr(request, role)
+            if source is not None and not is_url(source) and not os.path.isfile(source):
+                raise ConfigError(f"no such file: {source}")
         provider = self.provider(request.provider)
         self._usage(request, provider)
         out = request.default_out().resolve()
@@ -171,10 +187,6 @@ class Submitter:
                 f"{provider.name} fetches the video from a URL and has no upload endpoint: pass "
                 "--upload-to s3://BUCKET/PREFIX to host the local file, or give the video as a URL"
             )
-        for role in ("video", "audio"):
-            source = getattr(request, role)
-            if source is not None and not is_url(source) and not os.path.isfile(source):
-                raise ConfigError(f"no such file: {source}")
 
     def _fingerprints(self, request: SubmitRequest) -> dict[str, dict[str, Any]]:
         inputs: dict[str, dict[str, Any]] = {}
@@ -592,6 +604,14 @@ class Submitter:
                 self._emit("download", "progress", f"{done} bytes", job, bytes=done, total=total)
 
         download(record.result_url, out, on_progress=progress)
+        self._emit(
+            "download",
+            "done",
+            f"downloaded {out.stat().st_size} bytes",
+            job,
+            path=str(out),
+            bytes=out.stat().st_size,
+        )
         record = self.ledger.update(lease, status=JobStatus.DONE, result_path=str(out))
         self._emit("done", "done", f"result at {out}", job, output=str(out), task_id=record.task_id)
         return self._result(request, record, Outcome.DONE, output=out, resumed=resumed)
