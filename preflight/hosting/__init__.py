@@ -15,6 +15,7 @@ stays valid for at least ``min_valid`` seconds more.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -60,9 +61,19 @@ def host_file(
 ) -> Hosted:
     """A URL for ``path`` at ``host``: a still-valid cached one, else a fresh upload (recorded)."""
     sha256 = ledger.file_sha256(path)
-    cached = ledger.cached_upload(sha256, host.target, min_valid=min_valid)
-    if cached is not None:
-        return Hosted(cached[0], cached[1], cached=True)
-    hosted = host.upload(Path(path), sha256=sha256)
-    ledger.record_upload(sha256, host.target, hosted.url, hosted.expires_at)
-    return hosted
+    with _lock_for(sha256, host.target):  # a batch uploads shared content once, not N times
+        cached = ledger.cached_upload(sha256, host.target, min_valid=min_valid)
+        if cached is not None:
+            return Hosted(cached[0], cached[1], cached=True)
+        hosted = host.upload(Path(path), sha256=sha256)
+        ledger.record_upload(sha256, host.target, hosted.url, hosted.expires_at)
+        return hosted
+
+
+_locks: dict[tuple[str, str], threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock_for(sha256: str, target: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault((sha256, target), threading.Lock())

@@ -61,6 +61,12 @@ class S3Host:
         self.endpoint_url = _endpoint_url()
         self._client = client if client is not None else self._make_client()
 
+    def close(self) -> None:
+        """Close the S3 client's connections."""
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            close()
+
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> S3Host:
         bucket, prefix = parse_s3_url(url)

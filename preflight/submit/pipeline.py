@@ -14,6 +14,7 @@ import importlib
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -43,6 +44,7 @@ from preflight.submit.providers import Media, Provider
 if TYPE_CHECKING:
     from preflight.client.models import Task
     from preflight.hosting import Host
+    from preflight.hosting.s3 import S3Host
     from preflight.report.model import Result
 
 __all__ = ["EventSink", "Submitter"]
@@ -77,6 +79,8 @@ class Submitter:
         self.ledger = ledger
         self._providers = providers
         self._cache: dict[str, Provider] = {}
+        self._hosts: dict[str, S3Host] = {}
+        self._lock = threading.Lock()
         self.on_event = on_event or _quiet
         self.gate = gate or SlotGate(None)
         self.fallback_host = fallback_host
@@ -92,9 +96,13 @@ class Submitter:
 
     def close(self) -> None:
         """Close the clients this submitter made (not those it was given)."""
-        for provider in self._cache.values():
-            provider.close()
-        self._cache.clear()
+        with self._lock:
+            for provider in self._cache.values():
+                provider.close()
+            self._cache.clear()
+            for host in self._hosts.values():
+                host.close()
+            self._hosts.clear()
 
     def __enter__(self) -> Submitter:
         return self
@@ -108,9 +116,19 @@ class Submitter:
                 return self._providers[name]
             except KeyError:
                 raise ConfigError(f"no client configured for provider {name!r}") from None
-        if name not in self._cache:
-            self._cache[name] = self._providers(name)
-        return self._cache[name]
+        with self._lock:
+            if name not in self._cache:
+                self._cache[name] = self._providers(name)
+            return self._cache[name]
+
+    def s3_host(self, url: str) -> S3Host:
+        """One S3 host (one boto3 client) per ``--upload-to`` for every job of this submitter."""
+        from preflight.hosting.s3 import S3Host
+
+        with self._lock:
+            if url not in self._hosts:
+                self._hosts[url] = S3Host.from_url(url)
+            return self._hosts[url]
 
     def emit(self, step: str, state: str, message: str, job: str | None, **data: Any) -> None:
         """Report one step to ``on_event``."""
@@ -421,9 +439,7 @@ class Submitter:
 
         host: Host | None
         if request.upload_to:
-            from preflight.hosting.s3 import S3Host
-
-            host = S3Host.from_url(request.upload_to)
+            host = self.s3_host(request.upload_to)
         else:
             host = provider.host() or self.fallback_host
         if host is None:
