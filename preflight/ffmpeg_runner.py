@@ -69,9 +69,8 @@ PROGRESS_ARGS: tuple[str, ...] = ("-nostats", "-progress", "pipe:1", "-stats_per
 DEMUXERS = (
     "mov", "matroska", "avi", "mpegts", "mpeg", "flv", "asf", "ogg", "mp3", "wav", "w64", "aac",
     "flac", "aiff", "caf", "ac3", "eac3", "amr", "h264", "hevc", "m4v", "mjpeg", "image2pipe",
-    "jpeg_pipe", "png_pipe", "webp_pipe", "lavfi",
+    "jpeg_pipe", "png_pipe", "webp_pipe",
 )  # fmt: skip
-# lavfi only ever appears when preflight names it itself (`-f lavfi`), never by probing a file.
 INPUT_OPTIONS: dict[str, str] = {
     "format_whitelist": ",".join(DEMUXERS),
     "protocol_whitelist": "file,pipe",

@@ -19,6 +19,7 @@ __all__ = ["main"]
 COMMANDS: dict[str, str] = {
     # name: "module:attribute"; keep in the order `preflight --help` should show them
     "check": "preflight.cli.check_cmd:check_command",
+    "fix": "preflight.cli.fix_cmd:fix_command",
     "rules": "preflight.cli.rules_cmd:rules_command",
     "sandbox": "preflight.cli.sandbox_cmd:sandbox",
     "submit": "preflight.cli.submit_cmd:submit",

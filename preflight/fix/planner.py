@@ -68,10 +68,15 @@ def _limit(profile: Profile, rule: str, key: str) -> Any:
 
 
 def _frame_rate(facts: MediaFacts) -> Fraction:
+    """The source's frame rate as an exact fraction; NTSC rates snap to n*1000/1001."""
     rate = facts.video.frame_rate if facts.video is not None else None
     if not rate or rate <= 0 or rate > 240:
         return Fraction(25)
-    return Fraction(rate).limit_denominator(1001)
+    for base in (24, 30, 48, 60, 120):
+        ntsc = Fraction(base * 1000, 1001)
+        if abs(rate - float(ntsc)) < 0.005:
+            return ntsc
+    return Fraction(round(rate, 3)).limit_denominator(1001)
 
 
 def _rate_text(rate: Fraction) -> str:
@@ -632,6 +637,17 @@ def _plan_audio(
         suffix = _FORMAT_SUFFIX[source_format]
     else:
         suffix = ".m4a" if "m4a" in allowed else _FORMAT_SUFFIX[allowed[0]]
+    channels = min(stream.channels or 2, 2)
+    sample_rate = (
+        stream.sample_rate if stream.sample_rate in (44100, 48000, 22050, 16000) else 48000
+    )
+    pcm_bytes = out_duration * sample_rate * channels * 2 + 1000
+    if output is None and suffix == ".wav" and size_limit is not None and pcm_bytes > size_limit:
+        suffix = ".m4a" if "m4a" in allowed else ".mp3"
+        warnings.append(
+            f"{_seconds(out_duration)} of WAV would be {int(pcm_bytes):,} bytes, over "
+            f"{size_limit:,}: written as {suffix} instead"
+        )
     muxer, codec = AUDIO_CONTAINERS[suffix]
 
     bitrate: int | None = min(options.audio_bitrate, stream.bit_rate or options.audio_bitrate)
@@ -653,8 +669,8 @@ def _plan_audio(
     compress = False
     if size_limit is not None and bitrate is not None:
         budget = int((size_limit * SIZE_SAFETY - 16_000) * 8 / out_duration)
-        if budget < bitrate:
-            bitrate = budget
+        if budget < bitrate or "audio.size" in failing:
+            bitrate = min(bitrate, budget)
             compress = True
             steps.append(
                 FixStep(

@@ -1,0 +1,229 @@
+"""`preflight fix`: make inputs pass a profile, a thin layer over `preflight.fix`. Exit 0/1/2.
+
+Exit status: 0 every output passes (or the input already did); 1 an input cannot be made
+compliant (its reason is printed, no output file is left); 2 usage or configuration error;
+130 interrupted (FFmpeg stopped, temp files removed, inputs untouched).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["fix_command", "render_plan", "render_result"]
+
+
+@click.command("fix")
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option("-o", "--output", metavar="OUT", help="Output file (one input only).")
+@click.option("--out-dir", metavar="DIR", help="Write outputs here (compliant inputs are skipped).")
+@click.option("-p", "--profile", help="Profile name (see `preflight rules`) or a .toml path.")
+@click.option(
+    "--dry-run", is_flag=True, help="Print the plan and the FFmpeg commands; run nothing."
+)
+@click.option("--start", type=click.FloatRange(min=0), help="Keep the clip from this second.")
+@click.option("--end", type=click.FloatRange(min=0), help="Keep the clip up to this second.")
+@click.option(
+    "--extend",
+    type=click.Choice(["freeze", "loop"]),
+    default="freeze",
+    show_default=True,
+    help="How a too-short clip is lengthened: freeze the last frame, or loop the clip.",
+)
+@click.option(
+    "--aspect",
+    type=click.Choice(["pad", "crop"]),
+    default="pad",
+    show_default=True,
+    help="When no scale fits the size window: pad with black bars, or crop (centred).",
+)
+@click.option("--fit-audio", is_flag=True, help="Trim or pad the audio to the video's length.")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--jobs", type=click.IntRange(min=1), help="Inputs fixed at once [default: CPUs].")
+@click.option("--preset", default="medium", show_default=True, help="libx264 preset.")
+@click.option("--crf", type=click.IntRange(0, 51), default=20, show_default=True)
+@click.option("--no-quality", is_flag=True, help="Skip the SSIM measurement of re-encodes.")
+@click.option("--timeout", type=click.FloatRange(min=1), help="Seconds per FFmpeg run.")
+@click.option("--config", "config_path", metavar="FILE", help="preflight.toml or pyproject.toml.")
+@click.pass_context
+def fix_command(
+    ctx: click.Context,
+    /,
+    inputs: tuple[str, ...],
+    output: str | None,
+    out_dir: str | None,
+    profile: str | None,
+    dry_run: bool,
+    start: float | None,
+    end: float | None,
+    extend: str,
+    aspect: str,
+    fit_audio: bool,
+    fmt: str,
+    jobs: int | None,
+    preset: str,
+    crf: int,
+    no_quality: bool,
+    timeout: float | None,
+    config_path: str | None,
+) -> None:
+    """Fix INPUT... so it passes the profile, with the cheapest FFmpeg operation that works.
+
+    Containers are remuxed without re-encoding when the codecs allow it; anything else is one
+    re-encode pass (trim, extend, scale, pad or crop, tone-map, compress to size). Every output
+    is probed and checked against the same profile before it is moved into place.
+    """
+    from preflight.config import load_config
+    from preflight.fix import FixOptions, fix_many, plan_fix
+    from preflight.profiles import load_profile
+
+    if output and out_dir:
+        raise click.UsageError("give -o/--output or --out-dir, not both")
+    if output and len(inputs) > 1:
+        raise click.UsageError("-o/--output takes one input; use --out-dir for several")
+    if start is not None and end is not None and end <= start:
+        raise click.UsageError(f"--end {end:g} must be after --start {start:g}")
+    config = load_config(config_path)
+    prof = load_profile(profile or config.profile or "kling-lipsync")
+    if out_dir and not dry_run:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    options = FixOptions(
+        start=start,
+        end=end,
+        extend=extend,  # type: ignore[arg-type]
+        aspect=aspect,  # type: ignore[arg-type]
+        fit_audio=fit_audio,
+        preset=preset,
+        crf=crf,
+        quality=not no_quality,
+        timeout=timeout,
+    )
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(inputs)))
+    threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
+    common: dict[str, Any] = {
+        "profile": prof,
+        "options": options,
+        "config": config,
+        "threads": threads,
+        "out_dir": out_dir,
+    }
+    if dry_run:
+        plans = [plan_fix(src, output=output, **common) for src in inputs]
+        if fmt == "json":
+            click.echo(json.dumps({"plans": [p.to_dict() for p in plans]}, indent=2))
+        else:
+            for plan in plans:
+                click.echo(render_plan(plan))
+        ctx.exit(0 if all(p.strategy.value != "unfixable" for p in plans) else 1)
+
+    show_progress = len(inputs) == 1 and fmt == "text"
+
+    def done(result: Any) -> None:
+        if fmt == "text":
+            click.echo(render_result(result))
+
+    try:
+        results = fix_many(
+            list(inputs),
+            jobs=workers,
+            on_done=done,
+            output=output,
+            show_progress=show_progress,
+            **common,
+        )
+    except KeyboardInterrupt:
+        click.secho(
+            "preflight fix: interrupted; FFmpeg was stopped, its temp output removed, and no "
+            "output file was written (inputs are untouched)",
+            fg="red",
+            err=True,
+        )
+        ctx.exit(130)
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {"results": [r.to_dict() for r in results], "summary": _summary(results)}, indent=2
+            )
+        )
+    else:
+        click.echo(_summary_line(results))
+    ctx.exit(0 if all(r.ok for r in results) else 1)
+
+
+def _summary(results: Sequence[Any]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    counts["total"] = len(results)
+    return counts
+
+
+def _summary_line(results: Sequence[Any]) -> str:
+    counts = _summary(results)
+    parts = [
+        f"{counts.get(k, 0)} {k}"
+        for k in ("fixed", "copied", "skipped", "unfixable", "failed")
+        if counts.get(k)
+    ]
+    verdict = "all pass" if all(r.ok for r in results) else "some inputs could not be fixed"
+    return f"summary: {', '.join(parts) or 'nothing to do'} ({counts['total']} inputs): {verdict}"
+
+
+def render_plan(plan: Any) -> str:
+    """A plan as text: strategy, target, numbered steps, warnings and the exact command lines."""
+    head = f"{plan.source}: {plan.strategy.value}"
+    if plan.target:
+        head += f" -> {plan.target}"
+    lines = [head]
+    if plan.reason:
+        lines.append(f"  {plan.reason}")
+    for n, step in enumerate(plan.steps, 1):
+        rule = f" [{step.rule}]" if step.rule else ""
+        lines.append(f"  {n}. {step.kind}: {step.reason}{rule}")
+    lines += [f"  warning: {w}" for w in plan.warnings]
+    if plan.compress:
+        lines.append("  (re-measured after encoding; retried at a lower bit rate if still over)")
+    lines += [f"  $ {shlex.join(cmd)}" for cmd in plan.commands]
+    return "\n".join(lines)
+
+
+def render_result(result: Any) -> str:
+    """One input's outcome as text: status, output, what moved, quality, warnings."""
+    target = f" -> {result.output}" if result.output else ""
+    lines = [f"{result.source}{target}: {result.status} ({result.message}, {result.elapsed:.1f} s)"]
+    plan = result.plan
+    if plan is not None and result.status == "fixed":
+        lines += [f"  {s.kind}: {s.reason}" for s in plan.steps]
+    for change in result.changes:
+        lines.append(f"  {change.key}: {_show(change.before)} -> {_show(change.after)}")
+    if result.ssim is not None:
+        lines.append(f"  quality: SSIM {result.ssim:.4f} against the source")
+    if plan is not None:
+        lines += [f"  warning: {w}" for w in plan.warnings]
+    if not result.ok:
+        lines = [click.style(lines[0], fg="red") if _tty() else lines[0], *lines[1:]]
+    return "\n".join(lines)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".")
+    return "-" if value is None else str(value)
+
+
+def _tty() -> bool:
+    return sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
