@@ -125,6 +125,12 @@ def test_retry_after_seconds_wins_over_backoff() -> None:
     assert policy._retry_delay(http(429, 1302, **{"Retry-After": "7"}), 0) == 7.0
 
 
+def test_a_short_retry_after_on_1303_still_waits_a_second() -> None:
+    policy = RetryPolicy(random=lambda: 0.0)
+    assert policy._retry_delay(http(429, 1303, **{"Retry-After": "0"}), 0) == 1.0
+    assert policy._retry_delay(http(429, 1303, **{"Retry-After": "5"}), 0) == 5.0
+
+
 def test_retry_after_http_date_is_relative_to_now() -> None:
     date = email.utils.formatdate(NOW + 12, usegmt=True)
     policy = RetryPolicy(random=lambda: 0.0, now=lambda: NOW)
@@ -319,3 +325,27 @@ def test_wavespeed_poll_retries_a_bare_429() -> None:
     )
     assert client.result("abc").video_url == "http://x/o.mp4"
     assert rec.sleeps == [0.5]
+
+
+def test_a_short_secret_key_signs_without_a_warning() -> None:
+    from preflight.client._auth import KlingAuth
+
+    token = KlingAuth("ak", "short", clock=lambda: NOW).token()  # warnings are errors here
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims == {"iss": "ak", "exp": int(NOW) + 1800, "nbf": int(NOW) - 5}
+
+
+def test_tokens_are_reused_until_the_renewal_margin() -> None:
+    from preflight.client._auth import RENEW_MARGIN, TOKEN_LIFETIME, KlingAuth
+
+    now = [NOW]
+    auth = KlingAuth(ACCESS, SECRET, clock=lambda: now[0])
+    first = auth.token()
+    now[0] += TOKEN_LIFETIME - RENEW_MARGIN - 1
+    assert auth.token() == first
+    now[0] += 1
+    assert auth.token() != first
+    renewed = auth.token()
+    auth.invalidate()
+    assert auth.token() == renewed  # same second, same claims: the same token, signed anew
+    assert "Bearer " + renewed == auth.headers()["Authorization"]

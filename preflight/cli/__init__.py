@@ -21,12 +21,14 @@ COMMANDS: dict[str, str] = {
     "check": "preflight.cli.check_cmd:check_command",
     "fix": "preflight.cli.fix_cmd:fix_command",
     "rules": "preflight.cli.rules_cmd:rules_command",
-    "sandbox": "preflight.cli.sandbox_cmd:sandbox",
     "submit": "preflight.cli.submit_cmd:submit",
     "jobs": "preflight.cli.submit_cmd:jobs",
     "resume": "preflight.cli.submit_cmd:resume",
     "animate": "preflight.cli.submit_cmd:animate",
     "demo": "preflight.cli.submit_cmd:demo",
+    "status": "preflight.cli.tasks_cmd:status_command",
+    "tasks": "preflight.cli.tasks_cmd:tasks_command",
+    "sandbox": "preflight.cli.sandbox_cmd:sandbox",
 }
 
 EXIT_OK = 0

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Callable
 
 import jwt
+import jwt.warnings
 
 __all__ = ["TOKEN_LIFETIME", "KlingAuth"]
 
@@ -44,12 +46,20 @@ class KlingAuth:
             now = int(self._clock())
             if self._token is None or now >= self._expires - RENEW_MARGIN:
                 self._expires = now + TOKEN_LIFETIME
-                self._token = jwt.encode(
-                    {"iss": self._access_key, "exp": self._expires, "nbf": now - NOT_BEFORE_SKEW},
-                    self._secret_key,
-                    algorithm="HS256",
-                    headers={"alg": "HS256", "typ": "JWT"},
-                )
+                claims = {
+                    "iss": self._access_key,
+                    "exp": self._expires,
+                    "nbf": now - NOT_BEFORE_SKEW,
+                }
+                with warnings.catch_warnings():
+                    # the key's length is the provider's choice, not something a user can fix
+                    warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
+                    self._token = jwt.encode(
+                        claims,
+                        self._secret_key,
+                        algorithm="HS256",
+                        headers={"alg": "HS256", "typ": "JWT"},
+                    )
             return self._token
 
     def headers(self) -> dict[str, str]:

@@ -21,6 +21,7 @@ before deciding anything:
 from __future__ import annotations
 
 import base64
+import collections
 import hashlib
 import logging
 import os
@@ -49,6 +50,7 @@ RECOVERY_PAGE_SIZE = 100
 RECOVERY_MAX_PAGES = 5
 SETTLE_DELAY = 1.0  # seconds to wait before a second look for a task that may still appear
 EXPIRED_TOKEN = 1004
+CLAIMED_MEMORY = 10_000  # recent task ids remembered per client
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +111,7 @@ def lip_sync_body(
     sent because the sources disagree on its default (Kling's Chinese document: zh; WaveSpeed: en):
     we default to "en", WaveSpeed's documented default, so a job means the same on both routes.
     """
-    if (video_url is None) == (video_id is None):
+    if bool(video_url) == bool(video_id):
         raise _reject("give exactly one of video_url and video_id")
     has_audio = audio_url is not None or audio_file is not None
     if text is not None and has_audio:
@@ -171,7 +173,8 @@ class KlingCore(Core):
     ) -> None:
         super().__init__(base_url, policy=policy, clock=clock)
         self.auth = auth
-        self._claimed: set[str] = set()  # task ids this client already handed out from a create
+        # task ids this client already handed out from a create (never claimed twice); bounded
+        self._claimed: collections.OrderedDict[str, None] = collections.OrderedDict()
 
     def _auth_headers(self) -> dict[str, str]:
         return self.auth.headers()
@@ -254,7 +257,9 @@ class KlingCore(Core):
         )
 
     def _claim(self, task: Task) -> Task:
-        self._claimed.add(task.id)
+        self._claimed[task.id] = None
+        while len(self._claimed) > CLAIMED_MEMORY:
+            self._claimed.popitem(last=False)
         return task
 
     def _recover(

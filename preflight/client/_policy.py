@@ -125,17 +125,17 @@ class RetryPolicy:
 
     def _retry_delay(self, failure: Failure, attempt: int) -> float:
         """Seconds to wait before retry number ``attempt + 1``."""
+        concurrency = failure.code == CONCURRENCY_CODE
+        floor = self.concurrency_initial_delay if concurrency else 0.0
         after = parse_retry_after(failure.headers, now=self.now)
         if after is not None and 0 <= after <= MAX_RETRY_AFTER:
-            return after
-        if failure.code == CONCURRENCY_CODE:
+            return max(after, floor)
+        if concurrency:
             start, cap = self.concurrency_initial_delay, self.concurrency_max_delay
         else:
             start, cap = self.initial_delay, self.max_delay
         delay = min(start * 2.0**attempt, cap)
-        jittered = delay * (1.0 - JITTER * self.random())
-        floor = self.concurrency_initial_delay if failure.code == CONCURRENCY_CODE else 0.0
-        return max(jittered, floor)
+        return max(delay * (1.0 - JITTER * self.random()), floor)
 
 
 def parse_retry_after(

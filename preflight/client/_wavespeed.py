@@ -67,6 +67,10 @@ class WaveSpeedCore(Core):
         return Task.from_wavespeed(_mapping(data))
 
     def result(self, prediction_id: str) -> Op[Task]:
+        if not prediction_id or "/" in prediction_id:
+            raise InvalidRequestError(
+                f"rejected before sending: bad prediction id {prediction_id!r}"
+            )
         data = yield from self.request("GET", f"/api/v3/predictions/{prediction_id}/result")
         return Task.from_wavespeed(_mapping(data))
 

@@ -115,7 +115,7 @@ class _KlingBase:
         return self._core.get(TaskKind.IMAGE2VIDEO, task_id or external_task_id or "")
 
     def _identify_face(self, video_url: str | None, video_id: str | None) -> Op[FaceSession]:
-        if (video_url is None) == (video_id is None):
+        if bool(video_url) == bool(video_id):
             raise InvalidRequestError(
                 "rejected before sending: give exactly one of video_url and video_id"
             )

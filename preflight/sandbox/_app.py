@@ -37,6 +37,8 @@ async def list_tasks(request: Request) -> Response:
         {
             "count": len(tasks),
             "open": open_count,
+            "requests": core.requests,
+            "refused": {str(code): n for code, n in core.refused.items()},
             "tasks": [
                 {k: v for k, v in dataclasses.asdict(t).items() if k != "params"} for t in tasks
             ],

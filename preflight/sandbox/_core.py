@@ -15,11 +15,12 @@ import json
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import httpx
 
@@ -65,6 +66,8 @@ class Core:
         self._ffmpeg_slots: asyncio.Semaphore | None = None
         self._callback_locks: dict[str, asyncio.Lock] = {}
         self.video_ids: dict[str, tuple[Path, str]] = {}  # result video id -> (file, url)
+        self.requests = 0  # provider requests answered (not files, not the test API)
+        self.refused: Counter[int] = Counter()  # creates refused with no task, by code
 
     # -- lifetime (called on the loop) -------------------------------------------------------
     async def start(self) -> None:
@@ -117,7 +120,9 @@ class Core:
                 return True
             return False
 
-    async def delay(self) -> None:
+    async def arrive(self) -> None:
+        """Count a provider request, and keep it waiting if slow responses are injected."""
+        self.requests += 1  # only the loop thread writes it
         if self.faults.delay_ms > 0:
             await asyncio.sleep(self.faults.delay_ms / 1000)
 
@@ -131,10 +136,15 @@ class Core:
         return cached
 
     async def fetch(self, url: str, *, max_bytes: int, what: str) -> Path:
+        """An input by URL. The sandbox's own files are read in place, anything else fetched."""
         assert self.http is not None
-        for video_id, (path, served) in self.video_ids.items():  # our own results: no refetch
-            if served == url:
-                del video_id
+        own = f"{self.base_url}/files/"
+        if self.base_url and url.startswith(own):
+            with self.store.lock:
+                path = self.store.files.get(unquote(url[len(own) :].split("?", 1)[0]))
+            if path is not None and path.is_file():
+                if path.stat().st_size > max_bytes:
+                    raise _media.MediaRejected(f"{what} is larger than {max_bytes} bytes")
                 return path
         return await _media.fetch(self.http, url, self.inputs, max_bytes=max_bytes, what=what)
 

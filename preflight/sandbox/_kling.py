@@ -36,7 +36,7 @@ def kling(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     @functools.wraps(handler)
     async def endpoint(request: Request) -> Response:
         core: Core = request.app.state.core
-        await core.delay()
+        await core.arrive()
         try:
             check_kling_token(
                 request.headers.get("authorization"),
@@ -88,19 +88,22 @@ def refuse_by_fault(core: Core) -> tuple[Response | None, int]:
         return n > 0 and number % n == 0
 
     if every(faults.billing_every):
+        core.refused[1102] += 1
         return kling_error(1102, "Account balance is insufficient: resource pack used up"), number
     if every(faults.rate_limit_every):
+        core.refused[1302] += 1
         return kling_error(1302, "Too many requests: the rate limit was exceeded"), number
     if every(faults.concurrency_every):
-        return too_many_open(), number
+        return too_many_open(core), number
     if faults.max_open_tasks is not None:
         with core.store.lock:
             if core.store.open >= faults.max_open_tasks:
-                return too_many_open(), number
+                return too_many_open(core), number
     return None, number
 
 
-def too_many_open() -> Response:
+def too_many_open(core: Core) -> Response:
+    core.refused[1303] += 1
     return kling_error(1303, "The number of parallel tasks exceeds the resource pack limit")
 
 
@@ -116,7 +119,7 @@ def commit(core: Core, task: Task, number: int) -> Response:
     faults = core.faults
     with core.store.lock:
         if faults.max_open_tasks is not None and core.store.open >= faults.max_open_tasks:
-            return too_many_open()
+            return too_many_open(core)
         if task.external_task_id and (task.endpoint, task.external_task_id) in core.store.external:
             raise Invalid("external_task_id is already used by another task")
         task.id = core.store.new_kling_id()

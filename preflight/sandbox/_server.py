@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import shutil
 import socket
@@ -48,12 +50,28 @@ class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
         self.ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._exit: asyncio.Event | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._exit = asyncio.Event()
         try:
             await super().startup(sockets=sockets)
         finally:
             self.ready.set()
+
+    async def main_loop(self) -> None:
+        """Wait for `exit()` instead of uvicorn's 0.1 s polling: a sandbox stops at once."""
+        assert self._exit is not None
+        await self._exit.wait()
+
+    def exit(self) -> None:
+        """Stop serving (thread-safe)."""
+        self.should_exit = True
+        if self._loop is not None and self._exit is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already ended
+                self._loop.call_soon_threadsafe(self._exit.set)
 
 
 class Sandbox:
@@ -146,6 +164,9 @@ class Sandbox:
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=2,
+            # idle keep-alive connections stay usable for a minute, like a provider's load
+            # balancer; uvicorn's 5 s default races clients that pause between polls
+            timeout_keep_alive=60,
             backlog=1024,
         )
         server = _Server(config)
@@ -161,7 +182,7 @@ class Sandbox:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.should_exit = True
+            self._server.exit()
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._thread = None

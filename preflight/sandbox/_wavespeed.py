@@ -31,13 +31,18 @@ UPLOAD_MAX = 100 * 1024 * 1024
 KIND_CODE = {"missing": 1400, "invalid": 1401, "unreachable": 1402}
 
 
+def _too_many(core: Core) -> Response:
+    core.refused[429] += 1
+    return wavespeed_error(429, "Too many requests", 429)
+
+
 def _unauthorized() -> Response:
     return wavespeed_error(401, "Unauthorized: invalid or missing API key", 401)
 
 
 async def submit(request: Request) -> Response:
     core: Core = request.app.state.core
-    await core.delay()
+    await core.arrive()
     if not check_wavespeed_key(
         request.headers.get("authorization"), api_key=core.config.wavespeed_api_key
     ):
@@ -78,9 +83,9 @@ async def _submit(request: Request, core: Core, model: str) -> Response:
     if (faults.concurrency_every and number % faults.concurrency_every == 0) or (
         faults.rate_limit_every and number % faults.rate_limit_every == 0
     ):
-        return wavespeed_error(429, "Too many requests", 429)
+        return _too_many(core)
     if faults.max_open_tasks is not None and core.store.open >= faults.max_open_tasks:
-        return wavespeed_error(429, "Too many requests", 429)
+        return _too_many(core)
 
     video = await core.fetch(video_url, max_bytes=checks.LIPSYNC_VIDEO.max_bytes, what="video")
     vfacts = await core.facts(video)
@@ -112,7 +117,7 @@ async def _submit(request: Request, core: Core, model: str) -> Response:
     )
     with core.store.lock:
         if faults.max_open_tasks is not None and core.store.open >= faults.max_open_tasks:
-            return wavespeed_error(429, "Too many requests", 429)
+            return _too_many(core)
         task.id = core.store.new_wavespeed_id()
         core.add_task(task, faults.fail_every)
         data = core.wavespeed_object(task)
@@ -128,7 +133,7 @@ async def _submit(request: Request, core: Core, model: str) -> Response:
 
 async def result(request: Request) -> Response:
     core: Core = request.app.state.core
-    await core.delay()
+    await core.arrive()
     if not check_wavespeed_key(
         request.headers.get("authorization"), api_key=core.config.wavespeed_api_key
     ):
@@ -147,7 +152,7 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 async def upload(request: Request) -> Response:
     core: Core = request.app.state.core
-    await core.delay()
+    await core.arrive()
     if not check_wavespeed_key(
         request.headers.get("authorization"), api_key=core.config.wavespeed_api_key
     ):
