@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import importlib
 import os
 import shutil
 import tempfile
@@ -319,7 +318,8 @@ class Submitter:
             if os.path.isfile(path):
                 sources[role] = path
         self._emit("check", "start", f"checking against {request.profile_name}", job)
-        result = self._check(request, sources)
+        checked = {**sources, **self._local_copies(sources, job)}
+        result = self._check(request, checked)
         self._emit(
             "check",
             "done" if result.ok else "fail",
@@ -344,7 +344,7 @@ class Submitter:
                     reason=reason,
                     findings=tuple(result.findings),
                 )
-            fixed = self._fix(request, record, lease, sources, result)
+            fixed = self._fix(request, record, lease, checked, result)
             if isinstance(fixed, JobResult):
                 return fixed
             sources = fixed
@@ -362,6 +362,28 @@ class Submitter:
                 media[role] = Media(url=self._host(request, provider, role, source, job))
         self.ledger.update(lease, status=JobStatus.HOSTED, urls=_encode(media))
         return media
+
+    def _local_copies(self, sources: Mapping[str, str], job: str) -> dict[str, str]:
+        """Local copies of URL inputs the probe cannot read where they are (checked, not sent)."""
+        from preflight.errors import InputError
+        from preflight.probe import probe
+
+        copies: dict[str, str] = {}
+        for role, source in sources.items():
+            if not is_url(source):
+                continue
+            try:
+                probe(source)
+                continue
+            except InputError:
+                pass
+            self._emit("check", "info", f"{role}: fetching a copy of the URL to check it", job)
+            target = self.work_dir / job / f"{role}-source{_suffix(source)}"
+            try:
+                copies[role] = str(download(source, target))
+            except APIError as exc:
+                self._emit("check", "info", f"{role}: cannot fetch the URL: {exc}", job)
+        return copies
 
     def _check(self, request: SubmitRequest, sources: Mapping[str, str]) -> Result:
         from preflight.checking import check
@@ -638,8 +660,9 @@ class Submitter:
 
 def fix_input(source: str, target: Path, *, role: str, profile: str) -> Path:
     """Make ``source`` pass ``profile`` as ``target`` through `preflight.fix` (raises FixError)."""
-    fixer: Any = importlib.import_module("preflight.fix")
-    result = fixer.fix(source, profile=profile, output=target)
+    from preflight.fix import fix
+
+    result = fix(source, profile=profile, output=target)
     if result.status in ("fixed", "copied") and result.output:
         return Path(result.output)
     raise FixError(result.message or f"the {role} cannot be fixed ({result.status})")
