@@ -276,3 +276,62 @@ def test_no_wait_leaves_the_task_running(
 
 def _events(output: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def test_a_job_needing_a_fix_is_fixed_then_sent(
+    sandbox: Sandbox, kling: KlingClient, media: Media, tmp_path: Path
+) -> None:
+    video = copy(media, "mkv", tmp_path)  # H.264 in Matroska: a remux makes it an mp4
+    before = video.read_bytes()
+    events: list[Event] = []
+    runner = submitter(sandbox, kling, tmp_path, events)
+    result = runner.run(SubmitRequest(str(video), **TEXT))
+    assert result.outcome is Outcome.DONE, result.reason
+    assert ("fix", "done") in [(e.step, e.state) for e in events]
+    record = runner.ledger.get(result.job_id or "")
+    fixed = Path(record.fixed["video"])
+    assert probe(fixed).container == "mp4"
+    assert fixed.parent != video.parent  # fixed files live in the work dir, not beside the input
+    assert video.read_bytes() == before
+    assert_video(video.with_name("h264.lipsync.mp4"))
+    (task,) = sandbox.tasks()
+    assert task.params["video_url"].endswith(".mp4")
+
+
+def test_a_video_by_url(sandbox: Sandbox, kling: KlingClient, media: Media, tmp_path: Path) -> None:
+    url = sandbox.serve_file(media("ok"))
+    result = submit(url, **TEXT, client=kling, ledger=tmp_path / "l.db", out=tmp_path / "u.mp4")
+    assert result.outcome is Outcome.DONE, result.reason
+    assert_video(tmp_path / "u.mp4")
+    (task,) = sandbox.tasks()
+    assert task.params["video_url"] == url  # sent as given, nothing uploaded
+
+
+def test_animate_makes_a_talking_video_from_an_image(
+    sandbox: Sandbox, media: Media, tmp_path: Path, s3_bucket: str
+) -> None:
+    image = copy(media, "jpg", tmp_path)
+    env = cli_env(sandbox, tmp_path)
+    args = ["animate", str(image), "--prompt", "a person talking to the camera",
+            "--text", "hello there", "--voice-id", "genshin_klee2",
+            "--upload-to", f"s3://{s3_bucket}"]  # fmt: skip
+    result = CliRunner().invoke(main, args, env=env)
+    assert result.exit_code == 0, result.output
+    out = image.with_name("portrait.lipsync.mp4")
+    assert_video(out)
+    kinds = [t.endpoint for t in sandbox.tasks()]
+    assert kinds == ["image2video", "lip-sync"]
+    (i2v,) = sandbox.tasks(endpoint="image2video")
+    assert i2v.params["prompt"] == "a person talking to the camera"
+    # the same command again finds both jobs done: nothing new is paid for
+    again = CliRunner().invoke(main, args, env=env)
+    assert again.exit_code == 0, again.output
+    assert len(sandbox.tasks()) == 2
+
+    small = CliRunner().invoke(
+        main, ["animate", str(media("png_small")), "--prompt", "p", "--audio",
+               str(media("mp3")), "--upload-to", f"s3://{s3_bucket}"], env=env,
+    )  # fmt: skip
+    assert small.exit_code == 1, small.output
+    assert "image.dimensions" in small.output
+    assert len(sandbox.tasks()) == 2
