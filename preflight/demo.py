@@ -66,6 +66,7 @@ def run_demo(out_dir: Path | None, *, display: _Display) -> JobResult:
     """Run the demo; the result of the lip-sync job (``output`` is the downloaded clip)."""
     from preflight.checking import check
     from preflight.client import KlingClient
+    from preflight.fix import FixOptions
     from preflight.ledger import Ledger
     from preflight.report import render
     from preflight.sandbox import Sandbox, SandboxConfig
@@ -98,6 +99,7 @@ def run_demo(out_dir: Path | None, *, display: _Display) -> JobResult:
                 on_event=display.event,
                 fallback_host=SandboxHost(sandbox),
                 work_dir=where / "work",
+                fix_options=FixOptions(preset="veryfast"),
             )
             return submitter.run(
                 SubmitRequest(

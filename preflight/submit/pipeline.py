@@ -42,6 +42,7 @@ from preflight.submit.providers import Media, Provider
 
 if TYPE_CHECKING:
     from preflight.client.models import Task
+    from preflight.fix import FixOptions
     from preflight.hosting import Host
     from preflight.hosting.s3 import S3Host
     from preflight.report.model import Result
@@ -62,7 +63,8 @@ class Submitter:
 
     ``providers`` gives the `Provider` for a name (a mapping, or a factory called once per name).
     ``fallback_host`` gives local media a URL when no ``upload_to`` is set (the demo's sandbox).
-    ``gate`` bounds open tasks (batch); ``work_dir`` holds fixed files (default beside the ledger).
+    ``gate`` bounds open tasks (batch); ``work_dir`` holds fixed files (default beside the ledger);
+    ``fix_options`` are handed to `preflight.fix.fix`.
     """
 
     def __init__(
@@ -74,6 +76,7 @@ class Submitter:
         gate: SlotGate | None = None,
         fallback_host: Host | None = None,
         work_dir: str | os.PathLike[str] | None = None,
+        fix_options: FixOptions | None = None,
     ) -> None:
         self.ledger = ledger
         self._providers = providers
@@ -84,6 +87,7 @@ class Submitter:
         self.gate = gate or SlotGate(None)
         self.fallback_host = fallback_host
         self.work_dir = Path(work_dir) if work_dir else ledger.path.parent / "work"
+        self.fix_options = fix_options
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -423,7 +427,10 @@ class Submitter:
                 local = str(download(source, workdir / f"{role}-source{_suffix(source)}"))
             target = workdir / f"{Path(local).stem}.fixed{'.mp4' if role == 'video' else '.m4a'}"
             try:
-                made = fix_input(local, target, role=role, profile=request.profile_name)
+                made = fix_input(
+                    local, target, role=role, profile=request.profile_name,
+                    options=self.fix_options,
+                )  # fmt: skip
             except PreflightError as exc:
                 reason = f"the {role} cannot be fixed: {exc}"
                 self.ledger.update(lease, status=JobStatus.REJECTED, error=reason)
@@ -658,11 +665,13 @@ class Submitter:
 # --- helpers --------------------------------------------------------------------------------
 
 
-def fix_input(source: str, target: Path, *, role: str, profile: str) -> Path:
+def fix_input(
+    source: str, target: Path, *, role: str, profile: str, options: FixOptions | None = None
+) -> Path:
     """Make ``source`` pass ``profile`` as ``target`` through `preflight.fix` (raises FixError)."""
     from preflight.fix import fix
 
-    result = fix(source, profile=profile, output=target)
+    result = fix(source, profile=profile, output=target, options=options)
     if result.status in ("fixed", "copied") and result.output:
         return Path(result.output)
     raise FixError(result.message or f"the {role} cannot be fixed ({result.status})")
