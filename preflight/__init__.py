@@ -9,12 +9,14 @@ from preflight.findings import Finding, Severity
 from preflight.job import Job
 from preflight.profile import Profile
 from preflight.report import Report
+from preflight.submit import JobResult, submit
 
 __all__ = [
     "AudioStream",
     "Finding",
     "ImageInfo",
     "Job",
+    "JobResult",
     "MediaFacts",
     "PreflightError",
     "Profile",
@@ -22,6 +24,7 @@ __all__ = [
     "Severity",
     "VideoStream",
     "check",
+    "submit",
 ]
 
 __version__ = "0.1.0"

@@ -10,16 +10,18 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from preflight.errors import APIConnectionError, APIError
 from preflight.submit._crashpoints import crash_point
 
+if TYPE_CHECKING:
+    import httpx
+
 __all__ = ["download", "part_path"]
 
 CHUNK = 64 * 1024
-TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+TIMEOUT = 30.0  # seconds without progress before a read or connect gives up
 
 
 def part_path(out: Path) -> Path:
@@ -34,6 +36,8 @@ def download(
     http: httpx.Client | None = None,
 ) -> Path:
     """Fetch ``url`` into ``out`` (resuming a ``.part`` file left by an earlier attempt)."""
+    import httpx
+
     out.parent.mkdir(parents=True, exist_ok=True)
     part = part_path(out)
     have = part.stat().st_size if part.exists() else 0
