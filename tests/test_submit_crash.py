@@ -115,3 +115,28 @@ def test_two_processes_at_once_create_one_task(
     assert len(sandbox.tasks()) == 1
     assert len(Ledger(tmp_path / "ledger.sqlite3").jobs()) == 1
     assert out.stat().st_size > 0
+
+
+def test_a_wavespeed_create_that_cannot_be_looked_up_is_never_sent_twice(
+    sandbox: Sandbox, media: Media, tmp_path: Path
+) -> None:
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(media("ok").read_bytes())
+    argv = [
+        sys.executable, "-m", "preflight", "submit", str(video), "--audio", str(media("mp3")),
+        "--provider", "wavespeed", "-o", str(tmp_path / "ws.mp4"),
+    ]  # fmt: skip
+    env = {**os.environ, **sandbox.environment(),
+           "PREFLIGHT_LEDGER": str(tmp_path / "ledger.sqlite3")}  # fmt: skip
+    crashed = run(argv, {**env, "PREFLIGHT_CRASH_AT": "after-create"})
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    assert len(sandbox.tasks()) == 1
+
+    refused = run(argv, env)
+    assert refused.returncode == 1
+    assert "--new" in refused.stderr
+    assert len(sandbox.tasks()) == 1  # WaveSpeed has no lookup: not sent again
+
+    forced = run([*argv, "--new"], env)  # the user's explicit choice
+    assert forced.returncode == 0, forced.stderr
+    assert len(sandbox.tasks()) == 2

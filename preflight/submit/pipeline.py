@@ -281,17 +281,20 @@ class Submitter:
             return self._download(request, record, lease, out, resumed)
 
         task_id = record.task_id
-        self.gate.acquire()
+        if task_id is None and record.status is JobStatus.CREATING:
+            found = self._reconcile(request, provider, record)
+            if found is not None:
+                task_id = found.id
+                record = self.ledger.update(lease, status=JobStatus.SUBMITTED, task_id=task_id)
+        prepared: dict[str, Media] = {}
+        if task_id is None:
+            checked = self._prepare(request, provider, record, lease)  # holds no provider slot
+            if isinstance(checked, JobResult):
+                return checked
+            prepared = checked
+        self.gate.acquire()  # a task holds a provider slot from its create until it ends
         try:
-            if task_id is None and record.status is JobStatus.CREATING:
-                found = self._reconcile(request, provider, record)
-                if found is not None:
-                    task_id = found.id
-                    record = self.ledger.update(lease, status=JobStatus.SUBMITTED, task_id=task_id)
             if task_id is None:
-                prepared = self._prepare(request, provider, record, lease)
-                if isinstance(prepared, JobResult):
-                    return prepared
                 created = self._create(request, provider, record, lease, prepared)
                 if isinstance(created, JobResult):
                     return created
@@ -554,6 +557,12 @@ class Submitter:
         self, request: SubmitRequest, provider: Provider, record: JobRecord
     ) -> Task | None:
         job = record.job_id
+        if not provider.can_find:
+            raise APIError(
+                f"job {job}: an earlier run stopped while creating a {provider.name} task, and "
+                f"{provider.name} offers no way to look it up, so it may exist already. Check "
+                "your tasks with the provider; to submit anyway, run again with --new"
+            )
         media = _decode(record.urls)
         self._emit(
             "create",

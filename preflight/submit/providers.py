@@ -7,6 +7,7 @@ dead process may have created, wait, and (WaveSpeed) upload. `KlingProvider` and
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ __all__ = [
 # how far before the recorded create a task found by listing may have been made (clock skew)
 FIND_WINDOW = 300.0
 FIND_PAGE_SIZE = 100
+FRESH_CREATE = 60.0  # a create this recent gets a second look after SETTLE_DELAY
+SETTLE_DELAY = 1.0
 FIND_MAX_PAGES = 5
 WAVESPEED_MODELS = {
     "text": "kwaivgi/kling-lipsync/text-to-video",
@@ -57,6 +60,7 @@ class Provider(Protocol):
     """A provider as the pipeline sees it."""
 
     name: str
+    can_find: bool  # whether `find` can look up a task a dead process may have created
 
     def endpoint(self, mode: str) -> str: ...
 
@@ -91,6 +95,7 @@ class KlingProvider:
     """Kling's ``/v1/videos/lip-sync`` through `preflight.client.KlingClient`."""
 
     name = "kling"
+    can_find = True
 
     def __init__(self, client: Any) -> None:
         self.client = client
@@ -145,9 +150,17 @@ class KlingProvider:
                 since=since - FIND_WINDOW,
             )
             return found
-        return _find_by_listing(
-            self.client.list_lip_sync, request, media, external_task_id, since - FIND_WINDOW
-        )
+        for look in range(2):
+            if look:
+                if time.time() - since > FRESH_CREATE:
+                    break
+                time.sleep(SETTLE_DELAY)  # a task made seconds ago may not be listed yet
+            found = _find_by_listing(
+                self.client.list_lip_sync, request, media, external_task_id, since - FIND_WINDOW
+            )
+            if found is not None:
+                return found
+        return None
 
     def wait(
         self, task_id: str, *, timeout: float | None, on_update: Callable[[Task], object]
@@ -163,6 +176,7 @@ class WaveSpeedProvider:
     """WaveSpeed's Kling lip-sync models through `preflight.client.WaveSpeedClient`."""
 
     name = "wavespeed"
+    can_find = False
 
     def __init__(self, client: Any) -> None:
         self.client = client
@@ -191,7 +205,9 @@ class WaveSpeedProvider:
             )
         else:
             fields["audio"] = media["audio"].url
-        task: Task = self.client.submit(self.endpoint(request.mode), **fields)
+        task: Task = self.client.submit(
+            self.endpoint(request.mode), webhook=request.callback_url, **fields
+        )
         return task
 
     def find(
