@@ -4,6 +4,7 @@ a real S3-compatible server for hosted media."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from preflight.cli import main
+from preflight.cli.submit_cmd import Display
 from preflight.client import KlingClient, WaveSpeedClient
 from preflight.demo import SandboxHost
 from preflight.errors import ConfigError
@@ -21,6 +23,7 @@ from preflight.probe import probe
 from preflight.sandbox import Sandbox, SandboxConfig
 from preflight.submit import (
     Event,
+    JobResult,
     KlingProvider,
     Outcome,
     SubmitRequest,
@@ -251,7 +254,7 @@ def test_gave_up_waiting_is_exit_3_and_resume_finishes(
         assert record.job_id in listing.output
 
         sandbox.settle()
-        resumed = runner.invoke(main, ["resume", record.job_id], env=env)
+        resumed = runner.invoke(main, ["resume"], env=env)  # every unfinished job
         assert resumed.exit_code == 0, resumed.output
         assert_video(video.with_name("ok 720p.lipsync.mp4"))
         assert len(sandbox.tasks()) == 1
@@ -335,3 +338,37 @@ def test_animate_makes_a_talking_video_from_an_image(
     assert small.exit_code == 1, small.output
     assert "image.dimensions" in small.output
     assert len(sandbox.tasks()) == 2
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_terminal_display_keeps_one_live_line() -> None:
+    err, out = _Terminal(), io.StringIO()
+    display = Display("text", out=out, err=err)
+    display.event(Event("wait", "start", "waiting for task 1", "j1"))
+    display.event(Event("wait", "progress", "task 1: processing", "j1"))
+    display.event(Event("download", "done", "downloaded 10 bytes", "j1"))
+    display.result(JobResult("clip.mp4", Outcome.DONE, job_id="j1", output=Path("/o/clip.mp4")))
+    shown = err.getvalue()
+    assert "\r\x1b[2K" in shown  # the live line is redrawn in place ...
+    assert "task 1: processing" in shown
+    assert "download: downloaded 10 bytes" in shown  # ... and finished steps stay as lines
+    assert out.getvalue() == "/o/clip.mp4\n"
+
+    plain = io.StringIO()
+    quiet = Display("text", out=io.StringIO(), err=plain)
+    quiet.event(Event("wait", "progress", "task 1: processing", "j1"))
+    assert plain.getvalue() == ""  # no live line when stderr is not a terminal
+
+    lines = io.StringIO()
+    as_json = Display("json", out=lines, err=io.StringIO())
+    as_json.event(Event("create", "done", "task 1 created", "j1", {"task_id": "1"}))
+    as_json.result(JobResult("clip.mp4", Outcome.TIMED_OUT, job_id="j1", task_id="1"))
+    first, last = (json.loads(line) for line in lines.getvalue().splitlines())
+    assert first == {"event": "create", "state": "done", "job_id": "j1",
+                     "message": "task 1 created", "task_id": "1"}  # fmt: skip
+    assert last["event"] == "result"
+    assert last["outcome"] == "timed_out"

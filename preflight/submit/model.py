@@ -132,8 +132,8 @@ class SubmitRequest:
     def options(self) -> dict[str, Any]:
         """How to run it (not part of the key): enough to resume the job from the ledger."""
         return {
-            "video": self.video,
-            "audio": self.audio,
+            "video": _absolute(self.video),
+            "audio": _absolute(self.audio),
             "profile": self.profile,
             "fix": self.fix,
             "upload_to": self.upload_to,
@@ -154,6 +154,11 @@ class SubmitRequest:
         if self.name:
             return self.name
         return unquote(Path(urlsplit(self.video).path).name) if is_url(self.video) else self.video
+
+
+def _absolute(source: str | None) -> str | None:
+    """A local path made absolute (so `preflight resume` works from anywhere); URLs unchanged."""
+    return source if source is None or is_url(source) else os.path.abspath(source)
 
 
 def _replace(request: SubmitRequest, **changes: Any) -> SubmitRequest:
