@@ -20,7 +20,7 @@ from typing import Any
 
 from preflight.config import Config
 from preflight.engine import evaluate, is_ok
-from preflight.errors import ConfigError, InputError
+from preflight.errors import ConfigError, InputError, PreflightError
 from preflight.facts import MediaFacts
 from preflight.job import Job
 from preflight.profile import Profile
@@ -37,6 +37,13 @@ DEFAULT_INCLUDE = {
     ),
     "image": ("*.jpg", "*.jpeg", "*.png", "*.webp", "*.bmp", "*.gif", "*.tif", "*.tiff", "*.heic"),
 }  # fmt: skip
+
+# Analysers add slow, derived measurements (they decode media) to a job after probing, stored
+# in ``job.analysis[family]`` for that family's rules. family -> "module:function", imported
+# only when the profile enables a rule of that family. The function is called as
+# ``fn(job, profile, config, skip=None | "reason")`` and returns the value to store (with ``skip``
+# set it must not decode anything, only record why the analysis did not run).
+ANALYSERS: dict[str, str] = {}
 
 _MEDIA_ROLES = ("video", "audio", "image")
 _JOB_FIELDS = {
@@ -235,9 +242,26 @@ def _probe_all(
         else:
             to_probe.append(source)
     if to_probe:
-        results = probe_many(to_probe, backend=backend, cache=cache, workers=workers)
+        try:
+            results = probe_many(to_probe, backend=backend, cache=cache, workers=workers)
+        except PreflightError:
+            raise
+        except Exception:  # noqa: BLE001 - a probe bug must not cost the other inputs their verdict
+            results = [_probe_alone(s, backend=backend, cache=cache) for s in to_probe]
         outcome.update(zip(to_probe, results, strict=True))
     return outcome
+
+
+def _probe_alone(source: str, *, backend: str, cache: bool) -> MediaFacts | InputError:
+    """One source on its own, an unexpected failure recorded as that input's error."""
+    from preflight.probe import probe_many
+
+    try:
+        return probe_many([source], backend=backend, cache=cache, workers=1)[0]
+    except PreflightError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - reported as this input's finding, not a traceback
+        return InputError(f"could not be probed ({type(exc).__name__}: {exc})", source=source)
 
 
 def _job(plan: Planned, probed: Mapping[str, MediaFacts | InputError]) -> Job:
@@ -270,7 +294,7 @@ def plan(
     **request: Any,
 ) -> list[Planned]:
     """Every job this run will check, before probing."""
-    unknown = set(request) - set(_JOB_FIELDS)
+    unknown = set(request) - set(_JOB_FIELDS) | ({"name"} & set(request))
     if unknown:
         raise ConfigError(f"unknown request field(s): {', '.join(sorted(unknown))}")
     role = _primary_role(profile)
@@ -296,6 +320,22 @@ def plan(
     return planned
 
 
+def _analysers(profile: Profile, config: Config | None) -> list[tuple[str, Any]]:
+    """The analysers whose family has an enabled rule under ``profile`` (and ``config``)."""
+    import importlib
+
+    enabled = {r for r, s in profile.rules.items() if s.enabled}
+    if config is not None:
+        enabled |= {r for r, o in config.rules.items() if o.enabled}
+        enabled -= {r for r, o in config.rules.items() if o.enabled is False}
+    hooks = []
+    for family, target in ANALYSERS.items():
+        if any(r.startswith(f"{family}.") for r in enabled):
+            module, _, attr = target.partition(":")
+            hooks.append((family, getattr(importlib.import_module(module), attr)))
+    return hooks
+
+
 def check(
     inputs: Iterable[PathLike] = (),
     profile: str | os.PathLike[str] | Profile = "kling-lipsync",
@@ -308,14 +348,16 @@ def check(
     backend: str = "auto",
     cache: bool = True,
     workers: int | None = None,
+    analyse: bool = True,
     **request: Any,
 ) -> Report:
     """Check every input against ``profile`` and return the `Report`.
 
     ``request`` holds the job fields shared by all inputs: ``audio``, ``image`` (paths or URLs),
     ``text``, ``voice_id``, ``voice_language``, ``voice_speed``, ``prompt``, ``negative_prompt``.
-    Raises `ConfigError` for a bad profile, an unknown field, a missing jobs file or nothing to
-    check; never for a bad input (that is a finding).
+    ``analyse=False`` skips the slow content analysers (face checks; ``--no-face``): their rules
+    then say they were skipped. Raises `ConfigError` for a bad profile, an unknown field, a
+    missing jobs file or nothing to check; never for a bad input (that is a finding).
     """
     if not isinstance(profile, Profile):
         from preflight.profiles import load_profile
@@ -328,8 +370,12 @@ def check(
     sources = list(dict.fromkeys(s for p in planned for s in p.sources.values()))
     probed = _probe_all(sources, backend=backend, cache=cache, workers=workers) if sources else {}
     results = []
+    hooks = _analysers(profile, config)
     for p in planned:
         job = _job(p, probed)
+        for family, hook in hooks:
+            result = hook(job, profile, config, skip=None if analyse else "turned off (--no-face)")
+            job = replace(job, analysis={**job.analysis, family: result})
         findings = evaluate(job, profile, config)
         media = {r: m for r in _MEDIA_ROLES if (m := getattr(job, r)) is not None}
         results.append(

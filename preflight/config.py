@@ -4,7 +4,8 @@ Read from ``preflight.toml`` (top-level keys) or the ``[tool.preflight]`` table 
 ``pyproject.toml``, whichever is found first walking up from the working directory (a
 ``pyproject.toml`` without that table is passed over), or from a file given with ``--config``::
 
-    profile = "kling-lipsync"          # used when --profile is not given
+    profile = "kling-lipsync"          # used when --profile is not given (a .toml path is
+                                       # relative to this file)
     include = ["*.mp4", "*.mov"]       # globs for walking directories
     exclude = ["drafts/**"]
 
@@ -117,6 +118,9 @@ def _validate(table: Any, where: str, origin: str) -> Config:
     profile = table.get("profile")
     if profile is not None and not isinstance(profile, str):
         raise ConfigError(f"{where}: key 'profile' must be a string")
+    if profile is not None and origin and (profile.endswith(".toml") or "/" in profile):
+        # a profile file named in a config file is relative to that file, not to the cwd
+        profile = str(Path(origin).parent / Path(profile).expanduser())
     rules_table = table.get("rules", {})
     if not isinstance(rules_table, dict):
         raise ConfigError(f"{where}: key 'rules' must be a table of rule tables")

@@ -208,18 +208,18 @@ def test_odd_names(media: Media, tmp_path: Path) -> None:
 
 def test_lying_extension_rotation_and_anamorphic_on_real_media(media: Media) -> None:
     code, doc = as_json(
-        media("lying"), media("rotated"), media("anamorphic"), media("rotated_uhd"), *TEXT
+        media("lying"), media("rotated"), media("anamorphic"), media("rotated_wide"), *TEXT
     )
     assert code == 1
-    lying, rotated, anamorphic, rotated_uhd = doc["results"]  # type: ignore[misc]
+    lying, rotated, anamorphic, rotated_wide = doc["results"]  # type: ignore[misc]
     (container,) = [f for f in lying["findings"] if f["rule"] == "video.container"]
     assert container["measured"] == "matroska"
     assert container["fixable"] is True
     assert "the name says .mp4" in container["message"]
     assert rotated["ok"] is True  # 720x1280 on screen
     assert anamorphic["ok"] is True  # 1440x1080 stored, 1920x1080 on screen
-    sides = {f["rule"]: f["measured"] for f in rotated_uhd["findings"]}
-    assert sides == {"video.width": 2160, "video.height": 3840}
+    sides = {f["rule"]: f["measured"] for f in rotated_wide["findings"]}
+    assert sides == {"video.height": 1922}  # stored 1922 wide, but on screen 1080 wide
 
 
 def test_directory_walk_with_include_and_exclude(media: Media, tmp_path: Path) -> None:
@@ -374,3 +374,95 @@ def test_missing_ffprobe_is_a_usage_error(media: Media, monkeypatch: pytest.Monk
         tools.find_ffprobe.cache_clear()
     assert result.exit_code == 2, result.output
     assert "ffprobe not found" in result.output
+
+
+def test_name_that_is_not_utf8(media: Media, tmp_path: Path) -> None:
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    raw = os.path.join(os.fsencode(folder), b"caf\xe9 take.mp4")  # Latin-1 bytes, not UTF-8
+    with open(raw, "wb") as fh:
+        fh.write(media("long").read_bytes())
+    for fmt, shown in [
+        ("text", "caf? take.mp4"),
+        ("json", "caf? take.mp4"),
+        ("junit", "caf? take.mp4"),
+        ("sarif", "raw/caf%E9%20take.mp4"),
+        ("github", "caf? take.mp4"),
+    ]:
+        result = run("raw", *TEXT, "--format", fmt, "--no-cache")
+        assert result.exit_code == 1, (fmt, result.output)
+        assert shown in result.stdout, fmt
+        assert "video.duration" in result.stdout, fmt
+
+
+def test_urls_are_checked_and_a_dead_url_is_a_finding(media: Media, tmp_path: Path) -> None:
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    served = tmp_path / "www"
+    served.mkdir()
+    copy(media("ok"), served / "ok.mp4")
+    copy(media("long"), served / "long.mp4")
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(served))
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        try:
+            code, doc = as_json(f"{base}/ok.mp4", f"{base}/long.mp4", f"{base}/gone.mp4", *TEXT)
+        finally:
+            server.shutdown()
+            thread.join()
+    assert code == 1
+    ok, long, gone = doc["results"]  # type: ignore[misc]
+    assert ok["ok"] is True
+    assert ok["path"] == f"{base}/ok.mp4"
+    assert [f["rule"] for f in long["findings"]] == ["video.duration"]
+    assert gone["findings"][0]["rule"] == "input.readable"
+    assert "404" in gone["findings"][0]["message"]
+
+
+def record_analysis(
+    job: object, profile: object, config: object, *, skip: str | None
+) -> dict[str, object]:
+    """A stand-in analyser (see test below): records what it was asked."""
+    return {"skip": skip, "job": getattr(job, "name", None)}
+
+
+def test_analysers_run_only_for_enabled_families(
+    media: Media, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from preflight import checking
+    from preflight.engine import evaluate
+
+    seen: list[dict[str, object]] = []
+
+    def spy(job: object, profile: object, config: object = None) -> list[object]:
+        seen.append(dict(getattr(job, "analysis", {})))
+        return evaluate(job, profile, config)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(checking, "evaluate", spy)
+    monkeypatch.setitem(checking.ANALYSERS, "video", "test_cli_check:record_analysis")
+    monkeypatch.setitem(checking.ANALYSERS, "image", "no.such.module:never_imported")
+    run(media("ok"), *TEXT)
+    run(media("ok"), *TEXT, "--no-face")
+    name = str(media("ok"))
+    assert seen == [
+        {"video": {"skip": None, "job": name}},
+        {"video": {"skip": "turned off (--no-face)", "job": name}},
+    ]
+
+
+def test_library_rejects_unknown_request_fields(media: Media) -> None:
+    from preflight.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown request field"):
+        preflight.check([media("ok")], voice="x")
+    with pytest.raises(ConfigError, match="name"):
+        preflight.check([media("ok")], name="x")

@@ -91,13 +91,20 @@ def kling(
         yield client
 
 
+@pytest.fixture(scope="module")
+def audio_url(sandbox: Sandbox, media: Callable[[str], Path]) -> str:
+    return sandbox.serve_file(media("mp3"))
+
+
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def provoke_everything(sandbox: Sandbox, video_url: str, tokens: Tokens) -> dict[type, APIError]:
+def provoke_everything(
+    sandbox: Sandbox, video_url: str, audio_url: str, tokens: Tokens
+) -> dict[type, APIError]:
     """One real exchange per error class; returns the error raised for each."""
     got: dict[type, APIError] = {}
 
@@ -114,7 +121,7 @@ def provoke_everything(sandbox: Sandbox, video_url: str, tokens: Tokens) -> dict
     with kling(sandbox, tokens) as client:
         sandbox.set_faults(Faults(billing_every=1))
         expect(
-            AccountError, lambda: client.create_lip_sync(video_url=video_url, audio_url=video_url)
+            AccountError, lambda: client.create_lip_sync(video_url=video_url, audio_url=audio_url)
         )
         sandbox.set_faults(Faults())
         expect(
@@ -131,14 +138,14 @@ def provoke_everything(sandbox: Sandbox, video_url: str, tokens: Tokens) -> dict
     with kling(sandbox, tokens, retry=RetryPolicy(max_retries=1, random=lambda: 0.0)) as client:
         sandbox.set_faults(Faults(rate_limit_every=1))
         expect(
-            RateLimitError, lambda: client.create_lip_sync(video_url=video_url, audio_url=video_url)
+            RateLimitError, lambda: client.create_lip_sync(video_url=video_url, audio_url=audio_url)
         )
         assert got[RateLimitError].code == 1302
     with kling(sandbox, tokens, retry=RetryPolicy(concurrency_retries=1, random=lambda: 0.0)) as c:
         sandbox.set_faults(Faults(concurrency_every=1))
         expect(
             ConcurrencyLimitError,
-            lambda: c.create_lip_sync(video_url=video_url, audio_url=video_url),
+            lambda: c.create_lip_sync(video_url=video_url, audio_url=audio_url),
         )
         assert got[ConcurrencyLimitError].code == 1303
     sandbox.set_faults(Faults())
@@ -170,11 +177,11 @@ def provoke_everything(sandbox: Sandbox, video_url: str, tokens: Tokens) -> dict
 
 
 def test_every_error_class_carries_code_status_and_no_secret(
-    sandbox: Sandbox, video_url: str, caplog: pytest.LogCaptureFixture
+    sandbox: Sandbox, video_url: str, audio_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     tokens = Tokens()
-    got = provoke_everything(sandbox, video_url, tokens)
+    got = provoke_everything(sandbox, video_url, audio_url, tokens)
     assert set(got) == {
         AuthenticationError,
         AccountError,

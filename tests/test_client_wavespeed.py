@@ -226,10 +226,13 @@ async def test_async_submit_upload_wait_download(
 
 
 @pytest.mark.anyio
-async def test_async_failed_prediction(sandbox: Sandbox, video_url: str) -> None:
+async def test_async_failed_prediction(
+    sandbox: Sandbox, video_url: str, media: Callable[[str], Path]
+) -> None:
+    audio_url = sandbox.serve_file(media("mp3"))
     sandbox.set_faults(fail_every=1)
     async with awavespeed(sandbox) as client:
-        task = await client.submit(AUDIO_TO_VIDEO_MODEL, video=video_url, audio=video_url)
+        task = await client.submit(AUDIO_TO_VIDEO_MODEL, video=video_url, audio=audio_url)
         with pytest.raises(TaskFailedError):
             await client.wait(task)
 

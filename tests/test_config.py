@@ -92,3 +92,19 @@ def test_bad_pyproject_key_names_the_table(tmp_path: Path) -> None:
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_profile_path_is_relative_to_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "mine.toml").write_text('extends = "kling-lipsync"\n', encoding="utf-8")
+    (tmp_path / "preflight.toml").write_text('profile = "ci/mine.toml"\n', encoding="utf-8")
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    monkeypatch.chdir(sub)
+    config = load_config()
+    assert config.profile == str(tmp_path / "ci" / "mine.toml")
+    from preflight.profiles import load_profile
+
+    assert load_profile(config.profile).id == "mine"

@@ -30,7 +30,8 @@ def test_docs_rules_section_is_generated_from_the_registry() -> None:
     begin = text.index("\n", text.index("<!-- rules:begin")) + 1
     end = text.index("<!-- rules:end -->")
     assert text[begin:end].strip() == registry_markdown().strip(), (
-        "docs/check.md is stale: regenerate the rules section with `preflight rules -f markdown`"
+        'docs/check.md is stale: run python -c "from preflight.rules.docs import update_doc; '
+        "update_doc('docs/check.md')\""
     )
 
 

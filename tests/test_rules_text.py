@@ -127,3 +127,16 @@ def test_prompt_length(length: int, fails: bool) -> None:
     assert bool(only(job, "prompt.length", "kling-image2video")) is fails
     job = Job(name="i", image=image(), negative_prompt="x" * length)
     assert bool(only(job, "prompt.length", "kling-image2video")) is fails
+
+
+def test_media_the_endpoint_does_not_take() -> None:
+    from _facts import image
+
+    (f,) = only(text_job(image=image()), "job.inputs")
+    assert f.message == "this endpoint takes no image"
+    from preflight.job import Job
+
+    found = only(
+        Job(name="i", image=image(), video=text_job().video), "job.inputs", "kling-image2video"
+    )
+    assert [x.message for x in found] == ["this endpoint takes no video"]

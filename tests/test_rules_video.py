@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from _facts import only, rules_of, text_job, video
+from _facts import only, rules_of, run, text_job, video
 
 from preflight.findings import Severity
 
@@ -139,3 +139,29 @@ def test_codec_is_a_warning(codec: str, fails: bool) -> None:
     if fails:
         assert found[0].severity is Severity.WARNING
         assert found[0].fixable
+
+
+@pytest.mark.parametrize(
+    ("profile", "low_s", "high_s", "low_px", "high_px"),
+    [
+        ("kling-lipsync", 2.0, 10.0, 720, 1920),
+        ("kling-advanced-lipsync", 2.0, 60.0, 512, 2160),
+        ("wavespeed-kling-lipsync-t2v", 2.0, 10.0, 720, 1920),
+        ("wavespeed-kling-lipsync-a2v", 2.0, 10.0, 720, 1920),
+    ],
+)
+def test_each_profile_at_its_own_boundaries(
+    profile: str, low_s: float, high_s: float, low_px: int, high_px: int
+) -> None:
+    def verdict(**kw: object) -> set[str]:
+        job = text_job(video=video(**kw))  # type: ignore[arg-type]
+        return {f.rule for f in run(job, profile) if f.rule.startswith("video.")}
+
+    assert verdict(duration=low_s) == set()
+    assert verdict(duration=high_s) == set()
+    assert verdict(duration=round(low_s - 0.01, 2)) == {"video.duration"}
+    assert verdict(duration=high_s + 0.01) == {"video.duration"}
+    assert verdict(width=low_px, height=high_px) == set()
+    assert verdict(width=low_px - 1, height=high_px) == {"video.width"}
+    assert verdict(width=high_px + 1, height=low_px) == {"video.width"}
+    assert verdict(width=low_px, height=high_px + 1) == {"video.height"}

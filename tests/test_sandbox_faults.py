@@ -133,3 +133,63 @@ def test_concurrent_creates_never_exceed_the_pack(
         t.join()
     assert sorted(codes) == [0, 0, 0] + [1303] * 5
     assert sb.open_tasks == 3
+
+
+def test_wavespeed_creates_meet_the_same_faults(sb: Sandbox, media: Callable[[str], Path]) -> None:
+    headers = {"Authorization": f"Bearer {sb.wavespeed_api_key}"}
+    body = {"video": sb.serve_file(media("ok")), "text": "Hi"}
+    path = f"{sb.url}/api/v3/kwaivgi/kling-lipsync/text-to-video"
+    sb.set_faults(concurrency_every=1)
+    assert httpx.post(path, json=body, headers=headers).status_code == 429
+    assert sb.tasks() == []
+    sb.set_faults(Faults(server_error_after_create_every=1))
+    answer = httpx.post(path, json=body, headers=headers)
+    assert (answer.status_code, answer.json()["code"]) == (500, 5000)
+    sb.set_faults(Faults(drop_after_create_every=1))
+    with pytest.raises(httpx.RemoteProtocolError):
+        httpx.post(path, json=body, headers=headers)
+    assert len(sb.tasks(provider="wavespeed")) == 2
+
+
+def test_scaled_clock_runs_tasks_without_advance(media: Callable[[str], Path]) -> None:
+    config = SandboxConfig(clock_scale=50, submitted_seconds=1, processing_seconds=2)
+    with Sandbox(config) as sb:
+        token = kling_token(sb.kling_access_key, sb.kling_secret_key)
+        body = {
+            "input": {
+                "video_url": sb.serve_file(media("ok")),
+                "mode": "text2video",
+                "text": "Hi",
+                **VOICE,
+            }
+        }
+        created = httpx.post(
+            f"{sb.url}/v1/videos/lip-sync", json=body, headers={"Authorization": f"Bearer {token}"}
+        ).json()
+        assert created["code"] == 0
+        (task,) = sb.settle(timeout=30)
+    assert task.status == "succeed"
+    assert task.updated_at - task.created_at >= 3000  # three seconds of sandbox time passed
+
+
+def test_a_result_that_cannot_be_made_fails_the_task(tmp_path: Path) -> None:
+    config = SandboxConfig(clock_scale=0, validate_media=False)
+    not_media = tmp_path / "clip.mp4"
+    not_media.write_bytes(b"this is not a video at all" * 100)
+    with Sandbox(config) as sb:
+        token = kling_token(sb.kling_access_key, sb.kling_secret_key)
+        body = {
+            "input": {
+                "video_url": sb.serve_file(not_media),
+                "mode": "text2video",
+                "text": "Hi",
+                **VOICE,
+            }
+        }
+        created = httpx.post(
+            f"{sb.url}/v1/videos/lip-sync", json=body, headers={"Authorization": f"Bearer {token}"}
+        ).json()
+        assert created["code"] == 0  # not checked, as configured
+        (task,) = sb.settle()
+    assert task.status == "failed"
+    assert "result could not be made" in task.status_msg

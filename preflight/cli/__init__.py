@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "check": "preflight.cli.check_cmd:check_command",
     "fix": "preflight.cli.fix_cmd:fix_command",
     "rules": "preflight.cli.rules_cmd:rules_command",
+    "probe": "preflight.cli.probe_cmd:probe",
     "submit": "preflight.cli.submit_cmd:submit",
     "jobs": "preflight.cli.submit_cmd:jobs",
     "resume": "preflight.cli.submit_cmd:resume",

@@ -54,13 +54,20 @@ def pick_format(fmt: str | None) -> str:
 
 @click.command("check")
 @click.argument("inputs", nargs=-1, metavar="[PATHS|URLS|DIRS]...")
-@click.option("-p", "--profile", help="Profile name (see `preflight rules`) or a .toml path.")
-@click.option("--audio", help="Audio file or URL (audio-to-video), used with every input.")
+@click.option(
+    "-p",
+    "--profile",
+    metavar="NAME|FILE",
+    help="Profile name (see `preflight rules`) or a .toml path.",
+)
+@click.option(
+    "--audio", metavar="FILE|URL", help="Audio file or URL (audio-to-video), used with every input."
+)
 @click.option("--text", help="Text to speak (text-to-video).")
 @click.option("--voice-id", help="Voice id for --text.")
-@click.option("--voice-language", help="Voice language for --text: zh or en.")
+@click.option("--voice-language", metavar="zh|en", help="Voice language for --text.")
 @click.option("--voice-speed", type=float, help="Voice speed for --text (0.8-2.0).")
-@click.option("--image", help="Image file or URL (image-to-video profiles).")
+@click.option("--image", metavar="FILE|URL", help="Image file or URL (image-to-video profiles).")
 @click.option("--prompt", help="Prompt (image-to-video profiles).")
 @click.option("--negative-prompt", help="Negative prompt (image-to-video profiles).")
 @click.option("--jobs", "jobs", metavar="FILE", help="JSONL file: one job per line.")
@@ -83,7 +90,14 @@ def pick_format(fmt: str | None) -> str:
     show_default=True,
     help="Probe backend.",
 )
-@click.option("--workers", type=click.IntRange(min=1), help="Probe processes [default: CPUs].")
+@click.option(
+    "--no-face",
+    "--no-analysis",
+    "no_analysis",
+    is_flag=True,
+    help="Skip slow content checks (face); their rules report 'skipped'.",
+)
+@click.option("--workers", type=click.IntRange(min=1), help="Parallel probes [default: CPUs].")
 @click.option("--config", "config_path", metavar="FILE", help="preflight.toml or pyproject.toml.")
 @click.pass_context
 def check_command(
@@ -100,6 +114,7 @@ def check_command(
     no_cache: bool,
     backend: str,
     workers: int | None,
+    no_analysis: bool,
     config_path: str | None,
     **request: Any,
 ) -> None:
@@ -127,6 +142,7 @@ def check_command(
             backend=backend,
             cache=not no_cache,
             workers=workers,
+            analyse=not no_analysis,
             **request,
         )
     except ToolNotFoundError as exc:  # e.g. --backend ffprobe with no ffprobe: a usage problem

@@ -40,6 +40,13 @@ __all__ = ["sandbox"]
     help="How long a task stays `processing` (at least).",
 )
 @click.option(
+    "--clock-scale",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="How fast task time runs against real time (10: ten times faster).",
+)
+@click.option(
     "--max-open-tasks",
     default=None,
     type=click.IntRange(1),
@@ -53,6 +60,7 @@ def sandbox(
     port: int,
     submitted_seconds: float,
     processing_seconds: float,
+    clock_scale: float,
     max_open_tasks: int | None,
     fail_every: int,
 ) -> None:
@@ -63,6 +71,7 @@ def sandbox(
     config = SandboxConfig(
         submitted_seconds=submitted_seconds,
         processing_seconds=processing_seconds,
+        clock_scale=clock_scale,
         faults=Faults(max_open_tasks=max_open_tasks, fail_every=fail_every),
     )
     stop = threading.Event()

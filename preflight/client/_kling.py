@@ -240,7 +240,9 @@ class KlingCore(Core):
                         http_status=ambiguous.error.http_status,
                         request_id=ambiguous.error.request_id,
                     ) from ambiguous.error
-                log.info("%s: no task was started; sending the create once more", kind.value)
+                log.info(
+                    "%s: no task found; sending the create once more, same external id", kind.value
+                )
                 continue
             except InvalidRequestError:
                 if _round == 0:

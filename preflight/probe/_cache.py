@@ -9,6 +9,7 @@ without a cache. Nothing about the cache can make a probe fail.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -20,7 +21,7 @@ from typing import Any
 
 from preflight.facts import AudioStream, ImageInfo, MediaFacts, VideoStream
 
-__all__ = ["SCHEMA", "ProbeCache", "cache_dir", "open_cache"]
+__all__ = ["SCHEMA", "ProbeCache", "cache_dir", "close_all", "open_cache"]
 
 SCHEMA = 1  # bump when MediaFacts or the normalisation changes: old rows are then ignored
 _BUSY_TIMEOUT_S = 5.0
@@ -48,32 +49,31 @@ def cache_dir() -> Path:
 
 
 class ProbeCache:
-    """A handle on the cache file. Safe to share between threads (one connection per thread)."""
+    """A handle on the cache file, shared by threads: one connection, one lock.
+
+    A lookup or a store takes tens of microseconds against milliseconds for a probe, so a lock
+    costs nothing measurable and keeps one connection (no per-thread connections to leak).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._local = threading.local()
         self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
         self.disabled = False
 
-    def _connect(self) -> sqlite3.Connection | None:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None or self.disabled:
-            return conn
-        with self._lock:
-            conn = self._open_or_rebuild()
-        self._local.conn = conn
-        return conn
-
-    def _open_or_rebuild(self) -> sqlite3.Connection | None:
-        for attempt in range(2):
-            try:
-                return self._open()
-            except (sqlite3.Error, OSError):
-                if attempt == 0:
-                    self._remove()
-        self.disabled = True
-        return None
+    def _connection(self) -> sqlite3.Connection | None:
+        """The open connection (opening, or rebuilding a corrupt file, on first use)."""
+        if self._conn is None and not self.disabled:
+            for attempt in range(2):
+                try:
+                    self._conn = self._open()
+                    break
+                except (sqlite3.Error, OSError):
+                    if attempt == 0:
+                        self._remove()
+            else:
+                self.disabled = True
+        return self._conn
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,52 +94,52 @@ class ProbeCache:
             with contextlib.suppress(OSError):
                 os.unlink(f"{self.path}{suffix}")
 
-    def _fail(self) -> None:
-        """A query failed on an open connection: rebuild the file once, then give up quietly."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+    def _failed(self) -> None:
+        """A query failed on an open connection (the file went bad): rebuild it on next use."""
+        self.close()
+        self._remove()
+
+    def close(self) -> None:
+        if self._conn is not None:
             with contextlib.suppress(sqlite3.Error):
-                conn.close()
-        self._local.conn = None
-        with self._lock:
-            self._remove()
-            self._local.conn = self._open_or_rebuild()
+                self._conn.close()
+            self._conn = None
 
     def get(self, source: str, st: os.stat_result, backend: str) -> MediaFacts | None:
         """The cached facts for this file as it is now, or None."""
-        conn = self._connect()
-        if conn is None:
-            return None
-        try:
-            row = conn.execute(
-                "SELECT size, mtime_ns, schema, record FROM facts WHERE path=? AND backend=?",
-                (os.path.abspath(source), backend),
-            ).fetchone()
-        except sqlite3.Error:
-            self._fail()
-            return None
+        with self._lock:
+            conn = self._connection()
+            if conn is None:
+                return None
+            try:
+                row = conn.execute(
+                    "SELECT size, mtime_ns, schema, record FROM facts WHERE path=? AND backend=?",
+                    (os.path.abspath(source), backend),
+                ).fetchone()
+            except sqlite3.Error:
+                self._failed()
+                return None
         if row is None or (row[0], row[1], row[2]) != (st.st_size, st.st_mtime_ns, SCHEMA):
             return None
         try:
             facts = _from_record(json.loads(row[3]))
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, AttributeError):
             return None
         return replace(facts, source=source)
 
     def put(self, source: str, st: os.stat_result, backend: str, facts: MediaFacts) -> None:
         """Remember ``facts`` for this file (size, mtime) and backend."""
-        conn = self._connect()
-        if conn is None:
-            return
         record = json.dumps(asdict(facts), default=str)
-        try:
-            with conn:
-                conn.execute(
-                    "INSERT OR REPLACE INTO facts VALUES (?, ?, ?, ?, ?, ?)",
-                    (os.path.abspath(source), backend, st.st_size, st.st_mtime_ns, SCHEMA, record),
-                )
-        except sqlite3.Error:
-            self._fail()
+        key = (os.path.abspath(source), backend, st.st_size, st.st_mtime_ns, SCHEMA, record)
+        with self._lock:
+            conn = self._connection()
+            if conn is None:
+                return
+            try:
+                with conn:
+                    conn.execute("INSERT OR REPLACE INTO facts VALUES (?, ?, ?, ?, ?, ?)", key)
+            except sqlite3.Error:
+                self._failed()
 
 
 def _from_record(data: dict[str, Any]) -> MediaFacts:
@@ -156,6 +156,15 @@ def _from_record(data: dict[str, Any]) -> MediaFacts:
 
 _caches: dict[Path, ProbeCache] = {}
 _caches_lock = threading.Lock()
+
+
+@atexit.register
+def close_all() -> None:
+    """Close every cache connection (at exit, and for tests that swap cache dirs)."""
+    with _caches_lock:
+        for cache in _caches.values():
+            cache.close()
+        _caches.clear()
 
 
 def open_cache() -> ProbeCache | None:

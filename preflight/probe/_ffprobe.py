@@ -39,7 +39,10 @@ def run_ffprobe(path: str) -> dict[str, Any]:
     from preflight.tools import ffprobe_path
 
     target = _target(path)
-    argv = [ffprobe_path(), "-v", "error", "-show_format", "-show_streams", "-of", "json", target]
+    argv = [ffprobe_path(), "-v", "error", "-show_format", "-show_streams", "-of", "json"]
+    if "://" in path:
+        argv += ["-rw_timeout", str(int(TIMEOUT_S * 1_000_000))]  # microseconds
+    argv.append(target)
     try:
         done = subprocess.run(argv, capture_output=True, timeout=TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired as exc:

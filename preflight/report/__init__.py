@@ -28,6 +28,6 @@ def render(report: Report, fmt: str, *, color: bool = False) -> str:
     except KeyError:
         raise ValueError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})") from None
     module = importlib.import_module(module_name)
-    if fmt == "text":
-        return str(module.render(report, color=color))
-    return str(module.render(report))
+    out = str(module.render(report, color=color) if fmt == "text" else module.render(report))
+    # a file name that is not valid UTF-8 arrives with lone surrogates: print them as "?"
+    return out.encode("utf-8", "replace").decode("utf-8")

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 from preflight.report.model import Report
 
 __all__ = ["render"]
+
+# characters XML 1.0 cannot carry at all (a file name may contain them)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _x(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
 
 
 def render(report: Report) -> str:
@@ -23,16 +31,16 @@ def render(report: Report) -> str:
         skipped="0",
     )
     for result in report.results:
-        case = ET.SubElement(suite, "testcase", classname=report.profile, name=result.name)
+        case = ET.SubElement(suite, "testcase", classname=report.profile, name=_x(result.name))
         lines = [
-            f"{f.severity.value}: {f.rule}: {f.message}" + (" [fixable]" if f.fixable else "")
+            _x(f"{f.severity.value}: {f.rule}: {f.message}" + (" [fixable]" if f.fixable else ""))
             for f in result.findings
         ]
         if not result.ok:
             failing = [f for f in result.findings if f.severity.value != "info"]
             first = failing[0] if failing else result.findings[0]
             failure = ET.SubElement(
-                case, "failure", message=f"{first.rule}: {first.message}", type=first.rule
+                case, "failure", message=_x(f"{first.rule}: {first.message}"), type=first.rule
             )
             failure.text = "\n".join(lines)
         elif lines:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from preflight.findings import Severity
+from preflight.report.json_format import dumps
 from preflight.report.model import Report, Result
 
 __all__ = ["SARIF_SCHEMA", "render"]
@@ -22,7 +23,7 @@ def _uri(name: str) -> str:
         return name
     path = Path(name).absolute()
     try:
-        return quote(path.relative_to(Path.cwd().absolute()).as_posix())
+        return quote(os.fsencode(path.relative_to(Path.cwd().absolute()).as_posix()))
     except ValueError:
         return path.as_uri()
 
@@ -82,4 +83,4 @@ def render(report: Report) -> str:
             }
         ],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return dumps(doc)

@@ -48,7 +48,9 @@ def check_format(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
     fmt = audio_format(facts)
     if allowed and fmt not in allowed:
         lie = ""
-        if facts.extension and facts.extension != fmt:
+        if facts.video is not None:
+            lie = " (a video file; the audio can be extracted)"
+        elif facts.extension and facts.extension != fmt:
             lie = f" (named .{facts.extension})"
         yield Violation(
             f"audio format is {fmt or 'unknown'}{lie}; accepted: {', '.join(allowed)}",

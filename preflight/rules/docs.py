@@ -91,3 +91,24 @@ def registry_markdown() -> str:
                 out.append(f"| `{name}` | {p.type.value} | {default} | {p.help} |")
             out.append("")
     return "\n".join(out)
+
+
+BEGIN = "<!-- rules:begin"
+END = "<!-- rules:end -->"
+
+
+def update_doc(path: str) -> bool:
+    """Regenerate the rules section of a markdown file between the markers; True if it changed.
+
+    ``python -c "from preflight.rules.docs import update_doc; update_doc('docs/check.md')"``
+    """
+    from pathlib import Path
+
+    file = Path(path)
+    text = file.read_text(encoding="utf-8")
+    start = text.index("\n", text.index(BEGIN)) + 1
+    stop = text.index(END)
+    new = text[:start] + "\n" + registry_markdown() + "\n" + text[stop:]
+    if new != text:
+        file.write_text(new, encoding="utf-8")
+    return new != text

@@ -31,14 +31,19 @@ def _given(job: Job, role: str) -> bool:
 def check_inputs(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
     """The job must carry the inputs the endpoint needs, in one accepted mode.
 
-    ``requires`` lists media that must be given (``video``, ``image``). ``modes`` lists the
+    ``requires`` lists media that must be given (``video``, ``image``); a video or image the
+    endpoint does not take is an error too. ``modes`` lists the
     accepted ways to say what is spoken: ``text`` (text plus a voice id) or ``audio`` (an audio
     file); exactly one of them, never both. An empty ``modes`` means the endpoint takes neither.
     Not fixable: the request itself is incomplete.
     """
-    for role in params.get("requires", ()):
+    requires = tuple(params.get("requires", ()))
+    for role in requires:
         if not _given(job, role):
             yield Violation(f"no {role} given", None, role, False)
+    for role in ("video", "image"):
+        if role not in requires and _given(job, role):
+            yield Violation(f"this endpoint takes no {role}", role, list(requires), False)
     modes = tuple(params.get("modes", ()))
     has_text = job.text is not None
     has_audio = _given(job, "audio")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -15,6 +15,7 @@ from starlette.routing import Route
 from preflight.sandbox import _kling, _wavespeed
 from preflight.sandbox._config import Faults
 from preflight.sandbox._core import Core
+from preflight.sandbox._http import kling_error, wavespeed_error
 
 __all__ = ["build_app"]
 
@@ -67,7 +68,14 @@ async def advance(request: Request) -> Response:
     return JSONResponse({"now": core.clock.now()})
 
 
-def build_app(core: Core, on_ready: Callable[[], None] | None = None) -> Starlette:
+async def internal_error(request: Request, exc: Exception) -> Response:
+    """A sandbox bug still answers in the provider's shape (uvicorn logs the traceback)."""
+    if request.url.path.startswith("/api/v3/"):
+        return wavespeed_error(5000, "Internal server error", 500)
+    return kling_error(5000, "Internal server error")
+
+
+def build_app(core: Core) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await core.start()
@@ -86,6 +94,7 @@ def build_app(core: Core, on_ready: Callable[[], None] | None = None) -> Starlet
             Route("/_sandbox/advance", advance, methods=["POST"]),
         ],
         lifespan=lifespan,
+        exception_handlers={Exception: internal_error},
     )
     app.state.core = core
     return app

@@ -12,11 +12,11 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,15 +24,36 @@ from urllib.parse import quote, unquote
 
 import httpx
 
+from preflight.errors import InputError
+from preflight.facts import MediaFacts
+from preflight.job import Job
+from preflight.probe import probe
+from preflight.profile import Profile
+from preflight.profiles import load_profile
+from preflight.sandbox import _checks as checks
 from preflight.sandbox import _media
 from preflight.sandbox._auth import sign_webhook
 from preflight.sandbox._clock import Clock
 from preflight.sandbox._config import Faults, SandboxConfig
 from preflight.sandbox._store import OPEN, Store, Task
 
-__all__ = ["Core"]
+__all__ = ["Core", "Input"]
 
-log = logging.getLogger("preflight.sandbox")
+FETCH_CAP = 100_000_000  # bytes read of an input whose profile sets no size limit
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """One fetched input: its role in the job, where it is stored, what the probe found."""
+
+    role: str  # video | audio | image
+    path: Path
+    facts: MediaFacts | InputError
+
+    @property
+    def seconds(self) -> float:
+        return (self.facts.effective_duration or 0.0) if isinstance(self.facts, MediaFacts) else 0.0
+
 
 WAVESPEED_STATUS = {
     "submitted": "created",
@@ -61,7 +82,8 @@ class Core:
         self._wake: asyncio.Event | None = None
         self._driver: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
-        self._facts_cache: dict[Path, Any] = {}
+        self._facts_cache: dict[Path, MediaFacts | InputError] = {}
+        self._profiles: dict[str, Profile] = {}
         self._results: dict[str, asyncio.Future[Path]] = {}
         self._ffmpeg_slots: asyncio.Semaphore | None = None
         self._callback_locks: dict[str, asyncio.Lock] = {}
@@ -127,13 +149,55 @@ class Core:
             await asyncio.sleep(self.faults.delay_ms / 1000)
 
     # -- media -------------------------------------------------------------------------------
-    async def facts(self, path: Path) -> Any:
+    def profile(self, name: str) -> Profile:
+        """A shipped profile, loaded once: the sandbox refuses what it flags as an error."""
+        found = self._profiles.get(name)
+        if found is None:
+            found = self._profiles[name] = load_profile(name)
+        return found
+
+    async def facts(self, path: Path) -> MediaFacts | InputError:
         """Probe a stored input once (content-addressed, so a repeat costs nothing)."""
         cached = self._facts_cache.get(path)
         if cached is None:
-            cached = await asyncio.to_thread(_media.probe_file, path)
+            try:
+                cached = await asyncio.to_thread(probe, path)
+            except InputError as exc:
+                cached = exc
             self._facts_cache[path] = cached
         return cached
+
+    async def media(
+        self,
+        role: str,
+        profile: Profile,
+        *,
+        url: str | None = None,
+        base64_text: str | None = None,
+        what: str | None = None,
+    ) -> Input:
+        """Fetch (or decode) and probe one input; at most the profile's size limit is read."""
+        what = what or role
+        cap = int(profile.param(f"{role}.size", "max_bytes", FETCH_CAP))
+        if url is not None:
+            path = await self.fetch(url, max_bytes=cap, what=what)
+        else:
+            assert base64_text is not None
+            path = _media.decode_base64(
+                base64_text, self.inputs, max_bytes=cap, what=what, role=role
+            )
+        return Input(role, path, await self.facts(path))
+
+    def judge(
+        self, profile: Profile, *inputs: Input, only: tuple[str, ...] = (), **fields: Any
+    ) -> None:
+        """Refuse (Invalid, 1201) what the profile's rules find in these inputs and fields."""
+        if not self.config.validate_media:
+            return
+        media: dict[str, Any] = {i.role: i.facts for i in inputs if isinstance(i.facts, MediaFacts)}
+        errors = tuple((i.role, str(i.facts)) for i in inputs if isinstance(i.facts, InputError))
+        job = Job(name="request", input_errors=errors, **media, **fields)
+        checks.judge(job, profile, only=only)
 
     async def fetch(self, url: str, *, max_bytes: int, what: str) -> Path:
         """An input by URL. The sandbox's own files are read in place, anything else fetched."""
@@ -299,6 +363,9 @@ class Core:
             except _media.MediaRejected as exc:
                 future.set_exception(exc)
                 del self._results[key]
+            except Exception as exc:  # noqa: BLE001 - any failure ends the task, never hangs it
+                future.set_exception(_media.MediaRejected(f"internal error: {type(exc).__name__}"))
+                del self._results[key]
         try:
             path = await asyncio.shield(future)
             url = self.serve(f"results/{key}.mp4", path)
@@ -408,6 +475,3 @@ class Core:
         with self.store.lock:
             self.store.callbacks.append(outcome)
             self.store.cond.notify_all()
-
-
-Handler = Callable[..., Awaitable[Any]]

@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
-import zlib
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from preflight.facts import MediaFacts
+from preflight.profile import Profile
 from preflight.sandbox import _checks as checks
 from preflight.sandbox._auth import AuthFailure, check_kling_token
 from preflight.sandbox._checks import Invalid
-from preflight.sandbox._core import Core
+from preflight.sandbox._core import Core, Input
 from preflight.sandbox._http import DropConnection, kling_error, kling_ok
-from preflight.sandbox._media import MediaRejected, decode_base64
+from preflight.sandbox._media import MediaRejected, extract_frame, tone_for
 from preflight.sandbox._store import Session, Task
 
 __all__ = ["routes"]
 
-MB = 1024 * 1024
+LIPSYNC_PROFILE = "kling-lipsync"
+IMAGE_PROFILE = "kling-image2video"
+ADVANCED_PROFILE = "kling-advanced-lipsync"
 SESSION_SECONDS = 24 * 3600
-PROMPT_MAX = 2500
 
 Handler = Callable[[Request, Core], Awaitable[Response]]
 
@@ -138,44 +140,20 @@ def commit(core: Core, task: Task, number: int) -> Response:
 
 
 async def video_input(
-    core: Core, video_url: str | None, video_id: str | None, limits: checks.MediaLimits
-) -> tuple[Path, dict[str, str], Any]:
-    """Fetch (or look up) and check the video; its path, the parent_video record and facts."""
+    core: Core, profile: Profile, video_url: str | None, video_id: str | None
+) -> tuple[Input, dict[str, str]]:
+    """Fetch (or look up) the video; the input and its parent_video record."""
     if video_id:
         found = core.video_ids.get(video_id)
         if found is None:
             raise Invalid(f"video_id {video_id} does not name a video of this account")
         path, url = found
+        video = Input("video", path, await core.facts(path))
     else:
         assert video_url is not None
-        path = await core.fetch(video_url, max_bytes=limits.max_bytes, what="video")
+        video = await core.media("video", profile, url=video_url)
         url = video_url
-    facts = await core.facts(path)
-    if core.config.validate_media:
-        checks.check_media(facts, limits)
-    duration = facts.effective_duration or 0.0
-    return path, {"id": video_id or "", "url": url, "duration": f"{duration:.3f}"}, facts
-
-
-async def audio_input(
-    core: Core, *, url: str | None, base64_text: str | None, what: str
-) -> tuple[Path, Any]:
-    if url:
-        path = await core.fetch(url, max_bytes=checks.AUDIO.max_bytes, what=what)
-    else:
-        assert base64_text is not None
-        path = decode_base64(base64_text, core.inputs, max_bytes=checks.AUDIO.max_bytes, what=what)
-    facts = await core.facts(path)
-    if core.config.validate_media:
-        checks.check_media(facts, checks.AUDIO)
-    return path, facts
-
-
-def tone_for(text: str, voice_id: str, speed: float, video_seconds: float) -> tuple[float, float]:
-    """A stand-in voice: a sine whose pitch names the voice and whose length follows the text."""
-    hz = 200 + zlib.crc32(voice_id.encode()) % 400
-    seconds = min(max(1.0, len(text) * 0.12 / speed), max(video_seconds, 1.0))
-    return float(hz), round(seconds, 2)
+    return video, {"id": video_id or "", "url": url, "duration": f"{video.seconds:.3f}"}
 
 
 # -- lip-sync ---------------------------------------------------------------------------------
@@ -190,18 +168,26 @@ async def create_lip_sync(request: Request, core: Core) -> Response:
     refused, number = refuse_by_fault(core)
     if refused is not None:
         return refused
-    video, parent, facts = await video_input(
-        core, inp["video_url"], inp["video_id"], checks.LIPSYNC_VIDEO
-    )
-    seconds = facts.effective_duration or 0.0
-    work: dict[str, Any] = {"kind": "mux", "video": str(video), "seconds": seconds}
+    profile = core.profile(LIPSYNC_PROFILE)
+    video, parent = await video_input(core, profile, inp["video_url"], inp["video_id"])
+    seconds = video.seconds
+    work: dict[str, Any] = {"kind": "mux", "video": str(video.path), "seconds": seconds}
     if inp["mode"] == "text2video":
+        core.judge(
+            profile,
+            video,
+            text=inp["text"],
+            voice_id=inp["voice_id"],
+            voice_language=inp["voice_language"],
+            voice_speed=inp["voice_speed"],
+        )
         work["tone"] = tone_for(inp["text"], inp["voice_id"], inp["voice_speed"], seconds)
     else:
-        audio, _ = await audio_input(
-            core, url=inp.get("audio_url"), base64_text=inp.get("audio_file"), what="audio"
+        audio = await core.media(
+            "audio", profile, url=inp.get("audio_url"), base64_text=inp.get("audio_file")
         )
-        work["audio"] = str(audio)
+        core.judge(profile, video, audio)
+        work["audio"] = str(audio.path)
     params = {k: v for k, v in inp.items() if v is not None and k != "audio_file"}
     task = new_task(
         core,
@@ -269,10 +255,8 @@ async def create_image2video(request: Request, core: Core) -> Response:
     image = optional_str(body, "image")
     if not image:
         raise Invalid("image is required", kind="missing")
-    for key in ("prompt", "negative_prompt"):
-        text = optional_str(body, key)
-        if text is not None and len(text) > PROMPT_MAX:
-            raise Invalid(f"{key} is {len(text)} characters; at most {PROMPT_MAX} are allowed")
+    prompt = optional_str(body, "prompt")
+    negative_prompt = optional_str(body, "negative_prompt")
     mode = body.get("mode", "std")
     if mode not in ("std", "pro"):
         raise Invalid("mode must be std or pro")
@@ -291,18 +275,17 @@ async def create_image2video(request: Request, core: Core) -> Response:
     refused, number = refuse_by_fault(core)
     if refused is not None:
         return refused
-    if image.startswith(("http://", "https://")):
-        path = await core.fetch(image, max_bytes=checks.IMAGE.max_bytes, what="image")
-    else:
-        path = decode_base64(image, core.inputs, max_bytes=checks.IMAGE.max_bytes, what="image")
-    facts = await core.facts(path)
-    if core.config.validate_media:
-        checks.check_media(facts, checks.IMAGE)
+    profile = core.profile(IMAGE_PROFILE)
+    is_url = image.startswith(("http://", "https://"))
+    picture = await core.media(
+        "image", profile, url=image if is_url else None, base64_text=None if is_url else image
+    )
+    core.judge(profile, picture, prompt=prompt, negative_prompt=negative_prompt)
     params: dict[str, Any] = {
         k: body[k] for k in ("prompt", "negative_prompt", "cfg_scale") if k in body
     }
     params.update(model_name=model, mode=mode, duration=duration)
-    work = {"kind": "still", "image": str(path), "seconds": float(duration)}
+    work = {"kind": "still", "image": str(picture.path), "seconds": float(duration)}
     task = new_task(
         core,
         "image2video",
@@ -323,14 +306,14 @@ async def identify_face(request: Request, core: Core) -> Response:
     video_url, video_id = optional_str(body, "video_url"), optional_str(body, "video_id")
     if bool(video_url) == bool(video_id):
         raise Invalid("exactly one of video_url and video_id is required")
-    path, parent, facts = await video_input(core, video_url, video_id, checks.FACE_VIDEO)
-    duration_ms = int((facts.effective_duration or 0.0) * 1000)
-    session_id = core.store.new_kling_id()
-    frame = core.data_dir / "results" / f"face-{path.stem}.jpg"
-    import asyncio
-
-    from preflight.sandbox._media import extract_frame
-
+    profile = core.profile(ADVANCED_PROFILE)
+    video, parent = await video_input(core, profile, video_url, video_id)
+    core.judge(profile, video, only=("video.",))
+    path = video.path
+    duration_ms = int(video.seconds * 1000)
+    with core.store.lock:
+        session_id = core.store.new_kling_id()
+    frame = core.results / f"face-{path.stem}.jpg"
     await asyncio.to_thread(extract_frame, path, frame, at_seconds=duration_ms / 2000)
     face_url = core.serve(f"results/{frame.name}", frame)
     # the sandbox does not look for faces: it reports one face present for the whole video
@@ -341,7 +324,7 @@ async def identify_face(request: Request, core: Core) -> Response:
             video_path=path,
             video_url=parent["url"],
             duration_ms=duration_ms,
-            has_audio=facts.audio is not None,
+            has_audio=isinstance(video.facts, MediaFacts) and video.facts.audio is not None,
             faces=faces,
             expires_at=core.clock.now() + SESSION_SECONDS,
         )
@@ -387,14 +370,17 @@ async def create_advanced(request: Request, core: Core) -> Response:
     refused, number = refuse_by_fault(core)
     if refused is not None:
         return refused
+    profile = core.profile(ADVANCED_PROFILE)
     is_url = sound.startswith(("http://", "https://"))
-    audio, facts = await audio_input(
-        core,
+    audio = await core.media(
+        "audio",
+        profile,
         url=sound if is_url else None,
         base64_text=None if is_url else sound,
         what="sound_file",
     )
-    audio_ms = int((facts.effective_duration or 0.0) * 1000)
+    core.judge(profile, audio, only=("audio.",))
+    audio_ms = int(audio.seconds * 1000)
     if not start < end <= audio_ms + 50:
         raise Invalid("sound_start_time/sound_end_time must cut a span inside the audio")
     length = end - start
@@ -406,7 +392,7 @@ async def create_advanced(request: Request, core: Core) -> Response:
     work = {
         "kind": "advanced",
         "video": str(session.video_path),
-        "audio": str(audio),
+        "audio": str(audio.path),
         "start_ms": start,
         "end_ms": end,
         "insert_ms": insert,

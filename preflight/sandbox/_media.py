@@ -13,12 +13,12 @@ import hashlib
 import os
 import subprocess
 import tempfile
+import zlib
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 import httpx
 
-from preflight.facts import AudioStream, ImageInfo, MediaFacts, VideoStream
 from preflight.tools import ffmpeg_path
 
 __all__ = [
@@ -29,7 +29,7 @@ __all__ = [
     "image_to_video",
     "mix_advanced",
     "mux_audio",
-    "probe_file",
+    "tone_for",
 ]
 
 CHUNK = 1 << 16
@@ -90,7 +90,7 @@ async def fetch(
         tmp.unlink(missing_ok=True)
 
 
-def decode_base64(text: str, data_dir: Path, *, max_bytes: int, what: str, ext: str = "") -> Path:
+def decode_base64(text: str, data_dir: Path, *, max_bytes: int, what: str, role: str) -> Path:
     """Decode raw base64 (no ``data:`` prefix) into ``data_dir``; the stored path is returned."""
     if text.startswith("data:"):
         raise MediaRejected(f"{what} must be raw base64 without a 'data:' prefix")
@@ -102,7 +102,10 @@ def decode_base64(text: str, data_dir: Path, *, max_bytes: int, what: str, ext: 
         raise MediaRejected(f"{what} is empty")
     if len(data) > max_bytes:
         raise MediaRejected(f"{what} is larger than {max_bytes} bytes")
-    target = _store(data_dir, hashlib.sha256(data).hexdigest(), ext or _sniff_extension(data))
+    ext = _sniff_extension(data)
+    if role == "audio" and ext == "mp4":
+        ext = "m4a"  # MP4 audio sent as base64 has no name: call it what an audio file is called
+    target = _store(data_dir, hashlib.sha256(data).hexdigest(), ext)
     if not target.exists():
         fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".b64-")
         with os.fdopen(fd, "wb") as out:
@@ -126,110 +129,6 @@ def _sniff_extension(data: bytes) -> str:
     if data[:8] == b"\x89PNG\r\n\x1a\n":
         return "png"
     return ""
-
-
-# -- probing --------------------------------------------------------------------------------
-
-_CONTAINERS = {
-    "MPEG-4": "mp4",
-    "QuickTime": "mov",
-    "Matroska": "matroska",
-    "WebM": "webm",
-    "AVI": "avi",
-    "MPEG Audio": "mp3",
-    "Wave": "wav",
-    "ADTS": "adts",
-    "FLAC": "flac",
-    "JPEG": "jpeg",
-    "PNG": "png",
-}
-_CODECS = {
-    "AVC": "h264",
-    "HEVC": "hevc",
-    "VP9": "vp9",
-    "AAC": "aac",
-    "MPEG Audio": "mp3",
-    "PCM": "pcm_s16le",
-    "FLAC": "flac",
-    "Opus": "opus",
-    "JPEG": "mjpeg",
-    "PNG": "png",
-}
-
-
-def _num(value: object) -> float | None:
-    try:
-        return float(str(value).split(" / ")[0]) if value not in (None, "") else None
-    except ValueError:
-        return None
-
-
-def probe_file(path: Path) -> MediaFacts:
-    """What the sandbox knows about a stored input. Raises MediaRejected for non-media."""
-    from pymediainfo import MediaInfo
-
-    try:
-        info = MediaInfo.parse(str(path))
-    except Exception as exc:
-        raise MediaRejected("the file could not be read as media") from exc
-    general = next((t for t in info.tracks if t.track_type == "General"), None)
-    videos = [t for t in info.tracks if t.track_type == "Video"]
-    audios = [t for t in info.tracks if t.track_type == "Audio"]
-    images = [t for t in info.tracks if t.track_type == "Image"]
-    fmt = getattr(general, "format", None)
-    container = _CONTAINERS.get(str(fmt)) if fmt else None
-    if container == "mp4" and str(getattr(general, "format_profile", "")).startswith("QuickTime"):
-        container = "mov"
-    if container is None and images:
-        container = _CONTAINERS.get(str(images[0].format))
-    gdur = _num(getattr(general, "duration", None))
-    video = None
-    if videos:
-        v = videos[0]
-        vdur = _num(v.duration)
-        width, height = _num(v.width), _num(v.height)
-        rotation = int(_num(getattr(v, "rotation", None)) or 0) % 360
-        if rotation in (90, 270):
-            width, height = height, width
-        video = VideoStream(
-            codec=_CODECS.get(str(v.format), str(v.format).lower()),
-            width=int(width) if width else None,
-            height=int(height) if height else None,
-            duration=vdur / 1000 if vdur else None,
-            rotation=rotation,
-        )
-    audio = None
-    if audios:
-        a = audios[0]
-        adur = _num(a.duration)
-        audio = AudioStream(
-            codec=_CODECS.get(str(a.format), str(a.format).lower()),
-            duration=adur / 1000 if adur else None,
-        )
-    image = None
-    if images:
-        i = images[0]
-        iw, ih = _num(i.width), _num(i.height)
-        image = ImageInfo(
-            codec=_CODECS.get(str(i.format)),
-            width=int(iw) if iw else None,
-            height=int(ih) if ih else None,
-        )
-    if video is None and audio is None and image is None:
-        raise MediaRejected("the file could not be read as media")
-    return MediaFacts(
-        source=str(path),
-        backend="mediainfo",
-        container=container,
-        extension=_extension(path.name),
-        size_bytes=path.stat().st_size,
-        duration=gdur / 1000 if gdur else None,
-        video=video,
-        audio=audio,
-        image=image,
-        video_streams=len(videos),
-        audio_streams=len(audios),
-    )
 
 
 # -- making results -------------------------------------------------------------------------
@@ -395,3 +294,10 @@ def extract_frame(video: Path, target: Path, *, at_seconds: float) -> Path:
         target,
         "mjpeg",
     )
+
+
+def tone_for(text: str, voice_id: str, speed: float, video_seconds: float) -> tuple[float, float]:
+    """A stand-in voice: a sine whose pitch names the voice and whose length follows the text."""
+    hz = 200 + zlib.crc32(voice_id.encode()) % 400
+    seconds = min(max(1.0, len(text) * 0.12 / speed), max(video_seconds, 1.0))
+    return float(hz), round(seconds, 2)

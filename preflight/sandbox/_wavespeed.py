@@ -20,7 +20,7 @@ from preflight.sandbox._auth import check_wavespeed_key
 from preflight.sandbox._checks import Invalid
 from preflight.sandbox._core import Core
 from preflight.sandbox._http import DropConnection, wavespeed_error, wavespeed_ok
-from preflight.sandbox._media import MediaRejected
+from preflight.sandbox._media import MediaRejected, tone_for
 from preflight.sandbox._store import Task
 
 __all__ = ["routes"]
@@ -28,6 +28,7 @@ __all__ = ["routes"]
 TEXT_MODEL = "kwaivgi/kling-lipsync/text-to-video"
 AUDIO_MODEL = "kwaivgi/kling-lipsync/audio-to-video"
 UPLOAD_MAX = 100 * 1024 * 1024
+PROFILES = {TEXT_MODEL: "wavespeed-kling-lipsync-t2v", AUDIO_MODEL: "wavespeed-kling-lipsync-a2v"}
 KIND_CODE = {"missing": 1400, "invalid": 1401, "unreachable": 1402}
 
 
@@ -87,22 +88,24 @@ async def _submit(request: Request, core: Core, model: str) -> Response:
     if faults.max_open_tasks is not None and core.store.open >= faults.max_open_tasks:
         return _too_many(core)
 
-    video = await core.fetch(video_url, max_bytes=checks.LIPSYNC_VIDEO.max_bytes, what="video")
-    vfacts = await core.facts(video)
-    if core.config.validate_media:
-        checks.check_media(vfacts, checks.LIPSYNC_VIDEO)
-    seconds = vfacts.effective_duration or 0.0
-    work: dict[str, Any] = {"kind": "mux", "video": str(video), "seconds": seconds}
+    profile = core.profile(PROFILES[model])
+    video = await core.media("video", profile, url=video_url)
+    seconds = video.seconds
+    work: dict[str, Any] = {"kind": "mux", "video": str(video.path), "seconds": seconds}
     if model == TEXT_MODEL:
-        from preflight.sandbox._kling import tone_for
-
+        core.judge(
+            profile,
+            video,
+            text=params["text"],
+            voice_id=params["voice_id"],
+            voice_language=params["voice_language"],
+            voice_speed=params["voice_speed"],
+        )
         work["tone"] = tone_for(params["text"], params["voice_id"], params["voice_speed"], seconds)
     else:
-        audio = await core.fetch(params["audio"], max_bytes=checks.AUDIO.max_bytes, what="audio")
-        afacts = await core.facts(audio)
-        if core.config.validate_media:
-            checks.check_media(afacts, checks.AUDIO)
-        work["audio"] = str(audio)
+        audio = await core.media("audio", profile, url=params["audio"])
+        core.judge(profile, video, audio)
+        work["audio"] = str(audio.path)
 
     now = core.clock.now_ms()
     task = Task(
