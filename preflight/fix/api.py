@@ -373,9 +373,11 @@ def _lower(
     scale = limit * planner.SIZE_SAFETY / size
     if plan.role == "video" and plan.video is not None and plan.video.codec != "copy":
         duration = after.effective_duration or plan.duration or 1.0
-        audio = plan.audio.bitrate if plan.audio and plan.audio.bitrate else 0
-        measured = bitrate or max(1, int(size * 8 / duration - audio))
-        return plan, max(50_000, int(measured * scale))
+        audio = after.audio.bit_rate if after.audio and after.audio.bit_rate else 0
+        measured = after.video.bit_rate if after.video and after.video.bit_rate else None
+        measured = measured or max(1, int(size * 8 / duration - audio))
+        asked = bitrate or plan.video.bitrate or measured
+        return plan, max(50_000, int(min(asked, measured) * scale))
     if plan.role == "audio" and plan.audio is not None and plan.audio.bitrate:
         lower = max(8_000, int(plan.audio.bitrate * scale))
         return dataclasses.replace(plan, audio=dataclasses.replace(plan.audio, bitrate=lower)), None

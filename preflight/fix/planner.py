@@ -44,6 +44,8 @@ SIZE_SAFETY = 0.95  # aim this far under a byte limit
 CONTAINER_OVERHEAD = 0.01  # MP4 boxes + interleaving, as a share of the file
 CONTAINER_OVERHEAD_BYTES = 64_000
 MIN_VIDEO_BITRATE = 150_000
+CRF_BITS_PER_PIXEL = 0.1
+UNCAPPED_BITRATE = 60_000_000  # above this a CRF encode of <=1920 px never needs a cap
 AUDIO_BITRATES = (128_000, 96_000, 64_000, 48_000, 32_000)
 
 
@@ -381,6 +383,7 @@ def _plan_video(
         audio_bitrate = max(audio_bitrate, 32_000)
     budget = _video_budget(size_limit, out_duration, audio_bitrate if facts.audio else 0)
     compress = False
+    tight = False
     bitrate = budget
     if over_size and size_limit is not None:
         if budget is None or budget < MIN_VIDEO_BITRATE:
@@ -395,12 +398,19 @@ def _plan_video(
             return _unfixable(name, f"{_seconds(out_duration)} cannot fit in {size_limit} bytes")
         bitrate = min(budget, source_rate) if source_rate else budget
         compress = True
+        # A budget well above what CRF would spend anyway only caps CRF (the file comes out
+        # smaller, at CRF quality); a tight one is the target of a bit-rate encode.
+        tight = bitrate < 1.5 * _crf_estimate(geometry.width, geometry.height, float(rate))
+        how = (
+            f"video at {bitrate // 1000} kb/s"
+            if tight
+            else f"CRF {options.crf} with the video capped at {bitrate // 1000} kb/s"
+        )
         steps.append(
             FixStep(
                 "compress",
-                f"compress to fit {size_limit:,} bytes: video "
-                f"{bitrate // 1000} kb/s, audio {audio_bitrate // 1000} kb/s, "
-                "re-measured and retried lower if still over",
+                f"compress to fit {size_limit:,} bytes: {how} (audio {audio_bitrate // 1000} "
+                "kb/s), re-measured and retried at a lower bit rate if still over",
                 "video.size",
                 {"video_bitrate": bitrate, "audio_bitrate": audio_bitrate},
             )
@@ -432,16 +442,17 @@ def _plan_video(
         to_8bit=to_8bit,
         extend=options.extend if extend_by > 0 else None,
         extend_by=extend_by,
-        crf=None if compress else options.crf,
+        crf=None if tight else options.crf,
         bitrate=bitrate,
         preset=options.preset,
     )
-    if compress and bitrate is not None:
+    if not compress and bitrate is not None and bitrate > UNCAPPED_BITRATE:
+        bitrate = None  # a cap this high never binds: leave it out of the command
+    rate_text = f"CRF {options.crf}"
+    if bitrate:
+        rate_text += f" capped at {bitrate // 1000} kb/s"
+    if tight and bitrate:
         rate_text = f"{bitrate // 1000} kb/s"
-    else:
-        rate_text = f"CRF {options.crf}"
-        if bitrate:
-            rate_text += f" capped at {bitrate // 1000} kb/s"
     steps.append(
         FixStep(
             "transcode-video",
@@ -534,6 +545,11 @@ def _plan_remux(
         container=container,
         duration=duration if fit_audio else None,
     )
+
+
+def _crf_estimate(width: int, height: int, fps: float) -> float:
+    """Roughly what a CRF ~20 H.264 encode spends, bits/s (0.1 bit per pixel per frame)."""
+    return CRF_BITS_PER_PIXEL * width * height * fps
 
 
 def _video_bitrate(facts: MediaFacts) -> int | None:
