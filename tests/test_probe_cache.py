@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from preflight.errors import InputError
 from preflight.facts import MediaFacts
 from preflight.probe import _cache, probe, probe_many
 
@@ -149,3 +150,25 @@ def test_probe_many_with_cache_on_two_threads(cache_dir: Path, media: Media) -> 
     warm = probe_many(paths, cache=True, workers=2)
     assert warm == cold
     assert all(isinstance(f, MediaFacts) for f in warm)
+
+
+def test_probe_many_reads_and_writes_the_cache_in_batches(
+    cache_dir: Path, clip: Path, media: Media, tmp_path: Path
+) -> None:
+    other = media("mp3")
+    missing = tmp_path / "missing.mp4"
+    first = probe_many([clip, other, missing], cache=True)
+    assert isinstance(first[2], InputError)
+    assert len(_rows(cache_dir)) == 2  # errors are never cached
+    _mark(cache_dir)
+    st = clip.stat()
+    os.utime(clip, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    again = probe_many([clip, other, missing, other], cache=True)
+    assert isinstance(again[0], MediaFacts)
+    assert again[0].container == "mp4"  # changed since: re-probed
+    assert isinstance(again[1], MediaFacts)
+    assert again[1].container == MARK  # unchanged: from the cache
+    assert isinstance(again[2], InputError)
+    assert str(again[2]) == "no such file"
+    assert again[3] == again[1]
+    assert probe(clip, cache=True).container == "mp4"  # the re-probe was stored

@@ -127,6 +127,70 @@ class ProbeCache:
             return None
         return replace(facts, source=source)
 
+    def get_many(
+        self, items: list[tuple[str, os.stat_result]], backend: str
+    ) -> list[MediaFacts | None]:
+        """``get`` for many files in one query (what ``probe_many`` uses)."""
+        if not items:
+            return []
+        wanted: dict[str, list[int]] = {}
+        for i, (source, _) in enumerate(items):
+            wanted.setdefault(os.path.abspath(source), []).append(i)
+        found: list[MediaFacts | None] = [None] * len(items)
+        with self._lock:
+            conn = self._connection()
+            if conn is None:
+                return found
+            try:
+                conn.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (path TEXT PRIMARY KEY)")
+                conn.execute("DELETE FROM wanted")
+                conn.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(p,) for p in wanted])
+                rows = conn.execute(
+                    "SELECT f.path, f.size, f.mtime_ns, f.schema, f.record FROM facts f "
+                    "JOIN wanted w ON w.path = f.path WHERE f.backend = ?",
+                    (backend,),
+                ).fetchall()
+                conn.execute("DELETE FROM wanted")
+                conn.commit()
+            except sqlite3.Error:
+                self._failed()
+                return found
+        for path, size, mtime_ns, schema, record in rows:
+            for index in wanted[path]:
+                source, st = items[index]
+                if (size, mtime_ns, schema) != (st.st_size, st.st_mtime_ns, SCHEMA):
+                    continue
+                try:
+                    found[index] = replace(_from_record(json.loads(record)), source=source)
+                except (ValueError, TypeError, KeyError, AttributeError):
+                    continue
+        return found
+
+    def put_many(self, items: list[tuple[str, os.stat_result, MediaFacts]], backend: str) -> None:
+        """``put`` for many files in one transaction."""
+        rows = [
+            (
+                os.path.abspath(source),
+                backend,
+                st.st_size,
+                st.st_mtime_ns,
+                SCHEMA,
+                json.dumps(asdict(facts), default=str),
+            )
+            for source, st, facts in items
+        ]
+        if not rows:
+            return
+        with self._lock:
+            conn = self._connection()
+            if conn is None:
+                return
+            try:
+                with conn:
+                    conn.executemany("INSERT OR REPLACE INTO facts VALUES (?, ?, ?, ?, ?, ?)", rows)
+            except sqlite3.Error:
+                self._failed()
+
     def put(self, source: str, st: os.stat_result, backend: str, facts: MediaFacts) -> None:
         """Remember ``facts`` for this file (size, mtime) and backend."""
         record = json.dumps(asdict(facts), default=str)

@@ -35,7 +35,7 @@ def sar_from_ratio(text: str | None) -> Fraction | None:
 
 def sar_from_float(value: float | None, *, decimals: int = 3) -> Fraction | None:
     """MediaInfo's ``1.333`` (rounded to ``decimals``) -> the simplest fraction rounding to it."""
-    if value is None or value <= 0:
+    if value is None or value <= 0 or value == 1.0:
         return None
     half = Fraction(1, 2 * 10**decimals)
     target = Fraction(str(round(value, decimals)))
