@@ -193,3 +193,27 @@ def test_a_result_that_cannot_be_made_fails_the_task(tmp_path: Path) -> None:
         (task,) = sb.settle()
     assert task.status == "failed"
     assert "result could not be made" in task.status_msg
+
+
+def test_a_playlist_never_makes_ffmpeg_read_other_files(
+    tmp_path: Path, media: Callable[[str], Path]
+) -> None:
+    """Even unchecked, FFmpeg opens inputs only as plain media files (no hls/concat)."""
+    playlist = tmp_path / "clip.m3u8"  # FFmpeg would follow it by its name
+    playlist.write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\n{media('ok')}\n")
+    with Sandbox(SandboxConfig(clock_scale=0, validate_media=False)) as sb:
+        token = kling_token(sb.kling_access_key, sb.kling_secret_key)
+        body = {
+            "input": {
+                "video_url": sb.serve_file(playlist),
+                "mode": "text2video",
+                "text": "Hi",
+                **VOICE,
+            }
+        }
+        httpx.post(
+            f"{sb.url}/v1/videos/lip-sync", json=body, headers={"Authorization": f"Bearer {token}"}
+        )
+        (task,) = sb.settle()
+    assert task.status == "failed"
+    assert task.result_url is None

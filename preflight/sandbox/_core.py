@@ -82,7 +82,7 @@ class Core:
         self._wake: asyncio.Event | None = None
         self._driver: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
-        self._facts_cache: dict[Path, MediaFacts | InputError] = {}
+        self._facts_cache: dict[tuple[Path, int, int], MediaFacts | InputError] = {}
         self._profiles: dict[str, Profile] = {}
         self._results: dict[str, asyncio.Future[Path]] = {}
         self._ffmpeg_slots: asyncio.Semaphore | None = None
@@ -126,6 +126,7 @@ class Core:
         with self.store.lock:
             self.faults = faults
             self.store.creates = 0
+            self.store.created = 0
 
     def count_create(self) -> tuple[int, Faults]:
         """Count one create request; its number and the faults in force."""
@@ -157,14 +158,19 @@ class Core:
         return found
 
     async def facts(self, path: Path) -> MediaFacts | InputError:
-        """Probe a stored input once (content-addressed, so a repeat costs nothing)."""
-        cached = self._facts_cache.get(path)
+        """Probe an input once per version of the file (a repeat costs nothing)."""
+        try:
+            st = path.stat()
+        except OSError as exc:
+            return InputError(f"cannot be read: {exc.strerror}", source=str(path))
+        key = (path, st.st_size, st.st_mtime_ns)
+        cached = self._facts_cache.get(key)
         if cached is None:
             try:
                 cached = await asyncio.to_thread(probe, path)
             except InputError as exc:
                 cached = exc
-            self._facts_cache[path] = cached
+            self._facts_cache[key] = cached
         return cached
 
     async def media(
@@ -221,8 +227,8 @@ class Core:
     def add_task(self, task: Task, fail_every: int) -> None:
         """Register a new task (caller holds the lock): schedule it, maybe mark it to fail."""
         store = self.store
-        number = len(store.order) + 1
-        if fail_every and number % fail_every == 0:
+        store.created += 1
+        if fail_every and store.created % fail_every == 0:
             task.fail = self.faults.fail_message
         task.processing_at = task.created_at / 1000 + self.config.submitted_seconds
         store.add(task)

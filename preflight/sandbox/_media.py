@@ -165,6 +165,21 @@ def _run(args: list[str], target: Path, fmt: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
 
 
+# Demuxers FFmpeg may open an input with: real media only. No playlists (hls, dash, concat) and
+# no image sequences by pattern: a fetched "clip.mp4" that is really a playlist must not make
+# FFmpeg read other files into a result the sandbox then serves.
+DEMUXERS = "mov,mp3,wav,aac,image2pipe,jpeg_pipe,png_pipe"
+ENCODE_AUDIO = ["-c:a", "aac", "-b:a", "96k"]
+FOR_WEB = ["-movflags", "+faststart"]
+
+
+def _input(path: Path, fmt: str | None = None) -> list[str]:
+    """One local input, opened only by the demuxers above and only as a plain file."""
+    forced = ["-f", fmt] if fmt else []
+    return ["-format_whitelist", DEMUXERS, "-protocol_whitelist", "file,pipe", *forced,
+            "-i", "file:" + os.path.abspath(path)]  # fmt: skip
+
+
 def mux_audio(
     video: Path, target: Path, *, audio: Path | None = None, tone: tuple[float, float] | None = None
 ) -> Path:
@@ -173,41 +188,15 @@ def mux_audio(
     The output keeps the video's length: shorter audio is padded with silence, longer is cut.
     """
     if audio is not None:
-        source = ["-i", str(audio)]
+        source = _input(audio)
     elif tone is not None:
         hz, seconds = tone
-        source = [
-            "-f",
-            "lavfi",
-            "-i",
-            f"sine=frequency={hz:.0f}:sample_rate=44100:duration={seconds:.2f}",
-        ]
+        sine = f"sine=frequency={hz:.0f}:sample_rate=44100:duration={seconds:.2f}"
+        source = ["-f", "lavfi", "-i", sine]
     else:
         raise ValueError("audio or tone is required")
-    return _run(
-        [
-            "-i",
-            str(video),
-            *source,
-            "-map",
-            "0:v:0",
-            "-map",
-            "1:a:0",
-            "-c:v",
-            "copy",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "96k",
-            "-af",
-            "apad",
-            "-shortest",
-            "-movflags",
-            "+faststart",
-        ],
-        target,
-        "mp4",
-    )
+    maps = ["-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-af", "apad", "-shortest"]
+    return _run([*_input(video), *source, *maps, *ENCODE_AUDIO, *FOR_WEB], target, "mp4")
 
 
 def mix_advanced(
@@ -234,54 +223,23 @@ def mix_advanced(
         )
     else:
         graph = f"{cut};[new]anull[out]"
-    return _run(
-        [
-            "-i",
-            str(video),
-            "-i",
-            str(audio),
-            "-filter_complex",
-            graph,
-            "-map",
-            "0:v:0",
-            "-map",
-            "[out]",
-            "-c:v",
-            "copy",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "96k",
-            "-shortest",
-            "-movflags",
-            "+faststart",
-        ],
-        target,
-        "mp4",
-    )
+    maps = [
+        "-filter_complex",
+        graph,
+        *["-map", "0:v:0", "-map", "[out]", "-c:v", "copy", "-shortest"],
+    ]
+    return _run([*_input(video), *_input(audio), *maps, *ENCODE_AUDIO, *FOR_WEB], target, "mp4")
 
 
 def image_to_video(image: Path, target: Path, *, seconds: float) -> Path:
     """A still image shown for ``seconds`` (what image2video returns, minus the motion)."""
+    hold = (
+        f"tpad=stop_mode=clone:stop_duration={seconds:.2f},fps=24,"
+        "scale=trunc(iw/2)*2:trunc(ih/2)*2,format=yuv420p"
+    )
+    encode = ["-c:v", "libx264", "-preset", "ultrafast"]
     return _run(
-        [
-            "-loop",
-            "1",
-            "-framerate",
-            "24",
-            "-i",
-            str(image),
-            "-t",
-            f"{seconds:.2f}",
-            "-vf",
-            "scale=trunc(iw/2)*2:trunc(ih/2)*2,format=yuv420p",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-movflags",
-            "+faststart",
-        ],
+        [*_input(image, "image2pipe"), "-vf", hold, "-t", f"{seconds:.2f}", *encode, *FOR_WEB],
         target,
         "mp4",
     )
@@ -290,7 +248,7 @@ def image_to_video(image: Path, target: Path, *, seconds: float) -> Path:
 def extract_frame(video: Path, target: Path, *, at_seconds: float) -> Path:
     """One frame as a JPEG (the face image identify-face returns)."""
     return _run(
-        ["-ss", f"{at_seconds:.3f}", "-i", str(video), "-frames:v", "1", "-vf", "scale=256:-2"],
+        ["-ss", f"{at_seconds:.3f}", *_input(video), "-frames:v", "1", "-vf", "scale=256:-2"],
         target,
         "mjpeg",
     )

@@ -84,6 +84,7 @@ class Store:
         self.sessions: dict[str, Session] = {}
         self.files: dict[str, Path] = {}  # served name -> path
         self.creates = 0  # create requests since the faults were set
+        self.created = 0  # tasks created since the faults were set
         self.open = 0
         self.callbacks: list[dict[str, Any]] = []  # deliveries, for tests
 
