@@ -16,6 +16,7 @@ import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from preflight.config import Config
@@ -168,16 +169,22 @@ def read_jobs(path: PathLike, *, defaults: Mapping[str, Any] | None = None) -> l
     Keys: ``video``, ``audio``, ``image`` (paths relative to the jobs file, or URLs), ``text``,
     ``voice_id``, ``voice_language``, ``voice_speed``, ``prompt``, ``negative_prompt``, ``name``.
     A line that is not valid becomes a job with an ``input.readable`` finding; a missing jobs file
-    is a `ConfigError`.
+    is a `ConfigError`. ``-`` reads standard input (paths relative to the working directory).
     """
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        if os.fspath(path) == "-":
+            import sys
+
+            text, file = sys.stdin.read(), Path("<stdin>")
+            base = Path.cwd()
+        else:
+            text = file.read_text(encoding="utf-8")
+            base = file.parent
     except FileNotFoundError:
         raise ConfigError(f"jobs file not found: {file}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read jobs file {file}: {exc}") from exc
-    base = file.parent
     planned: list[Planned] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
@@ -336,6 +343,20 @@ def _analysers(profile: Profile, config: Config | None) -> list[tuple[str, Any]]
     return hooks
 
 
+def media_only(profile: Profile) -> Profile:
+    """``profile`` for a check of the media alone (no text, voice or audio given anywhere).
+
+    ``job.inputs`` then stops asking for text or audio (its ``modes`` become empty) but still
+    requires the media; every media rule applies as usual.
+    """
+    setting = profile.rules.get("job.inputs")
+    if setting is None or not setting.params.get("modes"):
+        return profile
+    params = MappingProxyType({**setting.params, "modes": ()})
+    rules = MappingProxyType({**profile.rules, "job.inputs": replace(setting, params=params)})
+    return replace(profile, rules=rules)
+
+
 def check(
     inputs: Iterable[PathLike] = (),
     profile: str | os.PathLike[str] | Profile = "kling-lipsync",
@@ -355,6 +376,8 @@ def check(
 
     ``request`` holds the job fields shared by all inputs: ``audio``, ``image`` (paths or URLs),
     ``text``, ``voice_id``, ``voice_language``, ``voice_speed``, ``prompt``, ``negative_prompt``.
+    With no text, voice or audio at all (and no jobs file) the media alone are checked:
+    `media_only`.
     ``analyse=False`` skips the slow content analysers (face checks; ``--no-face``): their rules
     then say they were skipped. Raises `ConfigError` for a bad profile, an unknown field, a
     missing jobs file or nothing to check; never for a bad input (that is a finding).
@@ -366,6 +389,8 @@ def check(
     if config is not None:
         include = tuple(include) or config.include
         exclude = tuple(exclude) or config.exclude
+    if jobs is None and not any(request.get(k) for k in ("text", "voice_id", "audio")):
+        profile = media_only(profile)
     planned = plan(inputs, profile, jobs=jobs, include=include, exclude=exclude, **request)
     sources = list(dict.fromkeys(s for p in planned for s in p.sources.values()))
     probed = _probe_all(sources, backend=backend, cache=cache, workers=workers) if sources else {}

@@ -110,6 +110,8 @@ def _load_chain(path: Path, *, seen: tuple[Path, ...]) -> dict[str, Any]:
             merged[key] = value
     if "id" not in data:
         merged["id"] = path.stem
+    if "title" not in data:  # a parent's title would name the wrong profile
+        merged["title"] = f"{merged['id']} (extends {parent_ref})"
     return merged
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
+import jsonschema
 import pytest
 from click.testing import CliRunner, Result
 
@@ -18,6 +20,9 @@ import preflight
 from preflight.cli import main
 
 Media = Callable[[str], Path]
+SCHEMA = json.loads(
+    importlib.resources.files("preflight.report").joinpath("report.schema.json").read_text()
+)
 TEXT = ["--text", "你好，欢迎", "--voice-id", "genshin_klee2", "--voice-language", "zh"]
 
 
@@ -33,8 +38,11 @@ def run(*args: str | os.PathLike[str]) -> Result:
 
 
 def as_json(*args: str | os.PathLike[str]) -> tuple[int, dict[str, object]]:
+    """Run with --format json; every report must match the published schema."""
     result = run(*args, "--format", "json")
-    return result.exit_code, json.loads(result.stdout)
+    doc = json.loads(result.stdout)
+    jsonschema.validate(doc, SCHEMA)
+    return result.exit_code, doc
 
 
 def findings(doc: dict[str, object], index: int = 0) -> list[tuple[str, str]]:
@@ -466,3 +474,23 @@ def test_library_rejects_unknown_request_fields(media: Media) -> None:
         preflight.check([media("ok")], voice="x")
     with pytest.raises(ConfigError, match="name"):
         preflight.check([media("ok")], name="x")
+
+
+def test_media_only_check_needs_no_text_or_audio(media: Media) -> None:
+    code, doc = as_json(media("ok"), media("long"))
+    assert code == 1
+    assert findings(doc, 0) == []
+    assert findings(doc, 1) == [("video.duration", "error")]
+    # as soon as one request field is given, the whole job is judged
+    code, doc = as_json(media("ok"), "--voice-id", "genshin_klee2")
+    assert code == 1
+    assert findings(doc) == [("job.inputs", "error")]
+    assert "a voice id without text" in doc["results"][0]["findings"][0]["message"]  # type: ignore[index]
+
+
+def test_jobs_from_stdin(media: Media, tmp_path: Path) -> None:
+    copy(media("ok"), tmp_path / "a.mp4")
+    line = '{"video": "a.mp4", "text": "Hi", "voice_id": "uk_man2", "voice_language": "en"}\n'
+    result = CliRunner().invoke(main, ["check", "--jobs", "-", "-f", "json"], input=line)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["results"][0]["path"] == "<stdin>:1"

@@ -78,6 +78,8 @@ def test_user_profile_by_path_extends_shipped(tmp_path: Path) -> None:
     )
     p = load_profile(mine)
     assert p.id == "mine"
+    assert p.title == "mine"
+    assert p.provider == "kling"  # inherited
     assert p.param("video.duration", "max") == 8.0
     assert p.param("video.duration", "min") == 2.0
     assert p.setting("video.codec").severity is Severity.ERROR  # type: ignore[union-attr]
@@ -85,7 +87,9 @@ def test_user_profile_by_path_extends_shipped(tmp_path: Path) -> None:
     # a relative `extends` path is relative to the file
     child = tmp_path / "child.toml"
     child.write_text('extends = "mine.toml"\n', encoding="utf-8")
-    assert load_profile(str(child)).param("video.duration", "max") == 8.0
+    loaded = load_profile(str(child))
+    assert loaded.param("video.duration", "max") == 8.0
+    assert loaded.title == "child (extends mine.toml)"
 
 
 @pytest.mark.parametrize(

@@ -141,3 +141,19 @@ def test_text_plain_and_coloured() -> None:
 def test_unknown_format() -> None:
     with pytest.raises(ValueError, match="unknown format"):
         render(sample(), "yaml")
+
+
+def test_json_report_matches_the_published_schema() -> None:
+    import importlib.resources
+
+    import jsonschema
+
+    schema = json.loads(
+        importlib.resources.files("preflight.report").joinpath("report.schema.json").read_text()
+    )
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(json.loads(render(sample(), "json")), schema)
+    broken = json.loads(render(sample(), "json"))
+    broken["results"][0]["findings"][0]["severity"] = "fatal"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)

@@ -40,7 +40,10 @@ def test_rules_command_lists_profile_limits_with_sources() -> None:
     for name in list_profiles():
         result = runner.invoke(main, ["rules", "--profile", name, "--format", "json"])
         assert result.exit_code == 0, result.output
-        rows = json.loads(result.output)["rules"]
+        doc = json.loads(result.output)
+        assert doc["profile"] == name
+        assert doc["endpoint"].startswith("POST /")
+        rows = doc["rules"]
         assert rows[0]["rule"] == "input.readable"
         for row in rows:
             if row["enabled"] and row["params"] and row["rule"] != "input.readable":

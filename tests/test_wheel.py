@@ -53,6 +53,7 @@ def test_wheel_ships_and_loads_every_profile(tmp_path: Path) -> None:
         inside = sorted(n.rsplit("/", 1)[-1] for n in names if n.startswith("preflight/_profiles/"))
         assert [n for n in inside if n.endswith(".toml")] == shipped
         assert "preflight/py.typed" in names
+        assert "preflight/report/report.schema.json" in names
         assert not any(n.startswith("rules/") for n in names)  # never a top-level `rules` package
         zf.extractall(tmp_path / "site")
     unpacked = str(tmp_path / "site")

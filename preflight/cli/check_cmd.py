@@ -70,7 +70,7 @@ def pick_format(fmt: str | None) -> str:
 @click.option("--image", metavar="FILE|URL", help="Image file or URL (image-to-video profiles).")
 @click.option("--prompt", help="Prompt (image-to-video profiles).")
 @click.option("--negative-prompt", help="Negative prompt (image-to-video profiles).")
-@click.option("--jobs", "jobs", metavar="FILE", help="JSONL file: one job per line.")
+@click.option("--jobs", "jobs", metavar="FILE", help="JSONL file, one job per line ('-': stdin).")
 @click.option("--include", multiple=True, metavar="GLOB", help="Files to take from directories.")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Files to skip in directories.")
 @click.option(

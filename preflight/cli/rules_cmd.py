@@ -25,6 +25,7 @@ def rules_command(profile: str | None, fmt: str) -> None:
     documentation of every registered rule."""
     from preflight.rules.docs import profile_rows, registry_markdown, registry_rows, render_text
 
+    header: dict[str, Any] = {"profile": None}
     if profile is None:
         if fmt == "markdown":
             click.echo(registry_markdown(), nl=False)
@@ -38,9 +39,20 @@ def rules_command(profile: str | None, fmt: str) -> None:
         if fmt == "markdown":
             click.echo(_markdown_table(loaded.id, rows), nl=False)
             return
+        header = {
+            "profile": loaded.id,
+            "title": loaded.title,
+            "provider": loaded.provider,
+            "endpoint": loaded.endpoint,
+            "extends": loaded.extends,
+            "origin": loaded.origin,
+        }
     if fmt == "json":
-        click.echo(json.dumps({"profile": profile, "rules": rows}, indent=2, ensure_ascii=False))
+        doc = {**header, "rules": rows}
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
+        if profile is not None:
+            click.echo(f"{header['title']}  [{header['profile']}: {header['endpoint']}]\n")
         click.echo(render_text(rows), nl=False)
 
 

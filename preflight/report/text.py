@@ -4,12 +4,30 @@ from __future__ import annotations
 
 import click
 
+from preflight.facts import MediaFacts
 from preflight.findings import Severity
 from preflight.report.model import Report
+from preflight.rules.base import fmt_num
 
-__all__ = ["render"]
+__all__ = ["brief", "render"]
 
 _COLOURS = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def brief(facts: MediaFacts) -> str:
+    """``mp4 h264 1280x720 4 s 1.2 MB``: what a person wants to see next to a verdict."""
+    parts = [facts.container or "?"]
+    picture = facts.video or facts.image
+    if picture is not None:
+        parts.append(picture.codec or "?")
+        if picture.width and picture.height:
+            parts.append(f"{picture.width}x{picture.height}")
+    elif facts.audio is not None:
+        parts.append(facts.audio.codec or "?")
+    if facts.effective_duration is not None and facts.image is None:
+        parts.append(f"{fmt_num(facts.effective_duration)} s")
+    parts.append(f"{facts.size_bytes / 1e6:.1f} MB")
+    return " ".join(parts)
 
 
 def _plural(n: int, word: str) -> str:
@@ -28,7 +46,9 @@ def render(report: Report, *, color: bool = False) -> str:
             if result.ok
             else style("FAIL", fg="red", bold=True)
         )
-        lines.append(f"{status}  {result.name}")
+        main = result.facts.get("video") or result.facts.get("image")
+        shown = style(f"  ({brief(main)})", dim=True) if main is not None else ""
+        lines.append(f"{status}  {result.name}{shown}")
         for f in result.findings:
             sev = style(f"{f.severity.value:<7}", fg=_COLOURS[f.severity])
             fix = style("  [fixable]", fg="blue") if f.fixable else ""
