@@ -70,7 +70,8 @@ def run_demo(out_dir: Path | None, *, display: _Display) -> JobResult:
     from preflight.ledger import Ledger
     from preflight.report import render
     from preflight.sandbox import Sandbox, SandboxConfig
-    from preflight.submit import KlingProvider, Submitter
+    from preflight.submit.pipeline import Submitter
+    from preflight.submit.providers import KlingProvider
 
     where = out_dir or Path(tempfile.mkdtemp(prefix="preflight-demo-"))
     where.mkdir(parents=True, exist_ok=True)

@@ -129,7 +129,8 @@ def _width() -> int:
 
 
 def _submitter(ledger: Ledger, display: Display, **kw: Any) -> Any:
-    from preflight.submit import Submitter, make_provider
+    from preflight.submit.pipeline import Submitter
+    from preflight.submit.providers import make_provider
 
     return Submitter(ledger, make_provider, on_event=display.event, **kw)
 

@@ -2,24 +2,29 @@
 
 The library API behind `preflight submit`. Every run is recorded in the job ledger
 (`preflight.ledger`); running the same job again resumes it instead of paying twice.
+
+Importing this package stays light (no SQLite, no httpx): the pipeline modules load on first use.
+The runner and its parts live in `preflight.submit.pipeline` (`Submitter`),
+`preflight.submit.batch` (`run_batch`, `read_job_lines`), `preflight.submit.providers`
+(`KlingProvider`, `WaveSpeedProvider`), `preflight.submit.gate` (`SlotGate`); they are also
+reachable from here by name.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from preflight.ledger import Ledger
-from preflight.submit.batch import BatchLine, read_job_lines, run_batch, summary
-from preflight.submit.gate import SlotGate
 from preflight.submit.model import Event, JobResult, Outcome, SubmitRequest
-from preflight.submit.pipeline import EventSink, Submitter
-from preflight.submit.providers import KlingProvider, Provider, WaveSpeedProvider, make_provider
+
+if TYPE_CHECKING:
+    from preflight.ledger import Ledger
+    from preflight.submit.pipeline import EventSink
 
 __all__ = [
     "BatchLine",
     "Event",
-    "EventSink",
     "JobResult",
     "KlingProvider",
     "Outcome",
@@ -34,6 +39,26 @@ __all__ = [
     "submit",
     "summary",
 ]
+
+_LAZY = {
+    "BatchLine": "preflight.submit.batch",
+    "read_job_lines": "preflight.submit.batch",
+    "run_batch": "preflight.submit.batch",
+    "summary": "preflight.submit.batch",
+    "SlotGate": "preflight.submit.gate",
+    "Submitter": "preflight.submit.pipeline",
+    "KlingProvider": "preflight.submit.providers",
+    "Provider": "preflight.submit.providers",
+    "WaveSpeedProvider": "preflight.submit.providers",
+    "make_provider": "preflight.submit.providers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'preflight.submit' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 
 def submit(
@@ -65,6 +90,15 @@ def submit(
     user's data directory). Raises `ConfigError` for a wrong combination of arguments; a rejected
     input or a failed task is an outcome, not an exception.
     """
+    from preflight.ledger import Ledger
+    from preflight.submit.pipeline import Submitter
+    from preflight.submit.providers import (
+        KlingProvider,
+        Provider,
+        WaveSpeedProvider,
+        make_provider,
+    )
+
     request = SubmitRequest(
         video=os.fspath(video),
         provider=provider,
@@ -88,7 +122,6 @@ def submit(
         adapter: Provider = (
             KlingProvider(client) if provider == "kling" else WaveSpeedProvider(client)
         )
-        submitter = Submitter(book, {provider: adapter}, on_event=on_event)
-        return submitter.run(request)
+        return Submitter(book, {provider: adapter}, on_event=on_event).run(request)
     with Submitter(book, make_provider, on_event=on_event) as owned:
         return owned.run(request)
