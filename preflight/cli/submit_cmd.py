@@ -279,9 +279,9 @@ def _batch(
     def on_result(result: JobResult) -> None:
         done[0] += 1
         display.outcome_line(result)
-        display.status(f"[{done[0]}/{total}] jobs finished")
+        display.status(_bar(done[0], total))
 
-    display.status(f"[0/{total}] jobs finished")
+    display.status(_bar(0, total))
     with submitter:
         results = run_batch(submitter, lines, concurrency=limit, on_result=on_result)
     report = summary(results)
@@ -290,6 +290,11 @@ def _batch(
     else:
         display.line(json.dumps({k: v for k, v in report.items() if k != "results"}), err=False)
     _exit(batch_exit_code(results))
+
+
+def _bar(done: int, total: int, width: int = 30) -> str:
+    filled = int(width * done / total) if total else width
+    return f"[{'█' * filled}{'·' * (width - filled)}] {done}/{total} jobs"
 
 
 def _with(request: SubmitRequest, **changes: Any) -> SubmitRequest:

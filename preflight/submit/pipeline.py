@@ -27,6 +27,7 @@ from preflight.errors import (
     ContentPolicyError,
     FixError,
     InvalidRequestError,
+    LedgerError,
     PreflightError,
     RateLimitError,
     ServerError,
@@ -177,7 +178,12 @@ class Submitter:
                 f"{record.lease_host}; waiting for it",
                 record.job_id,
             )
-            record, lease = self.ledger.wait_claim(record.job_id)
+            try:
+                record, lease = self.ledger.wait_claim(record.job_id, timeout=request.timeout)
+            except LedgerError as exc:
+                return self._result(
+                    request, self.ledger.get(record.job_id), Outcome.TIMED_OUT, reason=str(exc)
+                )
             resumed = True
             if lease is None:
                 return self._finished(request, record, out)
