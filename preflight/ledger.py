@@ -308,13 +308,16 @@ class Lease:
 
     def _beat(self) -> None:
         interval = max(self.ledger.lease_seconds / 3.0, 0.05)
-        while not self._stop.wait(interval):
-            try:
-                if not self.ledger._renew(self.job_id, self.token):
-                    self.lost = True
-                    return
-            except LedgerError:
-                continue  # a busy database: try again on the next beat
+        try:
+            while not self._stop.wait(interval):
+                try:
+                    if not self.ledger._renew(self.job_id, self.token):
+                        self.lost = True
+                        return
+                except LedgerError:
+                    continue  # a busy database: try again on the next beat
+        finally:
+            self.ledger.close()  # this thread's connection
 
     def release(self) -> None:
         """Stop the heartbeat and give the row back (idempotent)."""
@@ -349,6 +352,8 @@ class Ledger:
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self._local = threading.local()
+        self._all: set[sqlite3.Connection] = set()
+        self._all_lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -363,8 +368,13 @@ class Ledger:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None or getattr(self._local, "pid", None) != os.getpid():
             try:
+                # each connection is used by its own thread only; check_same_thread=False lets
+                # close_all() close them from the thread that owns the ledger
                 conn = sqlite3.connect(
-                    self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+                    self.path,
+                    timeout=BUSY_TIMEOUT_MS / 1000,
+                    isolation_level=None,
+                    check_same_thread=False,
                 )
             except sqlite3.Error as exc:
                 raise LedgerError(f"cannot open the ledger {self.path}: {exc}") from exc
@@ -378,6 +388,8 @@ class Ledger:
                 raise LedgerError(f"{self.path} is not a usable ledger: {exc}") from exc
             self._local.conn = conn
             self._local.pid = os.getpid()
+            with self._all_lock:
+                self._all.add(conn)
         return conn
 
     @contextlib.contextmanager
@@ -422,11 +434,27 @@ class Ledger:
             raise LedgerError(f"{self.path} is not a usable ledger: {exc}") from exc
 
     def close(self) -> None:
-        """Close this thread's connection (others close when their threads end)."""
+        """Close this thread's connection (a later call opens a new one)."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
-            conn.close()
             self._local.conn = None
+            with self._all_lock:
+                self._all.discard(conn)
+            conn.close()
+
+    def close_all(self) -> None:
+        """Close every connection this ledger opened, in any thread (when done with it)."""
+        with self._all_lock:
+            conns, self._all = self._all, set()
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close_all()
 
     # --- jobs ------------------------------------------------------------------------------
 

@@ -364,3 +364,26 @@ def test_a_dead_holder_on_this_host_is_adopted_at_once(tmp_path: Path) -> None:
     assert lease is not None
     assert record.lease_pid == os.getpid()
     lease.release()
+
+
+def test_close_all_closes_every_threads_connection(tmp_path: Path) -> None:
+    import threading
+
+    ledger = Ledger(tmp_path / "l.db")
+    seen: list[int] = []
+
+    def use() -> None:
+        seen.append(len(ledger.jobs()))
+
+    threads = [threading.Thread(target=use) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == [0, 0, 0]
+    assert len(ledger._all) == 4  # the constructor's thread and three workers
+    with ledger:
+        pass
+    assert ledger._all == set()
+    assert ledger.jobs() == []  # usable again: a new connection opens on demand
+    ledger.close_all()

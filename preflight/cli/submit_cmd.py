@@ -239,7 +239,7 @@ def submit(
     if video is None:
         raise click.UsageError("give a VIDEO (path or URL), or --jobs FILE")
     request = SubmitRequest(video=video, **options)
-    with _submitter(_ledger(ledger_path), display) as runner:
+    with _ledger(ledger_path) as ledger, _submitter(ledger, display) as runner:
         result = runner.run(request)
     display.result(result)
     _finish(result)
@@ -274,7 +274,8 @@ def _batch(
     done = [0]
     quiet = Display(display.fmt, out=display.out, err=display.err)
     quiet.event = lambda event: None  # type: ignore[method-assign]
-    submitter = _submitter(_ledger(ledger_path), display if display.fmt == "json" else quiet)
+    ledger = _ledger(ledger_path)
+    submitter = _submitter(ledger, display if display.fmt == "json" else quiet)
 
     def on_result(result: JobResult) -> None:
         done[0] += 1
@@ -282,7 +283,7 @@ def _batch(
         display.status(_bar(done[0], total))
 
     display.status(_bar(0, total))
-    with submitter:
+    with ledger, submitter:
         results = run_batch(submitter, lines, concurrency=limit, on_result=on_result)
     report = summary(results)
     if display.fmt == "json":
@@ -314,11 +315,11 @@ def _with(request: SubmitRequest, **changes: Any) -> SubmitRequest:
 @_common
 def jobs(statuses: tuple[str, ...], ledger_path: str | None, fmt: str) -> None:
     """List the jobs in the ledger."""
-    ledger = _ledger(ledger_path)
     wanted = [s for s in statuses if s != "unfinished"]
     if "unfinished" in statuses:
         wanted += [s.value for s in JobStatus if s.value not in ("done", "failed", "rejected")]
-    records = ledger.jobs(wanted)
+    with _ledger(ledger_path) as ledger:
+        records = ledger.jobs(wanted)
     if fmt == "json":
         click.echo(json.dumps([r.to_dict() for r in records], indent=2))
         return
@@ -340,15 +341,13 @@ def jobs(statuses: tuple[str, ...], ledger_path: str | None, fmt: str) -> None:
 @_common
 def resume(job: str | None, wait: bool, timeout: float, ledger_path: str | None, fmt: str) -> None:
     """Continue JOB (an id or a unique prefix), or every unfinished job in the ledger."""
-    ledger = _ledger(ledger_path)
     display = Display(fmt)
-    submitter = _submitter(ledger, display)
-    records = [ledger.get(job)] if job else ledger.unfinished()
-    if not records:
-        display.line("nothing to resume")
-        return
     results = []
-    with submitter:
+    with _ledger(ledger_path) as ledger, _submitter(ledger, display) as submitter:
+        records = [ledger.get(job)] if job else ledger.unfinished()
+        if not records:
+            display.line("nothing to resume")
+            return
         for record in records:
             result = submitter.resume(record.job_id, wait=wait, timeout=timeout)
             display.result(result)
@@ -382,7 +381,7 @@ def animate(image: str, ledger_path: str | None, fmt: str, **options: Any) -> No
 
     display = Display(fmt)
     request = AnimateRequest(image=image, **options)
-    with _submitter(_ledger(ledger_path), display) as runner:
+    with _ledger(ledger_path) as ledger, _submitter(ledger, display) as runner:
         result = run_animate(runner, request)
     display.result(result)
     _finish(result)
