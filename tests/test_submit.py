@@ -179,16 +179,17 @@ def test_the_provider_rejecting_the_task_is_exit_1_with_its_reason(
     sandbox.set_faults(fail_every=1, fail_message="there is no human in the video")
     video = copy(media, "ok", tmp_path)
     out = tmp_path / "never.mp4"
-    result = CliRunner().invoke(
-        main,
-        ["submit", str(video), "--text", "hi", "--voice-id", "genshin_klee2",
-         "--upload-to", f"s3://{s3_bucket}", "-o", str(out)],
-        env=cli_env(sandbox, tmp_path),
-    )  # fmt: skip
+    args = ["submit", str(video), "--text", "hi", "--voice-id", "genshin_klee2",
+            "--upload-to", f"s3://{s3_bucket}", "-o", str(out)]  # fmt: skip
+    result = CliRunner().invoke(main, args, env=cli_env(sandbox, tmp_path))
     assert result.exit_code == 1, result.output
     assert "there is no human in the video" in result.output
     assert not out.exists()
     assert Ledger(tmp_path / "cli.sqlite3").jobs(["failed"])
+    again = CliRunner().invoke(main, args, env=cli_env(sandbox, tmp_path))
+    assert again.exit_code == 1
+    assert "--new" in again.output
+    assert len(sandbox.tasks()) == 1  # a failed job is not paid for again by accident
 
 
 def test_a_failing_input_with_no_fix_is_exit_1_and_creates_nothing(

@@ -280,8 +280,9 @@ class Submitter:
             if record.result_url:  # the file went away: fetch it again
                 record = self.ledger.update(lease, status=JobStatus.SUCCEEDED)
         if record.status is JobStatus.FAILED:
-            self._emit("done", "fail", f"task failed earlier: {record.error}", job)
-            return self._result(request, record, Outcome.FAILED, reason=record.error, resumed=True)
+            reason = f"{record.error} (an earlier run; --new submits the job again)"
+            self._emit("done", "fail", f"this job failed earlier: {reason}", job)
+            return self._result(request, record, Outcome.FAILED, reason=reason, resumed=True)
 
         if record.status is JobStatus.SUCCEEDED and record.result_url:
             return self._download(request, record, lease, out, resumed)
