@@ -34,7 +34,7 @@ from preflight.errors import (
     TaskFailedError,
 )
 from preflight.findings import Finding, Severity
-from preflight.ledger import JobRecord, JobStatus, Lease, Ledger
+from preflight.ledger import JobRecord, JobStatus, Lease, Ledger, job_key
 from preflight.submit._crashpoints import crash_point
 from preflight.submit.download import download
 from preflight.submit.gate import MAX_CREATE_ATTEMPTS, SlotGate
@@ -138,8 +138,6 @@ class Submitter:
         """Report one step to ``on_event``."""
         self.on_event(Event(step, state, message, job, data))
 
-    _emit = emit
-
     # --- the run ----------------------------------------------------------------------------
 
     def run(self, request: SubmitRequest) -> JobResult:
@@ -153,8 +151,6 @@ class Submitter:
         self._usage(request, provider)
         out = request.default_out().resolve()
         inputs = self._fingerprints(request)
-        from preflight.ledger import job_key
-
         endpoint = provider.endpoint(request.mode)
         key = job_key(provider.name, endpoint, request.params(), inputs)
         record, lease = self.ledger.open_job(
@@ -171,7 +167,7 @@ class Submitter:
         )
         resumed = record.status is not JobStatus.PENDING
         if lease is None:
-            self._emit(
+            self.emit(
                 "job",
                 "info",
                 f"job {record.job_id} is being run by process {record.lease_pid} on "
@@ -231,7 +227,7 @@ class Submitter:
         """The result of a job another process finished."""
         if record.status is JobStatus.DONE and record.result_path:
             output = _deliver(Path(record.result_path), out)
-            self._emit("done", "done", f"result at {output}", record.job_id, output=str(output))
+            self.emit("done", "done", f"result at {output}", record.job_id, output=str(output))
             return self._result(request, record, Outcome.DONE, output=output, resumed=True)
         outcome = Outcome.REJECTED if record.status is JobStatus.REJECTED else Outcome.FAILED
         return self._result(request, record, outcome, reason=record.error, resumed=True)
@@ -259,7 +255,7 @@ class Submitter:
         resumed: bool,
     ) -> JobResult:
         job = record.job_id
-        self._emit(
+        self.emit(
             "job",
             "start",
             f"{'resuming' if resumed else 'starting'} job {job} ({record.status.value})",
@@ -273,7 +269,7 @@ class Submitter:
         if record.status is JobStatus.DONE:
             if record.result_path and os.path.isfile(record.result_path):
                 output = _deliver(Path(record.result_path), out)
-                self._emit(
+                self.emit(
                     "done", "done", f"already done: result at {output}", job, output=str(output)
                 )
                 return self._result(request, record, Outcome.DONE, output=output, resumed=True)
@@ -281,7 +277,7 @@ class Submitter:
                 record = self.ledger.update(lease, status=JobStatus.SUCCEEDED)
         if record.status is JobStatus.FAILED:
             reason = f"{record.error} (an earlier run; --new submits the job again)"
-            self._emit("done", "fail", f"this job failed earlier: {reason}", job)
+            self.emit("done", "fail", f"this job failed earlier: {reason}", job)
             return self._result(request, record, Outcome.FAILED, reason=reason, resumed=True)
 
         if record.status is JobStatus.SUCCEEDED and record.result_url:
@@ -309,7 +305,7 @@ class Submitter:
                 task_id = record.task_id
             assert task_id is not None
             if not request.wait:
-                self._emit(
+                self.emit(
                     "done", "done", f"task {task_id} created; not waiting", job, task_id=task_id
                 )
                 return self._result(request, record, Outcome.SUBMITTED, resumed=resumed)
@@ -331,10 +327,10 @@ class Submitter:
         for role, path in record.fixed.items():  # fixed by an earlier run: reuse
             if os.path.isfile(path):
                 sources[role] = path
-        self._emit("check", "start", f"checking against {request.profile_name}", job)
+        self.emit("check", "start", f"checking against {request.profile_name}", job)
         checked = {**sources, **self._local_copies(sources, job)}
         result = self._check(request, checked)
-        self._emit(
+        self.emit(
             "check",
             "done" if result.ok else "fail",
             "passes" if result.ok else f"{_count(result.findings)} against {request.profile_name}",
@@ -371,7 +367,7 @@ class Submitter:
                 media[role] = Media(url=source)
             elif provider.inline(role) and not request.upload_to:
                 media[role] = Media(file=Path(source).resolve())
-                self._emit("host", "skip", f"{role}: sent inline (base64)", job, role=role)
+                self.emit("host", "skip", f"{role}: sent inline (base64)", job, role=role)
             else:
                 media[role] = Media(url=self._host(request, provider, role, source, job))
         self.ledger.update(lease, status=JobStatus.HOSTED, urls=_encode(media))
@@ -391,12 +387,12 @@ class Submitter:
                 continue
             except InputError:
                 pass
-            self._emit("check", "info", f"{role}: fetching a copy of the URL to check it", job)
+            self.emit("check", "info", f"{role}: fetching a copy of the URL to check it", job)
             target = self.work_dir / job / f"{role}-source{_suffix(source)}"
             try:
                 copies[role] = str(download(source, target))
             except APIError as exc:
-                self._emit("check", "info", f"{role}: cannot fetch the URL: {exc}", job)
+                self.emit("check", "info", f"{role}: cannot fetch the URL: {exc}", job)
         return copies
 
     def _check(self, request: SubmitRequest, sources: Mapping[str, str]) -> Result:
@@ -431,7 +427,7 @@ class Submitter:
         fixed: dict[str, str] = dict(record.fixed)
         for role in failing:
             source = sources[role]
-            self._emit("fix", "start", f"fixing the {role}", job, role=role)
+            self.emit("fix", "start", f"fixing the {role}", job, role=role)
             local = source
             if is_url(source):  # fix a local copy; the fixed file is hosted afterwards
                 local = str(download(source, workdir / f"{role}-source{_suffix(source)}"))
@@ -444,7 +440,7 @@ class Submitter:
             except PreflightError as exc:
                 reason = f"the {role} cannot be fixed: {exc}"
                 self.ledger.update(lease, status=JobStatus.REJECTED, error=reason)
-                self._emit("fix", "fail", reason, job, role=role)
+                self.emit("fix", "fail", reason, job, role=role)
                 return self._result(
                     request,
                     self.ledger.get(job),
@@ -455,7 +451,7 @@ class Submitter:
             fixed[role] = str(made)
             sources[role] = str(made)
             self.ledger.update(lease, status=JobStatus.FIXED, fixed=fixed)
-            self._emit("fix", "done", f"fixed the {role}: {made}", job, role=role, path=str(made))
+            self.emit("fix", "done", f"fixed the {role}: {made}", job, role=role, path=str(made))
         again = self._check(request, sources)
         if not again.ok:
             reason = "still fails after fixing: " + "; ".join(
@@ -486,9 +482,9 @@ class Submitter:
                 f"the {role} is a local file and {provider.name} needs a URL: pass "
                 "--upload-to s3://BUCKET/PREFIX"
             )
-        self._emit("host", "start", f"uploading the {role}", job, role=role)
+        self.emit("host", "start", f"uploading the {role}", job, role=role)
         hosted = host_file(host, source, self.ledger)
-        self._emit(
+        self.emit(
             "host",
             "done",
             f"{role}: {'already uploaded' if hosted.cached else 'uploaded'}",
@@ -511,7 +507,7 @@ class Submitter:
             if lease.lost:
                 raise PreflightError(f"job {job} was taken over by another process")
             record = self.ledger.update(lease, status=JobStatus.CREATING)
-            self._emit(
+            self.emit(
                 "create",
                 "start",
                 f"creating the {provider.name} task",
@@ -524,7 +520,7 @@ class Submitter:
                 # a 429 with 1302/1303 started nothing: back to hosted, wait, try again
                 self.ledger.update(lease, status=JobStatus.HOSTED)
                 self.gate.refused()
-                self._emit(
+                self.emit(
                     "create",
                     "info",
                     f"provider busy ({exc}); backing off",
@@ -540,7 +536,7 @@ class Submitter:
             except (InvalidRequestError, ContentPolicyError) as exc:
                 reason = str(exc)
                 self.ledger.update(lease, status=JobStatus.FAILED, error=reason)
-                self._emit("create", "fail", f"the provider refused the job: {reason}", job)
+                self.emit("create", "fail", f"the provider refused the job: {reason}", job)
                 return self._result(request, self.ledger.get(job), Outcome.FAILED, reason=reason)
             except (APIConnectionError, ServerError) as exc:
                 # the create may have started a task: stay `creating`, reconcile on the next run
@@ -549,13 +545,13 @@ class Submitter:
                     "find the task (nothing is created twice)"
                 ) from exc
             except APIError:
-                if not _maybe_created(record):
+                if record.task_id is None:
                     self.ledger.update(lease, status=JobStatus.HOSTED)
                 raise
             crash_point("after-create")
             self.gate.created()
             record = self.ledger.update(lease, status=JobStatus.SUBMITTED, task_id=task.id)
-            self._emit("create", "done", f"task {task.id} created", job, task_id=task.id)
+            self.emit("create", "done", f"task {task.id} created", job, task_id=task.id)
             return record
         reason = f"the provider stayed at its concurrency limit for {MAX_CREATE_ATTEMPTS} tries"
         raise APIError(reason)
@@ -571,7 +567,7 @@ class Submitter:
                 "your tasks with the provider; to submit anyway, run again with --new"
             )
         media = _decode(record.urls)
-        self._emit(
+        self.emit(
             "create",
             "info",
             "an earlier run stopped around the create call: looking for its task",
@@ -581,7 +577,7 @@ class Submitter:
             return None
         found = provider.find(request, media, record.external_task_id, record.updated_at)
         if found is not None:
-            self._emit(
+            self.emit(
                 "create",
                 "done",
                 f"found task {found.id} from the earlier run",
@@ -590,7 +586,7 @@ class Submitter:
                 reconciled=True,
             )
         else:
-            self._emit("create", "info", "no task was created by the earlier run", job)
+            self.emit("create", "info", "no task was created by the earlier run", job)
         return found
 
     def _wait(
@@ -603,7 +599,7 @@ class Submitter:
     ) -> JobRecord | JobResult:
         job = record.job_id
         started = time.monotonic()
-        self._emit("wait", "start", f"waiting for task {task_id}", job, task_id=task_id)
+        self.emit("wait", "start", f"waiting for task {task_id}", job, task_id=task_id)
         last = [record.status]
 
         def on_update(task: Task) -> None:
@@ -615,7 +611,7 @@ class Submitter:
             if mapped is not None and mapped is not last[0]:
                 self.ledger.update(lease, status=mapped)
                 last[0] = mapped
-            self._emit(
+            self.emit(
                 "wait",
                 "progress",
                 f"task {task_id}: {status}",
@@ -630,11 +626,11 @@ class Submitter:
         except TaskFailedError as exc:
             reason = exc.message
             self.ledger.update(lease, status=JobStatus.FAILED, error=reason)
-            self._emit("wait", "fail", f"task {task_id} failed: {reason}", job, task_id=task_id)
+            self.emit("wait", "fail", f"task {task_id} failed: {reason}", job, task_id=task_id)
             return self._result(request, self.ledger.get(job), Outcome.FAILED, reason=reason)
         except (APIConnectionError, ServerError, RateLimitError) as exc:
             reason = f"gave up waiting: {exc}"
-            self._emit(
+            self.emit(
                 "wait",
                 "fail",
                 f"{reason}; `preflight resume {job}` continues",
@@ -647,7 +643,7 @@ class Submitter:
             reason = f"task {task_id} succeeded without a result video"
             self.ledger.update(lease, status=JobStatus.FAILED, error=reason)
             return self._result(request, self.ledger.get(job), Outcome.FAILED, reason=reason)
-        self._emit("wait", "done", f"task {task_id} succeeded", job, task_id=task_id)
+        self.emit("wait", "done", f"task {task_id} succeeded", job, task_id=task_id)
         return self.ledger.update(lease, status=JobStatus.SUCCEEDED, result_url=url)
 
     def _download(
@@ -655,17 +651,17 @@ class Submitter:
     ) -> JobResult:
         job = record.job_id
         assert record.result_url is not None
-        self._emit("download", "start", f"downloading to {out}", job, path=str(out))
+        self.emit("download", "start", f"downloading to {out}", job, path=str(out))
         shown = [-1]
 
         def progress(done: int, total: int | None) -> None:
             step = int(done * 10 / total) if total else done // (1 << 20)  # 10 % (or 1 MB) steps
             if step != shown[0]:
                 shown[0] = step
-                self._emit("download", "progress", f"{done} bytes", job, bytes=done, total=total)
+                self.emit("download", "progress", f"{done} bytes", job, bytes=done, total=total)
 
         download(record.result_url, out, on_progress=progress)
-        self._emit(
+        self.emit(
             "download",
             "done",
             f"downloaded {out.stat().st_size} bytes",
@@ -674,7 +670,7 @@ class Submitter:
             bytes=out.stat().st_size,
         )
         record = self.ledger.update(lease, status=JobStatus.DONE, result_path=str(out))
-        self._emit("done", "done", f"result at {out}", job, output=str(out), task_id=record.task_id)
+        self.emit("done", "done", f"result at {out}", job, output=str(out), task_id=record.task_id)
         return self._result(request, record, Outcome.DONE, output=out, resumed=resumed)
 
 
@@ -691,10 +687,6 @@ def fix_input(
     if result.status in ("fixed", "copied") and result.output:
         return Path(result.output)
     raise FixError(result.message or f"the {role} cannot be fixed ({result.status})")
-
-
-def _maybe_created(record: JobRecord) -> bool:
-    return record.task_id is not None
 
 
 def _count(findings: tuple[Finding, ...]) -> str:
