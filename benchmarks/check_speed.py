@@ -104,6 +104,7 @@ def main() -> None:
             str(clips),
             "--profile",
             "kling-lipsync",
+            "--no-face",  # face checks decode frames: benchmarks/face_speed.py measures them
         ]
         if args.workers:
             check += ["--workers", str(args.workers)]
@@ -147,6 +148,13 @@ def main() -> None:
         target = TARGETS.get(key)
         verdict = "" if target is None else ("  ok" if ratio >= target else f"  below {target:g}x")
         print(f"  {label:<28} {took:7.2f} s  {ratio:6.1f}x{verdict}")
+    per_file = 1000 / args.files
+    print(
+        f"  per file: ffprobe {base * per_file:.1f} ms, preflight cold "
+        f"{(timings['cold'] - timings['startup']) * per_file:.1f} ms and warm "
+        f"{(timings['warm'] - timings['startup']) * per_file:.2f} ms after "
+        f"{timings['startup']:.2f} s of start-up"
+    )
 
 
 if __name__ == "__main__":

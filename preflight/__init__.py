@@ -6,6 +6,7 @@ from preflight.checking import check
 from preflight.errors import PreflightError
 from preflight.facts import AudioStream, ImageInfo, MediaFacts, VideoStream
 from preflight.findings import Finding, Severity
+from preflight.fix import FixOptions, FixPlan, FixResult, fix, plan_fix
 from preflight.job import Job
 from preflight.profile import Profile
 from preflight.report import Report
@@ -14,6 +15,9 @@ from preflight.submit import JobResult, submit
 __all__ = [
     "AudioStream",
     "Finding",
+    "FixOptions",
+    "FixPlan",
+    "FixResult",
     "ImageInfo",
     "Job",
     "JobResult",
@@ -24,6 +28,8 @@ __all__ = [
     "Severity",
     "VideoStream",
     "check",
+    "fix",
+    "plan_fix",
     "submit",
 ]
 

@@ -39,13 +39,6 @@ DEFAULT_INCLUDE = {
     "image": ("*.jpg", "*.jpeg", "*.png", "*.webp", "*.bmp", "*.gif", "*.tif", "*.tiff", "*.heic"),
 }  # fmt: skip
 
-# Analysers add slow, derived measurements (they decode media) to a job after probing, stored
-# in ``job.analysis[family]`` for that family's rules. family -> "module:function", imported
-# only when the profile enables a rule of that family. The function is called as
-# ``fn(job, profile, config, skip=None | "reason")`` and returns the value to store (with ``skip``
-# set it must not decode anything, only record why the analysis did not run).
-ANALYSERS: dict[str, str] = {}
-
 _MEDIA_ROLES = ("video", "audio", "image")
 _JOB_FIELDS = {
     "name": str,
@@ -327,22 +320,6 @@ def plan(
     return planned
 
 
-def _analysers(profile: Profile, config: Config | None) -> list[tuple[str, Any]]:
-    """The analysers whose family has an enabled rule under ``profile`` (and ``config``)."""
-    import importlib
-
-    enabled = {r for r, s in profile.rules.items() if s.enabled}
-    if config is not None:
-        enabled |= {r for r, o in config.rules.items() if o.enabled}
-        enabled -= {r for r, o in config.rules.items() if o.enabled is False}
-    hooks = []
-    for family, target in ANALYSERS.items():
-        if any(r.startswith(f"{family}.") for r in enabled):
-            module, _, attr = target.partition(":")
-            hooks.append((family, getattr(importlib.import_module(module), attr)))
-    return hooks
-
-
 def media_only(profile: Profile) -> Profile:
     """``profile`` for a check of the media alone (no text, voice or audio given anywhere).
 
@@ -369,7 +346,8 @@ def check(
     backend: str = "auto",
     cache: bool = True,
     workers: int | None = None,
-    analyse: bool = True,
+    face: bool = True,
+    preview: PathLike | None = None,
     **request: Any,
 ) -> Report:
     """Check every input against ``profile`` and return the `Report`.
@@ -377,10 +355,10 @@ def check(
     ``request`` holds the job fields shared by all inputs: ``audio``, ``image`` (paths or URLs),
     ``text``, ``voice_id``, ``voice_language``, ``voice_speed``, ``prompt``, ``negative_prompt``.
     With no text, voice or audio at all (and no jobs file) the media alone are checked:
-    `media_only`.
-    ``analyse=False`` skips the slow content analysers (face checks; ``--no-face``): their rules
-    then say they were skipped. Raises `ConfigError` for a bad profile, an unknown field, a
-    missing jobs file or nothing to check; never for a bad input (that is a finding).
+    `media_only`. Raises `ConfigError` for a bad profile, an unknown field, a missing jobs file or
+    nothing to check; never for a bad input (that is a finding). Face checks (``docs/vision.md``)
+    run only when the profile enables a ``face.*`` rule: ``face=False`` skips them, ``preview``
+    writes a contact sheet PNG of the sampled frames there (``out-2.png``... for several videos).
     """
     if not isinstance(profile, Profile):
         from preflight.profiles import load_profile
@@ -394,13 +372,16 @@ def check(
     planned = plan(inputs, profile, jobs=jobs, include=include, exclude=exclude, **request)
     sources = list(dict.fromkeys(s for p in planned for s in p.sources.values()))
     probed = _probe_all(sources, backend=backend, cache=cache, workers=workers) if sources else {}
+    from preflight.vision.checks import face_settings, preview_path, with_face_analysis
+
+    faces = face_settings(profile, config)
+    videos = [p.name for p in planned if "video" in p.sources]
     results = []
-    hooks = _analysers(profile, config)
     for p in planned:
         job = _job(p, probed)
-        for family, hook in hooks:
-            result = hook(job, profile, config, skip=None if analyse else "turned off (--no-face)")
-            job = replace(job, analysis={**job.analysis, family: result})
+        if faces and job.video is not None:
+            sheet = preview and preview_path(preview, videos.index(p.name), len(videos))
+            job = with_face_analysis(job, faces, enabled=face, preview=sheet)
         findings = evaluate(job, profile, config)
         media = {r: m for r in _MEDIA_ROLES if (m := getattr(job, r)) is not None}
         results.append(

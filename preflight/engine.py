@@ -50,11 +50,12 @@ def evaluate(job: Job, profile: Profile, config: Config | None = None) -> list[F
             findings.append(
                 Finding(
                     rule=rule_id,
-                    severity=severity,
+                    severity=violation.severity or severity,
                     message=violation.message,
                     measured=violation.measured,
                     limit=violation.limit,
                     fixable=violation.fixable,
+                    ranges=violation.ranges,
                 )
             )
     findings.sort(key=lambda f: -f.severity.rank)  # errors first; stable within a severity

@@ -78,6 +78,58 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     return get
 
 
+def _load_face_fixtures() -> object:
+    spec = importlib.util.spec_from_file_location(
+        "preflight_fixture_faces", ROOT / "fixtures" / "faces.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+fixture_faces = _load_face_fixtures()
+
+
+@pytest.fixture(scope="session")
+def face_media(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``face_media("clear")`` -> a clip made from scikit-image's portrait (``fixtures/faces.py``).
+
+    Made once per session on first use. Tests must not modify them: copy first.
+    """
+    outdir = tmp_path_factory.mktemp("faces")
+
+    def get(name: str) -> Path:
+        return fixture_faces.make(name, outdir)  # type: ignore[attr-defined,no-any-return]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def face_job(face_media: Callable[[str], Path]) -> Callable[[str], object]:
+    """``face_job("leaves")`` -> a probed `Job` for a face clip with its face analysis attached.
+
+    Analysed once per session, with the kling-lipsync profile's face settings.
+    """
+    from preflight.job import Job
+    from preflight.probe import probe
+    from preflight.profiles import load_profile
+    from preflight.vision.checks import face_settings, with_face_analysis
+
+    settings = face_settings(load_profile("kling-lipsync"))
+    made: dict[str, object] = {}
+
+    def get(name: str) -> object:
+        if name not in made:
+            job = Job(name=name, video=probe(face_media(name)), audio=None)
+            made[name] = with_face_analysis(job, settings)
+        return made[name]
+
+    return get
+
+
 @pytest.fixture(scope="session")
 def moto_s3_url() -> Iterator[str]:
     """A real S3-compatible server (moto's server mode) on loopback, for the whole session."""

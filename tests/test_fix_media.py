@@ -13,7 +13,7 @@ import pytest
 from _independent import assert_passes, assert_reencoded, read
 
 from preflight.ffmpeg_runner import temp_path_for
-from preflight.fix import FixOptions, Strategy, fix
+from preflight.fix import FixOptions, Strategy, fix, fix_pair
 from preflight.profile import Profile
 from preflight.profiles import load_profile
 
@@ -208,3 +208,35 @@ def test_audio_inputs_for_audio2video(
         assert reading.size <= 30_000
         assert reading.vcodec is None
         assert reading.acodec in ("aac", "mp3")
+
+
+def test_audio_longer_than_video_lengthens_the_video(
+    media: Callable[[str], Path], tmp_path: Path, ffprobe_bin: str, kling: Profile
+) -> None:
+    vres, ares = fix_pair(
+        media("ok"), media("long_audio"), profile=kling, out_dir=tmp_path, options=FAST
+    )
+    assert vres.status == "fixed", vres.message
+    assert ares.ok
+    assert vres.output is not None
+    video = read(ffprobe_bin, Path(vres.output))
+    assert_passes(video, Path(vres.output), kling)
+    sound = read(ffprobe_bin, Path(ares.output or media("long_audio")))
+    tolerance = kling.param("job.av_duration", "tolerance")
+    assert abs(video.duration - sound.duration) <= tolerance
+    assert video.duration > 8.0
+
+
+def test_audio_shorter_than_the_trimmed_video_is_padded(
+    media: Callable[[str], Path], tmp_path: Path, ffprobe_bin: str, kling: Profile
+) -> None:
+    vres, ares = fix_pair(
+        media("long"), media("mp3"), profile=kling, out_dir=tmp_path, options=FAST
+    )
+    assert vres.status == "fixed", vres.message
+    assert ares.status == "fixed", ares.message
+    video = read(ffprobe_bin, Path(str(vres.output)))
+    sound = read(ffprobe_bin, Path(str(ares.output)))
+    assert video.duration == pytest.approx(9.96, abs=0.001)
+    assert abs(sound.duration - video.duration) < 0.1
+    assert Path(str(ares.output)).suffix == ".mp3"

@@ -90,15 +90,11 @@ def pick_format(fmt: str | None) -> str:
     show_default=True,
     help="Probe backend.",
 )
-@click.option(
-    "--no-face",
-    "--no-analysis",
-    "no_analysis",
-    is_flag=True,
-    help="Skip slow content checks (face); their rules report 'skipped'.",
-)
 @click.option("--workers", type=click.IntRange(min=1), help="Parallel probes [default: CPUs].")
 @click.option("--config", "config_path", metavar="FILE", help="preflight.toml or pyproject.toml.")
+@click.option("--no-face", "no_face", is_flag=True, help="Skip the face checks (faster).")
+@click.option("--preview", metavar="PNG", help="Write a contact sheet of the face check's frames.")
+@click.option("--fix", "then_fix", is_flag=True, help="Then fix failing inputs (`preflight fix`).")
 @click.pass_context
 def check_command(
     ctx: click.Context,
@@ -114,14 +110,17 @@ def check_command(
     no_cache: bool,
     backend: str,
     workers: int | None,
-    no_analysis: bool,
     config_path: str | None,
+    then_fix: bool,
+    no_face: bool = False,
+    preview: str | None = None,
     **request: Any,
 ) -> None:
     """Check media (and the job's text, voice or audio) against a provider profile.
 
     Exit status: 0 everything passes; 1 an input breaks an error-level rule or cannot be read
-    (warnings too with --strict); 2 usage or configuration error.
+    (warnings too with --strict); 2 usage or configuration error. With --fix, failing inputs are
+    then fixed beside themselves (NAME.fixed.mp4) and the status is the fix's: 0 when all were.
     """
     from preflight.checking import check
     from preflight.config import load_config
@@ -142,7 +141,8 @@ def check_command(
             backend=backend,
             cache=not no_cache,
             workers=workers,
-            analyse=not no_analysis,
+            face=not no_face,
+            preview=preview,
             **request,
         )
     except ToolNotFoundError as exc:  # e.g. --backend ffprobe with no ffprobe: a usage problem
@@ -155,6 +155,10 @@ def check_command(
     else:
         color = chosen == "text" and _tty(sys.stdout)
         click.echo(render(report, chosen, color=color), nl=False, color=color)
+    if then_fix and not report.ok:
+        from preflight.cli.fix_cmd import fix_failing
+
+        ctx.exit(fix_failing(report, profile or config.profile or "kling-lipsync", config))
     ctx.exit(report.exit_code)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,6 +47,17 @@ __all__ = ["fix_command", "render_plan", "render_result"]
 )
 @click.option("--fit-audio", is_flag=True, help="Trim or pad the audio to the video's length.")
 @click.option(
+    "--face-window",
+    is_flag=True,
+    help="Trim to the longest stretch that passes every face check (needs the vision extra).",
+)
+@click.option(
+    "--audio",
+    metavar="FILE",
+    help="With --fit-audio: an audio2video audio file, fitted to the (fixed) video; a longer "
+    "audio lengthens the video within the limit.",
+)
+@click.option(
     "-f",
     "--format",
     "fmt",
@@ -73,6 +85,7 @@ def fix_command(
     extend: str,
     aspect: str,
     fit_audio: bool,
+    audio: str | None,
     fmt: str,
     jobs: int | None,
     preset: str,
@@ -80,6 +93,7 @@ def fix_command(
     no_quality: bool,
     timeout: float | None,
     config_path: str | None,
+    face_window: bool = False,
 ) -> None:
     """Fix INPUT... so it passes the profile, with the cheapest FFmpeg operation that works.
 
@@ -88,13 +102,15 @@ def fix_command(
     is probed and checked against the same profile before it is moved into place.
     """
     from preflight.config import load_config
-    from preflight.fix import FixOptions, fix_many, plan_fix
+    from preflight.fix import FixOptions, fix_many, fix_pair, plan_fix, plan_pair
     from preflight.profiles import load_profile
 
     if output and out_dir:
         raise click.UsageError("give -o/--output or --out-dir, not both")
     if output and len(inputs) > 1:
         raise click.UsageError("-o/--output takes one input; use --out-dir for several")
+    if audio is not None and (not fit_audio or len(inputs) != 1):
+        raise click.UsageError("--audio takes one video INPUT and --fit-audio")
     if start is not None and end is not None and end <= start:
         raise click.UsageError(f"--end {end:g} must be after --start {start:g}")
     config = load_config(config_path)
@@ -121,8 +137,18 @@ def fix_command(
         "threads": threads,
         "out_dir": out_dir,
     }
+    if face_window:
+        from preflight.vision.cli import fix_face_windows
+
+        if start is not None or end is not None:
+            raise click.UsageError("--face-window chooses --start/--end itself: give neither")
+        ctx.exit(fix_face_windows(inputs, output=output, dry_run=dry_run, fmt=fmt, **common))
     if dry_run:
-        plans = [plan_fix(src, output=output, **common) for src in inputs]
+        if audio is not None:
+            del common["threads"]
+            plans = list(plan_pair(inputs[0], audio, output=output, **common))
+        else:
+            plans = [plan_fix(src, output=output, **common) for src in inputs]
         if fmt == "json":
             click.echo(json.dumps({"plans": [p.to_dict() for p in plans]}, indent=2))
         else:
@@ -136,15 +162,24 @@ def fix_command(
         if fmt == "text":
             click.echo(render_result(result))
 
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` cleans up like Ctrl-C
     try:
-        results = fix_many(
-            list(inputs),
-            jobs=workers,
-            on_done=done,
-            output=output,
-            show_progress=show_progress,
-            **common,
-        )
+        if audio is not None:
+            del common["threads"]
+            results = list(
+                fix_pair(inputs[0], audio, output=output, show_progress=show_progress, **common)
+            )
+            for result in results:
+                done(result)
+        else:
+            results = fix_many(
+                list(inputs),
+                jobs=workers,
+                on_done=done,
+                output=output,
+                show_progress=show_progress,
+                **common,
+            )
     except KeyboardInterrupt:
         click.secho(
             "preflight fix: interrupted; FFmpeg was stopped, its temp output removed, and no "
@@ -153,6 +188,8 @@ def fix_command(
             err=True,
         )
         ctx.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if fmt == "json":
         click.echo(
             json.dumps(
@@ -162,6 +199,10 @@ def fix_command(
     else:
         click.echo(_summary_line(results))
     ctx.exit(0 if all(r.ok for r in results) else 1)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _summary(results: Sequence[Any]) -> dict[str, int]:
@@ -227,3 +268,32 @@ def _show(value: Any) -> str:
 
 def _tty() -> bool:
     return sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
+
+
+def fix_failing(report: Any, profile: str, config: Any) -> int:
+    """`preflight check --fix`: fix every failing input of ``report`` beside itself (to stderr).
+
+    Returns the exit status: 0 when every failing input was fixed (its output passes), else 1.
+    """
+    from preflight.fix import fix_many
+
+    sources: list[str] = []
+    for result in report.results:
+        if result.ok:
+            continue
+        for role, facts in result.facts.items():
+            failing = [f for f in result.findings if f.rule.startswith(f"{role}.")]
+            if role in ("video", "audio") and failing and facts.source not in sources:
+                sources.append(facts.source)
+    if not sources:
+        click.echo("preflight check --fix: nothing the fixer can change", err=True)
+        return 1
+    click.echo(f"preflight check --fix: fixing {len(sources)} input(s)", err=True)
+    results = fix_many(
+        sources,
+        profile=profile,
+        config=config,
+        on_done=lambda r: click.echo(render_result(r), err=True),
+    )
+    click.echo(_summary_line(results), err=True)
+    return 0 if all(r.ok for r in results) else 1

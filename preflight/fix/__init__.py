@@ -7,7 +7,7 @@ what changed and the quality cost. See ``docs/fix.md``.
 
 from __future__ import annotations
 
-from preflight.fix.api import Attempt, FixResult, fix, fix_many, plan_fix
+from preflight.fix.api import Attempt, FixResult, fix, fix_many, fix_pair, plan_fix, plan_pair
 from preflight.fix.plan import AudioSpec, FixOptions, FixPlan, FixStep, Strategy, VideoSpec
 
 __all__ = [
@@ -21,5 +21,7 @@ __all__ = [
     "VideoSpec",
     "fix",
     "fix_many",
+    "fix_pair",
     "plan_fix",
+    "plan_pair",
 ]

@@ -43,7 +43,7 @@ from preflight.profile import Profile
 if TYPE_CHECKING:
     from preflight.config import Config
 
-__all__ = ["Attempt", "FixResult", "fix", "fix_many", "plan_fix"]
+__all__ = ["Attempt", "FixResult", "fix", "fix_many", "fix_pair", "plan_fix", "plan_pair"]
 
 ProfileLike = Profile | str | os.PathLike[str]
 
@@ -427,3 +427,113 @@ def _safe_fix(source: str | os.PathLike[str], kwargs: dict[str, Any]) -> FixResu
         return FixResult(source=os.fspath(source), status="failed", message=str(exc))
     except OSError as exc:
         return FixResult(source=os.fspath(source), status="failed", message=f"{exc}")
+
+
+def fix_pair(
+    video: str | os.PathLike[str],
+    audio: str | os.PathLike[str],
+    *,
+    profile: ProfileLike = "kling-lipsync",
+    output: str | os.PathLike[str] | None = None,
+    audio_output: str | os.PathLike[str] | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    options: FixOptions | None = None,
+    config: Config | None = None,
+    show_progress: bool = False,
+) -> tuple[FixResult, FixResult]:
+    """Fix an audio2video pair so the two are as long as each other (``--fit-audio --audio``).
+
+    An audio longer than the video lengthens the video to it (freeze or loop, within the
+    profile's maximum); then the audio is trimmed or padded with silence to the video's final
+    length. Each output is verified against the profile like `fix`.
+    """
+    from preflight.probe import probe
+
+    options = options or FixOptions()
+    prof = _profile(profile)
+    vsrc, asrc = os.fspath(video), os.fspath(audio)
+    sound, error = _probe(asrc)
+    if sound is None or sound.audio is None:
+        why = error or "it has no audio stream"
+        bad = FixResult(source=asrc, status="unfixable", message=f"the audio cannot be used: {why}")
+        return FixResult(source=vsrc, status="failed", message="its audio is unusable"), bad
+    length = sound.audio.duration if sound.audio.duration is not None else sound.duration
+    vopts = dataclasses.replace(options, min_duration=length, fit_audio=False)
+    vres = fix(
+        vsrc,
+        profile=prof,
+        output=output,
+        out_dir=out_dir,
+        options=vopts,
+        config=config,
+        show_progress=show_progress,
+    )
+    if not vres.ok:
+        return vres, FixResult(source=asrc, status="failed", message="the video could not be fixed")
+    final = probe(vres.output or vsrc).effective_duration
+    aopts = dataclasses.replace(options, fit_to=final, fit_audio=False)
+    ares = fix(
+        asrc,
+        profile=prof,
+        output=audio_output,
+        out_dir=out_dir,
+        options=aopts,
+        config=config,
+        show_progress=show_progress,
+    )
+    return vres, ares
+
+
+def plan_pair(
+    video: str | os.PathLike[str],
+    audio: str | os.PathLike[str],
+    *,
+    profile: ProfileLike = "kling-lipsync",
+    output: str | os.PathLike[str] | None = None,
+    audio_output: str | os.PathLike[str] | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    options: FixOptions | None = None,
+    config: Config | None = None,
+) -> tuple[FixPlan, FixPlan]:
+    """The two plans `fix_pair` would carry out (nothing runs)."""
+    options = options or FixOptions()
+    prof = _profile(profile)
+    sound, _ = _probe(os.fspath(audio))
+    length = None
+    if sound is not None and sound.audio is not None:
+        length = sound.audio.duration if sound.audio.duration is not None else sound.duration
+    vopts = dataclasses.replace(options, min_duration=length, fit_audio=False)
+    facts, _ = _probe(os.fspath(video))
+    vplan = (
+        plan_fix(
+            video,
+            profile=prof,
+            output=output,
+            out_dir=out_dir,
+            options=vopts,
+            config=config,
+            facts=facts,
+        )
+        if facts
+        else plan_fix(video, profile=prof)
+    )
+    final = (
+        vplan.duration
+        if vplan.duration is not None
+        else (facts.effective_duration if facts else None)
+    )
+    aopts = dataclasses.replace(options, fit_to=final, fit_audio=False)
+    aplan = (
+        plan_fix(
+            audio,
+            profile=prof,
+            output=audio_output,
+            out_dir=out_dir,
+            options=aopts,
+            config=config,
+            facts=sound,
+        )
+        if sound
+        else plan_fix(audio, profile=prof)
+    )
+    return vplan, aplan

@@ -50,6 +50,8 @@ class FixOptions:
     max_attempts: int = 3  # encodes per input when compressing to a size
     timeout: float | None = None  # seconds per FFmpeg run; None: scaled from the duration
     quality: bool = True  # measure SSIM of re-encodes against the source
+    min_duration: float | None = None  # lengthen the video to at least this (fit to an audio)
+    fit_to: float | None = None  # trim or pad an audio input to this length (fit to a video)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

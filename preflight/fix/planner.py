@@ -45,6 +45,7 @@ CONTAINER_OVERHEAD = 0.01  # MP4 boxes + interleaving, as a share of the file
 CONTAINER_OVERHEAD_BYTES = 64_000
 MIN_VIDEO_BITRATE = 150_000
 CRF_BITS_PER_PIXEL = 0.1
+FIT_TOLERANCE = 0.05  # seconds two lengths may differ and still count as fitted
 UNCAPPED_BITRATE = 60_000_000  # above this a CRF encode of <=1920 px never needs a cap
 AUDIO_BITRATES = (128_000, 96_000, 64_000, 48_000, 32_000)
 
@@ -186,17 +187,25 @@ def _window(
                 f"than {_seconds(dmax)}: only its first {_seconds(kept)} are kept"
             )
         trimmed = True
-    elif dmin is not None and length < dmin - 1e-9:
-        frames = math.floor(dmin * fps + 1e-9) + 1
+    elif (dmin is not None and length < dmin - 1e-9) or (
+        options.min_duration is not None and length < options.min_duration - FIT_TOLERANCE
+    ):
+        floor = max(dmin or 0.0, options.min_duration or 0.0)
+        frames = math.floor(floor * fps + 1e-9) + 1
+        if dmax is not None:
+            frames = min(frames, math.ceil(dmax * fps - 1e-9) - 1)
         extend_by = frames / fps - have / fps
         how = "freezing the last frame" if options.extend == "freeze" else "looping the clip"
+        if dmin is not None and length < dmin - 1e-9:
+            why, rule = f"one frame past the {_seconds(dmin)} minimum", "video.duration"
+        else:
+            why, rule = "to match the audio", "job.av_duration"
         steps.append(
             FixStep(
                 "extend",
                 f"extend {_seconds(length)} to {_seconds(frames / fps)} by "
-                f"{how} (audio padded with silence), one frame past the "
-                f"{_seconds(dmin)} minimum",
-                "video.duration",
+                f"{how} (audio padded with silence), {why}",
+                rule,
                 {"mode": options.extend, "duration": frames / fps},
             )
         )
@@ -231,7 +240,11 @@ def _plan_video(
     assert stream is not None
     failing = {f.rule for f in errors}
     fit_audio = options.fit_audio and facts.audio is not None and _audio_gap(facts) > 0.05
-    if not failing and options.start is None and options.end is None and not fit_audio:
+    longer = options.min_duration is not None and (
+        (facts.effective_duration or 0.0) < options.min_duration - FIT_TOLERANCE
+    )
+    asked = options.start is not None or options.end is not None or fit_audio or longer
+    if not failing and not asked:
         return _nothing(name, output, "video")
     suffix = Path(output).suffix.lower() if output else ".mp4"
     container = "mov" if suffix == ".mov" else "mp4"
@@ -598,7 +611,9 @@ def _plan_audio(
     stream = facts.audio
     assert stream is not None
     failing = {f.rule for f in errors}
-    if not failing and options.start is None and options.end is None:
+    own = stream.duration if stream.duration is not None else facts.duration
+    refit = options.fit_to is not None and own is not None and abs(own - options.fit_to) > 0.05
+    if not failing and options.start is None and options.end is None and not refit:
         return _nothing(name, output, "audio")
     allowed = tuple(profile.param("audio.format", "allowed", ("mp3", "wav", "m4a", "aac")))
     amin = _limit(profile, "audio.duration", "min")
@@ -616,7 +631,29 @@ def _plan_audio(
     length = end - start
     out_duration = length
     pad_to = None
-    if amax is not None and length > amax:
+    if options.fit_to is not None:
+        target = min(max(options.fit_to, amin or 0.0), amax if amax is not None else options.fit_to)
+        if length > target + 0.05:
+            out_duration = target
+            steps.append(
+                FixStep(
+                    "fit-audio",
+                    f"trim the audio from {_seconds(length)} to "
+                    f"{_seconds(target)} to match the video",
+                    "job.av_duration",
+                )
+            )
+        elif length < target - 0.05:
+            out_duration = pad_to = target
+            steps.append(
+                FixStep(
+                    "fit-audio",
+                    f"pad the audio from {_seconds(length)} to "
+                    f"{_seconds(target)} with silence to match the video",
+                    "job.av_duration",
+                )
+            )
+    elif amax is not None and length > amax:
         out_duration = max(amax - 0.1, (amin or 0) + 0.1)
         steps.append(
             FixStep(

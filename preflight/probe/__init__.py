@@ -32,7 +32,9 @@ __all__ = ["BACKENDS", "probe", "probe_many"]
 
 BACKENDS = ("auto", "mediainfo", "ffprobe")
 
-# an audio-only file whose header promises this much more than the file holds is cut short
+# an MP3 whose header (Xing/Info frame count) promises this much more than the file holds is cut
+# short; other audio is judged by its container's own sizes (RIFF, ISO boxes), since a VBR codec's
+# nominal bit rate says little about its real size
 _TRUNCATION_SLACK = 0.8
 _TEXT = "not a media file: its content is plain text"
 _UNKNOWN = "not a media file: its content is not a format MediaInfo or FFmpeg knows"
@@ -146,7 +148,7 @@ def _judge(parsed: Parsed, sniffed: Sniff, size: int, source: str) -> None:
         )
     audio = parsed.audio
     if (
-        parsed.video is None
+        parsed.container == "mp3"  # frame count in the header, fixed bytes per second
         and audio is not None
         and audio.bit_rate
         and audio.duration

@@ -6,8 +6,8 @@ probed, and their facts are stored in one transaction at the end.
 Threads, not processes: pymediainfo calls libmediainfo through ``ctypes.CDLL``, which releases the
 GIL for the duration of each foreign call, and nearly all of a probe's time is spent inside those
 calls (parsing) or waiting on ffprobe child processes. A process pool pays worker start-up and
-library loading per process, which costs more than a whole batch of a few hundred clips takes
-(see docs/probe.md for the measurements). An ``InputError`` is returned in its input's slot;
+library loading per process, which costs more than a whole batch of a few hundred clips gains
+(docs/probe.md has the measurements). An ``InputError`` is returned in its input's slot;
 anything else (a missing ffprobe) propagates.
 """
 

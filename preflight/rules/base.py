@@ -26,6 +26,8 @@ class Violation(NamedTuple):
     measured: Any = None
     limit: Any = None
     fixable: bool = False
+    ranges: tuple[tuple[float, float], ...] = ()  # (start, end) seconds where it fails
+    severity: Severity | None = None  # only for notes that must stay info ("skipped")
 
 
 Check = Callable[[Job, Mapping[str, Any]], Iterable[Violation]]

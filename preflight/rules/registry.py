@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from preflight.rules import audio, image, job, text, video
+from preflight.rules import audio, face, image, job, text, video
 from preflight.rules.base import Rule
 
 __all__ = ["RULES", "UnknownRuleError", "all_rules", "get"]
@@ -32,7 +32,9 @@ def _table(*families: tuple[Rule, ...]) -> Mapping[str, Rule]:
     return MappingProxyType(table)
 
 
-RULES: Mapping[str, Rule] = _table(job.RULES, video.RULES, audio.RULES, text.RULES, image.RULES)
+RULES: Mapping[str, Rule] = _table(
+    job.RULES, video.RULES, audio.RULES, text.RULES, image.RULES, face.RULES
+)
 
 
 def get(rule_id: str) -> Rule:

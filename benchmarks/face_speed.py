@@ -1,0 +1,106 @@
+"""How long the face checks take on a 10 s 1080p clip, against decoding the same frames.
+
+Target (issue 6): the whole vision analysis at the default sampling rate finishes in under 25% of
+the clip's duration (2.5 s for 10 s) on a 2-core machine. Printed beside it, measured in the same
+run: the time FFmpeg alone takes to decode and hand over the same samples (the floor), and the
+variants considered (full loop filter; colour samples as ``--preview`` uses).
+
+    python benchmarks/face_speed.py [--repeat 3] [--rate 4]
+
+Needs the vision and test extras (scikit-image makes the portrait the clip is built from).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fixtures.faces import portrait  # noqa: E402
+from preflight.tools import ffmpeg_path  # noqa: E402
+from preflight.vision.analysis import analyse, analyse_frames  # noqa: E402
+from preflight.vision.sampler import DEFAULT_RATE, geometry, sample  # noqa: E402
+
+SECONDS = 10.0
+W, H = 1920, 1080
+TARGET_SHARE = 0.25
+
+
+def make_clip(outdir: Path) -> Path:
+    """A 10 s 1080p25 H.264 clip of the portrait slowly zooming (a face in every frame)."""
+    import subprocess
+
+    still = portrait(outdir)
+    target = outdir / "face_1080p_10s.mp4"
+    vf = (
+        f"scale={H}:{H},zoompan=z='1+0.0003*on':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)'"
+        f":d=1:s={H}x{H}:fps=25,pad={W}:{H}:(ow-iw)/2:0:color=0x808080"
+    )
+    subprocess.run(
+        [ffmpeg_path(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error",
+         "-loop", "1", "-framerate", "25", "-t", str(SECONDS), "-i", str(still), "-vf", vf,
+         "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", str(target)],
+        check=True,
+    )  # fmt: skip
+    return target
+
+
+def best_of(repeat: int, fn: Callable[[], object]) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times) if repeat < 3 else statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=DEFAULT_RATE)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = make_clip(Path(tmp))
+        geom = geometry(W, H)
+        rate = args.rate
+
+        def decode(fast: bool = True, pix: str = "gray") -> int:
+            return sum(1 for _ in sample(clip, geom, rate=rate, fast_decode=fast, pix_fmt=pix))  # type: ignore[arg-type]
+
+        frames = decode()
+        results: dict[str, float] = {
+            "decode only (gray, no loop filter)": best_of(args.repeat, decode),
+            "decode only (gray, full decode)": best_of(args.repeat, lambda: decode(fast=False)),
+        }
+        full = best_of(args.repeat, lambda: analyse(clip, W, H, duration=SECONDS, rate=rate))
+        results["face analysis (default)"] = full
+        results["face analysis (bgr24 for --preview)"] = best_of(
+            args.repeat,
+            lambda: analyse_frames(
+                sample(clip, geom, rate=rate, pix_fmt="bgr24"), geom, interval=1 / rate
+            ),
+        )
+        analysis = analyse(clip, W, H, duration=SECONDS, rate=rate)
+    found = sum(1 for s in analysis.samples if s.face is not None)
+    base = results["decode only (gray, no loop filter)"]
+    size = f"{geom.sample_width}x{geom.sample_height}"
+    print(f"clip: {SECONDS:g} s {W}x{H} H.264, {frames} samples at {rate:g}/s, "
+          f"sampled at {size}; face in {found}/{frames}")  # fmt: skip
+    for name, secs in results.items():
+        print(f"  {name:40s} {secs:6.2f} s  {secs / SECONDS:6.1%} of clip  "
+              f"{secs / base:5.2f}x decode-only")  # fmt: skip
+    verdict = "PASS" if full < TARGET_SHARE * SECONDS else "FAIL"
+    print(f"target: face analysis < {TARGET_SHARE:.0%} of clip ({TARGET_SHARE * SECONDS:g} s): "
+          f"{verdict} ({full:.2f} s)")  # fmt: skip
+    return 0 if verdict == "PASS" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Face checks for lip-sync inputs: sample frames, find faces, measure them (optional extra).
+
+Everything here needs ``pip install media-preflight[vision]`` (OpenCV, NumPy) except this module
+and `available`, which import nothing heavy: `preflight check` pays for OpenCV only when a
+profile enables face rules and the input is a video.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+__all__ = ["INSTALL_HINT", "available"]
+
+INSTALL_HINT = "install media-preflight[vision]"
+
+
+def available() -> bool:
+    """True when OpenCV and NumPy can be imported (without importing them)."""
+    import sys
+
+    for name in ("cv2", "numpy"):
+        if name in sys.modules:
+            if sys.modules[name] is None:
+                return False
+            continue
+        try:
+            if importlib.util.find_spec(name) is None:
+                return False
+        except (ImportError, ValueError):
+            return False
+    return True

@@ -1,0 +1,293 @@
+"""Per-sample face measurements of one video, as frozen values the face rules read.
+
+For each sampled frame: every face found (largest first) in display pixels; for the largest face,
+the mean luminance and contrast (standard deviation, 0-255 scale) of its region, its sharpness
+(variance of the Laplacian of the region scaled to a fixed size, so near and far faces compare),
+and its movement since the previous sample (centre shift in face sides, relative change of side).
+The result goes into ``job.analysis["face"]``; `FaceSkipped` goes there instead when the analysis
+could not run, so the rules say "skipped" rather than pass.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from preflight.vision.detector import Box, HaarDetector, require_vision
+from preflight.vision.sampler import (
+    DEFAULT_MAX_SIDE,
+    DEFAULT_RATE,
+    Frame,
+    SampleGeometry,
+    geometry,
+    sample,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+__all__ = [
+    "FaceAnalysis",
+    "FaceBox",
+    "FaceSample",
+    "FaceSkipped",
+    "analyse",
+    "analyse_frames",
+    "analyse_with_frames",
+    "measure",
+]
+
+SHARPNESS_SIDE = 64  # face regions are scaled to 64x64 before the Laplacian
+THUMB_SIDE = 320  # frames kept for a contact sheet fit inside 320x320
+
+
+@dataclass(frozen=True, slots=True)
+class FaceBox:
+    """A face in display pixels of the video: left, top, width, height."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+    @property
+    def side(self) -> float:
+        """The shorter side: what "face size" means in the rules."""
+        return min(self.w, self.h)
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return (self.x + self.w / 2, self.y + self.h / 2)
+
+    def to_dict(self) -> dict[str, float]:
+        return {"x": round(self.x, 1), "y": round(self.y, 1), "w": round(self.w, 1),
+                "h": round(self.h, 1)}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class FaceSample:
+    """What one sampled frame showed. Measurements are of the largest face; None without one."""
+
+    index: int
+    time: float
+    faces: tuple[FaceBox, ...] = ()
+    luma: float | None = None
+    contrast: float | None = None
+    sharpness: float | None = None
+    shift: float | None = None  # centre shift since the previous sample, in face sides
+    size_change: float | None = None  # |side / previous side - 1|
+
+    @property
+    def count(self) -> int:
+        return len(self.faces)
+
+    @property
+    def face(self) -> FaceBox | None:
+        """The largest face, or None."""
+        return self.faces[0] if self.faces else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "time": round(self.time, 3),
+            "faces": [f.to_dict() for f in self.faces],
+            "luma": _round(self.luma),
+            "contrast": _round(self.contrast),
+            "sharpness": _round(self.sharpness),
+            "shift": _round(self.shift, 3),
+            "size_change": _round(self.size_change, 3),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FaceAnalysis:
+    """The face measurements of one video: one `FaceSample` per ``interval`` seconds."""
+
+    source: str
+    width: int  # display size of the video
+    height: int
+    sample_width: int  # size the frames were analysed at
+    sample_height: int
+    interval: float  # seconds between samples
+    duration: float  # seconds the samples cover (the clip's duration where known)
+    detector: str
+    samples: tuple[FaceSample, ...]
+
+    def share(self, face: FaceBox) -> float:
+        """A face's side as a share of the frame's shorter side."""
+        return face.side / min(self.width, self.height)
+
+    def span(self, first: int, last: int) -> tuple[float, float]:
+        """The time range samples ``first``..``last`` (inclusive) stand for, in seconds."""
+        start = self.samples[first].time
+        end = min(self.samples[last].time + self.interval, self.duration)
+        return (round(start, 3), round(max(end, start), 3))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "width": self.width,
+            "height": self.height,
+            "sample_width": self.sample_width,
+            "sample_height": self.sample_height,
+            "interval": self.interval,
+            "duration": self.duration,
+            "detector": self.detector,
+            "samples": [s.to_dict() for s in self.samples],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FaceSkipped:
+    """Why no face analysis ran for a video (the rules turn this into `skipped` findings)."""
+
+    reason: str
+
+
+@dataclass(slots=True)
+class _Previous:
+    box: FaceBox | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Measured:
+    luma: float
+    contrast: float
+    sharpness: float
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def measure(gray: npt.NDArray[np.uint8], box: Box) -> _Measured:
+    """Luminance, contrast and sharpness of ``box`` in ``gray`` (sample pixels)."""
+    cv2 = require_vision()
+    region = gray[box.y : box.y + box.h, box.x : box.x + box.w]
+    mean, std = cv2.meanStdDev(region)
+    side = SHARPNESS_SIDE
+    interpolation = cv2.INTER_AREA if min(box.w, box.h) >= side else cv2.INTER_LINEAR
+    fixed = cv2.resize(region, (side, side), interpolation=interpolation)
+    laplacian = cv2.Laplacian(fixed, cv2.CV_64F)
+    return _Measured(float(mean[0, 0]), float(std[0, 0]), float(laplacian.var()))
+
+
+def _to_display(box: Box, geom: SampleGeometry) -> FaceBox:
+    sx = geom.width / geom.sample_width
+    sy = geom.height / geom.sample_height
+    return FaceBox(box.x * sx, box.y * sy, box.w * sx, box.h * sy)
+
+
+def _sample_of(
+    frame: Frame, gray: npt.NDArray[np.uint8], boxes: list[Box], geom: SampleGeometry,
+    previous: _Previous,
+) -> FaceSample:  # fmt: skip
+    faces = tuple(_to_display(b, geom) for b in boxes)
+    if not faces:
+        previous.box = None
+        return FaceSample(frame.index, frame.time)
+    m = measure(gray, boxes[0])
+    shift = size_change = None
+    face = faces[0]
+    if previous.box is not None:
+        before = previous.box
+        (cx, cy), (px, py) = face.centre, before.centre
+        shift = math.hypot(cx - px, cy - py) / before.side
+        size_change = abs(face.side / before.side - 1.0)
+    previous.box = face
+    return FaceSample(
+        frame.index, frame.time, faces, m.luma, m.contrast, m.sharpness, shift, size_change
+    )
+
+
+def analyse_frames(
+    frames: Iterable[Frame],
+    geom: SampleGeometry,
+    *,
+    interval: float,
+    duration: float | None = None,
+    source: str = "",
+    detector: HaarDetector | None = None,
+) -> FaceAnalysis:
+    """Measure faces in already-sampled ``frames`` (gray or BGR) of a ``geom`` video."""
+    cv2 = require_vision()
+    detector = detector or HaarDetector()
+    previous = _Previous()
+    samples: list[FaceSample] = []
+    for frame in frames:
+        image = frame.image
+        gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        samples.append(_sample_of(frame, gray, detector.detect(gray), geom, previous))
+    covered = len(samples) * interval
+    return FaceAnalysis(
+        source=source,
+        width=geom.width,
+        height=geom.height,
+        sample_width=geom.sample_width,
+        sample_height=geom.sample_height,
+        interval=interval,
+        duration=duration if duration is not None else covered,
+        detector=detector.name,
+        samples=tuple(samples),
+    )
+
+
+def analyse(
+    source: str | os.PathLike[str],
+    width: int,
+    height: int,
+    *,
+    duration: float | None = None,
+    rate: float = DEFAULT_RATE,
+    max_side: int = DEFAULT_MAX_SIDE,
+    min_face: int = 24,
+) -> FaceAnalysis:
+    """Sample ``source`` (display size ``width`` x ``height``) and measure its faces.
+
+    ``min_face`` is the smallest face side searched for, in sample pixels. Raises
+    `VisionUnavailableError` without the vision extra, `FFmpegError` when decoding fails.
+    """
+    analysis, _ = analyse_with_frames(
+        source, width, height, duration=duration, rate=rate, max_side=max_side, min_face=min_face
+    )
+    return analysis
+
+
+def analyse_with_frames(
+    source: str | os.PathLike[str],
+    width: int,
+    height: int,
+    *,
+    duration: float | None = None,
+    rate: float = DEFAULT_RATE,
+    max_side: int = DEFAULT_MAX_SIDE,
+    min_face: int = 24,
+    keep: bool = True,
+) -> tuple[FaceAnalysis, list[npt.NDArray[np.uint8]]]:
+    """`analyse`, also returning the sampled frames in colour (BGR, at most ``THUMB_SIDE`` px)
+    for a contact sheet. With ``keep=False`` frames are sampled gray and the list is empty."""
+    cv2 = require_vision()
+    geom = geometry(width, height, max_side)
+    kept: list[npt.NDArray[np.uint8]] = []
+
+    def keeping(frames: Iterable[Frame]) -> Iterable[Frame]:
+        thumb = geometry(geom.sample_width, geom.sample_height, THUMB_SIDE)
+        size = (thumb.sample_width, thumb.sample_height)
+        for frame in frames:
+            kept.append(cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA))
+            yield frame
+
+    frames = sample(source, geom, rate=rate, pix_fmt="bgr24" if keep else "gray")
+    analysis = analyse_frames(
+        keeping(frames) if keep else frames,
+        geom,
+        interval=1.0 / rate,
+        duration=duration,
+        source=os.fspath(source),
+        detector=HaarDetector(min_size=min_face),
+    )
+    return analysis, kept

@@ -1,0 +1,125 @@
+"""Glue between a check run and the face analysis: when to run it, and what to attach to a job.
+
+`preflight.check` calls `face_settings` once per run and, only when some face rule is enabled,
+`with_face_analysis` per job: the analysis runs only for jobs with a video stream, and imports
+OpenCV only then. Any problem (extra missing, video undecodable) becomes a `FaceSkipped` reason
+that the face rules report as an info finding.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from preflight.errors import FFmpegError
+from preflight.job import Job
+from preflight.vision import available
+from preflight.vision.analysis import FaceAnalysis, FaceSkipped
+from preflight.vision.sampler import DEFAULT_RATE
+
+if TYPE_CHECKING:
+    from preflight.config import Config
+    from preflight.profile import Profile
+
+__all__ = ["FACE_RULES", "face_settings", "preview_path", "with_face_analysis"]
+
+FACE_RULES = (
+    "face.present",
+    "face.count",
+    "face.size",
+    "face.lighting",
+    "face.sharpness",
+    "face.stability",
+)
+
+
+def face_settings(profile: Profile, config: Config | None = None) -> dict[str, Mapping[str, Any]]:
+    """The enabled face rules of ``profile`` (as ``config`` leaves them) and their parameters."""
+    from preflight.rules.registry import get
+
+    enabled: dict[str, Mapping[str, Any]] = {}
+    for rule_id in FACE_RULES:
+        setting = profile.rules.get(rule_id)
+        override = config.rules.get(rule_id) if config is not None else None
+        on = setting.enabled if setting is not None else False
+        if override is not None and override.enabled is not None:
+            on = override.enabled
+        if on:
+            enabled[rule_id] = setting.params if setting is not None else get(rule_id).defaults()
+    return enabled
+
+
+def preview_path(base: str | os.PathLike[str], index: int, count: int) -> str:
+    """Where the contact sheet of the ``index``-th of ``count`` videos goes (``out-2.png``)."""
+    path = os.fspath(base)
+    if count <= 1:
+        return path
+    stem, ext = os.path.splitext(path)
+    return f"{stem}-{index + 1}{ext or '.png'}"
+
+
+def with_face_analysis(
+    job: Job,
+    settings: Mapping[str, Mapping[str, Any]],
+    *,
+    enabled: bool = True,
+    rate: float = DEFAULT_RATE,
+    preview: str | os.PathLike[str] | None = None,
+) -> Job:
+    """``job`` with ``analysis["face"]`` set (a `FaceAnalysis` or a `FaceSkipped` reason).
+
+    ``settings`` is `face_settings`'s answer; the contact sheet written to ``preview`` marks the
+    samples that fail them. Jobs without a video stream, and every job when ``enabled`` is False
+    (``--no-face``: the user turned the face rules off), come back unchanged: the face rules then
+    have nothing to judge and say nothing.
+    """
+    facts = job.video
+    if facts is None or facts.video is None or not settings or not enabled:
+        return job
+    result: FaceAnalysis | FaceSkipped
+    if facts.source.lower().startswith(("http://", "https://")):
+        result = FaceSkipped("face checks skipped: the video is a URL (check a local copy)")
+    elif not available():
+        from preflight.rules.face import SKIPPED
+
+        result = FaceSkipped(SKIPPED)
+    else:
+        result = _analyse(job, settings, rate=rate, preview=preview)
+    return replace(job, analysis={**job.analysis, "face": result})
+
+
+def _analyse(
+    job: Job,
+    settings: Mapping[str, Mapping[str, Any]],
+    *,
+    rate: float,
+    preview: str | os.PathLike[str] | None,
+) -> FaceAnalysis | FaceSkipped:
+    from preflight.vision.analysis import analyse_with_frames
+
+    facts = job.video
+    assert facts is not None
+    stream = facts.video
+    assert stream is not None
+    if not stream.width or not stream.height:
+        return FaceSkipped("face checks skipped: the video's display size is unknown")
+    try:
+        analysis, frames = analyse_with_frames(
+            facts.source,
+            stream.width,
+            stream.height,
+            duration=facts.effective_duration,
+            rate=rate,
+            keep=preview is not None,
+        )
+    except FFmpegError as exc:
+        first = str(exc).splitlines()[0]
+        return FaceSkipped(f"face checks skipped: frames could not be decoded ({first})")
+    if preview is not None:
+        from preflight.rules.face import sample_failures
+        from preflight.vision.contact_sheet import write_contact_sheet
+
+        write_contact_sheet(analysis, frames, sample_failures(analysis, settings), preview)
+    return analysis

@@ -1,0 +1,297 @@
+"""Face rules: table-driven on made-up measurements, then end to end on real clips."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from preflight.engine import evaluate
+from preflight.facts import MediaFacts, VideoStream
+from preflight.findings import Finding, Severity
+from preflight.job import Job
+from preflight.profiles import load_profile
+from preflight.rules.face import SKIPPED, failing, runs, sample_failures
+from preflight.vision.analysis import FaceAnalysis, FaceBox, FaceSample, FaceSkipped
+from preflight.vision.checks import FACE_RULES, face_settings, with_face_analysis
+
+ROOT = Path(__file__).resolve().parent.parent
+PROFILE = load_profile("kling-lipsync")
+SETTINGS = face_settings(PROFILE)
+INTERVAL = 0.25
+
+FaceJob = Callable[[str], Any]
+
+
+# --- made-up measurements -------------------------------------------------------------------
+
+
+def facts(duration: float = 4.0, width: int = 1280, height: int = 720) -> MediaFacts:
+    return MediaFacts(
+        source="clip.mp4",
+        backend="test",
+        container="mp4",
+        extension="mp4",
+        size_bytes=1000,
+        duration=duration,
+        video=VideoStream(codec="h264", width=width, height=height, duration=duration),
+        video_streams=1,
+    )
+
+
+def good(i: int, **changes: Any) -> FaceSample:
+    """A sample with one 140 px, well-lit, sharp face in the middle of a 1280x720 frame."""
+    base = FaceSample(
+        index=i,
+        time=i * INTERVAL,
+        faces=(FaceBox(570, 200, 140, 140),),
+        luma=150.0,
+        contrast=50.0,
+        sharpness=500.0,
+        shift=None if i == 0 else 0.01,
+        size_change=None if i == 0 else 0.01,
+    )
+    return replace(base, **changes)
+
+
+def empty(i: int) -> FaceSample:
+    return FaceSample(index=i, time=i * INTERVAL)
+
+
+def analysis(samples: list[FaceSample], duration: float | None = None) -> FaceAnalysis:
+    return FaceAnalysis(
+        source="clip.mp4",
+        width=1280,
+        height=720,
+        sample_width=640,
+        sample_height=360,
+        interval=INTERVAL,
+        duration=duration if duration is not None else len(samples) * INTERVAL,
+        detector="test",
+        samples=tuple(samples),
+    )
+
+
+def face_findings(job: Job, profile: Any = PROFILE) -> list[Finding]:
+    return [f for f in evaluate(job, profile) if f.rule.startswith("face.")]
+
+
+def judged(samples: list[FaceSample]) -> list[Finding]:
+    a = analysis(samples)
+    return face_findings(Job(name="t", video=facts(a.duration), analysis={"face": a}))
+
+
+def test_sixteen_good_samples_pass() -> None:
+    assert judged([good(i) for i in range(16)]) == []
+
+
+def test_runs() -> None:
+    assert runs([]) == []
+    assert runs([False, True, True, False, True]) == [(1, 2), (4, 4)]
+    assert runs([True, True]) == [(0, 1)]
+
+
+CASES: list[tuple[str, Callable[[int], FaceSample], set[int], str, tuple[tuple[float, float], ...]]]
+CASES = [
+    # (rule expected, how the failing samples look, which samples fail, message part, ranges)
+    ("face.present", empty, set(range(4, 8)), "no face for 1 s", ((1.0, 2.0),)),
+    ("face.present", empty, set(range(16)), "no face in any sampled frame", ((0.0, 4.0),)),
+    (
+        "face.count",
+        lambda i: good(i, faces=(FaceBox(100, 100, 140, 140), FaceBox(800, 100, 130, 130))),
+        set(range(8, 16)),
+        "2 faces in view",
+        ((2.0, 4.0),),
+    ),
+    (
+        "face.size",
+        lambda i: good(i, faces=(FaceBox(600, 300, 60, 60),)),
+        set(range(16)),
+        "face is only 60 px (8%",
+        ((0.0, 4.0),),
+    ),
+    ("face.lighting", lambda i: good(i, luma=20.0), {2, 3, 4}, "too dark (luma 20", ((0.5, 1.25),)),
+    ("face.lighting", lambda i: good(i, luma=240.0), {10, 11}, "too bright", ((2.5, 3.0),)),
+    ("face.lighting", lambda i: good(i, contrast=5.0), {0, 1}, "low in contrast", ((0.0, 0.5),)),
+    ("face.sharpness", lambda i: good(i, sharpness=10.0), {5, 6}, "blurred", ((1.25, 1.75),)),
+    ("face.stability", lambda i: good(i, shift=5.0), {8}, "jumps", ((1.75, 2.0),)),
+    ("face.stability", lambda i: good(i, size_change=0.6), {3}, "size 2.4/s", ((0.5, 0.75),)),
+]
+
+
+@pytest.mark.parametrize(("rule", "bad", "where", "says", "ranges"), CASES)
+def test_each_rule_names_its_time_ranges(
+    rule: str,
+    bad: Callable[[int], FaceSample],
+    where: set[int],
+    says: str,
+    ranges: tuple[tuple[float, float], ...],
+) -> None:
+    samples = [bad(i) if i in where else good(i) for i in range(16)]
+    found = judged(samples)
+    assert [f.rule for f in found] == [rule], found
+    (finding,) = found
+    assert says in finding.message
+    assert finding.ranges == ranges
+    assert finding.severity is PROFILE.rules[rule].severity
+    assert finding.to_dict()["ranges"] == [list(r) for r in ranges]
+
+
+def test_a_stretch_shorter_than_the_tolerance_is_noise() -> None:
+    # one sample without a face (0.25 s) is below face.present's 0.5 s tolerance
+    assert judged([empty(i) if i == 5 else good(i) for i in range(16)]) == []
+    # ...but scattered misses that leave too few frames with a face still fail on the share
+    scattered = [empty(i) if i % 4 == 0 else good(i) for i in range(16)]
+    (finding,) = judged(scattered)
+    assert finding.rule == "face.present"
+    assert finding.measured == 0.75
+    assert len(finding.ranges) == 4
+
+
+def test_no_samples_at_all() -> None:
+    (finding,) = judged([])
+    assert finding.rule == "face.present"
+    assert "no frames" in finding.message
+
+
+def test_params_come_from_the_profile(tmp_path: Path) -> None:
+    custom = tmp_path / "lenient.toml"
+    custom.write_text(
+        textwrap.dedent(
+            """
+            title = "lenient"
+            provider = "kling"
+            endpoint = "test"
+            extends = "kling-lipsync"
+            [rules."face.size"]
+            min_px = 50
+            min_share = 0.05
+            [rules."face.count"]
+            max = 2
+            """
+        ),
+        encoding="utf-8",
+    )
+    lenient = load_profile(custom)
+    samples = [
+        good(i, faces=(FaceBox(600, 300, 60, 60), FaceBox(100, 100, 55, 55))) for i in range(16)
+    ]
+    a = analysis(samples)
+    job = Job(name="t", video=facts(), analysis={"face": a})
+    assert {f.rule for f in face_findings(job)} == {"face.size", "face.count"}
+    assert face_findings(job, lenient) == []
+
+
+def test_sample_failures_list_every_failing_rule_per_sample() -> None:
+    samples = [good(0), empty(1), good(2, luma=10.0, sharpness=5.0)]
+    assert sample_failures(analysis(samples), SETTINGS) == [
+        (),
+        ("face.present",),
+        ("face.lighting", "face.sharpness"),
+    ]
+    assert failing("face.present", analysis(samples), SETTINGS["face.present"]) == [
+        False,
+        True,
+        False,
+    ]
+
+
+# --- when the analysis did not run -----------------------------------------------------------
+
+
+def test_skipped_analysis_is_reported_as_info_never_as_pass() -> None:
+    job = Job(name="t", video=facts(), analysis={"face": FaceSkipped(SKIPPED)})
+    found = face_findings(job)
+    assert [f.rule for f in found] == list(FACE_RULES)
+    assert all(f.severity is Severity.INFO and f.message == SKIPPED for f in found)
+    assert all(f.measured == "skipped" for f in found)
+
+
+def test_jobs_without_video_are_not_judged() -> None:
+    audio_only = replace(facts(), video=None, video_streams=0)
+    assert face_findings(Job(name="t", video=audio_only)) == []
+    assert face_findings(Job(name="t")) == []
+    assert with_face_analysis(Job(name="t"), SETTINGS) == Job(name="t")
+
+
+def test_turned_off_means_not_judged() -> None:
+    # --no-face: the user turned the face rules off, like disabling them in a config file
+    job = with_face_analysis(Job(name="t", video=facts()), SETTINGS, enabled=False)
+    assert "face" not in job.analysis
+    assert face_findings(job) == []
+
+
+def test_no_analysis_when_the_profile_enables_no_face_rule() -> None:
+    assert face_settings(load_profile("kling-image2video")) == {}
+    job = Job(name="t", video=facts())
+    assert with_face_analysis(job, {}) is job
+
+
+def test_without_the_vision_extra_face_rules_are_skipped(face_media: Callable[[str], Path]) -> None:
+    # a fresh interpreter in which OpenCV cannot be imported, checking a real clip with a face
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        sys.modules["cv2"] = None  # what an install without media-preflight[vision] looks like
+        import preflight.vision
+        assert not preflight.vision.available()
+        from preflight.checking import check
+        report = check([{str(face_media("still"))!r}], "kling-lipsync", text="hello",
+                       voice_id="genshin_klee2", voice_language="en", cache=False)
+        (result,) = report.results
+        print(json.dumps([f.to_dict() for f in result.findings]))
+        print(json.dumps(result.ok))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    findings, ok = json.loads(lines[-2]), json.loads(lines[-1])
+    face = [f for f in findings if f["rule"].startswith("face.")]
+    assert [f["rule"] for f in face] == list(FACE_RULES)
+    assert all(f["severity"] == "info" for f in face)
+    assert all(f["message"] == "face checks skipped: install media-preflight[vision]" for f in face)
+    assert ok is True  # skipped checks neither pass nor fail the job
+
+
+# --- real clips, end to end ------------------------------------------------------------------
+
+EXPECTED: dict[str, tuple[str, tuple[tuple[float, float], ...]]] = {
+    "none": ("face.present", ((0.0, 4.0),)),
+    "two": ("face.count", ((0.0, 4.0),)),
+    "tiny": ("face.size", ((0.0, 4.0),)),
+    "dark": ("face.lighting", ((0.0, 4.0),)),
+    "blurred": ("face.sharpness", ((0.0, 4.0),)),
+    "leaves": ("face.present", ((3.0, 5.0),)),
+    "jump": ("face.stability", ((1.75, 2.0),)),
+}
+
+
+@pytest.mark.parametrize("clip", ["clear", "still", "rotated"])
+def test_clips_with_one_clear_face_pass(face_job: FaceJob, clip: str) -> None:
+    job = face_job(clip)
+    assert isinstance(job.analysis["face"], FaceAnalysis)
+    assert face_findings(job) == []
+
+
+@pytest.mark.parametrize("clip", sorted(EXPECTED))
+def test_each_bad_clip_fails_the_right_rule_at_the_right_time(face_job: FaceJob, clip: str) -> None:
+    rule, expected = EXPECTED[clip]
+    job = face_job(clip)
+    interval = job.analysis["face"].interval
+    found = face_findings(job)
+    assert {f.rule for f in found} == {rule}, [f.message for f in found]
+    spans = sorted({r for f in found for r in f.ranges})
+    assert len(spans) == len(expected)
+    for (start, end), (want_start, want_end) in zip(spans, expected, strict=True):
+        assert start == pytest.approx(want_start, abs=interval)
+        assert end == pytest.approx(want_end, abs=interval)
