@@ -243,3 +243,18 @@ def test_sigterm_cleans_up_like_ctrl_c(media: Callable[[str], Path], tmp_path: P
             proc.stdout.close()
         os.close(master)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_two_inputs_claiming_one_output_name(media: Callable[[str], Path], tmp_path: Path) -> None:
+    mkv = tmp_path / "clip.mkv"
+    avi = tmp_path / "clip.avi"
+    shutil.copyfile(media("mkv"), mkv)
+    shutil.copyfile(media("avi"), avi)
+    out_dir = tmp_path / "out"
+    result = CliRunner().invoke(
+        main, ["fix", str(mkv), str(avi), "--out-dir", str(out_dir), "--format", "json", *FAST]
+    )
+    assert result.exit_code == 1
+    statuses = [r["status"] for r in json.loads(result.output)["results"]]
+    assert statuses == ["fixed", "failed"]
+    assert [p.name for p in out_dir.iterdir()] == ["clip.mp4"]

@@ -112,7 +112,9 @@ def plan(
     options = options or FixOptions()
     capabilities = capabilities or Capabilities()
     name = source or (facts.source if facts else "?")
-    role: Role = "audio" if facts is not None and facts.video is None and facts.audio else "video"
+    role: Role = options.role or (
+        "audio" if facts is not None and facts.video is None and facts.audio else "video"
+    )
     errors = [f for f in findings if f.severity is Severity.ERROR and relevant(f.rule, role)]
     blocking = [f for f in errors if f.rule in ("input.readable", "video.stream")]
     if facts is None or blocking:
