@@ -15,7 +15,8 @@ directory, then times (wall clock, best of --repeat, every command the same numb
 and prints each as a ratio to the baseline. Targets: cold >= 10x, warm >= 25x. Every timed run is
 checked (exit 0/1, no traceback) and one untimed JSON run confirms all N files were probed, so a
 broken run cannot pass as a fast one. The machine's other load changes every figure: run it on a
-quiet machine, and compare ratios, not seconds.
+quiet machine, and compare ratios, not seconds. The CPU column (user+sys of the child processes)
+is printed too: it moves less with other load than wall time does.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import argparse
 import importlib.util
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -63,17 +65,24 @@ def _run(argv: list[str], env: dict[str, str]) -> None:
         sys.exit(f"benchmark run failed ({done.returncode}): {argv}\n{done.stderr.decode()}")
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _best(
     repeat: int, action: Callable[[], None], before: Callable[[], None] | None = None
-) -> float:
-    times = []
+) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child processes) of the fastest of ``repeat`` runs."""
+    runs = []
     for _ in range(repeat):
         if before is not None:
             before()
+        cpu = _children_cpu()
         start = time.perf_counter()
         action()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        runs.append((time.perf_counter() - start, _children_cpu() - cpu))
+    return min(runs)
 
 
 def main() -> None:
@@ -119,7 +128,7 @@ def main() -> None:
 
         # warm the OS file cache and the interpreter's bytecode before anything is timed
         _run([*check, "--no-cache"], env)
-        timings = {
+        timings: dict[str, tuple[float, float]] = {
             "baseline": _best(args.repeat, baseline),
             "cold": _best(args.repeat, lambda: _run([*check, "--no-cache"], env)),
             "fill": _best(args.repeat, lambda: _run(check, env), before=empty_cache),
@@ -133,9 +142,10 @@ def main() -> None:
         if probed != args.files:
             sys.exit(f"only {probed} of {args.files} files were probed: the figures mean nothing")
 
-    base = timings["baseline"]
+    base, base_cpu = timings["baseline"]
     print(f"{args.files} clips ({', '.join(CLIPS)}), {os.cpu_count()} CPUs, best of {args.repeat}")
-    print(f"  {'ffprobe loop (baseline)':<28} {base:7.2f} s")
+    print(f"  {'':<28} {'wall':>7}    {'ratio':>6}   {'CPU':>6}  {'ratio':>6}")
+    print(f"  {'ffprobe loop (baseline)':<28} {base:7.2f} s  {'':6}   {base_cpu:6.2f}s")
     labels = {
         "cold": "preflight check --no-cache",
         "fill": "preflight check, empty cache",
@@ -143,17 +153,21 @@ def main() -> None:
         "startup": "preflight --version",
     }
     for key, label in labels.items():
-        took = timings[key]
+        took, cpu = timings[key]
         ratio = base / took
         target = TARGETS.get(key)
         verdict = "" if target is None else ("  ok" if ratio >= target else f"  below {target:g}x")
-        print(f"  {label:<28} {took:7.2f} s  {ratio:6.1f}x{verdict}")
+        cpu_ratio = base_cpu / cpu
+        print(f"  {label:<28} {took:7.2f} s  {ratio:6.1f}x  {cpu:6.2f}s {cpu_ratio:6.1f}x{verdict}")
     per_file = 1000 / args.files
+    startup = timings["startup"][0]
     print(
         f"  per file: ffprobe {base * per_file:.1f} ms, preflight cold "
-        f"{(timings['cold'] - timings['startup']) * per_file:.1f} ms and warm "
-        f"{(timings['warm'] - timings['startup']) * per_file:.2f} ms after "
-        f"{timings['startup']:.2f} s of start-up"
+        f"{(timings['cold'][0] - startup) * per_file:.1f} ms and warm "
+        f"{(timings['warm'][0] - startup) * per_file:.2f} ms after {startup:.2f} s of start-up"
+    )
+    print(
+        "  (ratios are wall time; CPU = user+sys of the child processes, less swayed by other load)"
     )
 
 

@@ -130,3 +130,20 @@ def test_cli_start_up_stays_light() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_unloadable_libmediainfo_is_a_tool_problem_not_an_input_problem(
+    media: Media, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broken install must say so once, not call every file unreadable."""
+    from preflight.errors import ToolNotFoundError
+    from preflight.probe import _mediainfo, probe
+
+    monkeypatch.setattr(_mediainfo, "_library_loads", lambda: False)
+    with pytest.raises(ToolNotFoundError, match="libmediainfo could not be loaded"):
+        probe(media("ok"))
+    code, out, err = _run("--no-cache", str(media("ok")), str(media("mp3")))
+    assert code == 2
+    assert "use --backend ffprobe" in err
+    assert "Traceback" not in err + out
+    assert probe(media("ok"), backend="ffprobe").video is not None

@@ -15,10 +15,11 @@ and the same code then reads remote inputs through a ranged reader. ``output="JS
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, BinaryIO
 
-from preflight.errors import ProbeError
+from preflight.errors import ProbeError, ToolNotFoundError
 from preflight.facts import AudioStream, ImageInfo, VideoStream
 from preflight.probe._geometry import display_size, normalise_rotation, sar_from_float, sar_text
 from preflight.probe._names import (
@@ -37,9 +38,21 @@ HEADER_PARSE_SPEED = 0.0
 FULL_PARSE_SPEED = 1.0
 
 
-def _parse(fh: BinaryIO, speed: float) -> list[dict[str, Any]]:
+@functools.cache
+def _library_loads() -> bool:
     from pymediainfo import MediaInfo  # imported here: keeps `preflight --help` light
 
+    return bool(MediaInfo.can_parse())
+
+
+def _parse(fh: BinaryIO, speed: float) -> list[dict[str, Any]]:
+    from pymediainfo import MediaInfo
+
+    if not _library_loads():
+        raise ToolNotFoundError(
+            "libmediainfo could not be loaded (pymediainfo's wheels carry it; elsewhere install "
+            "MediaInfo's library), so the mediainfo backend cannot run: use --backend ffprobe"
+        )
     fh.seek(0)
     try:
         text = MediaInfo.parse(fh, parse_speed=speed, full=False, output="JSON")
