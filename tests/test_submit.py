@@ -32,7 +32,7 @@ from preflight.submit import (
 )
 
 Media = Callable[[str], Path]
-TEXT = {"text": "Hello from the tests", "voice_id": "genshin_klee2"}
+TEXT = {"text": "Hello from the tests", "voice_id": "genshin_klee2", "face": False}
 
 
 @pytest.fixture
@@ -79,15 +79,16 @@ def cli_env(sandbox: Sandbox, tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def test_text_job_end_to_end_then_rerun_resumes(
-    sandbox: Sandbox, kling: KlingClient, media: Media, tmp_path: Path
+    sandbox: Sandbox, kling: KlingClient, face_media: Media, tmp_path: Path
 ) -> None:
-    video = copy(media, "ok", tmp_path)
+    video = copy(face_media, "clear", tmp_path)  # a real face: the face checks run and pass
     before = video.read_bytes()
     events: list[Event] = []
     runner = submitter(sandbox, kling, tmp_path, events)
-    result = runner.run(SubmitRequest(str(video), **TEXT))
+    faces = {**TEXT, "face": True}
+    result = runner.run(SubmitRequest(str(video), **faces))
     assert result.outcome is Outcome.DONE, result.reason
-    assert result.output == video.with_name("ok 720p.lipsync.mp4")
+    assert result.output == video.with_name("face_clear.lipsync.mp4")
     assert_video(result.output)
     steps = [(e.step, e.state) for e in events if e.state != "progress"]
     for step in ("check", "host", "create", "wait", "download"):
@@ -98,7 +99,7 @@ def test_text_job_end_to_end_then_rerun_resumes(
     assert tasks[0].params["voice_language"] == "en"
     assert video.read_bytes() == before  # the input is never touched
 
-    again = runner.run(SubmitRequest(str(video), **TEXT))
+    again = runner.run(SubmitRequest(str(video), **faces))
     assert again.outcome is Outcome.DONE
     assert again.resumed
     assert again.task_id == result.task_id
@@ -108,7 +109,7 @@ def test_text_job_end_to_end_then_rerun_resumes(
     assert record.result_path == str(result.output)
 
     # --new forces a second job (and a second task)
-    third = runner.run(SubmitRequest(str(video), **TEXT, new=True, out=str(tmp_path / "3.mp4")))
+    third = runner.run(SubmitRequest(str(video), **faces, new=True, out=str(tmp_path / "3.mp4")))
     assert third.outcome is Outcome.DONE
     assert third.job_id != result.job_id
     assert len(sandbox.tasks()) == 2
@@ -120,7 +121,7 @@ def test_audio_job_sends_the_local_file_as_base64(
     video = copy(media, "ok", tmp_path)
     audio = media("mp3")
     result = submitter(sandbox, kling, tmp_path).run(
-        SubmitRequest(str(video), audio=str(audio), out=str(tmp_path / "out" / "a.mp4"))
+        SubmitRequest(str(video), audio=str(audio), out=str(tmp_path / "out" / "a.mp4"), face=False)
     )
     assert result.outcome is Outcome.DONE, result.reason
     assert_video(tmp_path / "out" / "a.mp4")
@@ -162,7 +163,7 @@ def test_wavespeed_job_uploads_local_media(sandbox: Sandbox, media: Media, tmp_p
     with WaveSpeedClient(sandbox.wavespeed_api_key, base_url=sandbox.url) as client:
         result = submit(
             video, audio=audio, provider="wavespeed", client=client,
-            ledger=tmp_path / "l.sqlite3", out=tmp_path / "ws.mp4",
+            ledger=tmp_path / "l.sqlite3", out=tmp_path / "ws.mp4", face=False,
         )  # fmt: skip
     assert result.outcome is Outcome.DONE, result.reason
     assert_video(tmp_path / "ws.mp4")
@@ -179,7 +180,7 @@ def test_the_provider_rejecting_the_task_is_exit_1_with_its_reason(
     sandbox.set_faults(fail_every=1, fail_message="there is no human in the video")
     video = copy(media, "ok", tmp_path)
     out = tmp_path / "never.mp4"
-    args = ["submit", str(video), "--text", "hi", "--voice-id", "genshin_klee2",
+    args = ["submit", "--no-face", str(video), "--text", "hi", "--voice-id", "genshin_klee2",
             "--upload-to", f"s3://{s3_bucket}", "-o", str(out)]  # fmt: skip
     result = CliRunner().invoke(main, args, env=cli_env(sandbox, tmp_path))
     assert result.exit_code == 1, result.output
@@ -197,7 +198,7 @@ def test_a_failing_input_with_no_fix_is_exit_1_and_creates_nothing(
 ) -> None:
     result = CliRunner().invoke(
         main,
-        ["submit", str(media("small")), "--no-fix", "--text", "hi", "--voice-id",
+        ["submit", "--no-face", str(media("small")), "--no-fix", "--text", "hi", "--voice-id",
          "genshin_klee2", "--upload-to", f"s3://{s3_bucket}", "--format", "json",
          "-o", str(tmp_path / "x.mp4")],
         env=cli_env(sandbox, tmp_path),
@@ -242,7 +243,7 @@ def test_gave_up_waiting_is_exit_3_and_resume_finishes(
         env = cli_env(sandbox, tmp_path)
         video = copy(media, "ok", tmp_path)
         runner = CliRunner()
-        args = ["submit", str(video), "--text", "hi", "--voice-id", "genshin_klee2",
+        args = ["submit", "--no-face", str(video), "--text", "hi", "--voice-id", "genshin_klee2",
                 "--upload-to", f"s3://{s3_bucket}", "--timeout", "0.5"]  # fmt: skip
         first = runner.invoke(main, args, env=env)
         assert first.exit_code == 3, first.output
@@ -316,7 +317,7 @@ def test_animate_makes_a_talking_video_from_an_image(
 ) -> None:
     image = copy(media, "jpg", tmp_path)
     env = cli_env(sandbox, tmp_path)
-    args = ["animate", str(image), "--prompt", "a person talking to the camera",
+    args = ["animate", "--no-face", str(image), "--prompt", "a person talking to the camera",
             "--text", "hello there", "--voice-id", "genshin_klee2",
             "--upload-to", f"s3://{s3_bucket}"]  # fmt: skip
     result = CliRunner().invoke(main, args, env=env)
@@ -333,7 +334,7 @@ def test_animate_makes_a_talking_video_from_an_image(
     assert len(sandbox.tasks()) == 2
 
     small = CliRunner().invoke(
-        main, ["animate", str(media("png_small")), "--prompt", "p", "--audio",
+        main, ["animate", "--no-face", str(media("png_small")), "--prompt", "p", "--audio",
                str(media("mp3")), "--upload-to", f"s3://{s3_bucket}"], env=env,
     )  # fmt: skip
     assert small.exit_code == 1, small.output
@@ -373,3 +374,16 @@ def test_the_terminal_display_keeps_one_live_line() -> None:
                      "message": "task 1 created", "task_id": "1"}  # fmt: skip
     assert last["event"] == "result"
     assert last["outcome"] == "timed_out"
+
+
+def test_a_clip_with_no_face_is_rejected_before_anything_is_paid(
+    sandbox: Sandbox, kling: KlingClient, media: Media, tmp_path: Path
+) -> None:
+    video = copy(media, "ok", tmp_path)  # a test pattern: no person in it
+    result = submitter(sandbox, kling, tmp_path).run(
+        SubmitRequest(str(video), **{**TEXT, "face": True})
+    )
+    assert result.outcome is Outcome.REJECTED
+    assert result.exit_code == 1
+    assert "face.present" in (result.reason or "")
+    assert sandbox.tasks() == []

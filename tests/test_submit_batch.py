@@ -50,7 +50,7 @@ def test_thirty_jobs_with_1303s_all_succeed_once_each(
     sandbox.set_faults(Faults(max_open_tasks=5, concurrency_every=7))
     result = CliRunner().invoke(
         main,
-        ["submit", "--jobs", str(jobs), "--concurrency", "8", "--upload-to",
+        ["submit", "--no-face", "--jobs", str(jobs), "--concurrency", "8", "--upload-to",
          f"s3://{s3_bucket}/batch"],
         env={**sandbox.environment(), "PREFLIGHT_LEDGER": str(tmp_path / "l.sqlite3")},
     )  # fmt: skip
@@ -74,7 +74,7 @@ def test_thirty_jobs_with_1303s_all_succeed_once_each(
     # running the same batch again resumes every job: nothing new is created
     again = CliRunner().invoke(
         main,
-        ["submit", "--jobs", str(jobs), "--upload-to", f"s3://{s3_bucket}/batch",
+        ["submit", "--no-face", "--jobs", str(jobs), "--upload-to", f"s3://{s3_bucket}/batch",
          "--format", "json"],
         env={**sandbox.environment(), "PREFLIGHT_LEDGER": str(tmp_path / "l.sqlite3")},
     )  # fmt: skip
@@ -103,7 +103,7 @@ def test_one_bad_job_never_stops_the_others(
     )  # fmt: skip
     result = CliRunner().invoke(
         main,
-        ["submit", "--jobs", str(jobs), "--upload-to", f"s3://{s3_bucket}"],
+        ["submit", "--no-face", "--jobs", str(jobs), "--upload-to", f"s3://{s3_bucket}"],
         env={**sandbox.environment(), "PREFLIGHT_LEDGER": str(tmp_path / "l.sqlite3")},
     )
     assert result.exit_code == 1, result.output

@@ -36,8 +36,9 @@ def job(
     video.write_bytes(media("ok").read_bytes())
     out = tmp_path / "result.mp4"
     argv = [
-        sys.executable, "-m", "preflight", "submit", str(video), "--text", "crash test",
-        "--voice-id", "genshin_klee2", "--upload-to", f"s3://{s3_bucket}/in", "-o", str(out),
+        sys.executable, "-m", "preflight", "submit", "--no-face", str(video),
+        "--text", "crash test", "--voice-id", "genshin_klee2",
+        "--upload-to", f"s3://{s3_bucket}/in", "-o", str(out),
         "--timeout", "60",
     ]  # fmt: skip
     env = {
@@ -123,8 +124,8 @@ def test_a_wavespeed_create_that_cannot_be_looked_up_is_never_sent_twice(
     video = tmp_path / "clip.mp4"
     video.write_bytes(media("ok").read_bytes())
     argv = [
-        sys.executable, "-m", "preflight", "submit", str(video), "--audio", str(media("mp3")),
-        "--provider", "wavespeed", "-o", str(tmp_path / "ws.mp4"),
+        sys.executable, "-m", "preflight", "submit", "--no-face", str(video),
+        "--audio", str(media("mp3")), "--provider", "wavespeed", "-o", str(tmp_path / "ws.mp4"),
     ]  # fmt: skip
     env = {**os.environ, **sandbox.environment(),
            "PREFLIGHT_LEDGER": str(tmp_path / "ledger.sqlite3")}  # fmt: skip

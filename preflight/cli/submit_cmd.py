@@ -186,6 +186,13 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     show_default=True,
     help="Fix inputs that fail the check (or stop with the report).",
 )
+@click.option(
+    "--face/--no-face",
+    "face",
+    default=True,
+    show_default=True,
+    help="Run the profile's face checks (with the vision extra installed).",
+)
 @click.option("--callback-url", metavar="URL")
 @click.option("--external-task-id", metavar="ID")
 @click.option(
@@ -370,6 +377,7 @@ def resume(job: str | None, wait: bool, timeout: float, ledger_path: str | None,
 @click.option("--voice-language", type=click.Choice(["zh", "en"]))
 @click.option("--voice-speed", type=float, metavar="S")
 @click.option("--fix/--no-fix", "fix", default=True, show_default=True)
+@click.option("--face/--no-face", "face", default=True, show_default=True)
 @click.option("--upload-to", metavar="s3://BUCKET/PREFIX")
 @click.option("--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True)
 @click.option("-o", "--out", metavar="OUT.mp4", help="Default: NAME.lipsync.mp4 beside IMAGE.")

@@ -47,6 +47,7 @@ class AnimateRequest:
     voice_language: str | None = None
     voice_speed: float | None = None
     fix: bool = True
+    face: bool = True
     upload_to: str | None = None
     timeout: float | None = None
     out: str | None = None
@@ -69,6 +70,7 @@ class AnimateRequest:
             voice_language=self.voice_language,
             voice_speed=self.voice_speed,
             fix=self.fix,
+            face=self.face,
             upload_to=self.upload_to,
             out=out,
             timeout=self.timeout,

@@ -40,7 +40,8 @@ class SubmitRequest:
     """One lip-sync job as the user asked for it.
 
     ``video``/``audio`` are local paths or ``http(s)`` URLs. Exactly one of ``text`` (with
-    ``voice_id``) or ``audio``. ``profile`` defaults to the provider's profile for the mode.
+    ``voice_id``) or ``audio``. ``profile`` defaults to the provider's profile for the mode;
+    ``face=False`` skips the profile's face checks (``docs/vision.md``).
     ``out`` defaults to ``NAME.lipsync.mp4`` beside a local video (the current directory for a
     URL). ``timeout`` bounds the wait in seconds (None: wait as long as it takes).
     """
@@ -54,6 +55,7 @@ class SubmitRequest:
     voice_speed: float | None = None
     profile: str | None = None
     fix: bool = True
+    face: bool = True
     callback_url: str | None = None
     external_task_id: str | None = None
     upload_to: str | None = None
@@ -136,6 +138,7 @@ class SubmitRequest:
             "audio": _absolute(self.audio),
             "profile": self.profile,
             "fix": self.fix,
+            "face": self.face,
             "upload_to": self.upload_to,
             "name": self.name,
         }

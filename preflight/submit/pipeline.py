@@ -406,7 +406,9 @@ class Submitter:
                 voice_language=request.voice_language,
                 voice_speed=request.voice_speed,
             )
-        report = check([sources["video"]], profile=request.profile_name, **fields)
+        report = check(
+            [sources["video"]], profile=request.profile_name, face=request.face, **fields
+        )
         return report.results[0]
 
     def _fix(
@@ -759,6 +761,7 @@ def request_from_record(
         voice_speed=params.get("voice_speed"),
         profile=options.get("profile"),
         fix=bool(options.get("fix", True)),
+        face=bool(options.get("face", True)),
         callback_url=params.get("callback_url"),
         external_task_id=params.get("external_task_id"),
         upload_to=options.get("upload_to"),
