@@ -132,7 +132,9 @@ def _submitter(ledger: Ledger, display: Display, **kw: Any) -> Any:
     from preflight.submit.pipeline import Submitter
     from preflight.submit.providers import make_provider
 
-    return Submitter(ledger, make_provider, on_event=display.event, **kw)
+    submitter = Submitter(ledger, make_provider, on_event=display.event, **kw)
+    submitter.show_progress = display.tty
+    return submitter
 
 
 def _exit(code: int) -> None:
@@ -283,6 +285,7 @@ def _batch(
     quiet.event = lambda event: None  # type: ignore[method-assign]
     ledger = _ledger(ledger_path)
     submitter = _submitter(ledger, display if display.fmt == "json" else quiet)
+    submitter.show_progress = False  # parallel fixes would draw over each other
 
     def on_result(result: JobResult) -> None:
         done[0] += 1

@@ -89,6 +89,7 @@ class Submitter:
         self.fallback_host = fallback_host
         self.work_dir = Path(work_dir) if work_dir else ledger.path.parent / "work"
         self.fix_options = fix_options
+        self.show_progress = False  # FFmpeg's own progress bar while fixing (on a terminal)
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -438,6 +439,7 @@ class Submitter:
                 made = fix_input(
                     local, target, role=role, profile=request.profile_name,
                     options=self.fix_options,
+                    show_progress=self.show_progress,
                 )  # fmt: skip
             except PreflightError as exc:
                 reason = f"the {role} cannot be fixed: {exc}"
@@ -680,12 +682,20 @@ class Submitter:
 
 
 def fix_input(
-    source: str, target: Path, *, role: str, profile: str, options: FixOptions | None = None
+    source: str,
+    target: Path,
+    *,
+    role: str,
+    profile: str,
+    options: FixOptions | None = None,
+    show_progress: bool = False,
 ) -> Path:
     """Make ``source`` pass ``profile`` as ``target`` through `preflight.fix` (raises FixError)."""
     from preflight.fix import fix
 
-    result = fix(source, profile=profile, output=target, options=options)
+    result = fix(
+        source, profile=profile, output=target, options=options, show_progress=show_progress
+    )
     if result.status in ("fixed", "copied") and result.output:
         return Path(result.output)
     raise FixError(result.message or f"the {role} cannot be fixed ({result.status})")
