@@ -24,6 +24,7 @@ __all__ = ["animate", "demo", "jobs", "resume", "submit"]
 
 DEFAULT_TIMEOUT = 3600.0
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+TICK = 0.25  # seconds between redraws of the live line
 
 
 def _ledger(path: str | None) -> Ledger:
@@ -41,22 +42,42 @@ class Display:
         self.tty = fmt == "text" and self.err.isatty()
         self._lock = threading.Lock()
         self._status = ""
+        self._since = 0.0
         self._tick = 0
+        self._ticker: threading.Thread | None = None
 
     def _clear(self) -> None:
         if self.tty and self._status:
             self.err.write("\r\x1b[2K")
             self._status = ""
 
+    def _draw(self) -> None:
+        self._tick += 1
+        elapsed = time.monotonic() - self._since
+        clock = f"  {elapsed:.0f}s" if elapsed >= 2 else ""
+        line = f"{SPINNER[self._tick % len(SPINNER)]} {self._status}{clock}"
+        self.err.write("\r\x1b[2K" + line[: _width() - 1])
+        self.err.flush()
+
+    def _tick_forever(self) -> None:
+        while True:  # a daemon thread: it ends with the process
+            time.sleep(TICK)
+            with self._lock:
+                if self._status:
+                    self._draw()
+
     def status(self, text: str) -> None:
-        """The TTY's live line (nothing elsewhere)."""
+        """The TTY's live line, redrawn with a spinner and the time spent (nothing elsewhere)."""
         if not self.tty:
             return
         with self._lock:
-            self._tick += 1
-            self._status = f"{SPINNER[self._tick % len(SPINNER)]} {text}"
-            self.err.write("\r\x1b[2K" + self._status[: _width() - 1])
-            self.err.flush()
+            if text != self._status:
+                self._since = time.monotonic()
+            self._status = text
+            self._draw()
+            if self._ticker is None:
+                self._ticker = threading.Thread(target=self._tick_forever, daemon=True)
+                self._ticker.start()
 
     def line(self, text: str, *, err: bool = True, **style: Any) -> None:
         with self._lock:

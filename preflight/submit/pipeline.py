@@ -662,7 +662,11 @@ class Submitter:
             step = int(done * 10 / total) if total else done // (1 << 20)  # 10 % (or 1 MB) steps
             if step != shown[0]:
                 shown[0] = step
-                self.emit("download", "progress", f"{done} bytes", job, bytes=done, total=total)
+                size = (
+                    f"{done / 1e6:.1f} of {total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+                )
+                self.emit("download", "progress", f"downloading: {size}", job, bytes=done,
+                          total=total)  # fmt: skip
 
         download(record.result_url, out, on_progress=progress)
         self.emit(
