@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 import click
 
+from preflight.errors import PreflightError
 from preflight.ledger import JobStatus, Ledger
 from preflight.submit.model import Event, JobResult, Outcome, SubmitRequest
 
@@ -380,7 +381,13 @@ def resume(job: str | None, wait: bool, timeout: float, ledger_path: str | None,
             display.line("nothing to resume")
             return
         for record in records:
-            result = submitter.resume(record.job_id, wait=wait, timeout=timeout)
+            try:
+                result = submitter.resume(record.job_id, wait=wait, timeout=timeout)
+            except PreflightError as exc:
+                if job:  # the one job asked for: its error is the command's
+                    raise
+                result = JobResult(record.name, Outcome.FAILED, job_id=record.job_id,
+                                   reason=str(exc))  # fmt: skip
             display.result(result)
             results.append(result)
     from preflight.submit.batch import batch_exit_code

@@ -765,6 +765,11 @@ def request_from_record(
     """The request a ledger row was started with (for `preflight resume`)."""
     options = record.options
     params = record.params
+    if "video" not in options:
+        raise ConfigError(
+            f"job {record.job_id} is the {record.endpoint} step of `preflight animate`: run that "
+            "command again to continue it"
+        )
     return SubmitRequest(
         video=str(options["video"]),
         provider=record.provider,
