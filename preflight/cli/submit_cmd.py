@@ -230,6 +230,7 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     type=float,
     default=DEFAULT_TIMEOUT,
     show_default=True,
+    metavar="SECONDS",
     help="Seconds to wait for the task before giving up (exit 3).",
 )
 @click.option("-o", "--out", metavar="OUT.mp4", help="Default: NAME.lipsync.mp4 beside VIDEO.")
@@ -369,7 +370,9 @@ def jobs(statuses: tuple[str, ...], ledger_path: str | None, fmt: str) -> None:
 @click.command("resume")
 @click.argument("job", required=False)
 @click.option("--wait/--no-wait", default=True, show_default=True)
-@click.option("--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True)
+@click.option(
+    "--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True, metavar="SECONDS"
+)
 @_common
 def resume(job: str | None, wait: bool, timeout: float, ledger_path: str | None, fmt: str) -> None:
     """Continue JOB (an id or a unique prefix), or every unfinished job in the ledger."""
@@ -410,7 +413,9 @@ def resume(job: str | None, wait: bool, timeout: float, ledger_path: str | None,
 @click.option("--fix/--no-fix", "fix", default=True, show_default=True)
 @click.option("--face/--no-face", "face", default=True, show_default=True)
 @click.option("--upload-to", metavar="s3://BUCKET/PREFIX")
-@click.option("--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True)
+@click.option(
+    "--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True, metavar="SECONDS"
+)
 @click.option("-o", "--out", metavar="OUT.mp4", help="Default: NAME.lipsync.mp4 beside IMAGE.")
 @click.option("--new", is_flag=True)
 @_common
