@@ -5,8 +5,8 @@
 Makes a few small clips with FFmpeg (fixtures/media.py) and copies them to N files in a temporary
 directory, then times (wall clock, best of --repeat, every command the same number of times):
 
-  baseline  one `ffprobe -v error -show_format -show_streams FILE` per file, sequentially (how
-            most people script it)
+  baseline  one `ffprobe -v error -of json -show_format -show_streams FILE` per file,
+            sequentially, its JSON read back (how most people script it)
   cold      `preflight check DIR --profile kling-lipsync --no-cache`
   fill      the same with the cache on, starting from an empty cache (cold + storing the facts)
   warm      the same again, answered from the probe cache
@@ -120,8 +120,18 @@ def main() -> None:
 
         def baseline() -> None:
             for f in files:
-                argv = [ffprobe, "-v", "error", "-show_format", "-show_streams", str(f)]
-                subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
+                argv = [
+                    ffprobe,
+                    "-v",
+                    "error",
+                    "-of",
+                    "json",
+                    "-show_format",
+                    "-show_streams",
+                    str(f),
+                ]
+                done = subprocess.run(argv, capture_output=True, check=True)
+                json.loads(done.stdout)  # a script reads what it asked for
 
         def empty_cache() -> None:
             shutil.rmtree(cache, ignore_errors=True)

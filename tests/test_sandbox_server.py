@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -45,8 +46,11 @@ def test_cli_refuses_a_public_host() -> None:
     assert "loopback" in result.output
 
 
-def test_cli_prints_its_environment_and_stops_cleanly_on_ctrl_c() -> None:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "term"])
+def test_cli_prints_its_environment_and_stops_cleanly(
+    stop_signal: signal.Signals, tmp_path: Path
+) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(tmp_path)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "preflight", "sandbox", "--port", "0"],
         stdout=subprocess.PIPE,
@@ -62,7 +66,8 @@ def test_cli_prints_its_environment_and_stops_cleanly_on_ctrl_c() -> None:
         assert settings["KLING_BASE_URL"] == settings["WAVESPEED_BASE_URL"]
         answer = httpx.get(f"{settings['KLING_BASE_URL']}/v1/videos/lip-sync")
         assert answer.json()["code"] == 1001
-        proc.send_signal(signal.SIGINT)
+        assert list(tmp_path.glob("preflight-sandbox-*"))  # its working files while it runs
+        proc.send_signal(stop_signal)
         _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
@@ -70,3 +75,4 @@ def test_cli_prints_its_environment_and_stops_cleanly_on_ctrl_c() -> None:
             proc.wait()
     assert proc.returncode == 0
     assert "Traceback" not in err
+    assert not list(tmp_path.glob("preflight-sandbox-*"))  # and they are gone

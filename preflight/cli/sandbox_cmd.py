@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 
 import click
@@ -75,6 +76,8 @@ def sandbox(
         faults=Faults(max_open_tasks=max_open_tasks, fail_every=fail_every),
     )
     stop = threading.Event()
+    # SIGTERM (a service manager, `kill`) stops it as cleanly as Ctrl-C: files removed, no traceback
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     with Sandbox(config, host=host, port=port) as sb:
         click.echo(f"preflight sandbox listening on {sb.url} (loopback only; Ctrl-C stops it)")
         for name, value in sb.environment().items():

@@ -11,15 +11,16 @@ import base64
 import binascii
 import hashlib
 import os
-import subprocess
 import tempfile
+import threading
 import zlib
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 import httpx
 
-from preflight.tools import ffmpeg_path
+from preflight import ffmpeg_runner
+from preflight.errors import FFmpegError
 
 __all__ = [
     "MediaRejected",
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 CHUNK = 1 << 16
+FFMPEG_TIMEOUT = 300.0  # seconds for one result
 
 
 class MediaRejected(Exception):
@@ -134,50 +136,43 @@ def _sniff_extension(data: bytes) -> str:
 # -- making results -------------------------------------------------------------------------
 
 
+_TARGET_LOCKS: dict[Path, threading.Lock] = {}
+_TARGET_LOCKS_GUARD = threading.Lock()
+
+
 def _run(args: list[str], target: Path, fmt: str) -> Path:
-    """Run FFmpeg writing to a temp file beside ``target``, then move it into place."""
-    if target.exists():
-        return target
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".ffmpeg-", suffix="." + fmt)
-    os.close(fd)
-    cmd = [
-        ffmpeg_path(),
-        "-y",
-        "-hide_banner",
-        "-nostdin",
-        "-loglevel",
-        "error",
-        *args,
-        "-f",
-        fmt,
-        tmp,
-    ]
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
-        if done.returncode != 0:
-            tail = " ".join(done.stderr.strip().splitlines()[-2:])
-            raise MediaRejected(f"the result could not be made: {tail or 'ffmpeg failed'}")
-        os.replace(tmp, target)
-        return target
-    except subprocess.TimeoutExpired as exc:
-        raise MediaRejected("the result could not be made in time") from exc
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    """Make ``target`` once with FFmpeg (through preflight's runner), temp file then rename."""
+    with _TARGET_LOCKS_GUARD:
+        lock = _TARGET_LOCKS.setdefault(target, threading.Lock())
+    with lock:
+        if target.exists():
+            return target
+        with ffmpeg_runner.TempOutput(target) as out:
+            try:
+                ffmpeg_runner.run(
+                    ["-y", "-loglevel", "error", *args, "-f", fmt, str(out.path)],
+                    timeout=FFMPEG_TIMEOUT,
+                    label="sandbox",
+                )
+            except FFmpegError as exc:
+                lines = exc.stderr_tail.strip().splitlines()
+                reason = lines[-1] if lines else str(exc).splitlines()[0]
+                raise MediaRejected(f"the result could not be made: {reason}") from exc
+            return out.commit()
 
 
-# Demuxers FFmpeg may open an input with: real media only. No playlists (hls, dash, concat) and
-# no image sequences by pattern: a fetched "clip.mp4" that is really a playlist must not make
-# FFmpeg read other files into a result the sandbox then serves.
-DEMUXERS = "mov,mp3,wav,aac,image2pipe,jpeg_pipe,png_pipe"
 ENCODE_AUDIO = ["-c:a", "aac", "-b:a", "96k"]
 FOR_WEB = ["-movflags", "+faststart"]
 
 
 def _input(path: Path, fmt: str | None = None) -> list[str]:
-    """One local input, opened only by the demuxers above and only as a plain file."""
+    """One local input, opened as a plain file by real media demuxers only (the runner's
+    whitelist): a fetched "clip.m3u8" must not make FFmpeg read other files into a result."""
+    options = [
+        item for key, value in ffmpeg_runner.INPUT_OPTIONS.items() for item in (f"-{key}", value)
+    ]
     forced = ["-f", fmt] if fmt else []
-    return ["-format_whitelist", DEMUXERS, "-protocol_whitelist", "file,pipe", *forced,
-            "-i", "file:" + os.path.abspath(path)]  # fmt: skip
+    return [*options, *forced, "-i", ffmpeg_runner.input_url(path)]
 
 
 def mux_audio(
