@@ -29,6 +29,7 @@ from preflight.ffmpeg_runner import (
     TempOutput,
     cancel_all,
     has_filters,
+    reset_cancel,
     run,
     run_argv,
     temp_path_for,
@@ -173,6 +174,8 @@ def _make_plan(
 def _probe(source: str) -> tuple[MediaFacts | None, str | None]:
     from preflight.probe import probe
 
+    if source.startswith(("http://", "https://")):
+        return None, "fix works on local files: download the URL first"
     try:
         return probe(source), None
     except InputError as exc:
@@ -416,7 +419,8 @@ def fix_many(
         return [f.result() for f in futures]
     except KeyboardInterrupt:
         cancel_all()
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)  # each worker removes its temp file
+        reset_cancel()
         raise
     finally:
         pool.shutdown(wait=True)
