@@ -10,6 +10,7 @@ from preflight.fix import FixOptions, FixPlan, FixResult, fix, plan_fix
 from preflight.job import Job
 from preflight.profile import Profile
 from preflight.report import Report
+from preflight.submit import JobResult, submit
 
 __all__ = [
     "AudioStream",
@@ -19,6 +20,7 @@ __all__ = [
     "FixResult",
     "ImageInfo",
     "Job",
+    "JobResult",
     "MediaFacts",
     "PreflightError",
     "Profile",
@@ -28,6 +30,7 @@ __all__ = [
     "check",
     "fix",
     "plan_fix",
+    "submit",
 ]
 
 __version__ = "0.1.0"

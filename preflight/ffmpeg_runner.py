@@ -173,20 +173,22 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _spawn(argv: list[str], *, stdout: int) -> subprocess.Popen[bytes]:
-    if _CANCELLED.is_set():
-        raise FFmpegError("cancelled", argv=argv)
     log.info("ffmpeg: %s", shlex.join(argv))
-    try:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # Ctrl-C goes to preflight, which kills the child itself
-        )
-    except OSError as exc:
-        raise FFmpegError(f"could not start FFmpeg: {exc}", argv=argv) from exc
+    # Checking for cancellation and registering the child under one lock: cancel_all either
+    # sees this child or this call sees the cancellation, never neither.
     with _ACTIVE_LOCK:
+        if _CANCELLED.is_set():
+            raise FFmpegError("FFmpeg was cancelled", argv=argv)
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=subprocess.PIPE,
+                start_new_session=True,  # Ctrl-C goes to preflight, which kills the child itself
+            )
+        except OSError as exc:
+            raise FFmpegError(f"could not start FFmpeg: {exc}", argv=argv) from exc
         _ACTIVE.add(proc)
     return proc
 
@@ -281,7 +283,7 @@ def run(
             argv=argv,
             stderr_tail=stderr_tail,
         )
-    if _CANCELLED.is_set() and returncode != 0:
+    if _CANCELLED.is_set():  # even a run that finished: its output must not be used
         raise FFmpegError("FFmpeg was cancelled", argv=argv, stderr_tail=stderr_tail)
     if returncode != 0:
         raise FFmpegError(

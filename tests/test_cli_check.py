@@ -328,7 +328,7 @@ def test_colour_only_on_a_tty(media: Media, tmp_path: Path) -> None:
     primary, secondary = pty.openpty()
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "preflight", "check", str(clip), *TEXT],
+            [sys.executable, "-m", "preflight", "check", "--no-face", str(clip), *TEXT],
             stdout=secondary,
             stderr=subprocess.PIPE,
             timeout=60,

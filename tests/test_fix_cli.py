@@ -243,3 +243,77 @@ def test_sigterm_cleans_up_like_ctrl_c(media: Callable[[str], Path], tmp_path: P
             proc.stdout.close()
         os.close(master)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_two_inputs_claiming_one_output_name(media: Callable[[str], Path], tmp_path: Path) -> None:
+    mkv = tmp_path / "clip.mkv"
+    avi = tmp_path / "clip.avi"
+    shutil.copyfile(media("mkv"), mkv)
+    shutil.copyfile(media("avi"), avi)
+    out_dir = tmp_path / "out"
+    result = CliRunner().invoke(
+        main, ["fix", str(mkv), str(avi), "--out-dir", str(out_dir), "--format", "json", *FAST]
+    )
+    assert result.exit_code == 1
+    statuses = [r["status"] for r in json.loads(result.output)["results"]]
+    assert statuses == ["fixed", "failed"]
+    assert [p.name for p in out_dir.iterdir()] == ["clip.mp4"]
+
+
+def test_ctrl_c_stops_a_parallel_batch_and_leaves_nothing(
+    media: Callable[[str], Path], tmp_path: Path
+) -> None:
+    inputs = []
+    for name in ("a.mp4", "b.mp4"):
+        inputs.append(tmp_path / name)
+        shutil.copyfile(media("uhd"), inputs[-1])
+    out_dir = tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "preflight",
+            "fix",
+            *map(str, inputs),
+            "--out-dir",
+            str(out_dir),
+            "--jobs",
+            "2",
+            "--preset",
+            "slow",
+            "-v",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    assert proc.stderr is not None
+    try:
+        encodes = 0
+        for raw in proc.stderr:  # one line per FFmpeg command, logged as it starts (-v)
+            if raw.startswith(b"ffmpeg: ") and b"libx264" in raw:
+                encodes += 1
+                if encodes == 2:
+                    break
+        assert encodes == 2
+        os.kill(proc.pid, signal.SIGINT)
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=60) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+    assert b"no output file was written" in rest
+    assert b"Traceback" not in rest
+    assert sorted(p.name for p in out_dir.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "b.mp4", "out"]
+
+
+def test_a_url_is_not_fixed_in_place(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["fix", "https://example.invalid/clip.mp4", "--dry-run"])
+    assert result.exit_code == 1
+    assert "download the URL first" in result.output

@@ -240,3 +240,49 @@ def test_audio_shorter_than_the_trimmed_video_is_padded(
     assert video.duration == pytest.approx(9.96, abs=0.001)
     assert abs(sound.duration - video.duration) < 0.1
     assert Path(str(ares.output)).suffix == ".mp3"
+
+
+def test_start_end_window_is_frame_accurate(
+    media: Callable[[str], Path], tmp_path: Path, ffprobe_bin: str, kling: Profile
+) -> None:
+    import numpy as np
+
+    from preflight.ffmpeg_runner import read_frames
+
+    src, out = media("long"), tmp_path / "window.mp4"
+    options = FixOptions(preset="ultrafast", quality=False, start=5.0, end=8.0, crf=10)
+    result = fix(src, profile=kling, output=out, options=options)
+    assert result.status == "fixed", result.message
+    reading = read(ffprobe_bin, out)
+    assert reading.duration == pytest.approx(3.0, abs=0.001)
+    assert reading.frames == 75
+
+    def frame(path: Path, at: float) -> np.ndarray:
+        raw = next(read_frames(path, width=320, height=180, start=at, duration=0.04))
+        return np.frombuffer(raw, np.uint8).astype(int)
+
+    first = frame(out, 0.0)
+    errors = {at: np.abs(first - frame(src, at)).mean() for at in (4.96, 5.0, 5.04)}
+    assert min(errors, key=lambda at: errors[at]) == 5.0  # the kept window starts on 5.00 s
+
+
+def test_loop_extension_and_centre_crop(
+    media: Callable[[str], Path], tmp_path: Path, ffprobe_bin: str, kling: Profile
+) -> None:
+    looped = tmp_path / "looped.mp4"
+    options = FixOptions(preset="ultrafast", quality=False, extend="loop")
+    result = fix(media("short"), profile=kling, output=looped, options=options)
+    assert result.status == "fixed", result.message
+    reading = read(ffprobe_bin, looped)
+    assert_passes(reading, looped, kling)
+    assert reading.duration == pytest.approx(2.04, abs=0.001)
+    assert reading.audio_duration is not None
+    assert reading.audio_duration == pytest.approx(2.04, abs=0.03)
+
+    cropped = tmp_path / "cropped.mp4"
+    options = FixOptions(preset="ultrafast", quality=False, aspect="crop")
+    result = fix(media("banner"), profile=kling, output=cropped, options=options)
+    assert result.status == "fixed", result.message
+    reading = read(ffprobe_bin, cropped)
+    assert_passes(reading, cropped, kling)
+    assert (reading.width, reading.height) == (1920, 720)

@@ -359,3 +359,23 @@ def test_wrong_extension_alone_is_a_copy_into_the_right_name(kling: Profile) -> 
     assert p.audio is not None
     assert p.audio.codec == "copy"
     assert p.target == "/in/voice.fixed.mp3"
+
+
+def test_audio_is_taken_from_a_video_when_it_plays_the_audio_role(kling: Profile) -> None:
+    p = make(clip("voice.mkv", container="matroska"), kling, role="audio", fit_to=6.0)
+    assert p.strategy is Strategy.AUDIO
+    assert p.target == "/in/voice.fixed.m4a"
+    args = encode_args(p, "/o/x.m4a")
+    assert "-vn" in args
+    assert args[args.index("-c:a") + 1] == "aac"
+    assert p.audio is not None
+    assert p.audio.pad_to == 6.0
+
+
+def test_a_video_output_must_be_named_mp4_or_mov(kling: Profile) -> None:
+    p = make(clip("in.mkv", container="matroska"), kling, output="/o/out.mkv")
+    assert p.strategy is Strategy.UNFIXABLE
+    assert ".mp4" in p.reason
+    assert make(clip("in.mkv", container="matroska"), kling, output="/o/out.mov").target == (
+        "/o/out.mov"
+    )

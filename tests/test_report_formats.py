@@ -157,3 +157,17 @@ def test_json_report_matches_the_published_schema() -> None:
     broken["results"][0]["findings"][0]["severity"] = "fatal"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
+
+
+def test_text_groups_identical_notes_of_one_family() -> None:
+    skipped = [
+        Finding(f"face.{r}", Severity.INFO, "face checks skipped: install the extra")
+        for r in ("present", "count", "size")
+    ]
+    report = Report("kling-lipsync", (Result("a.mp4", True, (ERR, *skipped)),))
+    out = render(report, "text")
+    assert "face.* (3)" in out
+    assert out.count("face checks skipped") == 1
+    assert "video.duration" in out
+    # the machine formats keep one entry per finding
+    assert len(json.loads(render(report, "json"))["results"][0]["findings"]) == 4

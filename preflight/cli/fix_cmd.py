@@ -8,6 +8,7 @@ compliant (its reason is printed, no output file is left); 2 usage or configurat
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shlex
 import signal
@@ -71,6 +72,7 @@ __all__ = ["fix_command", "render_plan", "render_result"]
 @click.option("--no-quality", is_flag=True, help="Skip the SSIM measurement of re-encodes.")
 @click.option("--timeout", type=click.FloatRange(min=1), help="Seconds per FFmpeg run.")
 @click.option("--config", "config_path", metavar="FILE", help="preflight.toml or pyproject.toml.")
+@click.option("-v", "--verbose", is_flag=True, help="Log every FFmpeg command line to stderr.")
 @click.pass_context
 def fix_command(
     ctx: click.Context,
@@ -93,6 +95,7 @@ def fix_command(
     no_quality: bool,
     timeout: float | None,
     config_path: str | None,
+    verbose: bool = False,
     face_window: bool = False,
 ) -> None:
     """Fix INPUT... so it passes the profile, with the cheapest FFmpeg operation that works.
@@ -107,6 +110,8 @@ def fix_command(
 
     if output and out_dir:
         raise click.UsageError("give -o/--output or --out-dir, not both")
+    if verbose:
+        _log_commands()
     if output and len(inputs) > 1:
         raise click.UsageError("-o/--output takes one input; use --out-dir for several")
     if audio is not None and (not fit_audio or len(inputs) != 1):
@@ -199,6 +204,14 @@ def fix_command(
     else:
         click.echo(_summary_line(results))
     ctx.exit(0 if all(r.ok for r in results) else 1)
+
+
+def _log_commands() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("preflight.ffmpeg")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -19,7 +19,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ from preflight.ffmpeg_runner import (
     TempOutput,
     cancel_all,
     has_filters,
+    reset_cancel,
     run,
     run_argv,
     temp_path_for,
@@ -74,7 +75,6 @@ class FixResult:
     findings_after: tuple[Finding, ...] = ()
     commands: tuple[tuple[str, ...], ...] = ()
     elapsed: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -106,7 +106,9 @@ def _profile(profile: ProfileLike) -> Profile:
     return load_profile(profile)
 
 
-def _role(facts: MediaFacts) -> str:
+def _role(facts: MediaFacts, options: FixOptions) -> str:
+    if options.role is not None:
+        return options.role
     return "audio" if facts.video is None and facts.audio is not None else "video"
 
 
@@ -147,7 +149,7 @@ def _make_plan(
             strategy=Strategy.UNFIXABLE,
             reason=probe_error or "the input could not be read",
         ), []
-    findings = check_facts(facts, profile, _role(facts), config)
+    findings = check_facts(facts, profile, _role(facts, options), config)
     plan = planner.plan(
         facts,
         findings,
@@ -172,6 +174,8 @@ def _make_plan(
 def _probe(source: str) -> tuple[MediaFacts | None, str | None]:
     from preflight.probe import probe
 
+    if source.startswith(("http://", "https://")):
+        return None, "fix works on local files: download the URL first"
     try:
         return probe(source), None
     except InputError as exc:
@@ -397,27 +401,54 @@ def fix_many(
     worker to remove its temp file, and re-raises KeyboardInterrupt.
     """
     workers = max(1, jobs or os.cpu_count() or 1)
+    clashes = _clashes(sources, kwargs.get("out_dir"))
     if workers == 1 or len(sources) == 1:
         results = []
         for src in sources:
-            results.append(_safe_fix(src, kwargs))
+            results.append(clashes.get(os.fspath(src)) or _safe_fix(src, kwargs))
             if on_done is not None:
                 on_done(results[-1])
         return results
     kwargs.setdefault("threads", max(1, (os.cpu_count() or 1) // workers))
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fix")
     try:
-        futures = [pool.submit(_safe_fix, src, kwargs) for src in sources]
+        futures = [pool.submit(_clash_or_fix, src, kwargs, clashes) for src in sources]
         for future in concurrent.futures.as_completed(futures):
             if on_done is not None:
                 on_done(future.result())
         return [f.result() for f in futures]
     except KeyboardInterrupt:
         cancel_all()
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)  # each worker removes its temp file
+        reset_cancel()
         raise
     finally:
         pool.shutdown(wait=True)
+
+
+def _clashes(sources: Sequence[str | os.PathLike[str]], out_dir: Any) -> dict[str, FixResult]:
+    """Inputs whose output name in ``out_dir`` another input already claims (a.mkv, a.avi)."""
+    if out_dir is None:
+        return {}
+    first: dict[str, str] = {}
+    clashes: dict[str, FixResult] = {}
+    for src in sources:
+        name = os.fspath(src)
+        stem = Path(name).stem
+        if stem in first and first[stem] != name:
+            clashes[name] = FixResult(
+                source=name,
+                status="failed",
+                message=f"{first[stem]} writes the same name in {out_dir}; fix it separately",
+            )
+        first.setdefault(stem, name)
+    return clashes
+
+
+def _clash_or_fix(
+    source: str | os.PathLike[str], kwargs: dict[str, Any], clashes: dict[str, FixResult]
+) -> FixResult:
+    return clashes.get(os.fspath(source)) or _safe_fix(source, kwargs)
 
 
 def _safe_fix(source: str | os.PathLike[str], kwargs: dict[str, Any]) -> FixResult:
@@ -471,7 +502,7 @@ def fix_pair(
     if not vres.ok:
         return vres, FixResult(source=asrc, status="failed", message="the video could not be fixed")
     final = probe(vres.output or vsrc).effective_duration
-    aopts = dataclasses.replace(options, fit_to=final, fit_audio=False)
+    aopts = dataclasses.replace(options, fit_to=final, fit_audio=False, role="audio")
     ares = fix(
         asrc,
         profile=prof,
@@ -522,7 +553,7 @@ def plan_pair(
         if vplan.duration is not None
         else (facts.effective_duration if facts else None)
     )
-    aopts = dataclasses.replace(options, fit_to=final, fit_audio=False)
+    aopts = dataclasses.replace(options, fit_to=final, fit_audio=False, role="audio")
     aplan = (
         plan_fix(
             audio,

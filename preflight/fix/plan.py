@@ -52,6 +52,7 @@ class FixOptions:
     quality: bool = True  # measure SSIM of re-encodes against the source
     min_duration: float | None = None  # lengthen the video to at least this (fit to an audio)
     fit_to: float | None = None  # trim or pad an audio input to this length (fit to a video)
+    role: Literal["video", "audio"] | None = None  # None: audio-only files are audio inputs
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -112,7 +112,9 @@ def plan(
     options = options or FixOptions()
     capabilities = capabilities or Capabilities()
     name = source or (facts.source if facts else "?")
-    role: Role = "audio" if facts is not None and facts.video is None and facts.audio else "video"
+    role: Role = options.role or (
+        "audio" if facts is not None and facts.video is None and facts.audio else "video"
+    )
     errors = [f for f in findings if f.severity is Severity.ERROR and relevant(f.rule, role)]
     blocking = [f for f in errors if f.rule in ("input.readable", "video.stream")]
     if facts is None or blocking:
@@ -120,6 +122,11 @@ def plan(
         return FixPlan(
             source=name, target=None, role="video", strategy=Strategy.UNFIXABLE, reason=reason
         )
+    if role == "video" and output is not None:
+        accepted = tuple(profile.param("video.container", "extensions", ("mp4", "mov")))
+        suffix = Path(output).suffix.lower().lstrip(".")
+        if suffix not in accepted or suffix not in ("mp4", "mov"):
+            return _unfixable(name, f"cannot write .{suffix or '(none)'}: name the output .mp4")
     if role == "audio":
         return _plan_audio(facts, errors, profile, options, name, output, out_dir)
     return _plan_video(facts, errors, profile, options, name, output, out_dir, capabilities)

@@ -15,13 +15,21 @@ and the same code then reads remote inputs through a ranged reader. ``output="JS
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from typing import Any, BinaryIO
 
 from preflight.errors import ProbeError, ToolNotFoundError
 from preflight.facts import AudioStream, ImageInfo, VideoStream
-from preflight.probe._geometry import display_size, normalise_rotation, sar_from_float, sar_text
+from preflight.probe._geometry import (
+    display_size,
+    normalise_rotation,
+    sar_from_float,
+    sar_from_ratio,
+    sar_text,
+)
+from preflight.probe._matroska import projection_roll
 from preflight.probe._names import (
     IMAGE_CONTAINERS,
     container_from_mediainfo,
@@ -75,7 +83,25 @@ def read(fh: BinaryIO, sniffed: Sniff) -> Parsed:
     if has_streams and _num(general.get("Duration")) is None:
         tracks = _parse(fh, FULL_PARSE_SPEED)
         general = next((t for t in tracks if t.get("@type") == "General"), {})
-    return _build(tracks, general, sniffed)
+    parsed = _build(tracks, general, sniffed)
+    if parsed.container in ("matroska", "webm") and parsed.video is not None:
+        parsed = _with_matroska_rotation(parsed, fh)
+    return parsed
+
+
+def _with_matroska_rotation(parsed: Parsed, fh: BinaryIO) -> Parsed:
+    """Apply the rotation MediaInfo does not report for Matroska (see `_matroska`)."""
+    video = parsed.video
+    roll = projection_roll(fh)
+    if video is None or roll is None or video.rotation != 0:
+        return parsed
+    rotation = normalise_rotation(-roll)  # the roll is counter-clockwise, ours is clockwise
+    if rotation == 0:
+        return parsed
+    sar = sar_from_ratio(video.sample_aspect_ratio)
+    width, height = display_size(video.coded_width, video.coded_height, sar, rotation)
+    turned = dataclasses.replace(video, rotation=rotation, width=width, height=height)
+    return dataclasses.replace(parsed, video=turned)
 
 
 def _build(tracks: list[dict[str, Any]], general: dict[str, Any], sniffed: Sniff) -> Parsed:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from preflight.facts import MediaFacts
-from preflight.findings import Severity
+from preflight.findings import Finding, Severity
 from preflight.report.model import Report
 from preflight.rules.base import fmt_num
 
@@ -30,6 +30,22 @@ def brief(facts: MediaFacts) -> str:
     return " ".join(parts)
 
 
+def _grouped(findings: tuple[Finding, ...]) -> list[tuple[str, Finding]]:
+    """Findings with a rule label; identical notes from one family (six "face checks skipped")
+    share a line labelled ``face.* (6)``."""
+    groups: dict[tuple[Severity, str, bool], list[Finding]] = {}
+    for f in findings:
+        groups.setdefault((f.severity, f.message, f.fixable), []).append(f)
+    out: list[tuple[str, Finding]] = []
+    for same in groups.values():
+        families = {f.rule.split(".", 1)[0] for f in same}
+        if len(same) > 1 and len(families) == 1:
+            out.append((f"{families.pop()}.* ({len(same)})", same[0]))
+        else:
+            out.extend((f.rule, f) for f in same)
+    return out
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -39,7 +55,8 @@ def render(report: Report, *, color: bool = False) -> str:
         return click.style(text, **kw) if color else text  # type: ignore[arg-type]
 
     lines: list[str] = []
-    rule_width = max((len(f.rule) for _, f in report.findings()), default=0)
+    rows = {id(r): _grouped(r.findings) for r in report.results}
+    rule_width = max((len(label) for r in rows.values() for label, _ in r), default=0)
     for result in report.results:
         status = (
             style("PASS", fg="green", bold=True)
@@ -49,10 +66,10 @@ def render(report: Report, *, color: bool = False) -> str:
         main = result.facts.get("video") or result.facts.get("image")
         shown = style(f"  ({brief(main)})", dim=True) if main is not None else ""
         lines.append(f"{status}  {result.name}{shown}")
-        for f in result.findings:
+        for label, f in rows[id(result)]:
             sev = style(f"{f.severity.value:<7}", fg=_COLOURS[f.severity])
             fix = style("  [fixable]", fg="blue") if f.fixable else ""
-            lines.append(f"      {sev}  {f.rule:<{rule_width}}  {f.message}{fix}")
+            lines.append(f"      {sev}  {label:<{rule_width}}  {f.message}{fix}")
     s = report.summary()
     tail = (
         f"{_plural(s['inputs'], 'input')}: {s['passed']} passed, {s['failed']} failed "

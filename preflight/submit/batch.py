@@ -1,0 +1,137 @@
+"""Many jobs at once: bounded concurrency, backing off on 1303, one outcome per job.
+
+`read_job_lines` turns a ``jobs.jsonl`` file (one JSON object per line, the fields of
+`SubmitRequest`; paths relative to the file) into requests, keeping a bad line as an error of its
+own. `run_batch` runs them through one `Submitter` on a thread pool: at most ``concurrency`` jobs
+hold a provider slot at once, the gate shrinks when the provider answers 1303, and one failed job
+never stops the others.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from preflight.errors import ConfigError, PreflightError
+from preflight.submit.model import JobResult, Outcome, SubmitRequest, is_url
+from preflight.submit.pipeline import Submitter
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "BatchLine",
+    "batch_exit_code",
+    "read_job_lines",
+    "run_batch",
+    "summary",
+]
+
+# a resource pack allows a few tasks at once; more only earns 1303s
+DEFAULT_CONCURRENCY = {"kling": 3, "wavespeed": 5}
+
+_ALLOWED = {f.name for f in fields(SubmitRequest)} - {"wait", "timeout", "new"}
+_PATHS = ("video", "audio", "out")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchLine:
+    """One line of a jobs file: a request, or why the line is not one."""
+
+    name: str
+    request: SubmitRequest | None = None
+    error: str | None = None
+
+
+def read_job_lines(path: str | os.PathLike[str], defaults: Mapping[str, Any]) -> list[BatchLine]:
+    """Requests from a JSONL jobs file; ``defaults`` are the command line's options."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"jobs file not found: {file}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read jobs file {file}: {exc}") from exc
+    lines: list[BatchLine] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        name = f"{file.name}:{number}"
+        try:
+            data = json.loads(stripped)
+            if not isinstance(data, dict):
+                raise ValueError("a job line must be a JSON object")
+            unknown = set(data) - _ALLOWED
+            if unknown:
+                raise ValueError(f"unknown key(s): {', '.join(sorted(unknown))}")
+            for key in _PATHS:
+                value = data.get(key)
+                if isinstance(value, str) and value and not is_url(value):
+                    data[key] = str(file.parent / value)
+            merged = {**defaults, **{k: v for k, v in data.items() if v is not None}}
+            merged.setdefault("name", data.get("name") or name)
+            request = SubmitRequest(**merged).validate()
+        except (ValueError, TypeError, ConfigError) as exc:
+            lines.append(BatchLine(name, error=str(exc)))
+            continue
+        lines.append(BatchLine(request.display_name, request=request))
+    if not lines:
+        raise ConfigError(f"jobs file {file} has no jobs")
+    return lines
+
+
+def run_batch(
+    submitter: Submitter,
+    lines: Sequence[BatchLine],
+    *,
+    concurrency: int,
+    on_result: Callable[[JobResult], None] | None = None,
+) -> list[JobResult]:
+    """Run every line; results in the file's order. ``on_result`` is called as each one ends."""
+    from preflight.submit.gate import SlotGate
+
+    batch = submitter.with_gate(SlotGate(concurrency))
+    results: dict[int, JobResult] = {}
+
+    def one(index: int, line: BatchLine) -> JobResult:
+        if line.request is None:
+            return JobResult(line.name, Outcome.REJECTED, reason=line.error)
+        try:
+            return batch.run(line.request)
+        except PreflightError as exc:
+            return JobResult(
+                line.name, Outcome.FAILED, reason=str(exc), provider=line.request.provider
+            )
+
+    # threads beyond the gate's limit prepare (check, fix, upload) while others wait on tasks
+    workers = max(1, min(len(lines), concurrency * 2))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="preflight-job") as pool:
+        futures = {pool.submit(one, i, line): i for i, line in enumerate(lines)}
+        for future in as_completed(futures):
+            result = future.result()
+            results[futures[future]] = result
+            if on_result is not None:
+                on_result(result)
+    return [results[i] for i in range(len(lines))]
+
+
+def summary(results: Sequence[JobResult]) -> dict[str, Any]:
+    """The batch's JSON summary: counts by outcome and one entry per job."""
+    counts = Counter(r.outcome.value for r in results)
+    return {
+        "jobs": len(results),
+        "outcomes": {o.value: counts.get(o.value, 0) for o in Outcome},
+        "ok": all(r.ok for r in results),
+        "results": [r.to_dict() for r in results],
+    }
+
+
+def batch_exit_code(results: Sequence[JobResult]) -> int:
+    """1 when any job failed or was rejected, else 3 when any gave up waiting, else 0."""
+    codes = {r.exit_code for r in results}
+    return 1 if 1 in codes else 3 if 3 in codes else 0

@@ -1,0 +1,286 @@
+"""What the pipeline needs from a provider, and the adapters over the clients that give it.
+
+The pipeline speaks to a `Provider`: create a lip-sync task from media references, find a task a
+dead process may have created, wait, and (WaveSpeed) upload. `KlingProvider` and
+`WaveSpeedProvider` map that onto `preflight.client`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from preflight.errors import ConfigError
+from preflight.submit.model import SubmitRequest
+
+if TYPE_CHECKING:
+    from preflight.client.models import Task
+    from preflight.hosting import Host
+
+__all__ = [
+    "KlingProvider",
+    "Media",
+    "Provider",
+    "WaveSpeedProvider",
+    "make_provider",
+]
+
+# how far before the recorded create a task found by listing may have been made (clock skew)
+FIND_WINDOW = 300.0
+FIND_PAGE_SIZE = 100
+FRESH_CREATE = 60.0  # a create this recent gets a second look after SETTLE_DELAY
+SETTLE_DELAY = 1.0
+FIND_MAX_PAGES = 5
+WAVESPEED_MODELS = {
+    "text": "kwaivgi/kling-lipsync/text-to-video",
+    "audio": "kwaivgi/kling-lipsync/audio-to-video",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """One input as the create sends it: a URL, or a local file sent inline (Kling audio)."""
+
+    url: str | None = None
+    file: Path | None = None
+
+    def to_json(self) -> dict[str, str]:
+        return {"url": self.url} if self.url is not None else {"file": str(self.file)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, str]) -> Media:
+        file = data.get("file")
+        return cls(url=data.get("url"), file=Path(file) if file else None)
+
+
+class Provider(Protocol):
+    """A provider as the pipeline sees it."""
+
+    name: str
+    can_find: bool  # whether `find` can look up a task a dead process may have created
+
+    def endpoint(self, mode: str) -> str: ...
+
+    def inline(self, role: str) -> bool:
+        """Whether a local file for ``role`` is sent inline (no URL needed)."""
+        ...
+
+    def host(self) -> Host | None:
+        """The provider's own upload, if it has one."""
+        ...
+
+    def create(
+        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
+    ) -> Task: ...
+
+    def find(
+        self,
+        request: SubmitRequest,
+        media: Mapping[str, Media],
+        external_task_id: str,
+        since: float,
+    ) -> Task | None: ...
+
+    def wait(
+        self, task_id: str, *, timeout: float | None, on_update: Callable[[Task], object]
+    ) -> Task: ...
+
+    def close(self) -> None: ...
+
+
+class KlingProvider:
+    """Kling's ``/v1/videos/lip-sync`` through `preflight.client.KlingClient`."""
+
+    name = "kling"
+    can_find = True
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def endpoint(self, mode: str) -> str:
+        return "lip-sync"
+
+    def inline(self, role: str) -> bool:
+        return role == "audio"
+
+    def host(self) -> Host | None:
+        return None
+
+    def _fields(self, request: SubmitRequest, media: Mapping[str, Media]) -> dict[str, Any]:
+        fields: dict[str, Any] = {"video_url": media["video"].url}
+        if request.mode == "text":
+            fields.update(
+                text=request.text,
+                voice_id=request.voice_id,
+                voice_language=request.voice_language,
+                voice_speed=request.voice_speed,
+            )
+        else:
+            audio = media["audio"]
+            if audio.url is not None:
+                fields["audio_url"] = audio.url
+            else:
+                fields["audio_file"] = audio.file
+        if request.callback_url:
+            fields["callback_url"] = request.callback_url
+        return fields
+
+    def create(
+        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
+    ) -> Task:
+        fields = self._fields(request, media)
+        task: Task = self.client.create_lip_sync(**fields, external_task_id=external_task_id)
+        return task
+
+    def find(
+        self,
+        request: SubmitRequest,
+        media: Mapping[str, Media],
+        external_task_id: str,
+        since: float,
+    ) -> Task | None:
+        finder = getattr(self.client, "find_lip_sync", None)
+        if finder is not None:
+            found: Task | None = finder(
+                **self._fields(request, media),
+                external_task_id=external_task_id,
+                since=since - FIND_WINDOW,
+            )
+            return found
+        for look in range(2):
+            if look:
+                if time.time() - since > FRESH_CREATE:
+                    break
+                time.sleep(SETTLE_DELAY)  # a task made seconds ago may not be listed yet
+            found = _find_by_listing(
+                self.client.list_lip_sync, request, media, external_task_id, since - FIND_WINDOW
+            )
+            if found is not None:
+                return found
+        return None
+
+    def wait(
+        self, task_id: str, *, timeout: float | None, on_update: Callable[[Task], object]
+    ) -> Task:
+        waited: Task = self.client.wait(task_id, timeout=timeout, on_update=on_update)
+        return waited
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class WaveSpeedProvider:
+    """WaveSpeed's Kling lip-sync models through `preflight.client.WaveSpeedClient`."""
+
+    name = "wavespeed"
+    can_find = False
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def endpoint(self, mode: str) -> str:
+        return WAVESPEED_MODELS[mode]
+
+    def inline(self, role: str) -> bool:
+        return False
+
+    def host(self) -> Host | None:
+        from preflight.hosting.wavespeed import WaveSpeedHost
+
+        return WaveSpeedHost(self.client)
+
+    def create(
+        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
+    ) -> Task:
+        fields: dict[str, Any] = {"video": media["video"].url}
+        if request.mode == "text":
+            fields.update(
+                text=request.text,
+                voice_id=request.voice_id,
+                voice_language=request.voice_language,
+                voice_speed=request.voice_speed,
+            )
+        else:
+            fields["audio"] = media["audio"].url
+        task: Task = self.client.submit(
+            self.endpoint(request.mode), webhook=request.callback_url, **fields
+        )
+        return task
+
+    def find(
+        self,
+        request: SubmitRequest,
+        media: Mapping[str, Media],
+        external_task_id: str,
+        since: float,
+    ) -> Task | None:
+        # WaveSpeed has no listing or client id: a submit that died before its answer cannot be
+        # found. The official SDK never retries a submit for the same reason.
+        return None
+
+    def wait(
+        self, task_id: str, *, timeout: float | None, on_update: Callable[[Task], object]
+    ) -> Task:
+        waited: Task = self.client.wait(task_id, timeout=timeout, on_update=on_update)
+        return waited
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _find_by_listing(
+    list_page: Callable[..., Any],
+    request: SubmitRequest,
+    media: Mapping[str, Media],
+    external_task_id: str,
+    since: float,
+) -> Task | None:
+    """The task this job created, from the recent task list: by our external id when the list
+    shows it, else by the same inputs, made after ``since``. Several matches: ConfigError-free
+    refusal to guess (an APIError naming them)."""
+    from preflight.errors import APIError
+
+    exact: list[Task] = []
+    similar: list[Task] = []
+    for page in range(1, FIND_MAX_PAGES + 1):
+        tasks = list(list_page(page=page, page_size=FIND_PAGE_SIZE))
+        for task in tasks:
+            created = task.created_at.timestamp() if task.created_at is not None else None
+            if created is not None and created < since:
+                continue
+            if task.external_task_id is not None:
+                if task.external_task_id == external_task_id:
+                    exact.append(task)
+            elif _same_inputs(task, request, media):
+                similar.append(task)
+        if len(tasks) < FIND_PAGE_SIZE:
+            break
+    candidates = exact or similar
+    if len(candidates) > 1:
+        ids = ", ".join(t.id for t in candidates[:10])
+        raise APIError(f"{len(candidates)} recent tasks could be this job's ({ids}): not guessing")
+    return candidates[0] if candidates else None
+
+
+def _same_inputs(task: Task, request: SubmitRequest, media: Mapping[str, Media]) -> bool:
+    raw = task.raw
+    info = raw.get("task_info") if isinstance(raw.get("task_info"), Mapping) else {}
+    parent = info.get("parent_video") if isinstance(info, Mapping) else None
+    url = parent.get("url") if isinstance(parent, Mapping) else None
+    return url is not None and url == media["video"].url
+
+
+def make_provider(name: str, **client_kwargs: Any) -> Provider:
+    """A provider adapter with a client configured from ``client_kwargs`` and the environment."""
+    if name == "kling":
+        from preflight.client import KlingClient
+
+        return KlingProvider(KlingClient(**client_kwargs))
+    if name == "wavespeed":
+        from preflight.client import WaveSpeedClient
+
+        return WaveSpeedProvider(WaveSpeedClient(**client_kwargs))
+    raise ConfigError(f"unknown provider {name!r}")
