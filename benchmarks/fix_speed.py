@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from preflight.ffmpeg_runner import input_args, run
-from preflight.fix import FixOptions, fix
+from preflight.fixing import FixOptions, fix
 from preflight.profiles import load_profile
 
 

@@ -3,7 +3,7 @@
 Inputs are local paths, ``http(s)://`` URLs and directories (walked, with include/exclude globs),
 plus jobs read from a JSONL file (one lip-sync job per line). The request fields given here
 (``audio``, ``text``, ``voice_id`` ...) apply to every input; a jobs line overrides them. Every
-media source is probed once, in parallel (`preflight.probe.probe_many`). One unreadable input
+media source is probed once, in parallel (`preflight.probing.probe_many`). One unreadable input
 never stops the others: it becomes an ``input.readable`` finding on its own job.
 """
 
@@ -231,7 +231,7 @@ def _primary_role(profile: Profile) -> str:
 def _probe_all(
     sources: list[str], *, backend: str, cache: bool, workers: int | None
 ) -> dict[str, MediaFacts | InputError]:
-    from preflight.probe import probe_many
+    from preflight.probing import probe_many
 
     outcome: dict[str, MediaFacts | InputError] = {}
     to_probe: list[str] = []
@@ -254,7 +254,7 @@ def _probe_all(
 
 def _probe_alone(source: str, *, backend: str, cache: bool) -> MediaFacts | InputError:
     """One source on its own, an unexpected failure recorded as that input's error."""
-    from preflight.probe import probe_many
+    from preflight.probing import probe_many
 
     try:
         return probe_many([source], backend=backend, cache=cache, workers=1)[0]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from preflight.hosting import Hosted
-from preflight.submit.model import Event, JobResult, SubmitRequest
+from preflight.submitting.model import Event, JobResult, SubmitRequest
 
 __all__ = ["DEMO_TEXT", "DEMO_VOICE", "SandboxHost", "make_sample", "run_demo"]
 
@@ -66,12 +66,12 @@ def run_demo(out_dir: Path | None, *, display: _Display) -> JobResult:
     """Run the demo; the result of the lip-sync job (``output`` is the downloaded clip)."""
     from preflight.checking import check
     from preflight.client import KlingClient
-    from preflight.fix import FixOptions
+    from preflight.fixing import FixOptions
     from preflight.ledger import Ledger
     from preflight.report import render
     from preflight.sandbox import Sandbox, SandboxConfig
-    from preflight.submit.pipeline import Submitter
-    from preflight.submit.providers import KlingProvider
+    from preflight.submitting.pipeline import Submitter
+    from preflight.submitting.providers import KlingProvider
 
     where = out_dir or Path(tempfile.mkdtemp(prefix="preflight-demo-"))
     where.mkdir(parents=True, exist_ok=True)

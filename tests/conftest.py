@@ -114,7 +114,7 @@ def face_job(face_media: Callable[[str], Path]) -> Callable[[str], object]:
     Analysed once per session, with the kling-lipsync profile's face settings.
     """
     from preflight.job import Job
-    from preflight.probe import probe
+    from preflight.probing import probe
     from preflight.profiles import load_profile
     from preflight.vision.checks import face_settings, with_face_analysis
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from preflight.fix.geometry import ceil_even, fit_window, floor_even
+from preflight.fixing.geometry import ceil_even, fit_window, floor_even
 
 WINDOW = {"min_width": 720, "max_width": 1920, "min_height": 720, "max_height": 1920}
 

@@ -13,7 +13,7 @@ import pytest
 from _independent import assert_passes, assert_reencoded, read
 
 from preflight.ffmpeg_runner import temp_path_for
-from preflight.fix import FixOptions, Strategy, fix, fix_pair
+from preflight.fixing import FixOptions, Strategy, fix, fix_pair
 from preflight.profile import Profile
 from preflight.profiles import load_profile
 

@@ -9,10 +9,10 @@ import pytest
 
 from preflight.facts import AudioStream, MediaFacts, VideoStream
 from preflight.findings import Finding, Severity
-from preflight.fix.graph import encode_args
-from preflight.fix.plan import FixOptions, FixPlan, Strategy
-from preflight.fix.planner import Capabilities, plan
-from preflight.fix.verify import check_facts
+from preflight.fixing.graph import encode_args
+from preflight.fixing.plan import FixOptions, FixPlan, Strategy
+from preflight.fixing.planner import Capabilities, plan
+from preflight.fixing.verify import check_facts
 from preflight.profile import Profile
 from preflight.profiles import load_profile
 

@@ -19,7 +19,7 @@ import pytest
 
 from preflight.errors import ConfigError, InputError
 from preflight.facts import MediaFacts
-from preflight.probe import probe, probe_many
+from preflight.probing import probe, probe_many
 
 Media = Callable[[str], Path]
 BACKENDS = ["mediainfo", "ffprobe"]
@@ -182,7 +182,7 @@ def test_unicode_name_under_the_c_locale(media: Media, tmp_path: Path) -> None:
     shutil.copyfile(media("small"), target)
     env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0"}
     code = (
-        "import sys; from preflight.probe import probe; "
+        "import sys; from preflight.probing import probe; "
         "f = probe(sys.argv[1]); print(f.video.width, f.container)"
     )
     done = subprocess.run(

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from preflight.probe import probe
+from preflight.probing import probe
 
 Media = Callable[[str], Path]
 SPECS: dict[str, Any] = sys.modules["preflight_fixture_media"].SPECS  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ import pytest
 
 from preflight.errors import InputError
 from preflight.facts import MediaFacts
-from preflight.probe import _cache, probe, probe_many
+from preflight.probing import _cache, probe, probe_many
 
 Media = Callable[[str], Path]
 MARK = "marked-in-cache"

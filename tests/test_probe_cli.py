@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from preflight import tools
 from preflight.cli import main
-from preflight.probe import _cache
+from preflight.probing import _cache
 
 Media = Callable[[str], Path]
 
@@ -125,7 +125,7 @@ def test_missing_ffprobe_is_a_clear_error(
 def test_cli_start_up_stays_light() -> None:
     """Importing the command must not load libmediainfo, httpx or SQLite: they load on use."""
     code = (
-        "import sys, preflight.cli, preflight.cli.probe_cmd, preflight.probe; "
+        "import sys, preflight.cli, preflight.cli.probe_cmd, preflight.probing; "
         "print(sorted(m for m in ('pymediainfo', 'httpx', 'sqlite3') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -137,7 +137,7 @@ def test_unloadable_libmediainfo_is_a_tool_problem_not_an_input_problem(
 ) -> None:
     """A broken install must say so once, not call every file unreadable."""
     from preflight.errors import ToolNotFoundError
-    from preflight.probe import _mediainfo, probe
+    from preflight.probing import _mediainfo, probe
 
     monkeypatch.setattr(_mediainfo, "_library_loads", lambda: False)
     with pytest.raises(ToolNotFoundError, match="libmediainfo could not be loaded"):

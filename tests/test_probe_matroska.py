@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from preflight.probe import probe
-from preflight.probe._matroska import projection_roll
+from preflight.probing import probe
+from preflight.probing._matroska import projection_roll
 
 
 def _projection(roll: float) -> bytes:

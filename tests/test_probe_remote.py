@@ -17,7 +17,7 @@ import pytest
 
 from preflight.errors import InputError
 from preflight.facts import MediaFacts
-from preflight.probe import probe, probe_many
+from preflight.probing import probe, probe_many
 
 Media = Callable[[str], Path]
 _RANGE = re.compile(r"bytes=(\d+)-(\d*)$")

@@ -8,21 +8,21 @@ from fractions import Fraction
 
 import pytest
 
-from preflight.probe._geometry import (
+from preflight.probing._geometry import (
     display_size,
     normalise_rotation,
     sar_from_float,
     sar_from_ratio,
     sar_text,
 )
-from preflight.probe._names import (
+from preflight.probing._names import (
     container_from_ffprobe,
     container_from_mediainfo,
     mediainfo_audio_codec,
     mediainfo_transfer,
     mediainfo_video_codec,
 )
-from preflight.probe._sniff import Sniff, sniff
+from preflight.probing._sniff import Sniff, sniff
 
 
 def _box(kind: bytes, payload: bytes = b"", *, size: int | None = None) -> bytes:

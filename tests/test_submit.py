@@ -19,9 +19,9 @@ from preflight.client import KlingClient, WaveSpeedClient
 from preflight.demo import SandboxHost
 from preflight.errors import ConfigError
 from preflight.ledger import JobStatus, Ledger
-from preflight.probe import probe
+from preflight.probing import probe
 from preflight.sandbox import Sandbox, SandboxConfig
-from preflight.submit import (
+from preflight.submitting import (
     Event,
     JobResult,
     KlingProvider,

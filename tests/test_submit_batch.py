@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from preflight.cli import main
 from preflight.sandbox import Faults, Sandbox, SandboxConfig
-from preflight.submit.gate import SlotGate
+from preflight.submitting.gate import SlotGate
 
 Media = Callable[[str], Path]
 

@@ -16,7 +16,7 @@ import pytest
 
 from preflight.ledger import JobStatus, Ledger
 from preflight.sandbox import Sandbox, SandboxConfig
-from preflight.submit.download import part_path
+from preflight.submitting.download import part_path
 
 Media = Callable[[str], Path]
 

@@ -14,7 +14,7 @@ import pytest
 
 from preflight.errors import APIError
 from preflight.sandbox import Sandbox
-from preflight.submit.download import download, part_path
+from preflight.submitting.download import download, part_path
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from preflight.cli import main
 from preflight.errors import FixError
 from preflight.job import Job
-from preflight.probe import probe
+from preflight.probing import probe
 from preflight.profiles import load_profile
 from preflight.vision.analysis import FaceAnalysis, FaceBox, FaceSample
 from preflight.vision.checks import face_settings, with_face_analysis

@@ -105,7 +105,7 @@ def fix_command(
     is probed and checked against the same profile before it is moved into place.
     """
     from preflight.config import load_config
-    from preflight.fix import FixOptions, fix_many, fix_pair, plan_fix, plan_pair
+    from preflight.fixing import FixOptions, fix_many, fix_pair, plan_fix, plan_pair
     from preflight.profiles import load_profile
 
     if output and out_dir:
@@ -288,7 +288,7 @@ def fix_failing(report: Any, profile: str, config: Any) -> int:
 
     Returns the exit status: 0 when every failing input was fixed (its output passes), else 1.
     """
-    from preflight.fix import fix_many
+    from preflight.fixing import fix_many
 
     sources: list[str] = []
     for result in report.results:

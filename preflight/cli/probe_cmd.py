@@ -41,7 +41,7 @@ def probe(
     inputs: tuple[str, ...], backend: str, fmt: str, no_cache: bool, workers: int | None
 ) -> None:
     """Probe media files or http(s) URLs and print their facts."""
-    from preflight.probe import probe_many
+    from preflight.probing import probe_many
 
     try:
         results = probe_many(list(inputs), backend=backend, cache=not no_cache, workers=workers)

@@ -1,4 +1,4 @@
-"""`preflight submit`, `jobs`, `resume`, `animate` and `demo`: thin layers over `preflight.submit`.
+"""`preflight submit`, `jobs`, `resume`, `animate`, `demo`: thin layers over `preflight.submit`.
 
 Exit codes: 0 the result is downloaded (or the task was left running with ``--no-wait``);
 1 the input was rejected or the task failed (the reason is printed); 2 usage errors;
@@ -19,7 +19,7 @@ import click
 
 from preflight.errors import PreflightError
 from preflight.ledger import JobStatus, Ledger
-from preflight.submit.model import Event, JobResult, Outcome, SubmitRequest
+from preflight.submitting.model import Event, JobResult, Outcome, SubmitRequest
 
 __all__ = ["animate", "demo", "jobs", "resume", "submit"]
 
@@ -151,8 +151,8 @@ def _width() -> int:
 
 
 def _submitter(ledger: Ledger, display: Display, **kw: Any) -> Any:
-    from preflight.submit.pipeline import Submitter
-    from preflight.submit.providers import make_provider
+    from preflight.submitting.pipeline import Submitter
+    from preflight.submitting.providers import make_provider
 
     submitter = Submitter(ledger, make_provider, on_event=display.event, **kw)
     submitter.show_progress = display.tty
@@ -284,7 +284,7 @@ def _batch(
     display: Display,
     options: dict[str, Any],
 ) -> None:
-    from preflight.submit.batch import (
+    from preflight.submitting.batch import (
         DEFAULT_CONCURRENCY,
         batch_exit_code,
         read_job_lines,
@@ -393,7 +393,7 @@ def resume(job: str | None, wait: bool, timeout: float, ledger_path: str | None,
                                    reason=str(exc))  # fmt: skip
             display.result(result)
             results.append(result)
-    from preflight.submit.batch import batch_exit_code
+    from preflight.submitting.batch import batch_exit_code
 
     _exit(batch_exit_code(results))
 
@@ -421,7 +421,7 @@ def resume(job: str | None, wait: bool, timeout: float, ledger_path: str | None,
 @_common
 def animate(image: str, ledger_path: str | None, fmt: str, **options: Any) -> None:
     """Make a talking video from IMAGE: image2video with --prompt, then lip-sync it."""
-    from preflight.submit.animate import AnimateRequest, run_animate
+    from preflight.submitting.animate import AnimateRequest, run_animate
 
     display = Display(fmt)
     request = AnimateRequest(image=image, **options)

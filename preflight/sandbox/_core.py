@@ -27,7 +27,7 @@ import httpx
 from preflight.errors import InputError
 from preflight.facts import MediaFacts
 from preflight.job import Job
-from preflight.probe import probe
+from preflight.probing import probe
 from preflight.profile import Profile
 from preflight.profiles import load_profile
 from preflight.sandbox import _checks as checks

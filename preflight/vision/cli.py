@@ -34,7 +34,7 @@ def fix_face_windows(
 ) -> int:
     """Fix every input trimmed to its face window; print as `preflight fix` does; exit code."""
     from preflight.cli.fix_cmd import render_plan, render_result
-    from preflight.fix import FixResult, fix, plan_fix
+    from preflight.fixing import FixResult, fix, plan_fix
     from preflight.vision.window import window_for
 
     records: list[dict[str, Any]] = []

@@ -106,7 +106,7 @@ def window_for(
 ) -> FaceWindow:
     """Probe and analyse ``source``, then find its face window under ``profile``'s face rules
     and ``video.duration`` limits. Raises `FixError` with the reason when there is none."""
-    from preflight.probe import probe
+    from preflight.probing import probe
     from preflight.vision import INSTALL_HINT, available
     from preflight.vision.analysis import analyse
     from preflight.vision.checks import face_settings

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from preflight.errors import APIConnectionError, APIError
-from preflight.submit._crashpoints import crash_point
+from preflight.submitting._crashpoints import crash_point
 
 if TYPE_CHECKING:
     import httpx

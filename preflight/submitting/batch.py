@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from preflight.errors import ConfigError, PreflightError
-from preflight.submit.model import JobResult, Outcome, SubmitRequest, is_url
-from preflight.submit.pipeline import Submitter
+from preflight.submitting.model import JobResult, Outcome, SubmitRequest, is_url
+from preflight.submitting.pipeline import Submitter
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -93,7 +93,7 @@ def run_batch(
     on_result: Callable[[JobResult], None] | None = None,
 ) -> list[JobResult]:
     """Run every line; results in the file's order. ``on_result`` is called as each one ends."""
-    from preflight.submit.gate import SlotGate
+    from preflight.submitting.gate import SlotGate
 
     batch = submitter.with_gate(SlotGate(concurrency))
     results: dict[int, JobResult] = {}

@@ -16,10 +16,10 @@ from typing import Any
 
 from preflight.errors import ProbeError
 from preflight.facts import AudioStream, ImageInfo, VideoStream
-from preflight.probe._geometry import display_size, normalise_rotation, sar_from_ratio, sar_text
-from preflight.probe._names import IMAGE_CONTAINERS, container_from_ffprobe
-from preflight.probe._parsed import Parsed
-from preflight.probe._sniff import Sniff
+from preflight.probing._geometry import display_size, normalise_rotation, sar_from_ratio, sar_text
+from preflight.probing._names import IMAGE_CONTAINERS, container_from_ffprobe
+from preflight.probing._parsed import Parsed
+from preflight.probing._sniff import Sniff
 
 __all__ = ["TIMEOUT_S", "read", "run_ffprobe"]
 

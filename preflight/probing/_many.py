@@ -25,7 +25,7 @@ Result = MediaFacts | InputError
 
 
 def _one(source: str, backend: str) -> Result:
-    from preflight.probe import probe
+    from preflight.probing import probe
 
     try:
         return probe(source, backend=backend)
@@ -41,8 +41,8 @@ def run_many(
     stats: dict[int, os.stat_result] = {}
     store = None
     if cache:
-        from preflight.probe import _cache, _remote, resolve_backend
-        from preflight.probe._local import check_path
+        from preflight.probing import _cache, _remote, resolve_backend
+        from preflight.probing._local import check_path
 
         store = _cache.open_cache()
         for i, text in enumerate(texts):
@@ -61,7 +61,7 @@ def run_many(
     for i, result in zip(todo, _probe_all([texts[i] for i in todo], backend, workers), strict=True):
         results[i] = result
     if store is not None:
-        from preflight.probe import resolve_backend
+        from preflight.probing import resolve_backend
 
         fresh = [
             (texts[i], stats[i], r)

@@ -35,10 +35,10 @@ from preflight.ffmpeg_runner import (
     temp_path_for,
 )
 from preflight.findings import Finding
-from preflight.fix import planner
-from preflight.fix.graph import encode_args
-from preflight.fix.plan import FixOptions, FixPlan, Strategy
-from preflight.fix.verify import Change, changes, check_facts, errors_in, measure_ssim
+from preflight.fixing import planner
+from preflight.fixing.graph import encode_args
+from preflight.fixing.plan import FixOptions, FixPlan, Strategy
+from preflight.fixing.verify import Change, changes, check_facts, errors_in, measure_ssim
 from preflight.profile import Profile
 
 if TYPE_CHECKING:
@@ -172,7 +172,7 @@ def _make_plan(
 
 
 def _probe(source: str) -> tuple[MediaFacts | None, str | None]:
-    from preflight.probe import probe
+    from preflight.probing import probe
 
     if source.startswith(("http://", "https://")):
         return None, "fix works on local files: download the URL first"
@@ -299,7 +299,7 @@ def _encode(
     show_progress: bool,
     started: float,
 ) -> FixResult:
-    from preflight.probe import probe
+    from preflight.probing import probe
 
     assert plan.target is not None
     role = plan.role
@@ -478,7 +478,7 @@ def fix_pair(
     profile's maximum); then the audio is trimmed or padded with silence to the video's final
     length. Each output is verified against the profile like `fix`.
     """
-    from preflight.probe import probe
+    from preflight.probing import probe
 
     options = options or FixOptions()
     prof = _profile(profile)

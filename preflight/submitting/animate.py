@@ -22,8 +22,8 @@ from preflight.errors import (
 )
 from preflight.findings import Severity
 from preflight.ledger import JobStatus, job_key
-from preflight.submit.model import OUT_SUFFIX, JobResult, Outcome, SubmitRequest, is_url
-from preflight.submit.pipeline import Submitter, _url_fingerprint
+from preflight.submitting.model import OUT_SUFFIX, JobResult, Outcome, SubmitRequest, is_url
+from preflight.submitting.pipeline import Submitter, _url_fingerprint
 
 __all__ = ["IMAGE_PROFILE", "AnimateRequest", "run_animate"]
 

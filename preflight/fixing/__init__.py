@@ -7,8 +7,8 @@ what changed and the quality cost. See ``docs/fix.md``.
 
 from __future__ import annotations
 
-from preflight.fix.api import Attempt, FixResult, fix, fix_many, fix_pair, plan_fix, plan_pair
-from preflight.fix.plan import AudioSpec, FixOptions, FixPlan, FixStep, Strategy, VideoSpec
+from preflight.fixing.api import Attempt, FixResult, fix, fix_many, fix_pair, plan_fix, plan_pair
+from preflight.fixing.plan import AudioSpec, FixOptions, FixPlan, FixStep, Strategy, VideoSpec
 
 __all__ = [
     "Attempt",

@@ -1,6 +1,6 @@
 """Prove a fix: probe the output, check it against the same profile, say what moved and the cost.
 
-The output is read with `preflight.probe` (the same probe `check` uses) and evaluated with
+The output is read with `preflight.probing` (the same probe `check` uses) and evaluated with
 `preflight.engine`; only findings the fixer answers for count (`input.*`, and `video.*` or
 `audio.*` by the input's role). Quality is SSIM of the output against the source passed through
 the plan's own timing and geometry, so only the encoding loss is measured.
@@ -18,9 +18,9 @@ from preflight.engine import evaluate
 from preflight.facts import MediaFacts
 from preflight.ffmpeg_runner import has_filters, run
 from preflight.findings import Finding, Severity
-from preflight.fix.graph import ssim_args
-from preflight.fix.plan import FixPlan
-from preflight.fix.planner import relevant
+from preflight.fixing.graph import ssim_args
+from preflight.fixing.plan import FixPlan
+from preflight.fixing.planner import relevant
 from preflight.job import Job
 from preflight.profile import Profile
 

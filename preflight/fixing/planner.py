@@ -21,8 +21,8 @@ from typing import Any
 
 from preflight.facts import MediaFacts
 from preflight.findings import Finding, Severity
-from preflight.fix.geometry import fit_window
-from preflight.fix.plan import AudioSpec, FixOptions, FixPlan, FixStep, Role, Strategy, VideoSpec
+from preflight.fixing.geometry import fit_window
+from preflight.fixing.plan import AudioSpec, FixOptions, FixPlan, FixStep, Role, Strategy, VideoSpec
 from preflight.profile import Profile
 
 __all__ = ["Capabilities", "plan", "relevant"]

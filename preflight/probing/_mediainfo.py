@@ -22,23 +22,23 @@ from typing import Any, BinaryIO
 
 from preflight.errors import ProbeError, ToolNotFoundError
 from preflight.facts import AudioStream, ImageInfo, VideoStream
-from preflight.probe._geometry import (
+from preflight.probing._geometry import (
     display_size,
     normalise_rotation,
     sar_from_float,
     sar_from_ratio,
     sar_text,
 )
-from preflight.probe._matroska import projection_roll
-from preflight.probe._names import (
+from preflight.probing._matroska import projection_roll
+from preflight.probing._names import (
     IMAGE_CONTAINERS,
     container_from_mediainfo,
     mediainfo_audio_codec,
     mediainfo_transfer,
     mediainfo_video_codec,
 )
-from preflight.probe._parsed import Parsed
-from preflight.probe._sniff import Sniff
+from preflight.probing._parsed import Parsed
+from preflight.probing._sniff import Sniff
 
 __all__ = ["HEADER_PARSE_SPEED", "read"]
 

@@ -7,7 +7,7 @@ in a table is passed through lower-cased, so a new format shows up readable rath
 
 from __future__ import annotations
 
-from preflight.probe._sniff import Sniff
+from preflight.probing._sniff import Sniff
 
 __all__ = [
     "IMAGE_CONTAINERS",

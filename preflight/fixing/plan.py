@@ -1,7 +1,7 @@
 """Fix plans as values: what will be done to one input, and why. Rendering lives elsewhere.
 
-A `FixPlan` is made by `preflight.fix.planner.plan` (pure: facts, findings and profile in) and
-turned into FFmpeg arguments by `preflight.fix.graph`. Its `steps` explain the plan to a person;
+A `FixPlan` is made by `preflight.fixing.planner.plan` (pure: facts, findings and profile in) and
+turned into FFmpeg arguments by `preflight.fixing.graph`. Its `steps` explain the plan to a person;
 its `video`/`audio` specs hold the resolved numbers the graph needs.
 """
 

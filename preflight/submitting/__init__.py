@@ -4,9 +4,9 @@ The library API behind `preflight submit`. Every run is recorded in the job ledg
 (`preflight.ledger`); running the same job again resumes it instead of paying twice.
 
 Importing this package stays light (no SQLite, no httpx): the pipeline modules load on first use.
-The runner and its parts live in `preflight.submit.pipeline` (`Submitter`),
-`preflight.submit.batch` (`run_batch`, `read_job_lines`), `preflight.submit.providers`
-(`KlingProvider`, `WaveSpeedProvider`), `preflight.submit.gate` (`SlotGate`); they are also
+The runner and its parts live in `preflight.submitting.pipeline` (`Submitter`),
+`preflight.submitting.batch` (`run_batch`, `read_job_lines`), `preflight.submitting.providers`
+(`KlingProvider`, `WaveSpeedProvider`), `preflight.submitting.gate` (`SlotGate`); they are also
 reachable from here by name.
 """
 
@@ -16,11 +16,11 @@ import importlib
 import os
 from typing import TYPE_CHECKING, Any
 
-from preflight.submit.model import Event, JobResult, Outcome, SubmitRequest
+from preflight.submitting.model import Event, JobResult, Outcome, SubmitRequest
 
 if TYPE_CHECKING:
     from preflight.ledger import Ledger
-    from preflight.submit.pipeline import EventSink
+    from preflight.submitting.pipeline import EventSink
 
 __all__ = [
     "BatchLine",
@@ -41,23 +41,23 @@ __all__ = [
 ]
 
 _LAZY = {
-    "BatchLine": "preflight.submit.batch",
-    "read_job_lines": "preflight.submit.batch",
-    "run_batch": "preflight.submit.batch",
-    "summary": "preflight.submit.batch",
-    "SlotGate": "preflight.submit.gate",
-    "Submitter": "preflight.submit.pipeline",
-    "KlingProvider": "preflight.submit.providers",
-    "Provider": "preflight.submit.providers",
-    "WaveSpeedProvider": "preflight.submit.providers",
-    "make_provider": "preflight.submit.providers",
+    "BatchLine": "preflight.submitting.batch",
+    "read_job_lines": "preflight.submitting.batch",
+    "run_batch": "preflight.submitting.batch",
+    "summary": "preflight.submitting.batch",
+    "SlotGate": "preflight.submitting.gate",
+    "Submitter": "preflight.submitting.pipeline",
+    "KlingProvider": "preflight.submitting.providers",
+    "Provider": "preflight.submitting.providers",
+    "WaveSpeedProvider": "preflight.submitting.providers",
+    "make_provider": "preflight.submitting.providers",
 }
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
-        raise AttributeError(f"module 'preflight.submit' has no attribute {name!r}")
+        raise AttributeError(f"module 'preflight.submitting' has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)
 
 
@@ -92,8 +92,8 @@ def submit(
     input or a failed task is an outcome, not an exception.
     """
     from preflight.ledger import Ledger
-    from preflight.submit.pipeline import Submitter
-    from preflight.submit.providers import (
+    from preflight.submitting.pipeline import Submitter
+    from preflight.submitting.providers import (
         KlingProvider,
         Provider,
         WaveSpeedProvider,

@@ -35,15 +35,15 @@ from preflight.errors import (
 )
 from preflight.findings import Finding, Severity
 from preflight.ledger import JobRecord, JobStatus, Lease, Ledger, job_key
-from preflight.submit._crashpoints import crash_point
-from preflight.submit.download import download
-from preflight.submit.gate import MAX_CREATE_ATTEMPTS, SlotGate
-from preflight.submit.model import Event, JobResult, Outcome, SubmitRequest, is_url
-from preflight.submit.providers import Media, Provider
+from preflight.submitting._crashpoints import crash_point
+from preflight.submitting.download import download
+from preflight.submitting.gate import MAX_CREATE_ATTEMPTS, SlotGate
+from preflight.submitting.model import Event, JobResult, Outcome, SubmitRequest, is_url
+from preflight.submitting.providers import Media, Provider
 
 if TYPE_CHECKING:
     from preflight.client.models import Task
-    from preflight.fix import FixOptions
+    from preflight.fixing import FixOptions
     from preflight.hosting import Host
     from preflight.hosting.s3 import S3Host
     from preflight.report.model import Result
@@ -65,7 +65,7 @@ class Submitter:
     ``providers`` gives the `Provider` for a name (a mapping, or a factory called once per name).
     ``fallback_host`` gives local media a URL when no ``upload_to`` is set (the demo's sandbox).
     ``gate`` bounds open tasks (batch); ``work_dir`` holds fixed files (default beside the ledger);
-    ``fix_options`` are handed to `preflight.fix.fix`.
+    ``fix_options`` are handed to `preflight.fixing.fix`.
     """
 
     def __init__(
@@ -377,7 +377,7 @@ class Submitter:
     def _local_copies(self, sources: Mapping[str, str], job: str) -> dict[str, str]:
         """Local copies of URL inputs the probe cannot read where they are (checked, not sent)."""
         from preflight.errors import InputError
-        from preflight.probe import probe
+        from preflight.probing import probe
 
         copies: dict[str, str] = {}
         for role, source in sources.items():
@@ -694,8 +694,8 @@ def fix_input(
     options: FixOptions | None = None,
     show_progress: bool = False,
 ) -> Path:
-    """Make ``source`` pass ``profile`` as ``target`` through `preflight.fix` (raises FixError)."""
-    from preflight.fix import fix
+    """Make ``source`` pass ``profile`` as ``target`` with `preflight.fix` (raises FixError)."""
+    from preflight.fixing import fix
 
     result = fix(
         source, profile=profile, output=target, options=options, show_progress=show_progress

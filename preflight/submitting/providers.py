@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from preflight.errors import ConfigError
-from preflight.submit.model import SubmitRequest
+from preflight.submitting.model import SubmitRequest
 
 if TYPE_CHECKING:
     from preflight.client.models import Task

@@ -13,7 +13,7 @@ from typing import Any
 import ffmpeg
 
 from preflight.ffmpeg_runner import INPUT_OPTIONS, input_url
-from preflight.fix.plan import FixPlan, Strategy, VideoSpec
+from preflight.fixing.plan import FixPlan, Strategy, VideoSpec
 
 __all__ = ["encode_args", "reference_video", "ssim_args"]
 

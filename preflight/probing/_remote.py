@@ -54,7 +54,7 @@ def max_download_bytes() -> int:
 
 
 def _extension(url: str) -> str:
-    from preflight.probe import extension_of
+    from preflight.probing import extension_of
 
     name = unquote(urlsplit(url).path).rsplit("/", 1)[-1]
     return extension_of(name)
@@ -115,7 +115,7 @@ def _ranged_head(url: str, response: httpx.Response) -> tuple[int | None, bytes]
 def _probe_ranged(
     client: httpx.Client, url: str, total: int, first: bytes, backend: str
 ) -> MediaFacts:
-    from preflight.probe import read_open
+    from preflight.probing import read_open
 
     if total == 0:
         raise InputError("empty file (0 bytes)", source=url)
@@ -131,7 +131,7 @@ def _probe_ranged(
 
 
 def _probe_download(url: str, response: httpx.Response, backend: str) -> MediaFacts:
-    from preflight.probe import read_open
+    from preflight.probing import read_open
 
     cap = max_download_bytes()
     declared = response.headers.get("content-length")

@@ -24,9 +24,9 @@ from typing import BinaryIO
 
 from preflight.errors import ConfigError, InputError, ProbeError
 from preflight.facts import MediaFacts
-from preflight.probe._local import check_path, open_input
-from preflight.probe._parsed import Parsed
-from preflight.probe._sniff import Sniff, sniff
+from preflight.probing._local import check_path, open_input
+from preflight.probing._parsed import Parsed
+from preflight.probing._sniff import Sniff, sniff
 
 __all__ = ["BACKENDS", "probe", "probe_many"]
 
@@ -53,14 +53,14 @@ def probe(
     """Probe one local path or ``http(s)://`` URL. Raises InputError if it is not readable media."""
     name = resolve_backend(backend)
     text = os.fspath(source)
-    from preflight.probe import _remote
+    from preflight.probing import _remote
 
     if _remote.is_url(text):
         return _remote.probe_url(text, backend=name)
     st = check_path(text)
     store = None
     if cache:
-        from preflight.probe import _cache
+        from preflight.probing import _cache
 
         store = _cache.open_cache()
         hit = store.get(text, st, name) if store is not None else None
@@ -121,12 +121,12 @@ def read_open(
 
 def _parse(fh: BinaryIO, backend: str, path: str | None, sniffed: Sniff) -> Parsed:
     if backend == "ffprobe":
-        from preflight.probe import _ffprobe
+        from preflight.probing import _ffprobe
 
         if path is None:  # pragma: no cover - remote inputs hand ffprobe a URL or a local copy
             raise ProbeError("ffprobe needs a path or URL")
         return _ffprobe.read(path, sniffed)
-    from preflight.probe import _mediainfo
+    from preflight.probing import _mediainfo
 
     return _mediainfo.read(fh, sniffed)
 
@@ -170,7 +170,7 @@ def probe_many(
     workers: int | None = None,
 ) -> list[MediaFacts | InputError]:
     """Probe many inputs on all cores, in order; an unreadable input's slot holds its InputError."""
-    from preflight.probe._many import run_many
+    from preflight.probing._many import run_many
 
     resolve_backend(backend)
     return run_many(list(sources), backend=backend, cache=cache, workers=workers)
