@@ -172,3 +172,16 @@ def test_probe_many_reads_and_writes_the_cache_in_batches(
     assert str(again[2]) == "no such file"
     assert again[3] == again[1]
     assert probe(clip, cache=True).container == "mp4"  # the re-probe was stored
+
+
+def test_names_that_are_not_utf8_are_cached(cache_dir: Path, media: Media, tmp_path: Path) -> None:
+    raw = os.path.join(os.fsencode(tmp_path), b"caf\xe9 clip.mp4")
+    shutil.copyfile(media("ok"), raw)
+    name = os.fsdecode(raw)  # 'caf\udce9 clip.mp4': Python's surrogate escape
+    first = probe(name, cache=True)
+    second = probe(name, cache=True)
+    assert second == first
+    assert second.source == name
+    assert [row[0] for row in _sql(cache_dir, "SELECT path FROM facts")] == [raw]
+    (many,) = probe_many([name], cache=True)
+    assert many == first

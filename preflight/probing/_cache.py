@@ -114,7 +114,7 @@ class ProbeCache:
             try:
                 row = conn.execute(
                     "SELECT size, mtime_ns, schema, record FROM facts WHERE path=? AND backend=?",
-                    (os.path.abspath(source), backend),
+                    (_key(source), backend),
                 ).fetchone()
             except sqlite3.Error:
                 self._failed()
@@ -133,9 +133,9 @@ class ProbeCache:
         """``get`` for many files in one query (what ``probe_many`` uses)."""
         if not items:
             return []
-        wanted: dict[str, list[int]] = {}
+        wanted: dict[str | bytes, list[int]] = {}
         for i, (source, _) in enumerate(items):
-            wanted.setdefault(os.path.abspath(source), []).append(i)
+            wanted.setdefault(_key(source), []).append(i)
         found: list[MediaFacts | None] = [None] * len(items)
         with self._lock:
             conn = self._connection()
@@ -170,7 +170,7 @@ class ProbeCache:
         """``put`` for many files in one transaction."""
         rows = [
             (
-                os.path.abspath(source),
+                _key(source),
                 backend,
                 st.st_size,
                 st.st_mtime_ns,
@@ -194,7 +194,7 @@ class ProbeCache:
     def put(self, source: str, st: os.stat_result, backend: str, facts: MediaFacts) -> None:
         """Remember ``facts`` for this file (size, mtime) and backend."""
         record = json.dumps(asdict(facts), default=str)
-        key = (os.path.abspath(source), backend, st.st_size, st.st_mtime_ns, SCHEMA, record)
+        key = (_key(source), backend, st.st_size, st.st_mtime_ns, SCHEMA, record)
         with self._lock:
             conn = self._connection()
             if conn is None:
@@ -204,6 +204,20 @@ class ProbeCache:
                     conn.execute("INSERT OR REPLACE INTO facts VALUES (?, ?, ?, ?, ?, ?)", key)
             except sqlite3.Error:
                 self._failed()
+
+
+def _key(source: str) -> str | bytes:
+    """The cache key of a local file: its absolute path.
+
+    A name that is not valid UTF-8 (surrogate-escaped by Python) cannot be bound as SQLite text,
+    so it is stored as its raw bytes; a given path always gets the same key.
+    """
+    path = os.path.abspath(source)
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
 
 
 def _from_record(data: dict[str, Any]) -> MediaFacts:
