@@ -11,14 +11,13 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import httpx
 
 from preflight.client._auth import KlingAuth
-from preflight.client._core import DEFAULT_WAIT_TIMEOUT, Op, run_async, run_sync
+from preflight.client._core import DEFAULT_WAIT_TIMEOUT, Op
 from preflight.client._files import download_async, download_sync, result_url
 from preflight.client._kling import (
     DEFAULT_KLING_BASE_URL,
@@ -28,6 +27,7 @@ from preflight.client._kling import (
     new_external_task_id,
 )
 from preflight.client._policy import RetryPolicy
+from preflight.client._transport import AsyncTransport, SyncTransport
 from preflight.client.models import FaceSession, Task, TaskKind, TaskStatus
 from preflight.errors import ConfigError, InvalidRequestError
 
@@ -35,7 +35,6 @@ __all__ = ["AsyncKlingClient", "KlingClient"]
 
 T = TypeVar("T")
 
-DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 ITER_PAGE_SIZE = 100
 MAX_PAGE = 1000  # Kling's pageNum is 1-1000
 
@@ -171,7 +170,7 @@ def _stub(task_id: str) -> Task:
     return Task(id=task_id, status=TaskStatus.UNKNOWN, provider="kling", kind=TaskKind.LIP_SYNC)
 
 
-class KlingClient(_KlingBase):
+class KlingClient(_KlingBase, SyncTransport):
     """A blocking Kling client. Use as a context manager, or call :meth:`close`.
 
     ``http_client`` lets you bring your own ``httpx.Client`` (proxies, transports, limits); it is
@@ -191,27 +190,7 @@ class KlingClient(_KlingBase):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._configure(access_key, secret_key, base_url, retry, clock)
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(timeout=timeout or DEFAULT_TIMEOUT)
-        self._sleep = sleep
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
-
-    def _run(self, op: Op[T]) -> T:
-        return run_sync(op, self._http, self._sleep)
+        self._open(http_client, timeout, sleep)
 
     # --- lip-sync ------------------------------------------------------------------------------
     def create_lip_sync(
@@ -375,7 +354,7 @@ class KlingClient(_KlingBase):
         )
 
 
-class AsyncKlingClient(_KlingBase):
+class AsyncKlingClient(_KlingBase, AsyncTransport):
     """The asyncio/trio twin of :class:`KlingClient` (same methods, awaited)."""
 
     def __init__(
@@ -391,27 +370,7 @@ class AsyncKlingClient(_KlingBase):
         sleep: Callable[[float], Any] = anyio.sleep,
     ) -> None:
         self._configure(access_key, secret_key, base_url, retry, clock)
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=timeout or DEFAULT_TIMEOUT)
-        self._sleep = sleep
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
-
-    async def _run(self, op: Op[T]) -> T:
-        return await run_async(op, self._http, self._sleep)
+        self._open(http_client, timeout, sleep)
 
     async def create_lip_sync(
         self,

@@ -11,15 +11,15 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import httpx
 
-from preflight.client._core import DEFAULT_WAIT_TIMEOUT, Op, run_async, run_sync
+from preflight.client._core import DEFAULT_WAIT_TIMEOUT, Op
 from preflight.client._files import download_async, download_sync, result_url
 from preflight.client._policy import RetryPolicy
+from preflight.client._transport import AsyncTransport, SyncTransport
 from preflight.client._wavespeed import (
     AUDIO_TO_VIDEO_MODEL,
     DEFAULT_WAVESPEED_BASE_URL,
@@ -38,7 +38,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 
 class _WaveSpeedBase:
@@ -79,7 +78,7 @@ def _stub(prediction_id: str) -> Task:
     )
 
 
-class WaveSpeedClient(_WaveSpeedBase):
+class WaveSpeedClient(_WaveSpeedBase, SyncTransport):
     """A blocking WaveSpeedAI client; ``http_client`` may be your own ``httpx.Client``."""
 
     def __init__(
@@ -94,27 +93,7 @@ class WaveSpeedClient(_WaveSpeedBase):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._configure(api_key, base_url, retry, clock)
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(timeout=timeout or DEFAULT_TIMEOUT)
-        self._sleep = sleep
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
-
-    def _run(self, op: Op[T]) -> T:
-        return run_sync(op, self._http, self._sleep)
+        self._open(http_client, timeout, sleep)
 
     def submit(self, model: str, *, webhook: str | None = None, **fields: Any) -> Task:
         """Submit a prediction: ``model`` like :data:`TEXT_TO_VIDEO_MODEL`, fields as documented.
@@ -151,7 +130,7 @@ class WaveSpeedClient(_WaveSpeedBase):
         return self._run(self._core.upload(path))
 
 
-class AsyncWaveSpeedClient(_WaveSpeedBase):
+class AsyncWaveSpeedClient(_WaveSpeedBase, AsyncTransport):
     """The async twin of :class:`WaveSpeedClient`."""
 
     def __init__(
@@ -166,27 +145,7 @@ class AsyncWaveSpeedClient(_WaveSpeedBase):
         sleep: Callable[[float], Any] = anyio.sleep,
     ) -> None:
         self._configure(api_key, base_url, retry, clock)
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=timeout or DEFAULT_TIMEOUT)
-        self._sleep = sleep
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
-
-    async def _run(self, op: Op[T]) -> T:
-        return await run_async(op, self._http, self._sleep)
+        self._open(http_client, timeout, sleep)
 
     async def submit(self, model: str, *, webhook: str | None = None, **fields: Any) -> Task:
         return await self._run(self._core.submit(model, fields, webhook))
