@@ -10,12 +10,10 @@ never stops the others: it becomes an ``input.readable`` finding on its own job.
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -24,8 +22,10 @@ from preflight.engine import evaluate, is_ok
 from preflight.errors import ConfigError, InputError, PreflightError
 from preflight.facts import MediaFacts
 from preflight.job import Job
+from preflight.jobsfile import JobsFile, read_jobs_file
 from preflight.profile import Profile
 from preflight.report.model import Report, Result
+from preflight.sources import is_url
 
 __all__ = ["DEFAULT_INCLUDE", "check", "collect", "read_jobs"]
 
@@ -64,10 +64,6 @@ class Planned:
     errors: tuple[tuple[str, str], ...] = ()
     location: str = ""
     line: int | None = None
-
-
-def is_url(source: str) -> bool:
-    return source.lower().startswith(("http://", "https://"))
 
 
 def _local_problem(path: str) -> str | None:
@@ -157,49 +153,29 @@ def collect(
 
 
 def read_jobs(path: PathLike, *, defaults: Mapping[str, Any] | None = None) -> list[Planned]:
-    """Jobs from a JSONL file: one JSON object per line (blank lines and ``#`` lines skipped).
+    """Jobs from a JSONL file (`preflight.jobsfile`): one JSON object per line.
 
     Keys: ``video``, ``audio``, ``image`` (paths relative to the jobs file, or URLs), ``text``,
     ``voice_id``, ``voice_language``, ``voice_speed``, ``prompt``, ``negative_prompt``, ``name``.
     A line that is not valid becomes a job with an ``input.readable`` finding; a missing jobs file
     is a `ConfigError`. ``-`` reads standard input (paths relative to the working directory).
     """
-    file = Path(path)
-    try:
-        if os.fspath(path) == "-":
-            import sys
-
-            text, file = sys.stdin.read(), Path("<stdin>")
-            base = Path.cwd()
-        else:
-            text = file.read_text(encoding="utf-8")
-            base = file.parent
-    except FileNotFoundError:
-        raise ConfigError(f"jobs file not found: {file}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read jobs file {file}: {exc}") from exc
+    jobs = read_jobs_file(path)
     planned: list[Planned] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        name = f"{file}:{lineno}"
+    for line in jobs.lines:
+        name = f"{jobs.label}:{line.lineno}"
         try:
-            planned.append(_job_line(stripped, name, base, defaults or {}, str(file), lineno))
+            if line.data is None:
+                raise ValueError(line.error)
+            planned.append(_job_line(line.data, name, jobs, defaults or {}, line.lineno))
         except ValueError as exc:
-            planned.append(Planned(name, {}, {}, (("job", str(exc)),), str(file), lineno))
+            planned.append(Planned(name, {}, {}, (("job", str(exc)),), jobs.label, line.lineno))
     return planned
 
 
 def _job_line(
-    line: str, name: str, base: Path, defaults: Mapping[str, Any], file: str, lineno: int
+    data: dict[str, Any], name: str, jobs: JobsFile, defaults: Mapping[str, Any], lineno: int
 ) -> Planned:
-    try:
-        data = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON: {exc.msg} (column {exc.colno})") from None
-    if not isinstance(data, dict):
-        raise ValueError("a job line must be a JSON object")
     for key, value in data.items():
         kind = _JOB_FIELDS.get(key)
         if kind is None:
@@ -211,16 +187,12 @@ def _job_line(
                 raise ValueError(f"key {key!r} must be a number")
         elif not isinstance(value, str):
             raise ValueError(f"key {key!r} must be a string")
-    sources = {}
-    for role in _MEDIA_ROLES:
-        value = data.get(role)
-        if value:
-            sources[role] = value if is_url(value) else str(base / value)
+    sources = {role: jobs.resolve(data[role]) for role in _MEDIA_ROLES if data.get(role)}
     fields = {k: v for k, v in defaults.items() if k not in _MEDIA_ROLES}
     fields.update({k: v for k, v in data.items() if k not in (*_MEDIA_ROLES, "name")})
     if "voice_speed" in fields and fields["voice_speed"] is not None:
         fields["voice_speed"] = float(fields["voice_speed"])
-    return Planned(data.get("name") or name, sources, fields, (), file, lineno)
+    return Planned(data.get("name") or name, sources, fields, (), jobs.label, lineno)
 
 
 def _primary_role(profile: Profile) -> str:

@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 
 from preflight.errors import InputError
 from preflight.facts import MediaFacts
+from preflight.sources import is_url
 
 if TYPE_CHECKING:
     import httpx
@@ -35,11 +36,6 @@ BLOCK_BYTES = 256 * 1024
 DEFAULT_MAX_DOWNLOAD_BYTES = 110 * 1024 * 1024  # the largest profile limit is 100 MB (104857600)
 TIMEOUT_S = 30.0
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
-
-
-def is_url(text: str) -> bool:
-    """True for ``http://`` and ``https://`` inputs."""
-    return text.lower().startswith(("http://", "https://"))
 
 
 def max_download_bytes() -> int:

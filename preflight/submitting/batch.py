@@ -9,7 +9,6 @@ never stops the others.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -19,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from preflight.errors import ConfigError, PreflightError
-from preflight.submitting.model import JobResult, Outcome, SubmitRequest, is_url
+from preflight.jobsfile import read_jobs_file
+from preflight.submitting.model import JobResult, Outcome, SubmitRequest
 from preflight.submitting.pipeline import Submitter
 
 __all__ = [
@@ -49,30 +49,21 @@ class BatchLine:
 
 def read_job_lines(path: str | os.PathLike[str], defaults: Mapping[str, Any]) -> list[BatchLine]:
     """Requests from a JSONL jobs file; ``defaults`` are the command line's options."""
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"jobs file not found: {file}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read jobs file {file}: {exc}") from exc
+    jobs = read_jobs_file(path)
     lines: list[BatchLine] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        name = f"{file.name}:{number}"
+    for line in jobs.lines:
+        name = f"{Path(jobs.label).name}:{line.lineno}"
         try:
-            data = json.loads(stripped)
-            if not isinstance(data, dict):
-                raise ValueError("a job line must be a JSON object")
+            if line.data is None:
+                raise ValueError(line.error)
+            data = dict(line.data)
             unknown = set(data) - _ALLOWED
             if unknown:
                 raise ValueError(f"unknown key(s): {', '.join(sorted(unknown))}")
             for key in _PATHS:
                 value = data.get(key)
-                if isinstance(value, str) and value and not is_url(value):
-                    data[key] = str(file.parent / value)
+                if isinstance(value, str) and value:
+                    data[key] = jobs.resolve(value)
             merged = {**defaults, **{k: v for k, v in data.items() if v is not None}}
             merged.setdefault("name", data.get("name") or name)
             request = SubmitRequest(**merged).validate()
@@ -81,7 +72,7 @@ def read_job_lines(path: str | os.PathLike[str], defaults: Mapping[str, Any]) ->
             continue
         lines.append(BatchLine(request.display_name, request=request))
     if not lines:
-        raise ConfigError(f"jobs file {file} has no jobs")
+        raise ConfigError(f"jobs file {jobs.label} has no jobs")
     return lines
 
 

@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from preflight.errors import ConfigError
 from preflight.findings import Finding
+from preflight.sources import is_url
 
 __all__ = [
     "PROVIDERS",
@@ -29,10 +30,6 @@ VOICE_LANGUAGES = ("zh", "en")
 DEFAULT_VOICE_LANGUAGE = "en"
 DEFAULT_VOICE_SPEED = 1.0
 OUT_SUFFIX = ".lipsync.mp4"
-
-
-def is_url(source: str | os.PathLike[str] | None) -> bool:
-    return source is not None and os.fspath(source).lower().startswith(("http://", "https://"))
 
 
 @dataclass(frozen=True, slots=True)
