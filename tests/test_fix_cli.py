@@ -102,6 +102,25 @@ def test_unfixable_input_exits_1_with_the_reason_and_no_file(tmp_path: Path) -> 
     assert not out.exists()
 
 
+def test_inputs_claiming_one_output_name_never_overwrite_each_other(
+    media: Callable[[str], Path], tmp_path: Path, ffprobe_bin: str
+) -> None:
+    first, second = tmp_path / "take.mkv", tmp_path / "take.mp4"
+    shutil.copyfile(media("mkv"), first)
+    shutil.copyfile(media("lying"), second)  # Matroska inside: needs a fix too
+    result = CliRunner().invoke(main, ["fix", str(first), str(second), "--jobs", "2"])
+    assert result.exit_code == 1, result.output
+    assert "writes the same output name" in result.output
+    made = sorted(p.name for p in tmp_path.iterdir())
+    assert made == ["take.fixed.mp4", "take.mkv", "take.mp4"]
+    assert_passes(
+        read(ffprobe_bin, tmp_path / "take.fixed.mp4"),
+        tmp_path / "take.fixed.mp4",
+        load_profile("kling-lipsync"),
+    )
+    assert second.read_bytes() == media("lying").read_bytes()
+
+
 @pytest.mark.parametrize(
     "args",
     [

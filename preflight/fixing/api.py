@@ -427,21 +427,27 @@ def fix_many(
 
 
 def _clashes(sources: Sequence[str | os.PathLike[str]], out_dir: Any) -> dict[str, FixResult]:
-    """Inputs whose output name in ``out_dir`` another input already claims (a.mkv, a.avi)."""
-    if out_dir is None:
-        return {}
-    first: dict[str, str] = {}
+    """Inputs whose output name another input of the batch already claims.
+
+    ``a.mkv`` and ``a.avi`` both become ``a.mp4`` in ``out_dir``; beside themselves, ``a.mkv`` and
+    ``a.mp4`` in one folder both become ``a.fixed.mp4``. The first keeps the name; the others
+    fail with the reason instead of overwriting it (or racing it for the same temp file).
+    """
+    first: dict[tuple[str, str], str] = {}
     clashes: dict[str, FixResult] = {}
     for src in sources:
         name = os.fspath(src)
-        stem = Path(name).stem
-        if stem in first and first[stem] != name:
+        path = Path(name)
+        folder = os.path.abspath(out_dir if out_dir is not None else path.parent)
+        key = (folder, path.stem)
+        if key in first and first[key] != name:
             clashes[name] = FixResult(
                 source=name,
                 status="failed",
-                message=f"{first[stem]} writes the same name in {out_dir}; fix it separately",
+                message=f"{first[key]} writes the same output name in {folder}; "
+                "fix it separately with -o",
             )
-        first.setdefault(stem, name)
+        first.setdefault(key, name)
     return clashes
 
 
