@@ -9,6 +9,7 @@ envelope decoding, the retry policy, token renewal, create recovery and polling 
 
 from __future__ import annotations
 
+import abc
 import logging
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
@@ -125,7 +126,7 @@ async def run_async(op: Op[T], http: httpx.AsyncClient, sleep: Callable[[float],
             reply = exc
 
 
-class Core:
+class Core(abc.ABC):
     """What both providers share: envelopes, errors, the retry loop and polling.
 
     Subclasses set ``provider``/``name``/``success_code`` and implement :meth:`_auth_headers`.
@@ -141,8 +142,9 @@ class Core:
         self.clock = clock
 
     # --- hooks ---------------------------------------------------------------------------------
+    @abc.abstractmethod
     def _auth_headers(self) -> dict[str, str]:
-        raise NotImplementedError
+        """The headers that authenticate one request."""
 
     def _renew_auth(self, failure: Failure) -> bool:
         """Renew credentials after this failure and try once more? (Kling: code 1004.)"""
