@@ -73,13 +73,18 @@ def timed(fn: object, *args: object, **kwargs: object) -> tuple[float, object]:
 
 
 def ssim(distorted: Path, source: Path, frames: int) -> float:
-    """Mean SSIM of ``distorted`` (1080p) against ``source``'s first frames scaled with `area`."""
+    """Mean SSIM of ``distorted`` (1080p) against ``source`` at the source's own size.
+
+    Each 1080p output is brought back to 3840x2160 with the same fixed filter (bicubic) and
+    compared with the untouched source frames, so the reference favours no output's scaler.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         stats = Path(tmp) / "ssim.log"
         graph = (
-            f"[0:v]trim=end_frame={frames},setpts=PTS-STARTPTS,format=yuv420p[d];"
-            f"[1:v]trim=end_frame={frames},setpts=PTS-STARTPTS,"
-            f"scale=1920:1080:flags=area,format=yuv420p[r];[d][r]ssim=stats_file={stats}"
+            f"[0:v]trim=end_frame={frames},setpts=PTS-STARTPTS,"
+            f"scale=3840:2160:flags=bicubic,format=yuv420p[d];"
+            f"[1:v]trim=end_frame={frames},setpts=PTS-STARTPTS,format=yuv420p[r];"
+            f"[d][r]ssim=stats_file={stats}"
         )
         run(
             [

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from preflight.facts import VideoStream
 from preflight.fixing.geometry import ceil_even, fit_window, floor_even
+from preflight.fixing.planner import scale_flags
 
 WINDOW = {"min_width": 720, "max_width": 1920, "min_height": 720, "max_height": 1920}
 
@@ -65,3 +67,29 @@ def test_no_window_keeps_the_size() -> None:
 def test_even_rounding(value: float, down: int, up: int) -> None:
     assert floor_even(value) == down
     assert ceil_even(value) == up
+
+
+@pytest.mark.parametrize(
+    ("coded", "rotation", "target", "flags"),
+    [
+        ((3840, 2160), 0, (1920, 1080), "area"),  # shrinking: average the source pixels
+        ((640, 360), 0, (1280, 720), "lanczos"),  # growing
+        ((3840, 2160), 90, (1080, 1920), "area"),  # upright before the filters: 2160x3840
+        ((3840, 2160), 90, (2400, 1350), "lanczos"),  # grows the upright frame's width (2160)
+        ((1440, 1080), 0, (1920, 1080), "lanczos"),  # anamorphic: grows horizontally
+        ((1280, 720), 0, (1280, 720), "lanczos"),  # same size (only SAR or padding changes)
+    ],
+)
+def test_scale_flags_follow_the_frame_the_filters_see(
+    coded: tuple[int, int], rotation: int, target: tuple[int, int], flags: str
+) -> None:
+    video = VideoStream(
+        codec="h264",
+        width=None,
+        height=None,
+        coded_width=coded[0],
+        coded_height=coded[1],
+        rotation=rotation,
+    )
+    assert scale_flags(video, *target) == flags
+    assert scale_flags(None, *target) == "lanczos"

@@ -46,7 +46,9 @@ def reference_video(plan: FixPlan, stream: Any, *, encode: bool = True) -> Any:
             .filter("zscale", t="bt709", m="bt709", r="tv")
         )
     if spec.fit != "none" and spec.scaled_width and spec.scaled_height:
-        stream = stream.filter("scale", spec.scaled_width, spec.scaled_height, flags="lanczos")
+        stream = stream.filter(
+            "scale", spec.scaled_width, spec.scaled_height, flags=spec.scale_flags
+        )
     if spec.fit == "pad":
         stream = stream.filter(
             "pad", spec.width, spec.height, "(ow-iw)/2", "(oh-ih)/2", color="black"

@@ -44,7 +44,7 @@ class FixOptions:
     extend: Literal["freeze", "loop"] = "freeze"
     aspect: Literal["pad", "crop"] = "pad"
     fit_audio: bool = False
-    preset: str = "medium"  # libx264 preset: quality per bit vs speed
+    preset: str = "fast"  # libx264 preset: quality per bit vs speed
     crf: int = 20
     audio_bitrate: int = 128_000
     max_attempts: int = 3  # encodes per input when compressing to a size
@@ -82,6 +82,7 @@ class VideoSpec:
     fit: Literal["none", "scale", "pad", "crop"] = "none"
     scaled_width: int | None = None  # size after scaling, before pad/crop
     scaled_height: int | None = None
+    scale_flags: str = "lanczos"  # swscale: "area" when shrinking both sides, else "lanczos"
     frame_rate: str | None = None  # "25" or "30000/1001": constant output rate
     frames: int | None = None  # exact number of frames written
     tonemap: bool = False  # HDR -> SDR with zscale + tonemap
@@ -90,7 +91,7 @@ class VideoSpec:
     extend_by: float = 0.0
     crf: int | None = None
     bitrate: int | None = None  # target bits/s (compress-to-size); with crf: the cap (maxrate)
-    preset: str = "medium"
+    preset: str = "fast"
     hevc_tag: bool = False
 
 

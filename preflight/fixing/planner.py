@@ -19,7 +19,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from preflight.facts import MediaFacts
+from preflight.facts import MediaFacts, VideoStream
 from preflight.findings import Finding, Severity
 from preflight.fixing.geometry import fit_window
 from preflight.fixing.plan import AudioSpec, FixOptions, FixPlan, FixStep, Role, Strategy, VideoSpec
@@ -88,6 +88,25 @@ def _rate_text(rate: Fraction) -> str:
 
 def _seconds(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".") + " s"
+
+
+def scale_flags(video: VideoStream | None, width: int, height: int) -> str:
+    """The swscale filter for scaling ``video``'s frames to ``width`` x ``height``.
+
+    Shrinking both sides: ``area`` (each output pixel averages the source pixels it covers: no
+    aliasing, and cheaper; on the 4K -> 1080p benchmark it scored the best SSIM against the
+    source). Anything else (growing, or an anamorphic frame growing on one side): ``lanczos``.
+    FFmpeg turns rotated frames upright before the filters, so the frame size is the coded size
+    with sides swapped for 90/270 degrees.
+    """
+    if video is None or video.coded_width is None or video.coded_height is None:
+        return "lanczos"
+    frame_w, frame_h = video.coded_width, video.coded_height
+    if video.rotation in (90, 270):
+        frame_w, frame_h = frame_h, frame_w
+    if width <= frame_w and height <= frame_h and (width, height) != (frame_w, frame_h):
+        return "area"
+    return "lanczos"
 
 
 def default_target(source: str, suffix: str, *, out_dir: str | None) -> str:
@@ -456,6 +475,7 @@ def _plan_video(
         fit=geometry.fit,
         scaled_width=geometry.scaled_width,
         scaled_height=geometry.scaled_height,
+        scale_flags=scale_flags(facts.video, geometry.scaled_width, geometry.scaled_height),
         frame_rate=_rate_text(rate),
         frames=frames or _frames_of(out_duration, rate),
         tonemap=tonemap,
