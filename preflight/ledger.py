@@ -381,7 +381,7 @@ class Ledger:
             try:
                 conn.row_factory = sqlite3.Row
                 conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                conn.execute("PRAGMA journal_mode = WAL")
+                _while_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
                 conn.execute("PRAGMA synchronous = NORMAL")
             except sqlite3.Error as exc:
                 conn.close()
@@ -418,20 +418,23 @@ class Ledger:
 
     def _init_schema(self) -> None:
         try:
-            conn = self._conn()
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise LedgerError(
-                    f"the ledger {self.path} was written by a newer preflight "
-                    f"(schema {version}, this one knows {SCHEMA_VERSION})"
-                )
-            if version < SCHEMA_VERSION:
-                with self._tx() as db:
-                    for statement in filter(str.strip, _SCHEMA.split(";")):
-                        db.execute(statement)
-                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            _while_locked(self._create_schema)
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{self.path} is not a usable ledger: {exc}") from exc
+
+    def _create_schema(self) -> None:
+        conn = self._conn()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise LedgerError(
+                f"the ledger {self.path} was written by a newer preflight "
+                f"(schema {version}, this one knows {SCHEMA_VERSION})"
+            )
+        if version < SCHEMA_VERSION:
+            with self._tx() as db:
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         """Close this thread's connection (a later call opens a new one)."""
@@ -710,3 +713,25 @@ class Ledger:
 def _like_prefix(prefix: str) -> str:
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped + "%"
+
+
+def _while_locked(action: Callable[[], object], *, budget: float = BUSY_TIMEOUT_MS / 1000) -> None:
+    """Run ``action``, retrying while SQLite answers "database is locked".
+
+    The busy timeout covers ordinary lock waits, but SQLite returns SQLITE_BUSY at once in a few
+    cases, such as a second process opening the file while the first switches it to WAL. Two
+    `preflight submit` processes started together hit exactly that, so opening retries with a
+    growing pause, within the same budget as the busy timeout.
+    """
+    deadline = time.monotonic() + budget
+    pause = 0.01
+    while True:
+        try:
+            action()
+            return
+        except sqlite3.OperationalError as exc:
+            locked = "locked" in str(exc) or "busy" in str(exc)
+            if not locked or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)

@@ -387,3 +387,38 @@ def test_close_all_closes_every_threads_connection(tmp_path: Path) -> None:
     assert ledger._all == set()
     assert ledger.jobs() == []  # usable again: a new connection opens on demand
     ledger.close_all()
+
+
+_OPEN_AT = textwrap.dedent(
+    """
+    import sys, time
+    from preflight.ledger import Ledger
+    start = float(sys.argv[2])
+    while time.time() < start:
+        pass
+    Ledger(sys.argv[1]).close()
+    """
+)
+
+
+def test_processes_opening_a_new_ledger_together_all_succeed(tmp_path: Path) -> None:
+    """SQLite can answer "database is locked" at once while another process switches a new
+    file to WAL; two `preflight submit` runs started together must both get the ledger."""
+    import time
+
+    for trial in range(5):
+        path = tmp_path / f"ledger-{trial}.sqlite3"
+        start = time.time() + 1.0  # every process spins until the same instant, then opens
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", _OPEN_AT, str(path), str(start)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(6)
+        ]
+        for proc in procs:
+            _, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err
+        assert Ledger(path).jobs() == []
