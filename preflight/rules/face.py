@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from preflight.findings import Severity
 from preflight.job import Job
 from preflight.rules.base import Param, ParamType, Rule, Violation, fmt_num
 from preflight.vision import INSTALL_HINT
-from preflight.vision.analysis import FaceAnalysis, FaceSample, FaceSkipped
+
+if TYPE_CHECKING:  # the analysis module pulls in the sampler and FFmpeg runner: load on use
+    from preflight.vision.analysis import FaceAnalysis, FaceSample
 
 __all__ = ["RULES", "SKIPPED", "failing", "runs", "sample_failures"]
 
@@ -43,6 +45,10 @@ def _analysis(job: Job) -> FaceAnalysis | str | None:
     if job.video is None or job.video.video is None:
         return None
     found = job.analysis.get("face")
+    if found is None:
+        return None
+    from preflight.vision.analysis import FaceAnalysis, FaceSkipped
+
     if isinstance(found, FaceAnalysis):
         return found
     if isinstance(found, FaceSkipped):
@@ -100,7 +106,7 @@ def _moves(a: FaceAnalysis, s: FaceSample, p: Mapping[str, Any]) -> bool:
     return s.shift > shift_limit or s.size_change > size_limit
 
 
-Verdict = Callable[[FaceAnalysis, FaceSample, Mapping[str, Any]], bool]
+Verdict = Callable[["FaceAnalysis", "FaceSample", Mapping[str, Any]], bool]
 
 _VERDICTS: dict[str, Verdict] = {
     "face.present": _no_face,

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import importlib.util
 
-__all__ = ["INSTALL_HINT", "available"]
+__all__ = ["DEFAULT_RATE", "INSTALL_HINT", "available"]
 
 INSTALL_HINT = "install media-preflight[vision]"
+DEFAULT_RATE = 4.0  # face-check samples a second
 
 
 def available() -> bool:

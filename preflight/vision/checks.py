@@ -15,14 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from preflight.errors import FFmpegError
 from preflight.job import Job
-from preflight.vision import available
-from preflight.vision.analysis import FaceAnalysis, FaceSkipped
-from preflight.vision.detector import VisionUnavailableError
-from preflight.vision.sampler import DEFAULT_RATE
+from preflight.sources import is_url
+from preflight.vision import DEFAULT_RATE, available
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # analysis, detector and sampler load only when a face check really runs
     from preflight.config import Config
     from preflight.profile import Profile
+    from preflight.vision.analysis import FaceAnalysis, FaceSkipped
 
 __all__ = ["FACE_RULES", "face_settings", "preview_path", "with_face_analysis"]
 
@@ -97,13 +96,15 @@ def _result(
     facts = job.video
     if facts is None or facts.video is None or not settings:
         return None
+    from preflight.vision.analysis import FaceSkipped
+
     if skip is not None:
         return FaceSkipped(f"face checks skipped: {skip}")
     if not available():
         from preflight.rules.face import SKIPPED
 
         return FaceSkipped(SKIPPED)
-    if facts.source.lower().startswith(("http://", "https://")):
+    if is_url(facts.source):
         return FaceSkipped("face checks skipped: the video is a URL (check a local copy)")
     return _analyse(job, settings, rate=rate, preview=preview)
 
@@ -115,7 +116,8 @@ def _analyse(
     rate: float,
     preview: str | os.PathLike[str] | None,
 ) -> FaceAnalysis | FaceSkipped:
-    from preflight.vision.analysis import analyse_with_frames
+    from preflight.vision.analysis import FaceSkipped, analyse_with_frames
+    from preflight.vision.detector import VisionUnavailableError
 
     facts = job.video
     assert facts is not None

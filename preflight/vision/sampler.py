@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from preflight.ffmpeg_runner import input_args
+from preflight.vision import DEFAULT_RATE
 from preflight.vision._ffmpeg import stream_raw
 
 if TYPE_CHECKING:
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_MAX_SIDE", "DEFAULT_RATE", "Frame", "SampleGeometry", "geometry", "sample"]
 
-DEFAULT_RATE = 4.0  # samples a second
 DEFAULT_MAX_SIDE = 640  # sampled frames fit inside 640x640 (1080p -> 640x360)
 
 PixelFormat = Literal["gray", "bgr24"]

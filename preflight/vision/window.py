@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from preflight.errors import FixError
 from preflight.rules.base import fmt_num
 from preflight.rules.face import failing
+from preflight.vision import DEFAULT_RATE
 from preflight.vision.analysis import FaceAnalysis
-from preflight.vision.sampler import DEFAULT_RATE
 
 if TYPE_CHECKING:
     from preflight.config import Config
