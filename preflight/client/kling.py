@@ -10,15 +10,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
 import httpx
 
 from preflight.client._auth import KlingAuth
-from preflight.client._core import DEFAULT_WAIT_TIMEOUT, Op
-from preflight.client._files import download_async, download_sync, result_url
+from preflight.client._core import Op
 from preflight.client._kling import (
     DEFAULT_KLING_BASE_URL,
     KlingCore,
@@ -170,7 +168,7 @@ def _stub(task_id: str) -> Task:
     return Task(id=task_id, status=TaskStatus.UNKNOWN, provider="kling", kind=TaskKind.LIP_SYNC)
 
 
-class KlingClient(_KlingBase, SyncTransport):
+class KlingClient(_KlingBase, SyncTransport[KlingCore]):
     """A blocking Kling client. Use as a context manager, or call :meth:`close`.
 
     ``http_client`` lets you bring your own ``httpx.Client`` (proxies, transports, limits); it is
@@ -327,34 +325,8 @@ class KlingClient(_KlingBase, SyncTransport):
         """One page of tasks of any endpoint, newest first."""
         return self._run(self._core.list(TaskKind(kind), page, page_size))
 
-    def wait(
-        self,
-        task: Task | str,
-        *,
-        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        on_update: Callable[[Task], object] | None = None,
-    ) -> Task:
-        """Poll until the task ends; return it when it succeeded.
 
-        Raises :class:`~preflight.errors.TaskFailedError` (with the provider's reason) when it
-        failed, and :class:`~preflight.errors.APITimeoutError` after ``timeout`` seconds.
-        ``on_update`` is called with the task whenever its status or message changes.
-        """
-        return self._run(self._wait(task, timeout, on_update))
-
-    def download(self, task: Task | str, path: str | os.PathLike[str], *, index: int = 0) -> Path:
-        """Save a result video at ``path``: streamed to a temp file beside it, then moved."""
-        return download_sync(
-            self._http,
-            result_url(task, index),
-            path,
-            policy=self._core.policy,
-            sleep=self._sleep,
-            name="Kling",
-        )
-
-
-class AsyncKlingClient(_KlingBase, AsyncTransport):
+class AsyncKlingClient(_KlingBase, AsyncTransport[KlingCore]):
     """The asyncio/trio twin of :class:`KlingClient` (same methods, awaited)."""
 
     def __init__(
@@ -495,25 +467,3 @@ class AsyncKlingClient(_KlingBase, AsyncTransport):
         self, kind: TaskKind | str, *, page: int = 1, page_size: int = 30
     ) -> list[Task]:
         return await self._run(self._core.list(TaskKind(kind), page, page_size))
-
-    async def wait(
-        self,
-        task: Task | str,
-        *,
-        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        on_update: Callable[[Task], object] | None = None,
-    ) -> Task:
-        """See :meth:`KlingClient.wait`."""
-        return await self._run(self._wait(task, timeout, on_update))
-
-    async def download(
-        self, task: Task | str, path: str | os.PathLike[str], *, index: int = 0
-    ) -> Path:
-        return await download_async(
-            self._http,
-            result_url(task, index),
-            path,
-            policy=self._core.policy,
-            sleep=self._sleep,
-            name="Kling",
-        )

@@ -10,14 +10,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
 import httpx
 
-from preflight.client._core import DEFAULT_WAIT_TIMEOUT, Op
-from preflight.client._files import download_async, download_sync, result_url
+from preflight.client._core import Op
 from preflight.client._policy import RetryPolicy
 from preflight.client._transport import AsyncTransport, SyncTransport
 from preflight.client._wavespeed import (
@@ -78,7 +76,7 @@ def _stub(prediction_id: str) -> Task:
     )
 
 
-class WaveSpeedClient(_WaveSpeedBase, SyncTransport):
+class WaveSpeedClient(_WaveSpeedBase, SyncTransport[WaveSpeedCore]):
     """A blocking WaveSpeedAI client; ``http_client`` may be your own ``httpx.Client``."""
 
     def __init__(
@@ -105,32 +103,12 @@ class WaveSpeedClient(_WaveSpeedBase, SyncTransport):
     def result(self, prediction_id: str) -> Task:
         return self._run(self._core.result(prediction_id))
 
-    def wait(
-        self,
-        task: Task | str,
-        *,
-        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        on_update: Callable[[Task], object] | None = None,
-    ) -> Task:
-        """Poll until done; TaskFailedError when it failed, APITimeoutError after ``timeout``."""
-        return self._run(self._wait(task, timeout, on_update))
-
-    def download(self, task: Task | str, path: str | os.PathLike[str], *, index: int = 0) -> Path:
-        return download_sync(
-            self._http,
-            result_url(task, index),
-            path,
-            policy=self._core.policy,
-            sleep=self._sleep,
-            name="WaveSpeed",
-        )
-
     def upload(self, path: str | os.PathLike[str]) -> str:
         """Upload a local file; returns the URL to pass as ``video`` or ``audio``."""
         return self._run(self._core.upload(path))
 
 
-class AsyncWaveSpeedClient(_WaveSpeedBase, AsyncTransport):
+class AsyncWaveSpeedClient(_WaveSpeedBase, AsyncTransport[WaveSpeedCore]):
     """The async twin of :class:`WaveSpeedClient`."""
 
     def __init__(
@@ -152,27 +130,6 @@ class AsyncWaveSpeedClient(_WaveSpeedBase, AsyncTransport):
 
     async def result(self, prediction_id: str) -> Task:
         return await self._run(self._core.result(prediction_id))
-
-    async def wait(
-        self,
-        task: Task | str,
-        *,
-        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        on_update: Callable[[Task], object] | None = None,
-    ) -> Task:
-        return await self._run(self._wait(task, timeout, on_update))
-
-    async def download(
-        self, task: Task | str, path: str | os.PathLike[str], *, index: int = 0
-    ) -> Path:
-        return await download_async(
-            self._http,
-            result_url(task, index),
-            path,
-            policy=self._core.policy,
-            sleep=self._sleep,
-            name="WaveSpeed",
-        )
 
     async def upload(self, path: str | os.PathLike[str]) -> str:
         return await self._run(self._core.upload(path))
