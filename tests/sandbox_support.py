@@ -52,6 +52,7 @@ class Receiver:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+        self.thread.join()
 
     def wait(self, count: int, timeout: float = 20.0) -> list[tuple[dict[str, str], bytes]]:
         with self.cond:

@@ -6,15 +6,14 @@ import contextlib
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
 import pytest
+from sandbox_support import Receiver
 
 from preflight.client import (
     AUDIO_TO_VIDEO_MODEL,
@@ -58,46 +57,6 @@ def anyio_backend() -> str:
 @pytest.fixture(scope="module")
 def video_url(sandbox: Sandbox, media: Callable[[str], Path]) -> str:
     return sandbox.serve_file(media("ok"))
-
-
-class Receiver:
-    """A loopback HTTP endpoint recording every POST (headers and raw body)."""
-
-    def __init__(self) -> None:
-        self.posts: list[tuple[dict[str, str], bytes]] = []
-        self.cond = threading.Condition()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("content-length", "0")))
-                with outer.cond:
-                    outer.posts.append(({k.lower(): v for k, v in self.headers.items()}, raw))
-                    outer.cond.notify_all()
-                self.send_response(200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Receiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
-
-    def wait(self, count: int) -> list[tuple[dict[str, str], bytes]]:
-        with self.cond:
-            assert self.cond.wait_for(lambda: len(self.posts) >= count, 20), self.posts
-            return list(self.posts)
 
 
 @contextlib.contextmanager
