@@ -9,7 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from preflight.checking import check
+from preflight.checking.check import check
 
 # run the CLI with the optional and test-only packages made unimportable: a plain
 # `pip install .` has none of them

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from preflight.errors import ConfigError
-from preflight.findings import Severity
-from preflight.profiles import list_profiles, load_profile
+from preflight.model.errors import ConfigError
+from preflight.model.findings import Severity
+from preflight.rules.profiles import list_profiles, load_profile
 from preflight.rules.registry import RULES
 
 SHIPPED = [

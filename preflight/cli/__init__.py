@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from preflight.errors import ConfigError, PreflightError
+from preflight.model.errors import ConfigError, PreflightError
 
 __all__ = ["main"]
 

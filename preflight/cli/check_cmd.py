@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from preflight.errors import ConfigError, ToolNotFoundError
+from preflight.model.errors import ConfigError, ToolNotFoundError
 
 __all__ = ["check_command", "write_atomic"]
 
@@ -122,8 +122,8 @@ def check_command(
     (warnings too with --strict); 2 usage or configuration error. With --fix, failing inputs are
     then fixed beside themselves (NAME.fixed.mp4) and the status is the fix's: 0 when all were.
     """
-    from preflight.checking import check
-    from preflight.config import load_config
+    from preflight.checking.check import check
+    from preflight.checking.config import load_config
     from preflight.report import render
 
     if not inputs and jobs is None and not request.get("image"):

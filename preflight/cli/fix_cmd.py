@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shlex
 import signal
 import sys
 from collections.abc import Sequence
@@ -19,7 +18,9 @@ from typing import Any
 
 import click
 
-__all__ = ["fix_command", "render_plan", "render_result"]
+from preflight.cli.fix_render import render_plan, render_result
+
+__all__ = ["fix_command"]
 
 
 @click.command("fix")
@@ -104,9 +105,9 @@ def fix_command(
     re-encode pass (trim, extend, scale, pad or crop, tone-map, compress to size). Every output
     is probed and checked against the same profile before it is moved into place.
     """
-    from preflight.config import load_config
+    from preflight.checking.config import load_config
     from preflight.fixing import FixOptions, fix_many, fix_pair, plan_fix, plan_pair
-    from preflight.profiles import load_profile
+    from preflight.rules.profiles import load_profile
 
     if output and out_dir:
         raise click.UsageError("give -o/--output or --out-dir, not both")
@@ -143,7 +144,7 @@ def fix_command(
         "out_dir": out_dir,
     }
     if face_window:
-        from preflight.vision.cli import fix_face_windows
+        from preflight.cli.face_window import fix_face_windows
 
         if start is not None or end is not None:
             raise click.UsageError("--face-window chooses --start/--end itself: give neither")
@@ -235,52 +236,6 @@ def _summary_line(results: Sequence[Any]) -> str:
     ]
     verdict = "all pass" if all(r.ok for r in results) else "some inputs could not be fixed"
     return f"summary: {', '.join(parts) or 'nothing to do'} ({counts['total']} inputs): {verdict}"
-
-
-def render_plan(plan: Any) -> str:
-    """A plan as text: strategy, target, numbered steps, warnings and the exact command lines."""
-    head = f"{plan.source}: {plan.strategy.value}"
-    if plan.target:
-        head += f" -> {plan.target}"
-    lines = [head]
-    if plan.reason:
-        lines.append(f"  {plan.reason}")
-    for n, step in enumerate(plan.steps, 1):
-        rule = f" [{step.rule}]" if step.rule else ""
-        lines.append(f"  {n}. {step.kind}: {step.reason}{rule}")
-    lines += [f"  warning: {w}" for w in plan.warnings]
-    if plan.compress:
-        lines.append("  (re-measured after encoding; retried at a lower bit rate if still over)")
-    lines += [f"  $ {shlex.join(cmd)}" for cmd in plan.commands]
-    return "\n".join(lines)
-
-
-def render_result(result: Any) -> str:
-    """One input's outcome as text: status, output, what moved, quality, warnings."""
-    target = f" -> {result.output}" if result.output else ""
-    lines = [f"{result.source}{target}: {result.status} ({result.message}, {result.elapsed:.1f} s)"]
-    plan = result.plan
-    if plan is not None and result.status == "fixed":
-        lines += [f"  {s.kind}: {s.reason}" for s in plan.steps]
-    for change in result.changes:
-        lines.append(f"  {change.key}: {_show(change.before)} -> {_show(change.after)}")
-    if result.ssim is not None:
-        lines.append(f"  quality: SSIM {result.ssim:.4f} against the source")
-    if plan is not None:
-        lines += [f"  warning: {w}" for w in plan.warnings]
-    if not result.ok:
-        lines = [click.style(lines[0], fg="red") if _tty() else lines[0], *lines[1:]]
-    return "\n".join(lines)
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.3f}".rstrip("0").rstrip(".")
-    return "-" if value is None else str(value)
-
-
-def _tty() -> bool:
-    return sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
 
 
 def fix_failing(report: Any, profile: str, config: Any) -> int:

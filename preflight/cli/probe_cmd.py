@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
-from preflight.errors import ConfigError, InputError, ToolNotFoundError
-from preflight.facts import MediaFacts
+from preflight.model.errors import ConfigError, InputError, ToolNotFoundError
+from preflight.model.facts import MediaFacts
 
 __all__ = ["probe"]
 

@@ -32,7 +32,7 @@ def rules_command(profile: str | None, fmt: str) -> None:
             return
         rows = registry_rows()
     else:
-        from preflight.profiles import load_profile
+        from preflight.rules.profiles import load_profile
 
         loaded = load_profile(profile)
         rows = profile_rows(loaded)

@@ -17,8 +17,8 @@ from typing import Any, TextIO
 
 import click
 
-from preflight.errors import PreflightError
-from preflight.ledger import JobStatus, Ledger
+from preflight.model.errors import PreflightError
+from preflight.submitting.ledger import JobStatus, Ledger
 from preflight.submitting.model import Event, JobResult, Outcome, SubmitRequest
 
 __all__ = ["animate", "demo", "jobs", "resume", "submit"]
@@ -443,7 +443,7 @@ def animate(image: str, ledger_path: str | None, fmt: str, **options: Any) -> No
 )
 def demo(out_dir: str | None, fmt: str) -> None:
     """Run the whole job on a local sandbox: no keys, no network."""
-    from preflight.demo import run_demo
+    from preflight.cli.demo import run_demo
 
     display = Display(fmt)
     result = run_demo(Path(out_dir) if out_dir else None, display=display)

@@ -27,7 +27,7 @@ from preflight.client._kling import (
 from preflight.client._policy import RetryPolicy
 from preflight.client._transport import AsyncTransport, SyncTransport
 from preflight.client.models import FaceSession, Task, TaskKind, TaskStatus
-from preflight.errors import ConfigError, InvalidRequestError
+from preflight.model.errors import ConfigError, InvalidRequestError
 
 __all__ = ["AsyncKlingClient", "KlingClient"]
 
@@ -207,7 +207,7 @@ class KlingClient(_KlingBase, SyncTransport[KlingCore]):
     ) -> Task:
         """Start a lip-sync task: a video (URL or Kling id) with text+voice, or with audio.
 
-        Wrong combinations raise :class:`~preflight.errors.InvalidRequestError` before any
+        Wrong combinations raise :class:`~preflight.model.errors.InvalidRequestError` before any
         request. A local ``audio_file`` is sent as raw base64. Never starts two tasks.
         """
         op = self._create_lip_sync(

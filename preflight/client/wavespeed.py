@@ -26,7 +26,7 @@ from preflight.client._wavespeed import (
 )
 from preflight.client.callbacks import verify_webhook
 from preflight.client.models import Task, TaskKind, TaskStatus
-from preflight.errors import ConfigError
+from preflight.model.errors import ConfigError
 
 __all__ = [
     "AUDIO_TO_VIDEO_MODEL",

@@ -20,8 +20,8 @@ import functools
 import json
 from typing import Any, BinaryIO
 
-from preflight.errors import ProbeError, ToolNotFoundError
-from preflight.facts import AudioStream, ImageInfo, VideoStream
+from preflight.model.errors import ProbeError, ToolNotFoundError
+from preflight.model.facts import AudioStream, ImageInfo, VideoStream
 from preflight.probing._geometry import (
     display_size,
     normalise_rotation,

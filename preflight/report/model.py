@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from preflight.facts import MediaFacts
-from preflight.findings import Finding, Severity
+from preflight.model.facts import MediaFacts
+from preflight.model.findings import Finding, Severity
 
 __all__ = ["REPORT_VERSION", "Report", "Result"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from preflight.findings import Severity
-from preflight.job import Job
+from preflight.model.findings import Severity
+from preflight.model.job import Job
 from preflight.rules.base import Param, ParamType, Rule, Violation, fmt_num
 
 __all__ = ["RULES"]

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from preflight.errors import PreflightError
+from preflight.model.errors import PreflightError
 
 if TYPE_CHECKING:
     import numpy as np

@@ -15,9 +15,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from preflight.errors import ConfigError
-from preflight.findings import Severity
-from preflight.profile import Profile, RuleSetting
+from preflight.model.errors import ConfigError
+from preflight.model.findings import Severity
+from preflight.model.profile import Profile, RuleSetting
 from preflight.rules.base import Param, ParamType, Rule
 from preflight.rules.registry import RULES, UnknownRuleError, get
 
@@ -30,10 +30,11 @@ _ALWAYS_ON = "input.readable"
 
 def profiles_dir() -> Path:
     """The shipped profiles: inside the installed package, else the source tree's rules/."""
-    packaged = Path(__file__).resolve().parent / "_profiles"
+    package = Path(__file__).resolve().parent.parent  # preflight/
+    packaged = package / "_profiles"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parent.parent / "rules"
+    return package.parent / "rules"
 
 
 def list_profiles() -> list[str]:

@@ -13,14 +13,14 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from preflight.errors import FFmpegError
-from preflight.job import Job
-from preflight.sources import is_url
+from preflight.model.errors import FFmpegError
+from preflight.model.job import Job
+from preflight.model.sources import is_url
 from preflight.vision import DEFAULT_RATE, available
 
 if TYPE_CHECKING:  # analysis, detector and sampler load only when a face check really runs
-    from preflight.config import Config
-    from preflight.profile import Profile
+    from preflight.checking.config import Config
+    from preflight.model.profile import Profile
     from preflight.vision.analysis import FaceAnalysis, FaceSkipped
 
 __all__ = ["FACE_RULES", "face_settings", "preview_path", "with_face_analysis"]

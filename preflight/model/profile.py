@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from preflight.findings import Severity
+from preflight.model.findings import Severity
 
 __all__ = ["Profile", "RuleSetting"]
 

@@ -17,15 +17,15 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from preflight.config import Config
-from preflight.engine import evaluate, is_ok
-from preflight.errors import ConfigError, InputError, PreflightError
-from preflight.facts import MediaFacts
-from preflight.job import Job
-from preflight.jobsfile import JobsFile, read_jobs_file
-from preflight.profile import Profile
+from preflight.checking.config import Config
+from preflight.checking.evaluate import evaluate, is_ok
+from preflight.checking.jobsfile import JobsFile, read_jobs_file
+from preflight.model.errors import ConfigError, InputError, PreflightError
+from preflight.model.facts import MediaFacts
+from preflight.model.job import Job
+from preflight.model.profile import Profile
+from preflight.model.sources import is_url
 from preflight.report.model import Report, Result
-from preflight.sources import is_url
 
 __all__ = ["DEFAULT_INCLUDE", "check", "collect", "read_jobs"]
 
@@ -153,7 +153,7 @@ def collect(
 
 
 def read_jobs(path: PathLike, *, defaults: Mapping[str, Any] | None = None) -> list[Planned]:
-    """Jobs from a JSONL file (`preflight.jobsfile`): one JSON object per line.
+    """Jobs from a JSONL file (`preflight.checking.jobsfile`): one JSON object per line.
 
     Keys: ``video``, ``audio``, ``image`` (paths relative to the jobs file, or URLs), ``text``,
     ``voice_id``, ``voice_language``, ``voice_speed``, ``prompt``, ``negative_prompt``, ``name``.
@@ -333,7 +333,7 @@ def check(
     writes a contact sheet PNG of the sampled frames there (``out-2.png``... for several videos).
     """
     if not isinstance(profile, Profile):
-        from preflight.profiles import load_profile
+        from preflight.rules.profiles import load_profile
 
         profile = load_profile(profile)
     if config is not None:
@@ -344,7 +344,7 @@ def check(
     planned = plan(inputs, profile, jobs=jobs, include=include, exclude=exclude, **request)
     sources = list(dict.fromkeys(s for p in planned for s in p.sources.values()))
     probed = _probe_all(sources, backend=backend, cache=cache, workers=workers) if sources else {}
-    from preflight.vision.checks import face_settings, preview_path, with_face_analysis
+    from preflight.checking.faces import face_settings, preview_path, with_face_analysis
 
     faces = face_settings(profile, config)
     videos = [p.name for p in planned if "video" in p.sources]
