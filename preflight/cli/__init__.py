@@ -1,7 +1,9 @@
 """The `preflight` command: a thin click layer over the library.
 
 Subcommands are listed explicitly in ``COMMANDS`` (name -> "module:attribute") and imported only
-when used, so `preflight check` never pays for the client or the sandbox.
+when used, so `preflight check` never pays for the client or the sandbox. ``SUMMARIES`` holds the
+one-line help `preflight --help` shows, so listing the commands imports none of them (a test
+keeps it equal to each command's own short help).
 """
 
 from __future__ import annotations
@@ -30,6 +32,25 @@ COMMANDS: dict[str, str] = {
     "status": "preflight.cli.tasks_cmd:status_command",
     "tasks": "preflight.cli.tasks_cmd:tasks_command",
     "sandbox": "preflight.cli.sandbox_cmd:sandbox",
+    "voices": "preflight.cli.rules_cmd:voices_command",
+}
+
+SUMMARIES: dict[str, str] = {
+    # name: the command's short help, as `preflight --help` lists it (a command missing here is
+    # imported to ask it: slower, still right)
+    "check": "Check media (and the job's text, voice or audio) against a provider profile.",
+    "fix": "Fix INPUT... so it passes the profile, with the cheapest FFmpeg operation that works.",
+    "rules": "List profiles, or show the rules, limits and voices of one.",
+    "probe": "Print what preflight reads from each input: its facts, the input of every rule.",
+    "submit": "Check, fix, host, submit, wait for and download one lip-sync job (or --jobs FILE).",
+    "jobs": "List the jobs in the ledger.",
+    "resume": "Continue JOB (an id or a unique prefix), or every unfinished job in the ledger.",
+    "animate": "Make a talking video from IMAGE: image2video with --prompt, then lip-sync it.",
+    "demo": "Run the whole job on a local sandbox: no keys, no network.",
+    "status": "Show one provider task's status (and download its result with --download).",
+    "tasks": "List a provider's recent tasks (Kling or WaveSpeed).",
+    "sandbox": "Run the loopback provider sandbox (imitates Kling and WaveSpeed).",
+    "voices": "List the voice ids a profile accepts for --text, with their language.",
 }
 
 EXIT_OK = 0
@@ -42,6 +63,21 @@ class LazyGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from `SUMMARIES`, importing only commands missing from it."""
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = []
+        for name in COMMANDS:
+            summary = SUMMARIES.get(name)
+            if summary is None:
+                command = self.get_command(ctx, name)
+                if command is None or command.hidden:
+                    continue
+                summary = command.get_short_help_str(limit)
+            rows.append((name, summary))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)

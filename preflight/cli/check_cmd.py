@@ -16,7 +16,7 @@ from preflight.model.errors import ConfigError, ToolNotFoundError
 
 __all__ = ["check_command", "write_atomic"]
 
-FORMAT_NAMES = ["text", "json", "junit", "sarif", "github"]
+FORMAT_NAMES = ["text", "json", "junit", "sarif", "github", "html"]
 
 
 def write_atomic(path: str, data: str) -> None:
@@ -95,6 +95,7 @@ def pick_format(fmt: str | None) -> str:
 @click.option("--no-face", "no_face", is_flag=True, help="Skip the face checks (faster).")
 @click.option("--preview", metavar="PNG", help="Write a contact sheet of the face check's frames.")
 @click.option("--fix", "then_fix", is_flag=True, help="Then fix failing inputs (`preflight fix`).")
+@click.option("-q", "--quiet", is_flag=True, help="No live progress on the terminal.")
 @click.pass_context
 def check_command(
     ctx: click.Context,
@@ -114,6 +115,7 @@ def check_command(
     then_fix: bool,
     no_face: bool = False,
     preview: str | None = None,
+    quiet: bool = False,
     **request: Any,
 ) -> None:
     """Check media (and the job's text, voice or audio) against a provider profile.
@@ -124,42 +126,58 @@ def check_command(
     """
     from preflight.checking.check import check
     from preflight.checking.config import load_config
-    from preflight.report import render
+    from preflight.cli.progress import Steps
 
     if not inputs and jobs is None and not request.get("image"):
         raise click.UsageError("nothing to check: give PATHS, URLS or DIRS, or --jobs FILE")
     config = load_config(config_path)
     try:
-        report = check(
-            inputs,
-            profile or config.profile or "kling-lipsync",
-            jobs=jobs,
-            include=include,
-            exclude=exclude,
-            config=config,
-            strict=strict,
-            backend=backend,
-            cache=not no_cache,
-            workers=workers,
-            face=not no_face,
-            preview=preview,
-            **request,
-        )
+        with Steps(enabled=not quiet) as steps:
+            report = check(
+                inputs,
+                profile or config.profile or "kling-lipsync",
+                jobs=jobs,
+                include=include,
+                exclude=exclude,
+                config=config,
+                strict=strict,
+                backend=backend,
+                cache=not no_cache,
+                workers=workers,
+                face=not no_face,
+                preview=preview,
+                on_progress=steps,
+                **request,
+            )
     except ToolNotFoundError as exc:  # e.g. --backend ffprobe with no ffprobe: a usage problem
         raise ConfigError(str(exc)) from exc
     chosen = pick_format(fmt)
     if output:
-        write_atomic(output, render(report, chosen))
+        write_atomic(output, _rendered(report, chosen))
         if chosen != "text":
-            click.echo(render(report, "text", color=_tty(sys.stderr)), err=True, nl=False)
+            click.echo(_rendered(report, "text", color=_tty(sys.stderr)), err=True, nl=False)
     else:
         color = chosen == "text" and _tty(sys.stdout)
-        click.echo(render(report, chosen, color=color), nl=False, color=color)
+        click.echo(_rendered(report, chosen, color=color), nl=False, color=color)
     if then_fix and not report.ok:
         from preflight.cli.fix_cmd import fix_failing
 
-        ctx.exit(fix_failing(report, profile or config.profile or "kling-lipsync", config))
+        chosen_profile = profile or config.profile or "kling-lipsync"
+        ctx.exit(fix_failing(report, chosen_profile, config, quiet=quiet))
     ctx.exit(report.exit_code)
+
+
+def _rendered(report: Any, fmt: str, *, color: bool = False) -> str:
+    """``report`` in ``fmt``; for html, with each input's thumbnail strip (FFmpeg runs here)."""
+    from preflight.report import render
+
+    if fmt != "html":
+        return render(report, fmt, color=color)
+    from preflight.report.html import render as render_html
+    from preflight.report.thumbnails import report_thumbnails
+
+    thumbs = report_thumbnails((r.name, r.facts) for r in report.results)
+    return render_html(report, thumbs=thumbs)
 
 
 def _tty(stream: Any) -> bool:
