@@ -105,20 +105,27 @@ def _before_after(result: Any) -> tuple[tuple[Thumb, Thumb | None], ...]:
         return ()
     from preflight.probing import probe
 
-    try:
-        length = probe(output).effective_duration or 0.0
-    except (PreflightError, OSError):
-        length = 0.0
+    def length_of(path: str) -> float:
+        try:
+            return probe(path).effective_duration or 0.0
+        except (PreflightError, OSError):
+            return 0.0
+
+    length, source_length = length_of(output), length_of(result.source)
     moments = [("start", 0.0)] + ([("middle", length / 2)] if length > 0 else [])
     pairs = []
     for label, t in moments:
-        # the output's second t came from the source's second start + t (a trim moves it)
-        before = frame_at(result.source, plan.start + t)
+        # the output's second t came from the source's second start + t (a trim moves it); an
+        # extended clip goes past the source's end, where the source's last frame is the "before"
+        at = plan.start + t
+        if source_length > 0:
+            at = min(at, max(0.0, source_length - min(0.5, source_length / 10)))
+        before = frame_at(result.source, at)
         if before is None:
             continue
         after = frame_at(output, t)
         pairs.append(
-            (Thumb(f"before, {label}", plan.start + t, before),
+            (Thumb(f"before, {label}", at, before),
              Thumb(f"after, {label}", t, after) if after else None)
         )  # fmt: skip
     return tuple(pairs)
