@@ -14,9 +14,9 @@ from typing import Any
 
 import click
 
-from preflight.model.errors import ConfigError, PreflightError
+from preflight.model.errors import ConfigError, MissingKeyError, PreflightError
 
-__all__ = ["main"]
+__all__ = ["examples", "main"]
 
 COMMANDS: dict[str, str] = {
     # name: "module:attribute"; keep in the order `preflight --help` should show them
@@ -36,22 +36,44 @@ COMMANDS: dict[str, str] = {
 }
 
 SUMMARIES: dict[str, str] = {
-    # name: the command's short help, as `preflight --help` lists it (a command missing here is
-    # imported to ask it: slower, still right)
+    # name: the command's short help (first sentence of its docstring), as `preflight --help`
+    # lists it; a command missing here is imported to ask it (slower, still right)
     "check": "Check media (and the job's text, voice or audio) against a provider profile.",
     "fix": "Fix INPUT... so it passes the profile, with the cheapest FFmpeg operation that works.",
-    "rules": "List profiles, or show the rules, limits and voices of one.",
-    "probe": "Print what preflight reads from each input: its facts, the input of every rule.",
+    "rules": "List the rules: with --profile, each rule's limits, severity and source; without, "
+    "the documentation of every registered rule.",
+    "probe": "Probe media files or http(s) URLs and print their facts.",
     "submit": "Check, fix, host, submit, wait for and download one lip-sync job (or --jobs FILE).",
     "jobs": "List the jobs in the ledger.",
     "resume": "Continue JOB (an id or a unique prefix), or every unfinished job in the ledger.",
     "animate": "Make a talking video from IMAGE: image2video with --prompt, then lip-sync it.",
     "demo": "Run the whole job on a local sandbox: no keys, no network.",
-    "status": "Show one provider task's status (and download its result with --download).",
-    "tasks": "List a provider's recent tasks (Kling or WaveSpeed).",
-    "sandbox": "Run the loopback provider sandbox (imitates Kling and WaveSpeed).",
+    "status": "Show one task: its status, reason and result videos.",
+    "tasks": "List recent tasks, newest first.",
+    "sandbox": "Serve a local stand-in for Kling's API and WaveSpeedAI (loopback only) until "
+    "Ctrl-C.",
     "voices": "List the voice ids a profile accepts for --text, with their language.",
 }
+
+
+def examples(*lines: str) -> str:
+    """A command's epilog: ``Examples:`` and one command a line, kept as written by click."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+_PROVIDER_NAMES = {"kling": "Kling", "wavespeed": "WaveSpeed"}
+
+
+def missing_key_message(exc: MissingKeyError) -> str:
+    """What to do about missing keys, in the CLI's terms: environment variables and flags."""
+    names = " and ".join(exc.env)
+    who = _PROVIDER_NAMES.get(exc.provider, exc.provider)
+    return (
+        f"{who} needs its key{'s' if len(exc.env) > 1 else ''}: set {names} in the "
+        f"environment (e.g. `export {exc.env[0]}=...`); --provider chooses another provider, "
+        "and `preflight demo` runs the whole job against a local sandbox with no keys"
+    )
+
 
 EXIT_OK = 0
 EXIT_FAIL = 1
@@ -75,7 +97,8 @@ class LazyGroup(click.Group):
                 if command is None or command.hidden:
                     continue
                 summary = command.get_short_help_str(limit)
-            rows.append((name, summary))
+            # shortened exactly as click shortens a command's own help
+            rows.append((name, click.Command(name, help=summary).get_short_help_str(limit)))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
@@ -91,6 +114,9 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except MissingKeyError as exc:
+            click.secho(f"preflight: {missing_key_message(exc)}", fg="red", err=True)
+            ctx.exit(EXIT_USAGE)
         except ConfigError as exc:
             click.secho(f"preflight: configuration error: {exc}", fg="red", err=True)
             ctx.exit(EXIT_USAGE)

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from preflight.cli import examples
 from preflight.model.errors import ConfigError, ToolNotFoundError
 
 __all__ = ["check_command", "write_atomic"]
@@ -52,7 +53,14 @@ def pick_format(fmt: str | None) -> str:
     return "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
 
 
-@click.command("check")
+@click.command(
+    "check",
+    epilog=examples(
+        "preflight check clip.mp4",
+        "preflight check videos/ --format html -o report.html",
+        'preflight check clip.mp4 --text "Hello" --voice-id genshin_klee2 --voice-language en',
+    ),
+)
 @click.argument("inputs", nargs=-1, metavar="[PATHS|URLS|DIRS]...")
 @click.option(
     "-p",
@@ -78,7 +86,8 @@ def pick_format(fmt: str | None) -> str:
     "--format",
     "fmt",
     type=click.Choice(FORMAT_NAMES),
-    help="Output format [default: text; github when GITHUB_ACTIONS=true].",
+    help="Output format [default: text; github when GITHUB_ACTIONS=true]; html: one page "
+    "with each input's frames and face timeline.",
 )
 @click.option("-o", "--output", metavar="FILE", help="Write the report here (atomically).")
 @click.option("--strict", is_flag=True, help="Warnings fail too.")

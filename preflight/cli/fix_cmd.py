@@ -19,12 +19,20 @@ from typing import Any
 
 import click
 
+from preflight.cli import examples
 from preflight.cli.fix_render import render_plan, render_result
 
 __all__ = ["fix_command"]
 
 
-@click.command("fix")
+@click.command(
+    "fix",
+    epilog=examples(
+        "preflight fix clip.mp4",
+        "preflight fix videos/ --out-dir fixed/ --format html > fixes.html",
+        "preflight fix clip.mp4 --dry-run",
+    ),
+)
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-o", "--output", metavar="OUT", help="Output file (one input only).")
 @click.option("--out-dir", metavar="DIR", help="Write outputs here (compliant inputs are skipped).")

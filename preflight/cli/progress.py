@@ -24,9 +24,10 @@ __all__ = ["Progress", "Steps", "eta_text"]
 _REDRAW_EVERY = 0.1  # seconds: a terminal redrawn faster only flickers
 
 
-def eta_text(done: int, total: int, elapsed: float) -> str:
-    """``12/40 · 3.1/s · ETA 0:09`` (rate and ETA once something is done)."""
-    head = f"{done}/{total}"
+def eta_text(done: int, total: int, elapsed: float, unit: str = "") -> str:
+    """``12/40 · 3.1/s · ETA 0:09`` (rate and ETA once something is done); ``unit`` follows
+    the count (``12/40 jobs``)."""
+    head = f"{done}/{total}{' ' + unit if unit else ''}"
     if done <= 0 or elapsed <= 0:
         return head
     rate = done / elapsed

@@ -8,18 +8,20 @@ from typing import Any
 
 import click
 
+from preflight.cli import examples
+
 __all__ = ["rules_command", "voice_table", "voices_command"]
 
-_VOICES_EPILOG = """\b
-Examples:
-  preflight voices
-  preflight voices --profile kling-advanced-lipsync
-  preflight check clip.mp4 --text "Hello" --voice-id genshin_klee2 --voice-language en
-"""
 
-
-@click.command("rules")
-@click.option("-p", "--profile", help="Show this profile's limits and sources.")
+@click.command(
+    "rules",
+    epilog=examples(
+        "preflight rules",
+        "preflight rules --profile kling-lipsync",
+        "preflight rules --profile wavespeed-lipsync --format json",
+    ),
+)
+@click.option("-p", "--profile", help="Show this profile's limits, sources and voices.")
 @click.option(
     "-f",
     "--format",
@@ -27,6 +29,7 @@ Examples:
     type=click.Choice(["text", "json", "markdown"]),
     default="text",
     show_default=True,
+    help="text for reading, json for scripts, markdown for docs.",
 )
 def rules_command(profile: str | None, fmt: str) -> None:
     """List the rules: with --profile, each rule's limits, severity and source; without, the
@@ -101,7 +104,14 @@ def voice_table(profile: Any) -> list[tuple[str, str]]:
     return rows
 
 
-@click.command("voices", epilog=_VOICES_EPILOG)
+@click.command(
+    "voices",
+    epilog=examples(
+        "preflight voices",
+        "preflight voices --profile kling-advanced-lipsync --format json",
+        'preflight check clip.mp4 --text "Hello" --voice-id genshin_klee2 --voice-language en',
+    ),
+)
 @click.option(
     "-p",
     "--profile",
