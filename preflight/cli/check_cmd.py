@@ -131,7 +131,8 @@ def check_command(
 
     Exit status: 0 everything passes; 1 an input breaks an error-level rule or cannot be read
     (warnings too with --strict); 2 usage or configuration error. With --fix, failing inputs are
-    then fixed beside themselves (NAME.fixed.mp4) and the status is the fix's: 0 when all were.
+    then fixed beside themselves (NAME.fixed.mp4) and the status is the fix's: 0 when all were;
+    an input whose NAME.fixed.* is newer than it and passes is not encoded again.
     """
     from preflight.checking.check import check
     from preflight.checking.config import load_config
@@ -172,7 +173,7 @@ def check_command(
         from preflight.cli.fix_cmd import fix_failing
 
         chosen_profile = profile or config.profile or "kling-lipsync"
-        ctx.exit(fix_failing(report, chosen_profile, config, quiet=quiet))
+        ctx.exit(fix_failing(report, chosen_profile, config, quiet=quiet, face=not no_face))
     ctx.exit(report.exit_code)
 
 

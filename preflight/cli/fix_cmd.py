@@ -286,7 +286,9 @@ def _summary_line(results: Sequence[Any]) -> str:
     return f"summary: {', '.join(parts) or 'nothing to do'} ({counts['total']} inputs): {verdict}"
 
 
-def fix_failing(report: Any, profile: str, config: Any, *, quiet: bool = False) -> int:
+def fix_failing(
+    report: Any, profile: str, config: Any, *, quiet: bool = False, face: bool = True
+) -> int:
     """`preflight check --fix`: fix every failing input of ``report`` beside itself (to stderr).
 
     Returns the exit status: 0 when every failing input was fixed (its output passes), else 1.
@@ -304,7 +306,7 @@ def fix_failing(report: Any, profile: str, config: Any, *, quiet: bool = False) 
     if not sources:
         click.echo("preflight check --fix: nothing the fixer can change", err=True)
         return 1
-    sources, ready = _already_fixed(sources, profile, config)
+    sources, ready = _already_fixed(sources, profile, config, face=face)
     for source, target in ready:
         click.echo(
             f"{source} -> {target}: already fixed (the output is there and passes)", err=True
@@ -326,7 +328,7 @@ def fix_failing(report: Any, profile: str, config: Any, *, quiet: bool = False) 
 
 
 def _already_fixed(
-    sources: list[str], profile: str, config: Any
+    sources: list[str], profile: str, config: Any, *, face: bool
 ) -> tuple[list[str], list[tuple[str, str]]]:
     """Split ``sources`` into those still to fix and (source, output) pairs whose default output
     (``NAME.fixed.*`` beside it) is newer than the source and passes ``profile``: re-running
@@ -347,7 +349,7 @@ def _already_fixed(
             candidates[source] = str(made[0])
     if not candidates:
         return sources, []
-    report = check(list(candidates.values()), profile, config=config, cache=False)
+    report = check(list(candidates.values()), profile, config=config, cache=False, face=face)
     passing = {r.name for r in report.results if r.ok}
     ready = [(s, t) for s, t in candidates.items() if t in passing]
     done = {s for s, _ in ready}
