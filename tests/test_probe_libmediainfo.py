@@ -1,4 +1,4 @@
-"""The pooled libmediainfo binding: the same answer as pymediainfo, handles reused, threads apart."""
+"""The pooled libmediainfo binding: what pymediainfo reports, handles reused, threads apart."""
 
 from __future__ import annotations
 
