@@ -37,7 +37,7 @@ def rules_command(profile: str | None, fmt: str) -> None:
         loaded = load_profile(profile)
         rows = profile_rows(loaded)
         if fmt == "markdown":
-            click.echo(_markdown_table(loaded.id, rows), nl=False)
+            click.echo(_markdown_table(loaded.id, rows, dict(loaded.sources)), nl=False)
             return
         header = {
             "profile": loaded.id,
@@ -46,6 +46,7 @@ def rules_command(profile: str | None, fmt: str) -> None:
             "endpoint": loaded.endpoint,
             "extends": loaded.extends,
             "origin": loaded.origin,
+            "sources": dict(loaded.sources),
         }
     if fmt == "json":
         doc = {**header, "rules": rows}
@@ -54,9 +55,13 @@ def rules_command(profile: str | None, fmt: str) -> None:
         if profile is not None:
             click.echo(f"{header['title']}  [{header['profile']}: {header['endpoint']}]\n")
         click.echo(render_text(rows), nl=False)
+        if profile is not None and header["sources"]:
+            click.echo("\nsources:")
+            for key, where in header["sources"].items():
+                click.echo(f"  {key:<8} {where}")
 
 
-def _markdown_table(profile: str, rows: list[dict[str, Any]]) -> str:
+def _markdown_table(profile: str, rows: list[dict[str, Any]], sources: dict[str, str]) -> str:
     lines = [
         f"## {profile}",
         "",
@@ -67,6 +72,8 @@ def _markdown_table(profile: str, rows: list[dict[str, Any]]) -> str:
         limits = ", ".join(f"{k}={_short(v)}" for k, v in row["params"].items())
         on = "yes" if row["enabled"] else "no"
         lines.append(f"| `{row['rule']}` | {on} | {row['severity']} | {limits} | {row['source']} |")
+    if sources:
+        lines += ["", "Sources:", ""] + [f"- **{k}**: {v}" for k, v in sources.items()]
     return "\n".join(lines) + "\n"
 
 
