@@ -131,7 +131,7 @@ def test_rules_command_lists_each_peer_profile_with_its_sources(name: str) -> No
     profile = load_profile(name)
     assert "sources:" in out.output
     for key, where in profile.sources.items():
-        assert f"{key}" in out.output and where in out.output
+        assert f"  {key:<8} {where}" in out.output
 
 
 def test_an_unknown_metadata_name_is_a_profile_error(tmp_path: Path) -> None:
