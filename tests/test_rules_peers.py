@@ -137,5 +137,5 @@ def test_rules_command_lists_each_peer_profile_with_its_sources(name: str) -> No
 def test_an_unknown_metadata_name_is_a_profile_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('extends = "sync-lipsync-2"\n[rules."video.metadata"]\nrequires = ["bitrate"]\n')
-    with pytest.raises(ConfigError, match="bitrate.*choose from duration, frame_rate"):
+    with pytest.raises(ConfigError, match=r"bitrate.*choose from duration, frame_rate"):
         load_profile(bad)
