@@ -48,7 +48,7 @@ def rules_command(profile: str | None, fmt: str) -> None:
         loaded = load_profile(profile)
         rows = profile_rows(loaded)
         if fmt == "markdown":
-            click.echo(_markdown_table(loaded.id, rows), nl=False)
+            click.echo(_markdown_table(loaded.id, rows, dict(loaded.sources)), nl=False)
             return
         header = {
             "profile": loaded.id,
@@ -57,6 +57,7 @@ def rules_command(profile: str | None, fmt: str) -> None:
             "endpoint": loaded.endpoint,
             "extends": loaded.extends,
             "origin": loaded.origin,
+            "sources": dict(loaded.sources),
         }
     if fmt == "json":
         doc = {**header, "rules": rows}
@@ -65,6 +66,10 @@ def rules_command(profile: str | None, fmt: str) -> None:
         if profile is not None:
             click.echo(f"{header['title']}  [{header['profile']}: {header['endpoint']}]\n")
         click.echo(render_text(rows), nl=False)
+        if profile is not None and header["sources"]:
+            click.echo("\nsources:")
+            for key, where in header["sources"].items():
+                click.echo(f"  {key:<8} {where}")
         if profile is not None and (voices := voice_table(loaded)):
             click.echo(f"\nvoices ({len(voices)}; --voice-id, `preflight voices` for one a line):")
             for language in dict.fromkeys(lang for _, lang in voices):
@@ -73,7 +78,7 @@ def rules_command(profile: str | None, fmt: str) -> None:
                                          subsequent_indent=" " * 7))  # fmt: skip
 
 
-def _markdown_table(profile: str, rows: list[dict[str, Any]]) -> str:
+def _markdown_table(profile: str, rows: list[dict[str, Any]], sources: dict[str, str]) -> str:
     lines = [
         f"## {profile}",
         "",
@@ -84,6 +89,8 @@ def _markdown_table(profile: str, rows: list[dict[str, Any]]) -> str:
         limits = ", ".join(f"{k}={_short(v)}" for k, v in row["params"].items())
         on = "yes" if row["enabled"] else "no"
         lines.append(f"| `{row['rule']}` | {on} | {row['severity']} | {limits} | {row['source']} |")
+    if sources:
+        lines += ["", "Sources:", ""] + [f"- **{k}**: {v}" for k, v in sources.items()]
     return "\n".join(lines) + "\n"
 
 
