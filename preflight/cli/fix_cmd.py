@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from preflight.cli.fix_render import render_plan, render_result
+from preflight.cli.url_timeout import apply_url_timeout, url_timeout_option
 
 __all__ = ["fix_command"]
 
@@ -74,6 +75,7 @@ __all__ = ["fix_command"]
 @click.option("--timeout", type=click.FloatRange(min=1), help="Seconds per FFmpeg run.")
 @click.option("--config", "config_path", metavar="FILE", help="preflight.toml or pyproject.toml.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every FFmpeg command line to stderr.")
+@url_timeout_option
 @click.pass_context
 def fix_command(
     ctx: click.Context,
@@ -98,6 +100,7 @@ def fix_command(
     config_path: str | None,
     verbose: bool = False,
     face_window: bool = False,
+    url_timeout: float | None = None,
 ) -> None:
     """Fix INPUT... so it passes the profile, with the cheapest FFmpeg operation that works.
 
@@ -120,6 +123,7 @@ def fix_command(
     if start is not None and end is not None and end <= start:
         raise click.UsageError(f"--end {end:g} must be after --start {start:g}")
     config = load_config(config_path)
+    apply_url_timeout(url_timeout)
     prof = load_profile(profile or config.profile or "kling-lipsync")
     if out_dir and not dry_run:
         Path(out_dir).mkdir(parents=True, exist_ok=True)

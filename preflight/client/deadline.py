@@ -97,7 +97,8 @@ class _Stream(httpcore.NetworkStream):
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
         try:
-            inner = self._inner.start_tls(ssl_context, server_hostname, self._deadline.bound(timeout))
+            bounded = self._deadline.bound(timeout)
+            inner = self._inner.start_tls(ssl_context, server_hostname, bounded)
         except DeadlineExceeded as exc:
             raise httpcore.ConnectTimeout(str(exc)) from exc
         return _Stream(inner, self._deadline)

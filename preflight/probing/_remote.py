@@ -71,7 +71,7 @@ def max_download_bytes() -> int:
 
 
 def url_timeout() -> float:
-    """The overall deadline of one URL probe, in seconds (``$PREFLIGHT_URL_TIMEOUT``, default 60)."""
+    """The overall deadline of one URL probe in seconds (``$PREFLIGHT_URL_TIMEOUT``, or 60)."""
     from preflight.client.deadline import timeout_from_env
 
     return timeout_from_env(os.environ.get("PREFLIGHT_URL_TIMEOUT"))
