@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import tempfile
@@ -14,8 +13,10 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Message
 
 from preflight.sandbox import _checks as checks
+from preflight.sandbox import _limits as limits
 from preflight.sandbox._auth import check_wavespeed_key
 from preflight.sandbox._checks import Invalid
 from preflight.sandbox._core import Core
@@ -27,8 +28,10 @@ __all__ = ["routes"]
 
 TEXT_MODEL = "kwaivgi/kling-lipsync/text-to-video"
 AUDIO_MODEL = "kwaivgi/kling-lipsync/audio-to-video"
-UPLOAD_MAX = 100 * 1024 * 1024
-PROFILES = {TEXT_MODEL: "wavespeed-kling-lipsync-t2v", AUDIO_MODEL: "wavespeed-kling-lipsync-a2v"}
+ENDPOINTS = {
+    TEXT_MODEL: limits.ENDPOINTS["wavespeed text-to-video"],
+    AUDIO_MODEL: limits.ENDPOINTS["wavespeed audio-to-video"],
+}
 KIND_CODE = {"missing": 1400, "invalid": 1401, "unreachable": 1402}
 
 
@@ -61,10 +64,7 @@ async def submit(request: Request) -> Response:
 
 
 async def _submit(request: Request, core: Core, model: str) -> Response:
-    try:
-        body = json.loads(await request.body())
-    except ValueError as exc:
-        raise Invalid("the request body is not valid JSON") from exc
+    body = checks.parse_json(await request.body())
     if not isinstance(body, dict):
         raise Invalid("the request body must be a JSON object")
     video_url = body.get("video")
@@ -88,23 +88,18 @@ async def _submit(request: Request, core: Core, model: str) -> Response:
     if faults.max_open_tasks is not None and core.store.open >= faults.max_open_tasks:
         return _too_many(core)
 
-    profile = core.profile(PROFILES[model])
-    video = await core.media("video", profile, url=video_url)
+    endpoint = ENDPOINTS[model]
+    assert endpoint.video is not None
+    video = await core.media(endpoint.video, url=video_url)
     seconds = video.seconds
     work: dict[str, Any] = {"kind": "mux", "video": str(video.path), "seconds": seconds}
     if model == TEXT_MODEL:
-        core.judge(
-            profile,
-            video,
-            text=params["text"],
-            voice_id=params["voice_id"],
-            voice_language=params["voice_language"],
-            voice_speed=params["voice_speed"],
-        )
+        core.judge(endpoint, video, text=params)
         work["tone"] = tone_for(params["text"], params["voice_id"], params["voice_speed"], seconds)
     else:
-        audio = await core.media("audio", profile, url=params["audio"])
-        core.judge(profile, video, audio)
+        assert endpoint.audio is not None
+        audio = await core.media(endpoint.audio, url=params["audio"])
+        core.judge(endpoint, video, audio)
         work["audio"] = str(audio.path)
 
     now = core.clock.now_ms()
@@ -151,6 +146,45 @@ async def result(request: Request) -> Response:
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+FORM_OVERHEAD = 64 * 1024  # multipart boundaries and part headers around the file
+DRAIN_MAX = 16 * 1024 * 1024  # read at most this much more of a refused body, so the client
+# gets its 413 instead of a reset; a larger remainder is cut off with the connection
+
+
+class _TooLarge(Exception):
+    """The request body went past the upload cap."""
+
+
+def _capped(request: Request, limit: int) -> Request:
+    """The same request, whose body stops with _TooLarge after ``limit`` bytes: the multipart
+    parser spools files to disk, so without this a 1 GB upload would be written out whole."""
+    received = 0
+
+    async def receive() -> Message:
+        nonlocal received
+        message = await request.receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _TooLarge
+        return message
+
+    return Request(request.scope, receive)
+
+
+async def _drain(request: Request) -> None:
+    drained = 0
+    while drained <= DRAIN_MAX:
+        message = await request.receive()
+        if message["type"] != "http.request":
+            return
+        drained += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
+def _too_large(cap: int) -> Response:
+    return wavespeed_error(413, f"the uploaded file is larger than {cap} bytes", 413)
 
 
 async def upload(request: Request) -> Response:
@@ -160,7 +194,20 @@ async def upload(request: Request) -> Response:
         request.headers.get("authorization"), api_key=core.config.wavespeed_api_key
     ):
         return _unauthorized()
-    async with request.form(max_part_size=UPLOAD_MAX) as form:
+    cap = core.config.upload_max_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap + FORM_OVERHEAD:
+        await _drain(request)
+        return _too_large(cap)
+    try:
+        return await _store_upload(core, _capped(request, cap + FORM_OVERHEAD), cap)
+    except _TooLarge:
+        await _drain(request)
+        return _too_large(cap)
+
+
+async def _store_upload(core: Core, request: Request, cap: int) -> Response:
+    async with request.form(max_files=1) as form:
         item = form.get("file")
         if not isinstance(item, UploadFile):
             return wavespeed_error(1400, "multipart field `file` is required", 400)
@@ -168,18 +215,22 @@ async def upload(request: Request) -> Response:
         digest = hashlib.sha256()
         fd, tmp = tempfile.mkstemp(dir=core.inputs, prefix=".upload-")
         size = 0
-        with os.fdopen(fd, "wb") as out:
-            while chunk := await item.read(1 << 16):
-                size += len(chunk)
-                digest.update(chunk)
-                out.write(chunk)
-        if size == 0:
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := await item.read(1 << 16):
+                    size += len(chunk)
+                    if size > cap:
+                        raise _TooLarge
+                    digest.update(chunk)
+                    out.write(chunk)
+            if size == 0:
+                return wavespeed_error(1401, "the uploaded file is empty", 400)
+            folder = core.data_dir / "uploads" / digest.hexdigest()[:16]
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / name
+            os.replace(tmp, target)
+        finally:
             Path(tmp).unlink(missing_ok=True)
-            return wavespeed_error(1401, "the uploaded file is empty", 400)
-        folder = core.data_dir / "uploads" / digest.hexdigest()[:16]
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / name
-        os.replace(tmp, target)
         content_type = item.content_type or "application/octet-stream"
     url = core.serve(f"uploads/{folder.name}/{name}", target)
     return wavespeed_ok({"type": content_type, "download_url": url, "filename": name, "size": size})
