@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 import click
 
+from preflight.cli.url_timeout import apply_url_timeout, url_timeout_option
 from preflight.model.errors import PreflightError
 from preflight.submitting.ledger import JobStatus, Ledger
 from preflight.submitting.model import Event, JobResult, Outcome, SubmitRequest
@@ -248,6 +249,7 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     metavar="N",
     help="Jobs holding a provider slot at once (default: 3 for Kling, 5 WaveSpeed).",
 )
+@url_timeout_option
 @_common
 def submit(
     video: str | None,
@@ -255,6 +257,7 @@ def submit(
     concurrency: int | None,
     ledger_path: str | None,
     fmt: str,
+    url_timeout: float | None = None,
     **options: Any,
 ) -> None:
     """Check, fix, host, submit, wait for and download one lip-sync job (or --jobs FILE).
@@ -262,6 +265,7 @@ def submit(
     VIDEO and AUDIO are local paths or http(s) URLs. Running the same command again resumes the
     job instead of creating a second task.
     """
+    apply_url_timeout(url_timeout)
     display = Display(fmt)
     if jobs_file is not None:
         if video is not None:

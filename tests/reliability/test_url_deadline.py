@@ -109,3 +109,19 @@ def test_result_download_keeps_its_part_and_stops_at_the_deadline(tmp_path: Path
     assert took < BOUND_S
     assert not out.exists()  # never a partial file at the target
     assert part_path(out).exists()  # what arrived is kept for the next run to continue
+
+
+def test_submit_gives_up_on_a_dripping_url_before_spending(tmp_path: Path) -> None:
+    from preflight.sandbox import Sandbox, SandboxConfig
+
+    with Sandbox(SandboxConfig(clock_scale=0)) as sandbox, Hostile({"/c.mp4": SlowBody()}) as srv:
+        env = {**sandbox.environment(), "PREFLIGHT_LEDGER": str(tmp_path / "l.sqlite3")}
+        args = ["submit", "--no-face", srv.url("/c.mp4"), "--text", "hi", "--voice-id", "AOT"]
+        args += ["--voice-language", "en", "--url-timeout", "2", "-o", str(tmp_path / "o.mp4")]
+        started = time.monotonic()
+        result = CliRunner().invoke(main, args, env=env)
+        took = time.monotonic() - started
+        assert sandbox.tasks() == []  # nothing was created, nothing paid
+    assert result.exit_code == 1, result.output
+    assert "within 2 s" in result.output
+    assert took < BOUND_S
