@@ -34,6 +34,7 @@ __all__ = [
     "DeadlineExceeded",
     "deadline_client",
     "fetch_problem",
+    "timeout_from_env",
 ]
 
 DEFAULT_URL_TIMEOUT_S = 60.0

@@ -155,32 +155,37 @@ class _TooLarge(Exception):
     """The request body went past the upload cap."""
 
 
-def _capped(request: Request, limit: int) -> Request:
-    """The same request, whose body stops with _TooLarge after ``limit`` bytes: the multipart
-    parser spools files to disk, so without this a 1 GB upload would be written out whole."""
-    received = 0
+class _Body:
+    """Reads the request body for the multipart parser, stopping with _TooLarge past ``limit``
+    bytes: the parser spools files to disk, so without it a 1 GB upload is written out whole."""
 
-    async def receive() -> Message:
-        nonlocal received
-        message = await request.receive()
-        if message["type"] == "http.request":
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise _TooLarge
+    def __init__(self, request: Request, limit: int) -> None:
+        self.request = request
+        self.limit = limit
+        self.received = 0
+        self.finished = False
+
+    async def receive(self) -> Message:
+        message = await self.request.receive()
+        if message["type"] != "http.request":
+            self.finished = True
+            return message
+        self.received += len(message.get("body", b""))
+        self.finished = not message.get("more_body", False)
+        if self.received > self.limit:
+            raise _TooLarge
         return message
 
-    return Request(request.scope, receive)
-
-
-async def _drain(request: Request) -> None:
-    drained = 0
-    while drained <= DRAIN_MAX:
-        message = await request.receive()
-        if message["type"] != "http.request":
-            return
-        drained += len(message.get("body", b""))
-        if not message.get("more_body", False):
-            return
+    async def drain(self) -> None:
+        """Read (and drop) a little more of a refused body, so the client, still sending, gets
+        the 413 rather than a reset. Never waits once the body has ended."""
+        drained = 0
+        while not self.finished and drained <= DRAIN_MAX:
+            message = await self.request.receive()
+            if message["type"] != "http.request":
+                return
+            drained += len(message.get("body", b""))
+            self.finished = not message.get("more_body", False)
 
 
 def _too_large(cap: int) -> Response:
@@ -195,14 +200,15 @@ async def upload(request: Request) -> Response:
     ):
         return _unauthorized()
     cap = core.config.upload_max_bytes
+    body = _Body(request, cap + FORM_OVERHEAD)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > cap + FORM_OVERHEAD:
-        await _drain(request)
+        await body.drain()
         return _too_large(cap)
     try:
-        return await _store_upload(core, _capped(request, cap + FORM_OVERHEAD), cap)
+        return await _store_upload(core, Request(request.scope, body.receive), cap)
     except _TooLarge:
-        await _drain(request)
+        await body.drain()
         return _too_large(cap)
 
 

@@ -75,9 +75,10 @@ def test_uploads_under_the_cap_are_stored(sb: Sandbox) -> None:
     assert response.json()["data"]["size"] == CAP - 10
 
 
-def test_an_upload_over_the_cap_is_413(sb: Sandbox) -> None:
+@pytest.mark.parametrize("size", [CAP + 1, CAP + 1000, 2 * CAP])
+def test_an_upload_over_the_cap_is_413(sb: Sandbox, size: int) -> None:
     with wavespeed(sb) as http:
-        response = http.post(UPLOAD_PATH, files={"file": ("big.mp4", b"\1" * (2 * CAP))})
+        response = http.post(UPLOAD_PATH, files={"file": ("big.mp4", b"\1" * size)})
     assert response.status_code == 413
     assert response.json()["message"] == f"the uploaded file is larger than {CAP} bytes"
     assert_nothing_stored(sb)
