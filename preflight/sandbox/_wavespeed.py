@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import os
 import re
@@ -147,8 +149,8 @@ async def result(request: Request) -> Response:
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and part headers around the file
-DRAIN_MAX = 16 * 1024 * 1024  # read at most this much more of a refused body, so the client
-# gets its 413 instead of a reset; a larger remainder is cut off with the connection
+DRAIN_MAX = 16 * 1024 * 1024  # read at most this much more of a refused body (and for at most
+DRAIN_SECONDS = 2.0  # this long), so the client gets its 413 instead of a reset
 
 
 class _TooLarge(Exception):
@@ -180,12 +182,14 @@ class _Body:
         """Read (and drop) a little more of a refused body, so the client, still sending, gets
         the 413 rather than a reset. Never waits once the body has ended."""
         drained = 0
-        while not self.finished and drained <= DRAIN_MAX:
-            message = await self.request.receive()
-            if message["type"] != "http.request":
-                return
-            drained += len(message.get("body", b""))
-            self.finished = not message.get("more_body", False)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(DRAIN_SECONDS):
+                while not self.finished and drained <= DRAIN_MAX:
+                    message = await self.request.receive()
+                    if message["type"] != "http.request":
+                        return
+                    drained += len(message.get("body", b""))
+                    self.finished = not message.get("more_body", False)
 
 
 def _too_large(cap: int) -> Response:

@@ -8,6 +8,7 @@ kind of refusal, in its JSON shape, within a bound.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,6 +34,13 @@ def sb() -> Iterator[Sandbox]:
         yield sandbox
 
 
+@pytest.fixture
+def plain() -> Iterator[Sandbox]:
+    """A sandbox as configured by default."""
+    with Sandbox(SandboxConfig(clock_scale=0)) as sandbox:
+        yield sandbox
+
+
 def kling(sb: Sandbox) -> httpx.Client:
     token = kling_token(sb.kling_access_key, sb.kling_secret_key)
     return httpx.Client(base_url=sb.url, headers={"Authorization": f"Bearer {token}"})
@@ -52,18 +60,18 @@ def nested(depth: int) -> bytes:
     [("/v1/videos/lip-sync", kling), ("/v1/videos/image2video", kling), (T2V, wavespeed)],
 )
 def test_deeply_nested_json_is_a_400_not_a_500(
-    sb: Sandbox, path: str, client: Callable[[Sandbox], httpx.Client]
+    plain: Sandbox, path: str, client: Callable[[Sandbox], httpx.Client]
 ) -> None:
-    with client(sb) as http:
+    with client(plain) as http:
         response = http.post(path, content=nested(100_000))
     assert response.status_code == 400
     body = response.json()
     assert "not valid JSON" in body["message"]
-    assert sb.tasks() == []
+    assert plain.tasks() == []
 
 
-def test_the_test_api_refuses_nested_json_too(sb: Sandbox) -> None:
-    response = httpx.post(f"{sb.url}/_sandbox/faults", content=nested(100_000))
+def test_the_test_api_refuses_nested_json_too(plain: Sandbox) -> None:
+    response = httpx.post(f"{plain.url}/_sandbox/faults", content=nested(100_000))
     assert response.status_code == 400
     assert "bad faults" in response.json()["message"]
 
@@ -110,6 +118,20 @@ def test_a_streamed_upload_without_length_stops_at_the_cap(sb: Sandbox) -> None:
 def test_an_upload_needs_the_key_before_any_cap(sb: Sandbox) -> None:
     response = httpx.post(f"{sb.url}{UPLOAD_PATH}", files={"file": ("a.mp4", b"\1" * 10)})
     assert response.status_code == 401
+
+
+def test_the_default_cap_is_the_documented_one(plain: Sandbox) -> None:
+    assert plain.core.config.upload_max_bytes == 200_000_000  # WS: the SDK's 200 MB
+    host, port = plain.url.removeprefix("http://").split(":")
+    head = (
+        f"POST {UPLOAD_PATH} HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {plain.wavespeed_api_key}\r\n"
+        "Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 300000000\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(head.encode())  # 300 MB announced, none sent: refused from the header
+        answer = conn.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 413 ")
 
 
 def assert_nothing_stored(sb: Sandbox) -> None:
