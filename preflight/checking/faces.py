@@ -2,18 +2,22 @@
 
 `preflight.check` calls `face_settings` once per run and, only when some face rule is enabled,
 `with_face_analysis` per job: the analysis runs only for jobs with a video stream, and imports
-OpenCV only then. Any problem (extra missing, video undecodable or a URL) becomes a
-`FaceSkipped` reason that the face rules report as an info finding.
+OpenCV only then. A URL is analysed from a temporary copy fetched under the same size and time
+caps the probe uses (`fetch_copy`), so a URL is judged like the file it names. Any problem
+(extra missing, video undecodable, a URL that cannot be fetched) becomes a `FaceSkipped` reason
+that the face rules report as an info finding.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from preflight.model.errors import FFmpegError
+from preflight.model.errors import FFmpegError, InputError
 from preflight.model.job import Job
 from preflight.model.sources import is_url
 from preflight.vision import DEFAULT_RATE, available
@@ -23,7 +27,7 @@ if TYPE_CHECKING:  # analysis, detector and sampler load only when a face check 
     from preflight.model.profile import Profile
     from preflight.vision.analysis import FaceAnalysis, FaceSkipped
 
-__all__ = ["FACE_RULES", "face_settings", "preview_path", "with_face_analysis"]
+__all__ = ["FACE_RULES", "face_settings", "fetch_copy", "preview_path", "with_face_analysis"]
 
 FACE_RULES = (
     "face.present",
@@ -105,8 +109,47 @@ def _result(
 
         return FaceSkipped(SKIPPED)
     if is_url(facts.source):
-        return FaceSkipped("face checks skipped: the video is a URL (check a local copy)")
+        try:
+            with fetch_copy(facts.source) as local:
+                return _analyse(job, settings, rate=rate, preview=preview, path=local)
+        except InputError as exc:
+            return FaceSkipped(f"face checks skipped: the video URL could not be fetched ({exc})")
     return _analyse(job, settings, rate=rate, preview=preview)
+
+
+@contextlib.contextmanager
+def fetch_copy(url: str) -> Iterator[str]:
+    """A temporary local copy of ``url``, fetched under the probe's caps (`PREFLIGHT_MAX_DOWNLOAD_
+    BYTES`, its timeout), removed on exit. Raises `InputError` when it cannot be fetched."""
+    import httpx
+
+    from preflight.probing._remote import TIMEOUT_S, max_download_bytes
+
+    cap = max_download_bytes()
+    suffix = os.path.splitext(url.split("?", 1)[0])[1][:8] or ".bin"
+    with tempfile.TemporaryDirectory(prefix="preflight-face-") as folder:
+        path = os.path.join(folder, f"video{suffix}")
+        try:
+            with (
+                httpx.Client(timeout=TIMEOUT_S, follow_redirects=True) as client,
+                client.stream("GET", url) as response,
+            ):
+                if response.status_code != 200:
+                    raise InputError(f"HTTP {response.status_code}", source=url)
+                size = 0
+                with open(path, "wb") as out:
+                    for chunk in response.iter_bytes():
+                        size += len(chunk)
+                        if size > cap:
+                            raise InputError(
+                                f"larger than the {cap}-byte download limit "
+                                "(PREFLIGHT_MAX_DOWNLOAD_BYTES)",
+                                source=url,
+                            )
+                        out.write(chunk)
+        except httpx.HTTPError as exc:
+            raise InputError(f"could not fetch it: {type(exc).__name__}", source=url) from exc
+        yield path
 
 
 def _analyse(
@@ -115,6 +158,7 @@ def _analyse(
     *,
     rate: float,
     preview: str | os.PathLike[str] | None,
+    path: str | None = None,
 ) -> FaceAnalysis | FaceSkipped:
     from preflight.vision.analysis import FaceSkipped, analyse_with_frames
     from preflight.vision.detector import VisionUnavailableError
@@ -127,7 +171,7 @@ def _analyse(
         return FaceSkipped("face checks skipped: the video's display size is unknown")
     try:
         analysis, frames = analyse_with_frames(
-            facts.source,
+            path or facts.source,
             stream.width,
             stream.height,
             duration=facts.effective_duration,

@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any
 from preflight.fixing import planner
 from preflight.fixing.graph import encode_args
 from preflight.fixing.plan import FixOptions, FixPlan, Strategy
-from preflight.fixing.verify import Change, changes, check_facts, errors_in, measure_ssim
+from preflight.fixing.verify import (
+    Change,
+    changes,
+    check_facts,
+    errors_in,
+    face_verdict,
+    measure_ssim,
+)
 from preflight.model.errors import FFmpegError, InputError, PreflightError
 from preflight.model.facts import MediaFacts
 from preflight.model.findings import Finding
@@ -231,11 +238,15 @@ def fix(
     config: Config | None = None,
     threads: int | None = None,
     show_progress: bool = False,
+    face: bool = True,
 ) -> FixResult:
     """Make ``source`` pass ``profile`` with the cheapest FFmpeg operation, and prove it.
 
     Returns a `FixResult` (never raises for a bad input: ``status`` is ``unfixable`` or
     ``failed`` with the reason). KeyboardInterrupt propagates after the temp output is removed.
+    The profile's face rules are part of the proof (``face=False`` skips them, as
+    ``check --no-face`` does): an input whose picture fails them is ``unfixable`` before any
+    encode when the fix keeps every frame, and an output that fails them is never written.
     """
     started = time.monotonic()
     src = os.fspath(source)
@@ -258,6 +269,17 @@ def fix(
         return dataclasses.replace(
             base, status="unfixable", message=plan.reason, elapsed=time.monotonic() - started
         )
+    keeps_frames = options.start is None and options.end is None
+    if face and (plan.strategy is Strategy.NONE or keeps_frames):
+        faces = face_verdict(facts, prof, plan.role, config)  # judged before anything is spent
+        if errors_in(faces):
+            return dataclasses.replace(
+                base,
+                status="unfixable",
+                message=_face_reason(faces),
+                findings_before=(*before, *faces),
+                elapsed=time.monotonic() - started,
+            )
     if plan.strategy is Strategy.NONE:
         if plan.target is None:
             return dataclasses.replace(
@@ -274,7 +296,9 @@ def fix(
             elapsed=time.monotonic() - started,
         )
     try:
-        return _encode(base, plan, facts, prof, options, config, threads, show_progress, started)
+        return _encode(
+            base, plan, facts, prof, options, config, threads, show_progress, started, face
+        )
     except FFmpegError as exc:
         return dataclasses.replace(
             base, status="failed", message=str(exc), elapsed=time.monotonic() - started
@@ -298,6 +322,7 @@ def _encode(
     threads: int | None,
     show_progress: bool,
     started: float,
+    face: bool = True,
 ) -> FixResult:
     from preflight.probing import probe
 
@@ -348,6 +373,18 @@ def _encode(
                 commands=tuple(commands),
                 elapsed=time.monotonic() - started,
             )
+        faces = face_verdict(after, profile, role, config) if face else []
+        found = [*found, *faces]
+        if errors_in(faces):  # the one verdict: what check would fail is never written
+            return dataclasses.replace(
+                base,
+                status="unfixable",
+                message=f"{_face_reason(faces)} (nothing written)",
+                findings_after=tuple(found),
+                attempts=tuple(attempts),
+                commands=tuple(commands),
+                elapsed=time.monotonic() - started,
+            )
         ssim = measure_ssim(current, tmp.path) if options.quality and role == "video" else None
         tmp.commit()
     moved = changes(facts, after)
@@ -365,6 +402,11 @@ def _encode(
         commands=tuple(commands),
         elapsed=time.monotonic() - started,
     )
+
+
+def _face_reason(faces: list[Finding]) -> str:
+    why = "; ".join(f"{f.rule}: {f.message}" for f in errors_in(faces))
+    return f"{why}: the fixer cannot change what the picture shows"
 
 
 def _lower(
@@ -477,6 +519,7 @@ def fix_pair(
     options: FixOptions | None = None,
     config: Config | None = None,
     show_progress: bool = False,
+    face: bool = True,
 ) -> tuple[FixResult, FixResult]:
     """Fix an audio2video pair so the two are as long as each other (``--fit-audio --audio``).
 
@@ -504,6 +547,7 @@ def fix_pair(
         options=vopts,
         config=config,
         show_progress=show_progress,
+        face=face,
     )
     if not vres.ok:
         return vres, FixResult(source=asrc, status="failed", message="the video could not be fixed")

@@ -40,7 +40,9 @@ class SubmitRequest:
     ``voice_id``) or ``audio``. ``profile`` defaults to the provider's profile for the mode;
     ``face=False`` skips the profile's face checks (``docs/vision.md``).
     ``out`` defaults to ``NAME.lipsync.mp4`` beside a local video (the current directory for a
-    URL). ``timeout`` bounds the wait in seconds (None: wait as long as it takes).
+    URL). ``timeout`` bounds the wait in seconds (None: wait as long as it takes). ``strict``
+    makes warnings block as they fail ``check --strict``; ``config`` is a config file (None:
+    the ``preflight.toml`` / ``pyproject.toml`` that ``check`` would find).
     """
 
     video: str
@@ -53,6 +55,8 @@ class SubmitRequest:
     profile: str | None = None
     fix: bool = True
     face: bool = True
+    strict: bool = False
+    config: str | None = None
     callback_url: str | None = None
     external_task_id: str | None = None
     upload_to: str | None = None
@@ -136,6 +140,8 @@ class SubmitRequest:
             "profile": self.profile,
             "fix": self.fix,
             "face": self.face,
+            "strict": self.strict,
+            "config": _absolute(self.config),
             "upload_to": self.upload_to,
             "name": self.name,
         }
