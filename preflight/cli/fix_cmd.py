@@ -156,6 +156,7 @@ def fix_command(
         crf=crf,
         quality=not no_quality,
         timeout=timeout,
+        face=not no_face,
     )
     workers = max(1, min(workers or os.cpu_count() or 1, len(inputs)))
     threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
@@ -204,7 +205,6 @@ def fix_command(
                     audio,
                     output=output,
                     show_progress=show_progress,
-                    face=not no_face,
                     **common,
                 )
             )
@@ -219,7 +219,6 @@ def fix_command(
                     on_done=done,
                     output=output,
                     show_progress=show_progress,
-                    face=not no_face,
                     **_own(common, name),
                 )
     except KeyboardInterrupt:
@@ -350,7 +349,7 @@ def fix_failing(report: Any, profile: str, config: Any, *, face: bool = True) ->
     Returns the exit status: 0 only when every failing input was fixed (its output passes the
     same verdict, face rules included), else 1.
     """
-    from preflight.fixing import fix_many
+    from preflight.fixing import FixOptions, fix_many
 
     sources: list[str] = []
     extra = {"unreadable": 0, "unfixable": 0}
@@ -379,7 +378,7 @@ def fix_failing(report: Any, profile: str, config: Any, *, face: bool = True) ->
             sources,
             profile=profile,
             config=config,
-            face=face,
+            options=FixOptions(face=face),
             on_done=lambda r: click.echo(render_result(r), err=True),
         )
     elif not any(extra.values()):

@@ -238,15 +238,15 @@ def fix(
     config: Config | None = None,
     threads: int | None = None,
     show_progress: bool = False,
-    face: bool = True,
 ) -> FixResult:
     """Make ``source`` pass ``profile`` with the cheapest FFmpeg operation, and prove it.
 
     Returns a `FixResult` (never raises for a bad input: ``status`` is ``unfixable`` or
     ``failed`` with the reason). KeyboardInterrupt propagates after the temp output is removed.
-    The profile's face rules are part of the proof (``face=False`` skips them, as
-    ``check --no-face`` does): an input whose picture fails them is ``unfixable`` before any
-    encode when the fix keeps every frame, and an output that fails them is never written.
+    The profile's face rules are part of the proof (``FixOptions(face=False)`` skips them, as
+    ``check --no-face`` does): an input whose picture fails them is ``unfixable`` before anything
+    is written when the fix keeps every frame (none, copy, remux), and a re-encoded output that
+    fails them is never moved into place.
     """
     started = time.monotonic()
     src = os.fspath(source)
@@ -269,8 +269,8 @@ def fix(
         return dataclasses.replace(
             base, status="unfixable", message=plan.reason, elapsed=time.monotonic() - started
         )
-    keeps_frames = options.start is None and options.end is None
-    if face and (plan.strategy is Strategy.NONE or keeps_frames):
+    keeps_frames = plan.strategy in (Strategy.NONE, Strategy.REMUX)  # every frame as it is
+    if options.face and keeps_frames:
         faces = face_verdict(facts, prof, plan.role, config)  # judged before anything is spent
         if errors_in(faces):
             return dataclasses.replace(
@@ -296,9 +296,7 @@ def fix(
             elapsed=time.monotonic() - started,
         )
     try:
-        return _encode(
-            base, plan, facts, prof, options, config, threads, show_progress, started, face
-        )
+        return _encode(base, plan, facts, prof, options, config, threads, show_progress, started)
     except FFmpegError as exc:
         return dataclasses.replace(
             base, status="failed", message=str(exc), elapsed=time.monotonic() - started
@@ -322,7 +320,6 @@ def _encode(
     threads: int | None,
     show_progress: bool,
     started: float,
-    face: bool = True,
 ) -> FixResult:
     from preflight.probing import probe
 
@@ -373,7 +370,9 @@ def _encode(
                 commands=tuple(commands),
                 elapsed=time.monotonic() - started,
             )
-        faces = face_verdict(after, profile, role, config) if face else []
+        # a remux keeps every frame: its input was judged before the run (see `fix`)
+        judged = not options.face or plan.strategy is Strategy.REMUX
+        faces = [] if judged else face_verdict(after, profile, role, config)
         found = [*found, *faces]
         if errors_in(faces):  # the one verdict: what check would fail is never written
             return dataclasses.replace(
@@ -519,7 +518,6 @@ def fix_pair(
     options: FixOptions | None = None,
     config: Config | None = None,
     show_progress: bool = False,
-    face: bool = True,
 ) -> tuple[FixResult, FixResult]:
     """Fix an audio2video pair so the two are as long as each other (``--fit-audio --audio``).
 
@@ -547,7 +545,6 @@ def fix_pair(
         options=vopts,
         config=config,
         show_progress=show_progress,
-        face=face,
     )
     if not vres.ok:
         return vres, FixResult(source=asrc, status="failed", message="the video could not be fixed")

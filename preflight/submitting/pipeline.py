@@ -710,17 +710,18 @@ def fix_input(
 ) -> Path:
     """Make ``source`` pass ``profile`` as ``target`` with `preflight.fix` (raises FixError),
     verified by the same verdict as the check, under the same config."""
+    import dataclasses
+
     from preflight.checking.config import resolve_config
-    from preflight.fixing import fix
+    from preflight.fixing import FixOptions, fix
 
     result = fix(
         source,
         profile=profile,
         output=target,
-        options=options,
+        options=dataclasses.replace(options or FixOptions(), face=face),
         show_progress=show_progress,
         config=resolve_config(config),
-        face=face,
     )
     if result.status in ("fixed", "copied") and result.output:
         return Path(result.output)
