@@ -344,7 +344,13 @@ class Submitter:
         )
         if not result.ok:
             failing = _failing(result.findings, strict=request.strict)
-            blocking = [f for f in failing if not f.fixable]
+            # the fixer changes a video or an audio; anything else (a job-wide mismatch, text,
+            # faces) stops the job before an encode is spent on it
+            blocking = [
+                f
+                for f in failing
+                if not f.fixable or f.rule.split(".")[0] not in ("video", "audio")
+            ]
             if not request.fix or blocking:
                 why = blocking or failing
                 reason = "; ".join(f"{f.rule}: {f.message}" for f in why)
@@ -735,6 +741,10 @@ def _count(findings: tuple[Finding, ...]) -> str:
     if warnings:
         text += f", {warnings} warning{'s' if warnings != 1 else ''}"
     return text
+
+
+def _family(finding: Finding) -> str:
+    return finding.rule.split(".", 1)[0]
 
 
 def _failing(findings: tuple[Finding, ...], *, strict: bool) -> list[Finding]:
