@@ -342,3 +342,41 @@ def test_submit_and_the_library_agree(
     upload = {} if row.video == "url_mkv" else {"upload_to": f"s3://{s3_bucket}/lib-{row.id}"}
     code, _ = library_submit(job, sandbox, strict=True, **upload)
     assert code == row.strict
+
+
+def test_the_jobs_file_submit_takes_is_the_one_check_and_fix_take(
+    media: Media, tmp_path: Path
+) -> None:
+    shutil.copyfile(media("ok"), tmp_path / "a.mp4")
+    shutil.copyfile(media("mkv"), tmp_path / "b.mkv")
+    shutil.copyfile(media("mp3"), tmp_path / "voice.mp3")
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(
+        '{"video": "a.mp4", "text": "Hi", "voice_id": "genshin_klee2", "out": "r/a.mp4", '
+        '"provider": "kling", "external_task_id": "a-1"}\n'
+        '{"video": "b.mkv", "audio": "voice.mp3", "provider": "wavespeed", "out": "r/b.mp4"}\n',
+        encoding="utf-8",
+    )
+    checked = CliRunner().invoke(
+        main, ["check", "--no-face", "--jobs", str(jobs), "-f", "json"], catch_exceptions=False
+    )
+    results = json.loads(checked.stdout)["results"]
+    assert [r["ok"] for r in results] == [True, False]  # b.mkv needs a remux: that, and only that
+    assert {f["rule"] for f in results[1]["findings"] if f["severity"] == "error"} == {
+        "video.container"
+    }
+    assert checked.exit_code == 1
+
+    from preflight.submitting.batch import read_job_lines
+
+    requests = [line.request for line in read_job_lines(jobs, {})]
+    assert [r.provider for r in requests if r is not None] == ["kling", "wavespeed"]
+
+    fixed = CliRunner().invoke(
+        main, ["fix", "--no-face", "--jobs", str(jobs), "--out-dir", str(tmp_path / "fixed")]
+    )
+    assert fixed.exit_code == 0, fixed.output
+    assert sorted(p.name for p in (tmp_path / "fixed").iterdir()) == [
+        "b.mp4"
+    ]  # the mp3 already passes
+    assert "all pass" in fixed.output

@@ -428,6 +428,8 @@ def resume(job: str | None, wait: bool, timeout: float, ledger_path: str | None,
 @click.option("--voice-speed", type=float, metavar="S")
 @click.option("--fix/--no-fix", "fix", default=True, show_default=True)
 @click.option("--face/--no-face", "face", default=True, show_default=True)
+@click.option("--strict", is_flag=True, help="Warnings block too (as check --strict).")
+@click.option("--config", metavar="FILE", help="preflight.toml or pyproject.toml.")
 @click.option("--upload-to", metavar="s3://BUCKET/PREFIX")
 @click.option(
     "--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True, metavar="SECONDS"
