@@ -224,6 +224,7 @@ def test_usage_errors_are_exit_2(sandbox: Sandbox, media: Media, tmp_path: Path)
     )
     assert both.exit_code == 2
     assert "not both" in both.output
+    assert "usage error" in both.output  # the words say what it is
     no_voice = runner.invoke(main, ["submit", video, "--text", "hi"], env=env)
     assert no_voice.exit_code == 2
     bad_s3 = runner.invoke(

@@ -11,6 +11,7 @@ that the face rules report as an info finding.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -152,6 +153,36 @@ def fetch_copy(url: str) -> Iterator[str]:
         yield path
 
 
+def _identity(path: str) -> tuple[int, int, int, int] | None:
+    """What says a local file is unchanged (device, inode, size, mtime), or None."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _analysed(
+    source: str,
+    identity: tuple[int, int, int, int],
+    width: int,
+    height: int,
+    duration: float | None,
+    rate: float,
+) -> FaceAnalysis:
+    """One analysis per unchanged file and sampling: `submit` judges its input before and after
+    a fix, and `check --fix` before `fix` does; decoding frames again would only cost time.
+    The measurements do not depend on the rules' thresholds, so any settings share it."""
+    from preflight.vision.analysis import analyse_with_frames
+
+    del identity  # part of the key only
+    analysis, _ = analyse_with_frames(
+        source, width, height, duration=duration, rate=rate, keep=False
+    )
+    return analysis
+
+
 def _analyse(
     job: Job,
     settings: Mapping[str, Mapping[str, Any]],
@@ -169,7 +200,11 @@ def _analyse(
     assert stream is not None
     if not stream.width or not stream.height:
         return FaceSkipped("face checks skipped: the video's display size is unknown")
+    identity = _identity(path or facts.source) if preview is None and path is None else None
     try:
+        if identity is not None:  # the same unchanged file, judged again (submit re-checks)
+            w, h, duration = stream.width, stream.height, facts.effective_duration
+            return _analysed(facts.source, identity, w, h, duration, rate)
         analysis, frames = analyse_with_frames(
             path or facts.source,
             stream.width,

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from preflight.model.errors import ConfigError, PreflightError
+from preflight.model.errors import ConfigError, PreflightError, UsageError
 
 __all__ = ["main"]
 
@@ -55,6 +55,9 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except UsageError as exc:
+            click.secho(f"preflight: usage error: {exc}", fg="red", err=True)
+            ctx.exit(EXIT_USAGE)
         except ConfigError as exc:
             click.secho(f"preflight: configuration error: {exc}", fg="red", err=True)
             ctx.exit(EXIT_USAGE)

@@ -113,6 +113,13 @@ def _profile(profile: ProfileLike) -> Profile:
     return load_profile(profile)
 
 
+def _config(config: Config | None) -> Config:
+    """``config``, or the one `preflight check` would discover (``preflight.toml`` ...)."""
+    from preflight.checking.config import resolve_config
+
+    return resolve_config(config)
+
+
 def _role(facts: MediaFacts, options: FixOptions) -> str:
     if options.role is not None:
         return options.role
@@ -205,6 +212,7 @@ def plan_fix(
     Probes the input (unless ``facts`` are given) and checks it; runs no FFmpeg.
     """
     src = os.fspath(source)
+    config = _config(config)
     error = None
     if facts is None:
         facts, error = _probe(src)
@@ -251,6 +259,7 @@ def fix(
     started = time.monotonic()
     src = os.fspath(source)
     options = options or FixOptions()
+    config = _config(config)
     prof = _profile(profile)
     facts, error = _probe(src)
     plan, before = _make_plan(

@@ -4,6 +4,7 @@
 
     PreflightError                  anything preflight raises on purpose
     ├── ConfigError                 a bad profile, config file or option (CLI exit 2)
+    │   └── UsageError              options that do not go together, or a missing one
     ├── InputError                  an input that cannot be read as media (finding `input.readable`)
     │   └── ProbeError              the probe backend could not read it
     ├── ToolNotFoundError           FFmpeg / ffprobe is not available
@@ -53,6 +54,7 @@ __all__ = [
     "ServerError",
     "TaskFailedError",
     "ToolNotFoundError",
+    "UsageError",
 ]
 
 
@@ -62,6 +64,11 @@ class PreflightError(Exception):
 
 class ConfigError(PreflightError):
     """A profile, config file or option is invalid. The message names the file, rule and key."""
+
+
+class UsageError(ConfigError):
+    """Options that do not go together, or one that is missing: the CLI says "usage error"
+    (exit 2). An input that is missing or unreadable is an `InputError` (exit 1), never this."""
 
 
 class InputError(PreflightError):

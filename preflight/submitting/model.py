@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from preflight.model.errors import ConfigError
+from preflight.model.errors import ConfigError, UsageError
 from preflight.model.findings import Finding
 from preflight.model.sources import is_url
 
@@ -85,15 +85,15 @@ class SubmitRequest:
                 f"--provider must be one of {', '.join(PROVIDERS)}, not {self.provider!r}"
             )
         if not self.video:
-            raise ConfigError("a video (path or URL) is required")
+            raise UsageError("a video (path or URL) is required")
         if self.audio is not None and self.text is not None:
-            raise ConfigError("give either --audio or --text (with --voice-id), not both")
+            raise UsageError("give either --audio or --text (with --voice-id), not both")
         if self.audio is None and self.text is None:
-            raise ConfigError("give either --audio AUDIO or --text TEXT --voice-id VOICE")
+            raise UsageError("give either --audio AUDIO or --text TEXT --voice-id VOICE")
         if self.text is not None and not self.voice_id:
-            raise ConfigError("--text needs --voice-id")
+            raise UsageError("--text needs --voice-id")
         if self.audio is not None and (self.voice_id or self.voice_language or self.voice_speed):
-            raise ConfigError(
+            raise UsageError(
                 "--voice-id/--voice-language/--voice-speed go with --text, not --audio"
             )
         language = self.voice_language
