@@ -356,7 +356,9 @@ def fix_failing(report: Any, profile: str, config: Any, *, face: bool = True) ->
     for result in report.results:
         if result.ok:
             continue
-        errors = [f for f in result.findings if f.severity.value == "error"]
+        # what made the check fail: errors, and with --strict warnings too
+        blocking = ("error", "warning") if report.strict else ("error",)
+        errors = [f for f in result.findings if f.severity.value in blocking]
         unreadable = [f for f in errors if f.rule == "input.readable"]
         media_roles = [r for r in ("video", "audio") if r in result.facts]
         stuck = [f for f in errors if f.rule.split(".")[0] not in (*media_roles, "input")]
