@@ -4,6 +4,7 @@
 
     PreflightError                  anything preflight raises on purpose
     ├── ConfigError                 a bad profile, config file or option (CLI exit 2)
+    │   └── ProviderMismatchError   a client, provider or profile that do not go together
     ├── InputError                  an input that cannot be read as media (finding `input.readable`)
     │   └── ProbeError              the probe backend could not read it
     ├── ToolNotFoundError           FFmpeg / ffprobe is not available
@@ -49,6 +50,7 @@ __all__ = [
     "LedgerError",
     "PreflightError",
     "ProbeError",
+    "ProviderMismatchError",
     "RateLimitError",
     "ServerError",
     "TaskFailedError",
@@ -62,6 +64,13 @@ class PreflightError(Exception):
 
 class ConfigError(PreflightError):
     """A profile, config file or option is invalid. The message names the file, rule and key."""
+
+
+class ProviderMismatchError(ConfigError):
+    """A client of one provider handed to another (or no known client at all).
+
+    Raised by `preflight.submit` before any ledger row is written.
+    """
 
 
 class InputError(PreflightError):

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from preflight.submitting.pipeline import EventSink
 
 __all__ = [
+    "REGISTRY",
     "BatchLine",
     "Event",
     "JobResult",
@@ -50,7 +51,8 @@ _LAZY = {
     "KlingProvider": "preflight.submitting.providers",
     "Provider": "preflight.submitting.providers",
     "WaveSpeedProvider": "preflight.submitting.providers",
-    "make_provider": "preflight.submitting.providers",
+    "make_provider": "preflight.submitting.registry",
+    "REGISTRY": "preflight.submitting.registry",
 }
 
 
@@ -69,7 +71,7 @@ def submit(
     voice_id: str | None = None,
     voice_language: str | None = None,
     voice_speed: float | None = None,
-    provider: str = "kling",
+    provider: str | None = None,
     profile: str | None = None,
     fix: bool = True,
     face: bool = True,
@@ -87,22 +89,21 @@ def submit(
     """Run one lip-sync job to its end and return how it ended (see `JobResult`).
 
     ``client`` is a `KlingClient` or `WaveSpeedClient` (default: one configured from the
-    environment). ``ledger`` is a `Ledger` or a path (default: ``$PREFLIGHT_LEDGER``, else the
-    user's data directory). Raises `ConfigError` for a wrong combination of arguments; a rejected
-    input or a failed task is an outcome, not an exception.
+    environment); the provider is the client's unless ``provider`` names it (default ``kling``
+    without a client). ``ledger`` is a `Ledger` or a path (default: ``$PREFLIGHT_LEDGER``, else the
+    user's data directory). Raises `ConfigError` for a wrong combination of arguments
+    (`ProviderMismatchError` for a client that does not fit), before any ledger row is written;
+    a rejected input, a blocked job or a failed task is an outcome, not an exception.
     """
     from preflight.submitting.ledger import Ledger
     from preflight.submitting.pipeline import Submitter
-    from preflight.submitting.providers import (
-        KlingProvider,
-        Provider,
-        WaveSpeedProvider,
-        make_provider,
-    )
+    from preflight.submitting.registry import entry_for_client, make_provider
 
+    found = entry_for_client(client, provider) if client is not None else None
+    name = found.name if found is not None else provider or "kling"
     request = SubmitRequest(
         video=os.fspath(video),
-        provider=provider,
+        provider=name,
         audio=os.fspath(audio) if audio is not None else None,
         text=text,
         voice_id=voice_id,
@@ -119,11 +120,9 @@ def submit(
         timeout=timeout,
         new=new,
     )
+    request.validate()  # usage errors before the ledger is even opened
     book = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
-    if client is not None:
-        adapter: Provider = (
-            KlingProvider(client) if provider == "kling" else WaveSpeedProvider(client)
-        )
-        return Submitter(book, {provider: adapter}, on_event=on_event).run(request)
+    if found is not None:
+        return Submitter(book, {name: found.adapt(client)}, on_event=on_event).run(request)
     with Submitter(book, make_provider, on_event=on_event) as owned:
         return owned.run(request)

@@ -36,6 +36,7 @@ from preflight.model.errors import (
 )
 from preflight.model.findings import Finding, Severity
 from preflight.submitting._crashpoints import crash_point
+from preflight.submitting.caches import HashCache
 from preflight.submitting.download import download
 from preflight.submitting.gate import MAX_CREATE_ATTEMPTS, SlotGate
 from preflight.submitting.ledger import JobRecord, JobStatus, Lease, Ledger, job_key
@@ -150,7 +151,10 @@ class Submitter:
             if source is not None and not is_url(source) and not os.path.isfile(source):
                 raise ConfigError(f"no such file: {source}")
         provider = self.provider(request.provider)
-        self._usage(request, provider)
+        if request.upload_to:
+            from preflight.submitting.hosting.s3 import parse_s3_url
+
+            parse_s3_url(request.upload_to)  # a malformed --upload-to is a usage error
         out = request.default_out().resolve()
         inputs = self._fingerprints(request)
         endpoint = provider.endpoint(request.mode)
@@ -190,28 +194,64 @@ class Submitter:
         finally:
             lease.release()
 
-    def resume(self, job_id: str, *, wait: bool = True, timeout: float | None = None) -> JobResult:
-        """Continue a job from the ledger by its id, with the options it was started with."""
+    def resume(
+        self,
+        job_id: str,
+        *,
+        wait: bool = True,
+        timeout: float | None = None,
+        upload_to: str | None = None,
+    ) -> JobResult:
+        """Continue a job from the ledger by its id, with the options it was started with
+        (``upload_to`` replaces the recorded one: the action a blocked job may need)."""
         record = self.ledger.get(job_id)
         request = request_from_record(record, wait=wait, timeout=timeout)
+        if upload_to is not None:
+            request = _replace(request, upload_to=upload_to)
         return self.run(request)
 
-    def _usage(self, request: SubmitRequest, provider: Provider) -> None:
-        if request.upload_to:
-            from preflight.submitting.hosting.s3 import parse_s3_url
+    # --- hosting route: decided before anything is spent ------------------------------------
 
-            parse_s3_url(request.upload_to)
-        if (
-            not is_url(request.video)
-            and not provider.inline("video")
-            and provider.host() is None
-            and not request.upload_to
-            and self.fallback_host is None
-        ):
-            raise ConfigError(
-                f"{provider.name} fetches the video from a URL and has no upload endpoint: pass "
-                "--upload-to s3://BUCKET/PREFIX to host the local file, or give the video as a URL"
+    def route(self, request: SubmitRequest, provider: Provider, role: str) -> str | None:
+        """How a local file for ``role`` would reach ``provider``: ``s3``, ``inline``,
+        ``upload`` (the provider's own), ``fallback`` (the demo's sandbox), or None (no way)."""
+        if request.upload_to:
+            return "s3"
+        if provider.inline(role):
+            return "inline"
+        if provider.host() is not None:
+            return "upload"
+        return "fallback" if self.fallback_host is not None else None
+
+    def _block_unroutable(
+        self,
+        request: SubmitRequest,
+        provider: Provider,
+        lease: Lease,
+        job: str,
+        roles: Mapping[str, str],
+    ) -> JobResult | None:
+        """Stop as ``blocked`` when a file for one of ``roles`` (role -> source) would be local
+        and has no way to reach the provider: before any download, encode, upload or create."""
+        for role, source in roles.items():
+            if self.route(request, provider, role) is not None:
+                continue
+            what = f"the {role} needs a fix, so" if is_url(source) else f"the {role} is local:"
+            reason = (
+                f"{what} it would be sent as a local file, and {provider.name} fetches media by "
+                "URL and has no upload endpoint"
             )
+            action = (
+                f"pass --upload-to s3://BUCKET/PREFIX: `preflight resume {job} --upload-to "
+                f"s3://BUCKET/PREFIX`"
+                + ("" if is_url(source) else f", or give the {role} as a URL")
+            )
+            self.ledger.update(lease, status=JobStatus.BLOCKED, error=f"{reason}; {action}")
+            self.emit("host", "fail", f"blocked: {reason}", job, role=role, action=action)
+            return self._result(
+                request, self.ledger.get(job), Outcome.BLOCKED, reason=reason, action=action
+            )
+        return None
 
     def _fingerprints(self, request: SubmitRequest) -> dict[str, dict[str, Any]]:
         inputs: dict[str, dict[str, Any]] = {}
@@ -222,7 +262,7 @@ class Submitter:
             if is_url(source):
                 inputs[role] = _url_fingerprint(source)
             else:
-                inputs[role] = {"sha256": self.ledger.file_sha256(source)}
+                inputs[role] = {"sha256": HashCache(self.ledger).sha256(source)}
         return inputs
 
     def _finished(self, request: SubmitRequest, record: JobRecord, out: Path) -> JobResult:
@@ -231,7 +271,10 @@ class Submitter:
             output = _deliver(Path(record.result_path), out)
             self.emit("done", "done", f"result at {output}", record.job_id, output=str(output))
             return self._result(request, record, Outcome.DONE, output=output, resumed=True)
-        outcome = Outcome.REJECTED if record.status is JobStatus.REJECTED else Outcome.FAILED
+        outcome = {
+            JobStatus.REJECTED: Outcome.REJECTED,
+            JobStatus.CANCELLED: Outcome.CANCELLED,
+        }.get(record.status, Outcome.FAILED)
         return self._result(request, record, outcome, reason=record.error, resumed=True)
 
     def _result(
@@ -268,6 +311,8 @@ class Submitter:
         )
         if record.out_path != str(out):
             record = self.ledger.update(lease, out_path=str(out))
+        if dict(record.options) != request.options():  # `resume` reruns with the latest
+            record = self.ledger.update(lease, options=request.options())
         if record.status is JobStatus.DONE:
             if record.result_path and os.path.isfile(record.result_path):
                 output = _deliver(Path(record.result_path), out)
@@ -277,6 +322,10 @@ class Submitter:
                 return self._result(request, record, Outcome.DONE, output=output, resumed=True)
             if record.result_url:  # the file went away: fetch it again
                 record = self.ledger.update(lease, status=JobStatus.SUCCEEDED)
+        if record.status is JobStatus.CANCELLED:
+            reason = "this job was cancelled (`preflight jobs cancel`); --new submits it again"
+            self.emit("done", "fail", reason, job)
+            return self._result(request, record, Outcome.CANCELLED, reason=reason, resumed=True)
         if record.status is JobStatus.FAILED:
             reason = f"{record.error} (an earlier run; --new submits the job again)"
             self.emit("done", "fail", f"this job failed earlier: {reason}", job)
@@ -293,6 +342,13 @@ class Submitter:
                 record = self.ledger.update(lease, status=JobStatus.SUBMITTED, task_id=task_id)
         prepared: dict[str, Media] = {}
         if task_id is None:
+            local = {r: s for r in ("video", "audio") if (s := getattr(request, r)) is not None}
+            local.update({r: p for r, p in record.fixed.items() if os.path.isfile(p)})
+            blocked = self._block_unroutable(
+                request, provider, lease, job, {r: s for r, s in local.items() if not is_url(s)}
+            )
+            if blocked is not None:
+                return blocked
             checked = self._prepare(request, provider, record, lease)  # holds no provider slot
             if isinstance(checked, JobResult):
                 return checked
@@ -356,6 +412,11 @@ class Submitter:
                     reason=reason,
                     findings=tuple(result.findings),
                 )
+            blocked = self._block_unroutable(
+                request, provider, lease, job, _to_fix(result, checked)
+            )
+            if blocked is not None:  # the fixed file could not reach the provider
+                return blocked
             fixed = self._fix(request, record, lease, checked, result)
             if isinstance(fixed, JobResult):
                 return fixed
@@ -704,6 +765,19 @@ def fix_input(
     if result.status in ("fixed", "copied") and result.output:
         return Path(result.output)
     raise FixError(result.message or f"the {role} cannot be fixed ({result.status})")
+
+
+def _to_fix(result: Result, sources: Mapping[str, str]) -> dict[str, str]:
+    """The inputs a fix would replace with a local file (the roles `Submitter._fix` picks)."""
+    failing = {f.rule.split(".", 1)[0] for f in result.findings if f.severity is Severity.ERROR}
+    roles = sorted(failing & set(sources)) or ["video"]
+    return {role: sources[role] for role in roles}
+
+
+def _replace(request: SubmitRequest, **changes: Any) -> SubmitRequest:
+    from dataclasses import replace
+
+    return replace(request, **changes)
 
 
 def _count(findings: tuple[Finding, ...]) -> str:
