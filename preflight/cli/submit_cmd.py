@@ -18,10 +18,12 @@ from typing import Any, TextIO
 import click
 
 from preflight.model.errors import PreflightError
-from preflight.submitting.ledger import JobStatus, Ledger
+from preflight.submitting.ledger import JobRecord, JobStatus, Ledger
 from preflight.submitting.model import Event, JobResult, Outcome, SubmitRequest
+from preflight.submitting.registry import PROVIDERS, REGISTRY
+from preflight.submitting.states import TERMINAL
 
-__all__ = ["animate", "demo", "jobs", "resume", "submit"]
+__all__ = ["animate", "demo", "jobs", "jobs_cancel", "jobs_rm", "resume", "submit"]
 
 DEFAULT_TIMEOUT = 3600.0
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -131,6 +133,9 @@ class Display:
                 err=False,
                 fg="yellow",
             )
+        elif outcome is Outcome.BLOCKED:
+            self.line(f"blocked: {result.reason}", err=False, fg="yellow")
+            self.line(f"  to continue: {result.action}", err=False)
         else:
             self.line(f"{outcome.value}: {result.reason}", err=False, fg="red")
 
@@ -152,7 +157,7 @@ def _width() -> int:
 
 def _submitter(ledger: Ledger, display: Display, **kw: Any) -> Any:
     from preflight.submitting.pipeline import Submitter
-    from preflight.submitting.providers import make_provider
+    from preflight.submitting.registry import make_provider
 
     submitter = Submitter(ledger, make_provider, on_event=display.event, **kw)
     submitter.show_progress = display.tty
@@ -186,6 +191,14 @@ _COMMON = [
 ]
 
 
+# the hosting options: the same on submit, resume and animate
+_UPLOAD_TO = click.option(
+    "--upload-to",
+    metavar="s3://BUCKET/PREFIX",
+    help="Host local media on S3-compatible storage (AWS_ENDPOINT_URL for others).",
+)
+
+
 def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(_COMMON):
         f = option(f)
@@ -199,9 +212,7 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--voice-id", metavar="V")
 @click.option("--voice-language", type=click.Choice(["zh", "en"]), help="Default: en.")
 @click.option("--voice-speed", type=float, metavar="S", help="0.8-2.0 (default 1.0).")
-@click.option(
-    "--provider", type=click.Choice(["kling", "wavespeed"]), default="kling", show_default=True
-)
+@click.option("--provider", type=click.Choice(PROVIDERS), default=PROVIDERS[0], show_default=True)
 @click.option("--profile", metavar="P", help="Default: the provider's profile for the mode.")
 @click.option(
     "--fix/--no-fix",
@@ -219,11 +230,7 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
 )
 @click.option("--callback-url", metavar="URL")
 @click.option("--external-task-id", metavar="ID")
-@click.option(
-    "--upload-to",
-    metavar="s3://BUCKET/PREFIX",
-    help="Host local media on S3-compatible storage (AWS_ENDPOINT_URL for others).",
-)
+@_UPLOAD_TO
 @click.option("--wait/--no-wait", default=True, show_default=True)
 @click.option(
     "--timeout",
@@ -246,7 +253,7 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     "--concurrency",
     type=click.IntRange(1, 100),
     metavar="N",
-    help="Jobs holding a provider slot at once (default: 3 for Kling, 5 WaveSpeed).",
+    help="Jobs holding a provider slot at once (default: the provider's, e.g. 3 for Kling).",
 )
 @_common
 def submit(
@@ -285,7 +292,6 @@ def _batch(
     options: dict[str, Any],
 ) -> None:
     from preflight.submitting.batch import (
-        DEFAULT_CONCURRENCY,
         batch_exit_code,
         read_job_lines,
         run_batch,
@@ -301,7 +307,7 @@ def _batch(
         else type(line)(line.name, _with(line.request, wait=wait, timeout=timeout, new=new))
         for line in lines
     ]
-    limit = concurrency or DEFAULT_CONCURRENCY[options.get("provider") or "kling"]
+    limit = concurrency or REGISTRY[options.get("provider") or PROVIDERS[0]].concurrency
     total = len(lines)
     done = [0]
     quiet = Display(display.fmt, out=display.out, err=display.err)
@@ -337,20 +343,25 @@ def _with(request: SubmitRequest, **changes: Any) -> SubmitRequest:
     return replace(request, **changes)
 
 
-@click.command("jobs")
+@click.group("jobs", invoke_without_command=True)
 @click.option(
     "--status",
     "statuses",
     multiple=True,
     type=click.Choice([s.value for s in JobStatus] + ["unfinished"]),
-    help="Only jobs in this status (repeatable); 'unfinished' = not done/failed/rejected.",
+    help="Only jobs in this status (repeatable); 'unfinished' = not done/failed/rejected/"
+    "cancelled.",
 )
 @_common
-def jobs(statuses: tuple[str, ...], ledger_path: str | None, fmt: str) -> None:
-    """List the jobs in the ledger."""
+@click.pass_context
+def jobs(ctx: click.Context, statuses: tuple[str, ...], ledger_path: str | None, fmt: str) -> None:
+    """List the jobs in the ledger (or `jobs rm ID`, `jobs cancel ID`)."""
+    ctx.ensure_object(dict)["ledger_path"] = ledger_path
+    if ctx.invoked_subcommand is not None:
+        return
     wanted = [s for s in statuses if s != "unfinished"]
     if "unfinished" in statuses:
-        wanted += [s.value for s in JobStatus if s.value not in ("done", "failed", "rejected")]
+        wanted += [s.value for s in JobStatus if s not in TERMINAL]
     with _ledger(ledger_path) as ledger:
         records = ledger.jobs(wanted)
     if fmt == "json":
@@ -360,11 +371,49 @@ def jobs(statuses: tuple[str, ...], ledger_path: str | None, fmt: str) -> None:
         click.echo(f"no jobs in {ledger.path}", err=True)
         return
     for r in records:
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.updated_at))
-        detail = r.result_path if r.status is JobStatus.DONE else (r.error or r.task_id or "")
-        click.echo(
-            f"{r.job_id:<16} {r.status.value:<10} {r.provider:<9} {when}  {r.name}  {detail}"
-        )
+        click.echo(_job_line(r))
+
+
+def _job_line(r: JobRecord) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.updated_at))
+    detail = r.result_path if r.status is JobStatus.DONE else (r.error or r.task_id or "")
+    return f"{r.job_id:<16} {r.status.value:<10} {r.provider:<9} {when}  {r.name}  {detail}"
+
+
+def _group_ledger(ledger_path: str | None) -> Ledger:
+    """``--ledger`` given after the subcommand, else the one given to `jobs`, else the default."""
+    parent = click.get_current_context().find_object(dict) or {}
+    return _ledger(ledger_path or parent.get("ledger_path"))
+
+
+_LEDGER_OPTION = click.option(
+    "--ledger", "ledger_path", envvar="PREFLIGHT_LEDGER", metavar="PATH", help="The job ledger."
+)
+
+
+@jobs.command("rm")
+@click.argument("job")
+@click.option("--force", is_flag=True, help="Remove it even while a task may be running.")
+@_LEDGER_OPTION
+def jobs_rm(job: str, force: bool, ledger_path: str | None) -> None:
+    """Remove JOB (an id or a unique prefix) from the ledger."""
+    with _group_ledger(ledger_path) as ledger:
+        record = ledger.remove(job, force=force)
+    click.echo(f"removed job {record.job_id} ({record.status.value}, {record.name})")
+
+
+@jobs.command("cancel")
+@click.argument("job")
+@_LEDGER_OPTION
+def jobs_cancel(job: str, ledger_path: str | None) -> None:
+    """Cancel JOB: `resume` and re-runs leave it alone (`submit --new` starts it again)."""
+    from preflight.submitting.admin import cancel_job
+
+    with _group_ledger(ledger_path) as ledger:
+        done = cancel_job(ledger, job)
+    click.echo(f"cancelled job {done.record.job_id} ({done.record.name})")
+    if done.note:
+        click.secho(f"note: {done.note}", fg="yellow", err=True)
 
 
 @click.command("resume")
@@ -373,29 +422,69 @@ def jobs(statuses: tuple[str, ...], ledger_path: str | None, fmt: str) -> None:
 @click.option(
     "--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True, metavar="SECONDS"
 )
+@_UPLOAD_TO
 @_common
-def resume(job: str | None, wait: bool, timeout: float, ledger_path: str | None, fmt: str) -> None:
-    """Continue JOB (an id or a unique prefix), or every unfinished job in the ledger."""
+def resume(
+    job: str | None,
+    wait: bool,
+    timeout: float,
+    upload_to: str | None,
+    ledger_path: str | None,
+    fmt: str,
+) -> None:
+    """Continue JOB (an id or a unique prefix), or every unfinished job in the ledger.
+
+    Blocked jobs (stopped by configuration) are listed with the action each needs and left alone,
+    unless the options given here (``--upload-to``) are that action. Exit 0 unless a job resumed
+    here fails.
+    """
     display = Display(fmt)
-    results = []
+    results: list[JobResult] = []
     with _ledger(ledger_path) as ledger, _submitter(ledger, display) as submitter:
         records = [ledger.get(job)] if job else ledger.unfinished()
-        if not records:
-            display.line("nothing to resume")
-            return
+        waiting = [r for r in records if r.status is JobStatus.BLOCKED and not job]
+        if upload_to is None:
+            records = [r for r in records if r not in waiting]
         for record in records:
-            try:
-                result = submitter.resume(record.job_id, wait=wait, timeout=timeout)
-            except PreflightError as exc:
-                if job:  # the one job asked for: its error is the command's
-                    raise
-                result = JobResult(record.name, Outcome.FAILED, job_id=record.job_id,
-                                   reason=str(exc))  # fmt: skip
-            display.result(result)
-            results.append(result)
+            results.append(_resume_one(submitter, record, job, wait, timeout, upload_to, display))
+    if upload_to is None:
+        _list_blocked(waiting, display)
+    if not records and not waiting:
+        display.line("nothing to resume")
     from preflight.submitting.batch import batch_exit_code
 
     _exit(batch_exit_code(results))
+
+
+def _resume_one(
+    submitter: Any,
+    record: JobRecord,
+    job: str | None,
+    wait: bool,
+    timeout: float,
+    upload_to: str | None,
+    display: Display,
+) -> JobResult:
+    try:
+        result: JobResult = submitter.resume(
+            record.job_id, wait=wait, timeout=timeout, upload_to=upload_to
+        )
+    except PreflightError as exc:
+        if job:  # the one job asked for: its error is the command's
+            raise
+        result = JobResult(record.name, Outcome.FAILED, job_id=record.job_id, reason=str(exc))
+    display.result(result)
+    return result
+
+
+def _list_blocked(records: list[JobRecord], display: Display) -> None:
+    """The blocked jobs `resume` left alone, each with what it needs."""
+    for r in records:
+        if display.fmt == "json":
+            entry = {"event": "blocked", "job_id": r.job_id, "name": r.name, "reason": r.error}
+            display.out.write(json.dumps(entry) + "\n")
+            continue
+        display.line(f"blocked   {r.job_id} {r.name}: {r.error}", err=False, fg="yellow")
 
 
 @click.command("animate")
@@ -412,7 +501,7 @@ def resume(job: str | None, wait: bool, timeout: float, ledger_path: str | None,
 @click.option("--voice-speed", type=float, metavar="S")
 @click.option("--fix/--no-fix", "fix", default=True, show_default=True)
 @click.option("--face/--no-face", "face", default=True, show_default=True)
-@click.option("--upload-to", metavar="s3://BUCKET/PREFIX")
+@_UPLOAD_TO
 @click.option(
     "--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True, metavar="SECONDS"
 )

@@ -13,17 +13,14 @@ from typing import Any
 
 import click
 
-from preflight.client.kling import KlingClient
 from preflight.client.models import Task, TaskKind
-from preflight.client.wavespeed import WaveSpeedClient
+from preflight.submitting.registry import PROVIDERS, REGISTRY, entry, providers_for_task_id
 
 __all__ = ["status_command", "tasks_command"]
 
-KLING_KINDS = [
-    TaskKind.LIP_SYNC.value,
-    TaskKind.IMAGE2VIDEO.value,
-    TaskKind.ADVANCED_LIP_SYNC.value,
-]
+# every endpoint a provider of the registry can look a task up on (Kling's three, today)
+KINDS = list(dict.fromkeys(kind for e in REGISTRY.values() for kind in e.task_kinds))
+LISTING = [name for name, e in REGISTRY.items() if e.can_list]
 
 
 def task_record(task: Task) -> dict[str, Any]:
@@ -71,40 +68,51 @@ def describe(task: Task) -> str:
 @click.argument("task_id")
 @click.option(
     "--provider",
-    type=click.Choice(["kling", "wavespeed"]),
-    default="kling",
-    show_default=True,
-    help="Which provider the task belongs to.",
+    type=click.Choice(PROVIDERS),
+    help="Which provider the task belongs to (default: told by the shape of TASK_ID).",
 )
 @click.option(
     "--kind",
-    type=click.Choice(KLING_KINDS),
+    type=click.Choice(KINDS),
     default=TaskKind.LIP_SYNC.value,
     show_default=True,
     help="Kling endpoint the task was created on.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the task as JSON.")
-def status_command(task_id: str, provider: str, kind: str, as_json: bool) -> None:
+def status_command(task_id: str, provider: str | None, kind: str, as_json: bool) -> None:
     """Show one task: its status, reason and result videos."""
-    if provider == "kling":
-        with KlingClient() as kling:
-            task = kling.get_task(kind, task_id)
-    else:
-        with WaveSpeedClient() as wavespeed:
-            task = wavespeed.result(task_id)
+    name = provider or _provider_of(task_id)
+    if kind not in entry(name).task_kinds:
+        raise click.UsageError(f"{name} tasks have no kind {kind!r}")
+    adapter = entry(name).adapt(entry(name).make_client())
+    try:
+        task = adapter.get_task(task_id, kind)
+    finally:
+        adapter.close()
     click.echo(json.dumps(task_record(task), indent=2) if as_json else describe(task))
+
+
+def _provider_of(task_id: str) -> str:
+    """The one provider whose task ids look like ``task_id`` (else a usage error)."""
+    found = providers_for_task_id(task_id)
+    if len(found) == 1:
+        return found[0].name
+    which = "several providers" if found else "no provider"
+    raise click.UsageError(
+        f"{task_id!r} looks like a task id of {which}: pass --provider ({', '.join(PROVIDERS)})"
+    )
 
 
 @click.command("tasks")
 @click.option(
     "--provider",
-    type=click.Choice(["kling"]),
-    default="kling",
+    type=click.Choice(LISTING),
+    default=LISTING[0],
     show_default=True,
-    help="Only Kling can list tasks (WaveSpeed has no listing).",
+    help="A provider whose API lists tasks (WaveSpeed has no listing).",
 )
 @click.option(
-    "--kind", type=click.Choice(KLING_KINDS), default=TaskKind.LIP_SYNC.value, show_default=True
+    "--kind", type=click.Choice(KINDS), default=TaskKind.LIP_SYNC.value, show_default=True
 )
 @click.option("--page", type=click.IntRange(1, 1000), default=1, show_default=True)
 @click.option("--page-size", type=click.IntRange(1, 500), default=30, show_default=True)
@@ -114,16 +122,19 @@ def tasks_command(
     provider: str, kind: str, page: int, page_size: int, every: bool, as_json: bool
 ) -> None:
     """List recent tasks, newest first."""
-    with KlingClient() as kling:
+    adapter = entry(provider).adapt(entry(provider).make_client())
+    try:
         if every:
             tasks = []
             for number in range(1, 1001):
-                batch = kling.list_tasks(kind, page=number, page_size=page_size)
+                batch = adapter.list_tasks(kind, page=number, page_size=page_size)
                 tasks.extend(batch)
                 if len(batch) < page_size:
                     break
         else:
-            tasks = kling.list_tasks(kind, page=page, page_size=page_size)
+            tasks = adapter.list_tasks(kind, page=page, page_size=page_size)
+    finally:
+        adapter.close()
     if as_json:
         for task in tasks:
             click.echo(json.dumps(task_record(task)))

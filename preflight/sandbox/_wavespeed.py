@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from preflight.model.atomic import move_into_place
 from preflight.sandbox import _checks as checks
 from preflight.sandbox._auth import check_wavespeed_key
 from preflight.sandbox._checks import Invalid
@@ -178,8 +179,7 @@ async def upload(request: Request) -> Response:
             return wavespeed_error(1401, "the uploaded file is empty", 400)
         folder = core.data_dir / "uploads" / digest.hexdigest()[:16]
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / name
-        os.replace(tmp, target)
+        target = move_into_place(tmp, folder / name)
         content_type = item.content_type or "application/octet-stream"
     url = core.serve(f"uploads/{folder.name}/{name}", target)
     return wavespeed_ok({"type": content_type, "download_url": url, "filename": name, "size": size})

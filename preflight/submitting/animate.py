@@ -221,7 +221,9 @@ class _Image2Video:
         source = {"image_url": image} if is_url(image) else {"image_file": image}
         self.ledger.update(lease, status=JobStatus.CHECKED)
         self.ledger.update(
-            lease, status=JobStatus.HOSTED, urls={"image": image if is_url(image) else f"inline:{image}"}
+            lease,
+            status=JobStatus.HOSTED,
+            urls={"image": image if is_url(image) else f"inline:{image}"},
         )
         record = self.ledger.update(lease, status=JobStatus.CREATING)
         self.emit("create", "start", "creating the image2video task", job)

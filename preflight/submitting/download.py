@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from preflight.model.atomic import move_into_place
 from preflight.model.errors import APIConnectionError, APIError
 from preflight.submitting._crashpoints import crash_point
 
@@ -83,8 +84,7 @@ def download(
         raise APIConnectionError(
             f"downloading the result stopped at {size} of {total} bytes; run again to continue it"
         )
-    os.replace(part, out)
-    return out
+    return move_into_place(part, out)
 
 
 def _total(response: httpx.Response, have: int) -> int | None:

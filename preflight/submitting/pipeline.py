@@ -13,13 +13,13 @@ import contextlib
 import copy
 import os
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from preflight.model.atomic import atomic_open
 from preflight.model.errors import (
     APIConnectionError,
     APIError,
@@ -823,14 +823,8 @@ def _deliver(result: Path, out: Path) -> Path:
     if result.resolve() == out.resolve():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-    os.close(fd)
-    try:
-        shutil.copyfile(result, tmp)
-        os.replace(tmp, out)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    with open(result, "rb") as source, atomic_open(out) as target:
+        shutil.copyfileobj(source, target)
     return out
 
 

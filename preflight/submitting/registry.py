@@ -44,7 +44,8 @@ class ProviderEntry:
     ``--upload-to`` (S3). ``concurrency`` is the batch default (tasks holding a slot at once).
     ``task_id`` is the shape of the provider's task ids (for `preflight status` without
     ``--provider``). ``task_kinds`` are the endpoints `status`/`tasks` can look a task up on;
-    ``can_list``/``can_cancel`` say whether the API lists or cancels tasks at all.
+    ``can_list`` says whether the API lists tasks at all. (Neither provider documents a way to
+    cancel a task; see `preflight.submitting.admin`.)
     """
 
     name: str
@@ -58,7 +59,6 @@ class ProviderEntry:
     task_id: re.Pattern[str] = field(default=re.compile(r".+"))
     task_kinds: tuple[str, ...] = ("lip-sync",)
     can_list: bool = False
-    can_cancel: bool = False
 
     def profile(self, mode: str) -> str:
         """The default profile for ``mode`` (``text`` or ``audio``)."""
@@ -106,7 +106,6 @@ REGISTRY: Mapping[str, ProviderEntry] = MappingProxyType(
             task_id=re.compile(r"\d{6,}"),  # long numeric strings
             task_kinds=("lip-sync", "image2video", "advanced-lip-sync"),
             can_list=True,
-            can_cancel=False,  # the API documents no cancel endpoint
         ),
         "wavespeed": ProviderEntry(
             name="wavespeed",
@@ -121,7 +120,6 @@ REGISTRY: Mapping[str, ProviderEntry] = MappingProxyType(
             task_id=re.compile(r"[0-9a-f]{32}", re.IGNORECASE),
             task_kinds=("lip-sync",),
             can_list=False,  # no listing: a lost submit answer cannot be found again
-            can_cancel=False,  # no cancel endpoint in the API or the official SDK
         ),
     }
 )
