@@ -53,18 +53,7 @@ def download(
                 if response.status_code == 200:
                     have = 0  # no range support: start over
                 total = _total(response, have)
-                mode = "ab" if have else "wb"
-                written = have
-                with open(part, mode) as fh:
-                    for chunk in response.iter_bytes(CHUNK):
-                        fh.write(chunk)
-                        written += len(chunk)
-                        if on_progress is not None:
-                            on_progress(written, total)
-                        fh.flush()
-                        crash_point("mid-download")
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                _append(response, part, have, total, on_progress)
             else:
                 raise APIError(
                     f"downloading the result failed: HTTP {response.status_code}",
@@ -85,6 +74,27 @@ def download(
             f"downloading the result stopped at {size} of {total} bytes; run again to continue it"
         )
     return move_into_place(part, out)
+
+
+def _append(
+    response: httpx.Response,
+    part: Path,
+    have: int,
+    total: int | None,
+    on_progress: Callable[[int, int | None], None] | None,
+) -> None:
+    """The response's bytes after the ``have`` already in ``part``, flushed as they come."""
+    written = have
+    with open(part, "ab" if have else "wb") as fh:
+        for chunk in response.iter_bytes(CHUNK):
+            fh.write(chunk)
+            written += len(chunk)
+            if on_progress is not None:
+                on_progress(written, total)
+            fh.flush()
+            crash_point("mid-download")
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _total(response: httpx.Response, have: int) -> int | None:

@@ -5,6 +5,10 @@ running the same command again (see `preflight.submitting.ledger`). The create i
 step: its row is written as ``creating`` first, and a row found in that state is reconciled with
 the provider (is there a task with our external id, or with our inputs?) before anything is
 created again.
+
+The steps live in `preflight.submitting.steps`, one module per stretch of the state table
+(`preflight.submitting.states`); `Submitter` owns the plumbing (providers, gate, ledger) and
+drives a job from the state its row is in.
 """
 
 from __future__ import annotations
@@ -12,48 +16,29 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-import shutil
 import threading
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from preflight.model.atomic import atomic_open
-from preflight.model.errors import (
-    APIConnectionError,
-    APIError,
-    ConcurrencyLimitError,
-    ConfigError,
-    ContentPolicyError,
-    FixError,
-    InvalidRequestError,
-    LedgerError,
-    PreflightError,
-    RateLimitError,
-    ServerError,
-    TaskFailedError,
-)
-from preflight.model.findings import Finding, Severity
-from preflight.submitting._crashpoints import crash_point
+from preflight.model.errors import ConfigError, LedgerError
 from preflight.submitting.caches import HashCache
-from preflight.submitting.download import download
-from preflight.submitting.gate import MAX_CREATE_ATTEMPTS, SlotGate
+from preflight.submitting.gate import SlotGate
 from preflight.submitting.ledger import JobRecord, JobStatus, Lease, Ledger, job_key
 from preflight.submitting.model import Event, JobResult, Outcome, SubmitRequest, is_url
 from preflight.submitting.providers import Media, Provider
+from preflight.submitting.steps.create import Creating
+from preflight.submitting.steps.finish import Finishing, deliver
+from preflight.submitting.steps.prepare import Preparing, fix_input
 
 if TYPE_CHECKING:
-    from preflight.client.models import Task
     from preflight.fixing import FixOptions
-    from preflight.report.model import Result
     from preflight.submitting.hosting import Host
     from preflight.submitting.hosting.s3 import S3Host
 
-__all__ = ["EventSink", "Submitter"]
+__all__ = ["EventSink", "Submitter", "fix_input", "request_from_record"]
 
 EventSink = Callable[[Event], None]
-INLINE = "inline:"
 HEAD_TIMEOUT = 10.0
 
 
@@ -61,7 +46,7 @@ def _quiet(event: Event) -> None:
     del event
 
 
-class Submitter:
+class Submitter(Preparing, Creating, Finishing):
     """Runs jobs against one ledger. Thread-safe: a batch shares one Submitter.
 
     ``providers`` gives the `Provider` for a name (a mapping, or a factory called once per name).
@@ -127,19 +112,6 @@ class Submitter:
             if name not in self._cache:
                 self._cache[name] = self._providers(name)
             return self._cache[name]
-
-    def s3_host(self, url: str) -> S3Host:
-        """One S3 host (one boto3 client) per ``--upload-to`` for every job of this submitter."""
-        from preflight.submitting.hosting.s3 import S3Host
-
-        with self._lock:
-            if url not in self._hosts:
-                self._hosts[url] = S3Host.from_url(url)
-            return self._hosts[url]
-
-    def emit(self, step: str, state: str, message: str, job: str | None, **data: Any) -> None:
-        """Report one step to ``on_event``."""
-        self.on_event(Event(step, state, message, job, data))
 
     # --- the run ----------------------------------------------------------------------------
 
@@ -210,49 +182,6 @@ class Submitter:
             request = _replace(request, upload_to=upload_to)
         return self.run(request)
 
-    # --- hosting route: decided before anything is spent ------------------------------------
-
-    def route(self, request: SubmitRequest, provider: Provider, role: str) -> str | None:
-        """How a local file for ``role`` would reach ``provider``: ``s3``, ``inline``,
-        ``upload`` (the provider's own), ``fallback`` (the demo's sandbox), or None (no way)."""
-        if request.upload_to:
-            return "s3"
-        if provider.inline(role):
-            return "inline"
-        if provider.host() is not None:
-            return "upload"
-        return "fallback" if self.fallback_host is not None else None
-
-    def _block_unroutable(
-        self,
-        request: SubmitRequest,
-        provider: Provider,
-        lease: Lease,
-        job: str,
-        roles: Mapping[str, str],
-    ) -> JobResult | None:
-        """Stop as ``blocked`` when a file for one of ``roles`` (role -> source) would be local
-        and has no way to reach the provider: before any download, encode, upload or create."""
-        for role, source in roles.items():
-            if self.route(request, provider, role) is not None:
-                continue
-            what = f"the {role} needs a fix, so" if is_url(source) else f"the {role} is local:"
-            reason = (
-                f"{what} it would be sent as a local file, and {provider.name} fetches media by "
-                "URL and has no upload endpoint"
-            )
-            action = (
-                f"pass --upload-to s3://BUCKET/PREFIX: `preflight resume {job} --upload-to "
-                f"s3://BUCKET/PREFIX`"
-                + ("" if is_url(source) else f", or give the {role} as a URL")
-            )
-            self.ledger.update(lease, status=JobStatus.BLOCKED, error=f"{reason}; {action}")
-            self.emit("host", "fail", f"blocked: {reason}", job, role=role, action=action)
-            return self._result(
-                request, self.ledger.get(job), Outcome.BLOCKED, reason=reason, action=action
-            )
-        return None
-
     def _fingerprints(self, request: SubmitRequest) -> dict[str, dict[str, Any]]:
         inputs: dict[str, dict[str, Any]] = {}
         for role in ("video", "audio"):
@@ -265,31 +194,6 @@ class Submitter:
                 inputs[role] = {"sha256": HashCache(self.ledger).sha256(source)}
         return inputs
 
-    def _finished(self, request: SubmitRequest, record: JobRecord, out: Path) -> JobResult:
-        """The result of a job another process finished."""
-        if record.status is JobStatus.DONE and record.result_path:
-            output = _deliver(Path(record.result_path), out)
-            self.emit("done", "done", f"result at {output}", record.job_id, output=str(output))
-            return self._result(request, record, Outcome.DONE, output=output, resumed=True)
-        outcome = {
-            JobStatus.REJECTED: Outcome.REJECTED,
-            JobStatus.CANCELLED: Outcome.CANCELLED,
-        }.get(record.status, Outcome.FAILED)
-        return self._result(request, record, outcome, reason=record.error, resumed=True)
-
-    def _result(
-        self, request: SubmitRequest, record: JobRecord, outcome: Outcome, **kw: Any
-    ) -> JobResult:
-        return JobResult(
-            name=request.display_name,
-            outcome=outcome,
-            job_id=record.job_id,
-            task_id=kw.pop("task_id", record.task_id),
-            provider=record.provider,
-            result_url=kw.pop("result_url", record.result_url),
-            **kw,
-        )
-
     def _drive(
         self,
         request: SubmitRequest,
@@ -299,6 +203,7 @@ class Submitter:
         out: Path,
         resumed: bool,
     ) -> JobResult:
+        """Take the job from the state its row is in to its end, step by step."""
         job = record.job_id
         self.emit(
             "job",
@@ -313,9 +218,34 @@ class Submitter:
             record = self.ledger.update(lease, out_path=str(out))
         if dict(record.options) != request.options():  # `resume` reruns with the latest
             record = self.ledger.update(lease, options=request.options())
+        settled = self._settled(request, record, lease, out)
+        if isinstance(settled, JobResult):
+            return settled
+        record = settled
+        if record.status is JobStatus.SUCCEEDED and record.result_url:
+            return self._download(request, record, lease, out, resumed)
+        task_id = record.task_id
+        if task_id is None and record.status is JobStatus.CREATING:
+            found = self._reconcile(request, provider, record)
+            if found is not None:
+                record = self.ledger.update(lease, status=JobStatus.SUBMITTED, task_id=found.id)
+        prepared: dict[str, Media] = {}
+        if record.task_id is None:
+            checked = self._judge(request, provider, record, lease)  # holds no provider slot
+            if isinstance(checked, JobResult):
+                return checked
+            prepared = checked
+        return self._paid(request, provider, record, lease, prepared, out, resumed)
+
+    def _settled(
+        self, request: SubmitRequest, record: JobRecord, lease: Lease, out: Path
+    ) -> JobRecord | JobResult:
+        """How a job that already ended (done, cancelled, failed) answers a re-run; else its row
+        (``done`` whose file went away goes back to ``succeeded`` to fetch it again)."""
+        job = record.job_id
         if record.status is JobStatus.DONE:
             if record.result_path and os.path.isfile(record.result_path):
-                output = _deliver(Path(record.result_path), out)
+                output = deliver(Path(record.result_path), out)
                 self.emit(
                     "done", "done", f"already done: result at {output}", job, output=str(output)
                 )
@@ -330,37 +260,46 @@ class Submitter:
             reason = f"{record.error} (an earlier run; --new submits the job again)"
             self.emit("done", "fail", f"this job failed earlier: {reason}", job)
             return self._result(request, record, Outcome.FAILED, reason=reason, resumed=True)
+        return record
 
-        if record.status is JobStatus.SUCCEEDED and record.result_url:
-            return self._download(request, record, lease, out, resumed)
+    def _judge(
+        self, request: SubmitRequest, provider: Provider, record: JobRecord, lease: Lease
+    ) -> dict[str, Media] | JobResult:
+        """Block on a local file with no route, then check, fix and host (`Preparing`)."""
+        local = {r: s for r in ("video", "audio") if (s := getattr(request, r)) is not None}
+        local.update({r: p for r, p in record.fixed.items() if os.path.isfile(p)})
+        blocked = self._block_unroutable(
+            request,
+            provider,
+            lease,
+            record.job_id,
+            {r: s for r, s in local.items() if not is_url(s)},
+        )
+        if blocked is not None:
+            return blocked
+        return self._prepare(request, provider, record, lease)
 
-        task_id = record.task_id
-        if task_id is None and record.status is JobStatus.CREATING:
-            found = self._reconcile(request, provider, record)
-            if found is not None:
-                task_id = found.id
-                record = self.ledger.update(lease, status=JobStatus.SUBMITTED, task_id=task_id)
-        prepared: dict[str, Media] = {}
-        if task_id is None:
-            local = {r: s for r in ("video", "audio") if (s := getattr(request, r)) is not None}
-            local.update({r: p for r, p in record.fixed.items() if os.path.isfile(p)})
-            blocked = self._block_unroutable(
-                request, provider, lease, job, {r: s for r, s in local.items() if not is_url(s)}
-            )
-            if blocked is not None:
-                return blocked
-            checked = self._prepare(request, provider, record, lease)  # holds no provider slot
-            if isinstance(checked, JobResult):
-                return checked
-            prepared = checked
-        self.gate.acquire()  # a task holds a provider slot from its create until it ends
+    def _paid(
+        self,
+        request: SubmitRequest,
+        provider: Provider,
+        record: JobRecord,
+        lease: Lease,
+        prepared: Mapping[str, Media],
+        out: Path,
+        resumed: bool,
+    ) -> JobResult:
+        """Create (unless a task exists), wait and download, holding a provider slot from the
+        create until the task ends."""
+        job = record.job_id
+        self.gate.acquire()
         try:
-            if task_id is None:
+            if record.task_id is None:
                 created = self._create(request, provider, record, lease, prepared)
                 if isinstance(created, JobResult):
                     return created
                 record = created
-                task_id = record.task_id
+            task_id = record.task_id
             assert task_id is not None
             if not request.wait:
                 self.emit(
@@ -374,432 +313,14 @@ class Submitter:
             return waited
         return self._download(request, waited, lease, out, resumed)
 
-    # --- steps ------------------------------------------------------------------------------
-
-    def _prepare(
-        self, request: SubmitRequest, provider: Provider, record: JobRecord, lease: Lease
-    ) -> dict[str, Media] | JobResult:
-        """Check (and fix) the inputs, then give each one what the create needs."""
-        job = record.job_id
-        sources = {r: s for r in ("video", "audio") if (s := getattr(request, r)) is not None}
-        for role, path in record.fixed.items():  # fixed by an earlier run: reuse
-            if os.path.isfile(path):
-                sources[role] = path
-        self.emit("check", "start", f"checking against {request.profile_name}", job)
-        checked = {**sources, **self._local_copies(sources, job)}
-        result = self._check(request, checked)
-        self.emit(
-            "check",
-            "done" if result.ok else "fail",
-            "passes" if result.ok else f"{_count(result.findings)} against {request.profile_name}",
-            job,
-            ok=result.ok,
-            findings=[f.to_dict() for f in result.findings],
-        )
-        if not result.ok:
-            errors = [f for f in result.findings if f.severity is Severity.ERROR]
-            blocking = [f for f in errors if not f.fixable]
-            if not request.fix or blocking:
-                why = blocking or errors
-                reason = "; ".join(f"{f.rule}: {f.message}" for f in why)
-                if request.fix and blocking:
-                    reason = f"cannot be fixed: {reason}"
-                self.ledger.update(lease, status=JobStatus.REJECTED, error=reason)
-                return self._result(
-                    request,
-                    self.ledger.get(job),
-                    Outcome.REJECTED,
-                    reason=reason,
-                    findings=tuple(result.findings),
-                )
-            blocked = self._block_unroutable(
-                request, provider, lease, job, _to_fix(result, checked)
-            )
-            if blocked is not None:  # the fixed file could not reach the provider
-                return blocked
-            fixed = self._fix(request, record, lease, checked, result)
-            if isinstance(fixed, JobResult):
-                return fixed
-            sources = fixed
-        else:
-            self.ledger.update(lease, status=JobStatus.CHECKED)
-
-        media: dict[str, Media] = {}
-        for role, source in sources.items():
-            if is_url(source):
-                media[role] = Media(url=source)
-            elif provider.inline(role) and not request.upload_to:
-                media[role] = Media(file=Path(source).resolve())
-                self.emit("host", "skip", f"{role}: sent inline (base64)", job, role=role)
-            else:
-                media[role] = Media(url=self._host(request, provider, role, source, job))
-        self.ledger.update(lease, status=JobStatus.HOSTED, urls=_encode(media))
-        return media
-
-    def _local_copies(self, sources: Mapping[str, str], job: str) -> dict[str, str]:
-        """Local copies of URL inputs the probe cannot read where they are (checked, not sent)."""
-        from preflight.model.errors import InputError
-        from preflight.probing import probe
-
-        copies: dict[str, str] = {}
-        for role, source in sources.items():
-            if not is_url(source):
-                continue
-            try:
-                probe(source)
-                continue
-            except InputError:
-                pass
-            self.emit("check", "info", f"{role}: fetching a copy of the URL to check it", job)
-            target = self.work_dir / job / f"{role}-source{_suffix(source)}"
-            try:
-                copies[role] = str(download(source, target))
-            except APIError as exc:
-                self.emit("check", "info", f"{role}: cannot fetch the URL: {exc}", job)
-        return copies
-
-    def _check(self, request: SubmitRequest, sources: Mapping[str, str]) -> Result:
-        from preflight.checking.check import check
-
-        fields: dict[str, Any] = {"audio": sources.get("audio")}
-        if request.mode == "text":
-            fields.update(
-                text=request.text,
-                voice_id=request.voice_id,
-                voice_language=request.voice_language,
-                voice_speed=request.voice_speed,
-            )
-        report = check(
-            [sources["video"]], profile=request.profile_name, face=request.face, **fields
-        )
-        return report.results[0]
-
-    def _fix(
-        self,
-        request: SubmitRequest,
-        record: JobRecord,
-        lease: Lease,
-        sources: dict[str, str],
-        result: Result,
-    ) -> dict[str, str] | JobResult:
-        job = record.job_id
-        failing = sorted(
-            {f.rule.split(".", 1)[0] for f in result.findings if f.severity is Severity.ERROR}
-            & set(sources)
-        ) or ["video"]
-        workdir = self.work_dir / job
-        workdir.mkdir(parents=True, exist_ok=True)
-        fixed: dict[str, str] = dict(record.fixed)
-        for role in failing:
-            source = sources[role]
-            self.emit("fix", "start", f"fixing the {role}", job, role=role)
-            local = source
-            if is_url(source):  # fix a local copy; the fixed file is hosted afterwards
-                local = str(download(source, workdir / f"{role}-source{_suffix(source)}"))
-            target = workdir / f"{Path(local).stem}.fixed{'.mp4' if role == 'video' else '.m4a'}"
-            try:
-                made = fix_input(
-                    local, target, role=role, profile=request.profile_name,
-                    options=self.fix_options,
-                    show_progress=self.show_progress,
-                )  # fmt: skip
-            except PreflightError as exc:
-                reason = f"the {role} cannot be fixed: {exc}"
-                self.ledger.update(lease, status=JobStatus.REJECTED, error=reason)
-                self.emit("fix", "fail", reason, job, role=role)
-                return self._result(
-                    request,
-                    self.ledger.get(job),
-                    Outcome.REJECTED,
-                    reason=reason,
-                    findings=tuple(result.findings),
-                )
-            fixed[role] = str(made)
-            sources[role] = str(made)
-            self.ledger.update(lease, status=JobStatus.FIXED, fixed=fixed)
-            self.emit("fix", "done", f"fixed the {role}: {made}", job, role=role, path=str(made))
-        again = self._check(request, sources)
-        if not again.ok:
-            reason = "still fails after fixing: " + "; ".join(
-                f"{f.rule}: {f.message}" for f in again.findings if f.severity is Severity.ERROR
-            )
-            self.ledger.update(lease, status=JobStatus.REJECTED, error=reason)
-            return self._result(
-                request,
-                self.ledger.get(job),
-                Outcome.REJECTED,
-                reason=reason,
-                findings=tuple(again.findings),
-            )
-        return sources
-
-    def _host(
-        self, request: SubmitRequest, provider: Provider, role: str, source: str, job: str
-    ) -> str:
-        from preflight.submitting.hosting import host_file
-
-        host: Host | None
-        if request.upload_to:
-            host = self.s3_host(request.upload_to)
-        else:
-            host = provider.host() or self.fallback_host
-        if host is None:
-            raise ConfigError(
-                f"the {role} is a local file and {provider.name} needs a URL: pass "
-                "--upload-to s3://BUCKET/PREFIX"
-            )
-        self.emit("host", "start", f"uploading the {role}", job, role=role)
-        hosted = host_file(host, source, self.ledger)
-        self.emit(
-            "host",
-            "done",
-            f"{role}: {'already uploaded' if hosted.cached else 'uploaded'}",
-            job,
-            role=role,
-            cached=hosted.cached,
-        )
-        return hosted.url
-
-    def _create(
-        self,
-        request: SubmitRequest,
-        provider: Provider,
-        record: JobRecord,
-        lease: Lease,
-        media: Mapping[str, Media],
-    ) -> JobRecord | JobResult:
-        job = record.job_id
-        for attempt in range(MAX_CREATE_ATTEMPTS):
-            if lease.lost:
-                raise PreflightError(f"job {job} was taken over by another process")
-            record = self.ledger.update(lease, status=JobStatus.CREATING)
-            self.emit(
-                "create",
-                "start",
-                f"creating the {provider.name} task",
-                job,
-                external_task_id=record.external_task_id,
-            )
-            try:
-                task = provider.create(request, media, record.external_task_id)
-            except (ConcurrencyLimitError, RateLimitError) as exc:
-                # a 429 with 1302/1303 started nothing: back to hosted, wait, try again
-                self.ledger.update(lease, status=JobStatus.HOSTED)
-                self.gate.refused()
-                self.emit(
-                    "create",
-                    "info",
-                    f"provider busy ({exc}); backing off",
-                    job,
-                    attempt=attempt + 1,
-                )
-                self.gate.release()
-                try:
-                    self.gate.backoff(attempt)
-                finally:
-                    self.gate.acquire()
-                continue
-            except (InvalidRequestError, ContentPolicyError) as exc:
-                reason = str(exc)
-                self.ledger.update(lease, status=JobStatus.FAILED, error=reason)
-                self.emit("create", "fail", f"the provider refused the job: {reason}", job)
-                return self._result(request, self.ledger.get(job), Outcome.FAILED, reason=reason)
-            except (APIConnectionError, ServerError) as exc:
-                # the create may have started a task: stay `creating`, reconcile on the next run
-                raise APIError(
-                    f"{exc}; the job stays recorded as creating: run the same command again to "
-                    "find the task (nothing is created twice)"
-                ) from exc
-            except APIError:
-                if record.task_id is None:
-                    self.ledger.update(lease, status=JobStatus.HOSTED)
-                raise
-            crash_point("after-create")
-            self.gate.created()
-            record = self.ledger.update(lease, status=JobStatus.SUBMITTED, task_id=task.id)
-            self.emit("create", "done", f"task {task.id} created", job, task_id=task.id)
-            return record
-        reason = f"the provider stayed at its concurrency limit for {MAX_CREATE_ATTEMPTS} tries"
-        raise APIError(reason)
-
-    def _reconcile(
-        self, request: SubmitRequest, provider: Provider, record: JobRecord
-    ) -> Task | None:
-        job = record.job_id
-        if not provider.can_find:
-            raise APIError(
-                f"job {job}: an earlier run stopped while creating a {provider.name} task, and "
-                f"{provider.name} offers no way to look it up, so it may exist already. Check "
-                "your tasks with the provider; to submit anyway, run again with --new"
-            )
-        media = _decode(record.urls)
-        self.emit(
-            "create",
-            "info",
-            "an earlier run stopped around the create call: looking for its task",
-            job,
-        )
-        if "video" not in media:
-            return None
-        found = provider.find(request, media, record.external_task_id, record.updated_at)
-        if found is not None:
-            self.emit(
-                "create",
-                "done",
-                f"found task {found.id} from the earlier run",
-                job,
-                task_id=found.id,
-                reconciled=True,
-            )
-        else:
-            self.emit("create", "info", "no task was created by the earlier run", job)
-        return found
-
-    def _wait(
-        self,
-        request: SubmitRequest,
-        provider: Provider,
-        record: JobRecord,
-        lease: Lease,
-        task_id: str,
-    ) -> JobRecord | JobResult:
-        job = record.job_id
-        started = time.monotonic()
-        self.emit("wait", "start", f"waiting for task {task_id}", job, task_id=task_id)
-        last = [record.status]
-
-        def on_update(task: Task) -> None:
-            status = task.status.value
-            mapped = {
-                "submitted": JobStatus.SUBMITTED,
-                "processing": JobStatus.PROCESSING,
-            }.get(status)
-            if mapped is not None and mapped is not last[0]:
-                self.ledger.update(lease, status=mapped)
-                last[0] = mapped
-            self.emit(
-                "wait",
-                "progress",
-                f"task {task_id}: {status}",
-                job,
-                task_id=task_id,
-                status=status,
-                elapsed=round(time.monotonic() - started, 1),
-            )
-
-        try:
-            task = provider.wait(task_id, timeout=request.timeout, on_update=on_update)
-        except TaskFailedError as exc:
-            reason = exc.message
-            self.ledger.update(lease, status=JobStatus.FAILED, error=reason)
-            self.emit("wait", "fail", f"task {task_id} failed: {reason}", job, task_id=task_id)
-            return self._result(request, self.ledger.get(job), Outcome.FAILED, reason=reason)
-        except (APIConnectionError, ServerError, RateLimitError) as exc:
-            reason = f"gave up waiting: {exc}"
-            self.emit(
-                "wait",
-                "fail",
-                f"{reason}; `preflight resume {job}` continues",
-                job,
-                task_id=task_id,
-            )
-            return self._result(request, self.ledger.get(job), Outcome.TIMED_OUT, reason=reason)
-        url = task.video_url
-        if not url:
-            reason = f"task {task_id} succeeded without a result video"
-            self.ledger.update(lease, status=JobStatus.FAILED, error=reason)
-            return self._result(request, self.ledger.get(job), Outcome.FAILED, reason=reason)
-        self.emit("wait", "done", f"task {task_id} succeeded", job, task_id=task_id)
-        return self.ledger.update(lease, status=JobStatus.SUCCEEDED, result_url=url)
-
-    def _download(
-        self, request: SubmitRequest, record: JobRecord, lease: Lease, out: Path, resumed: bool
-    ) -> JobResult:
-        job = record.job_id
-        assert record.result_url is not None
-        self.emit("download", "start", f"downloading to {out}", job, path=str(out))
-        shown = [-1]
-
-        def progress(done: int, total: int | None) -> None:
-            step = int(done * 10 / total) if total else done // (1 << 20)  # 10 % (or 1 MB) steps
-            if step != shown[0]:
-                shown[0] = step
-                size = (
-                    f"{done / 1e6:.1f} of {total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
-                )
-                self.emit("download", "progress", f"downloading: {size}", job, bytes=done,
-                          total=total)  # fmt: skip
-
-        download(record.result_url, out, on_progress=progress)
-        self.emit(
-            "download",
-            "done",
-            f"downloaded {out.stat().st_size} bytes",
-            job,
-            path=str(out),
-            bytes=out.stat().st_size,
-        )
-        record = self.ledger.update(lease, status=JobStatus.DONE, result_path=str(out))
-        self.emit("done", "done", f"result at {out}", job, output=str(out), task_id=record.task_id)
-        return self._result(request, record, Outcome.DONE, output=out, resumed=resumed)
-
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-def fix_input(
-    source: str,
-    target: Path,
-    *,
-    role: str,
-    profile: str,
-    options: FixOptions | None = None,
-    show_progress: bool = False,
-) -> Path:
-    """Make ``source`` pass ``profile`` as ``target`` with `preflight.fix` (raises FixError)."""
-    from preflight.fixing import fix
-
-    result = fix(
-        source, profile=profile, output=target, options=options, show_progress=show_progress
-    )
-    if result.status in ("fixed", "copied") and result.output:
-        return Path(result.output)
-    raise FixError(result.message or f"the {role} cannot be fixed ({result.status})")
-
-
-def _to_fix(result: Result, sources: Mapping[str, str]) -> dict[str, str]:
-    """The inputs a fix would replace with a local file (the roles `Submitter._fix` picks)."""
-    failing = {f.rule.split(".", 1)[0] for f in result.findings if f.severity is Severity.ERROR}
-    roles = sorted(failing & set(sources)) or ["video"]
-    return {role: sources[role] for role in roles}
 
 
 def _replace(request: SubmitRequest, **changes: Any) -> SubmitRequest:
     from dataclasses import replace
 
     return replace(request, **changes)
-
-
-def _count(findings: tuple[Finding, ...]) -> str:
-    errors = sum(f.severity is Severity.ERROR for f in findings)
-    return f"{errors} error{'s' if errors != 1 else ''}"
-
-
-def _suffix(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    return Path(urlsplit(url).path).suffix or ".bin"
-
-
-def _encode(media: Mapping[str, Media]) -> dict[str, str]:
-    return {r: m.url if m.url is not None else f"{INLINE}{m.file}" for r, m in media.items()}
-
-
-def _decode(urls: Mapping[str, str]) -> dict[str, Media]:
-    return {
-        r: Media(file=Path(v[len(INLINE) :])) if v.startswith(INLINE) else Media(url=v)
-        for r, v in urls.items()
-    }
 
 
 def _url_fingerprint(url: str) -> dict[str, Any]:
@@ -816,16 +337,6 @@ def _url_fingerprint(url: str) -> dict[str, Any]:
             if length.isdigit():
                 found["size"] = int(length)
     return found
-
-
-def _deliver(result: Path, out: Path) -> Path:
-    """The finished file at ``out`` (copied there, whole, when the job wrote it elsewhere)."""
-    if result.resolve() == out.resolve():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(result, "rb") as source, atomic_open(out) as target:
-        shutil.copyfileobj(source, target)
-    return out
 
 
 def request_from_record(
