@@ -4,8 +4,10 @@ The library API behind `preflight submit`. Every run is recorded in the job ledg
 (`preflight.submitting.ledger`); running the same job again resumes it instead of paying twice.
 
 Importing this package stays light (no SQLite, no httpx): the pipeline modules load on first use.
-The runner and its parts live in `preflight.submitting.pipeline` (`Submitter`),
-`preflight.submitting.batch` (`run_batch`, `read_job_lines`), `preflight.submitting.providers`
+The runner and its parts live in `preflight.submitting.pipeline` (`Submitter`, driving the steps in
+`preflight.submitting.steps` along the state table of `preflight.submitting.states`),
+`preflight.submitting.batch` (`run_batch`, `read_job_lines`), `preflight.submitting.registry` (one
+entry per provider: `REGISTRY`, `make_provider`), `preflight.submitting.providers`
 (`KlingProvider`, `WaveSpeedProvider`), `preflight.submitting.gate` (`SlotGate`); they are also
 reachable from here by name.
 """

@@ -62,11 +62,12 @@ class Hosting(StepBase):
         for role, source in roles.items():
             if self.route(request, provider, role) is not None:
                 continue
-            what = f"the {role} needs a fix, so" if is_url(source) else f"the {role} is local:"
-            reason = (
-                f"{what} it would be sent as a local file, and {provider.name} fetches media by "
-                "URL and has no upload endpoint"
+            what = (
+                f"the {role} needs a fix and the fixed file is local"
+                if is_url(source)
+                else f"the {role} is a local file"
             )
+            reason = f"{what}, but {provider.name} fetches media by URL and has no upload endpoint"
             action = (
                 f"pass --upload-to s3://BUCKET/PREFIX: `preflight resume {job} --upload-to "
                 f"s3://BUCKET/PREFIX`"
