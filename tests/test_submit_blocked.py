@@ -49,6 +49,7 @@ def test_a_local_video_without_hosting_is_blocked_then_resumed_with_upload_to(
     assert first.exit_code == 1, first.output
     assert "blocked:" in first.output
     assert "--upload-to" in first.output
+    assert "check: passes" in first.output  # judged first: every finding is known at once
     (record,) = Ledger(tmp_path / "cli.sqlite3").jobs()
     assert record.status is JobStatus.BLOCKED
     assert sandbox.tasks() == []
@@ -100,6 +101,28 @@ def test_a_url_needing_a_fix_on_kling_is_blocked_before_any_download_or_encode(
         assert finished.job_id == result.job_id
         (task,) = sandbox.tasks()
         assert f"/{s3_bucket}/fixed/" in task.params["video_url"]
+
+
+def test_a_local_file_needing_a_fix_is_blocked_before_the_encode(
+    sandbox: Sandbox, media: Media, tmp_path: Path
+) -> None:
+    video = copy(media, "mkv", tmp_path)
+    events: list[Event] = []
+    with KlingClient(
+        sandbox.kling_access_key, sandbox.kling_secret_key, base_url=sandbox.url
+    ) as client:
+        runner = Submitter(
+            Ledger(tmp_path / "l.sqlite3"), {"kling": KlingProvider(client)}, on_event=events.append
+        )
+        result = runner.run(
+            SubmitRequest(str(video), text="hi", voice_id="genshin_klee2", face=False)
+        )
+    assert result.outcome is Outcome.BLOCKED
+    assert "is a local file" in (result.reason or "")
+    assert ("check", "fail") in [(e.step, e.state) for e in events]
+    assert not [e for e in events if e.step == "fix"]
+    assert not (tmp_path / "work").exists()
+    assert sandbox.tasks() == []
 
 
 def test_jobs_rm_and_cancel(sandbox: Sandbox, media: Media, tmp_path: Path) -> None:

@@ -231,7 +231,7 @@ class Submitter(Preparing, Creating, Finishing):
                 record = self.ledger.update(lease, status=JobStatus.SUBMITTED, task_id=found.id)
         prepared: dict[str, Media] = {}
         if record.task_id is None:
-            checked = self._judge(request, provider, record, lease)  # holds no provider slot
+            checked = self._prepare(request, provider, record, lease)  # holds no provider slot
             if isinstance(checked, JobResult):
                 return checked
             prepared = checked
@@ -261,23 +261,6 @@ class Submitter(Preparing, Creating, Finishing):
             self.emit("done", "fail", f"this job failed earlier: {reason}", job)
             return self._result(request, record, Outcome.FAILED, reason=reason, resumed=True)
         return record
-
-    def _judge(
-        self, request: SubmitRequest, provider: Provider, record: JobRecord, lease: Lease
-    ) -> dict[str, Media] | JobResult:
-        """Block on a local file with no route, then check, fix and host (`Preparing`)."""
-        local = {r: s for r in ("video", "audio") if (s := getattr(request, r)) is not None}
-        local.update({r: p for r, p in record.fixed.items() if os.path.isfile(p)})
-        blocked = self._block_unroutable(
-            request,
-            provider,
-            lease,
-            record.job_id,
-            {r: s for r, s in local.items() if not is_url(s)},
-        )
-        if blocked is not None:
-            return blocked
-        return self._prepare(request, provider, record, lease)
 
     def _paid(
         self,

@@ -87,9 +87,13 @@ class Hosting(StepBase):
         lease: Lease,
         job: str,
         sources: Mapping[str, str],
-    ) -> dict[str, Media]:
+    ) -> dict[str, Media] | JobResult:
         """What the create sends for each input (``hosted``): a URL as given, inline data, or the
-        URL of an upload along the route `route` picked before anything was spent."""
+        URL of an upload along the route `route` picks; ``blocked`` when a local file has none."""
+        local = {role: source for role, source in sources.items() if not is_url(source)}
+        blocked = self._block_unroutable(request, provider, lease, job, local)
+        if blocked is not None:
+            return blocked
         media: dict[str, Media] = {}
         for role, source in sources.items():
             if is_url(source):

@@ -51,7 +51,7 @@ class Preparing(Hosting):
             if rejected is not None:
                 return rejected
             blocked = self._block_unroutable(
-                request, provider, lease, job, _to_fix(result, checked)
+                request, provider, lease, job, _local_after_fix(result, sources)
             )
             if blocked is not None:  # the fixed file could not reach the provider
                 return blocked
@@ -212,11 +212,13 @@ def _sources(request: SubmitRequest, record: JobRecord) -> dict[str, str]:
     return sources
 
 
-def _to_fix(result: Result, sources: Mapping[str, str]) -> dict[str, str]:
-    """The inputs a fix would replace with a local file (the roles `Submitter._fix` picks)."""
+def _local_after_fix(result: Result, sources: Mapping[str, str]) -> dict[str, str]:
+    """The inputs that will be local files once fixed: those already local, and those a fix
+    replaces (the roles `_fix` picks), so a missing route is found before the encode."""
     failing = {f.rule.split(".", 1)[0] for f in result.findings if f.severity is Severity.ERROR}
     roles = sorted(failing & set(sources)) or ["video"]
-    return {role: sources[role] for role in roles}
+    local = {role: source for role, source in sources.items() if not is_url(source)}
+    return {**local, **{role: sources[role] for role in roles}}
 
 
 def _count(findings: tuple[Finding, ...]) -> str:
