@@ -12,7 +12,16 @@ from typing import Any
 
 from preflight.model.errors import ConfigError
 
-__all__ = ["DEFAULT_VOICE_LANGUAGE", "DEFAULT_VOICE_SPEED", "VOICE_LANGUAGES", "Speech"]
+__all__ = [
+    "DEFAULT_VOICE_LANGUAGE",
+    "DEFAULT_VOICE_SPEED",
+    "SPEECH_FIELDS",
+    "VOICE_LANGUAGES",
+    "Speech",
+]
+
+# the four request fields, by their wire names (what `Speech.fields` returns)
+SPEECH_FIELDS = ("text", "voice_id", "voice_language", "voice_speed")
 
 VOICE_LANGUAGES = ("zh", "en")
 DEFAULT_VOICE_LANGUAGE = "en"

@@ -21,6 +21,7 @@ from preflight.model.errors import (
     TaskFailedError,
 )
 from preflight.model.findings import Severity
+from preflight.model.speech import SPEECH_FIELDS
 from preflight.submitting.caches import HashCache
 from preflight.submitting.ledger import JobRecord, JobStatus, Lease, job_key
 from preflight.submitting.model import OUT_SUFFIX, JobResult, Outcome, SubmitRequest, is_url
@@ -66,10 +67,7 @@ class AnimateRequest:
             video=video_url,
             provider="kling",
             audio=self.audio,
-            text=self.text,
-            voice_id=self.voice_id,
-            voice_language=self.voice_language,
-            voice_speed=self.voice_speed,
+            **{name: getattr(self, name) for name in SPEECH_FIELDS},
             fix=self.fix,
             face=self.face,
             upload_to=self.upload_to,

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from preflight.model.errors import ConfigError, LedgerError
+from preflight.model.speech import SPEECH_FIELDS
 from preflight.submitting.caches import HashCache
 from preflight.submitting.gate import SlotGate
 from preflight.submitting.ledger import JobRecord, JobStatus, Lease, Ledger, job_key
@@ -333,14 +334,12 @@ def request_from_record(
             f"job {record.job_id} is the {record.endpoint} step of `preflight animate`: run that "
             "command again to continue it"
         )
+    speech: dict[str, Any] = {name: params.get(name) for name in SPEECH_FIELDS}
     return SubmitRequest(
         video=str(options["video"]),
         provider=record.provider,
         audio=options.get("audio"),
-        text=params.get("text"),
-        voice_id=params.get("voice_id"),
-        voice_language=params.get("voice_language"),
-        voice_speed=params.get("voice_speed"),
+        **speech,
         profile=options.get("profile"),
         fix=bool(options.get("fix", True)),
         face=bool(options.get("face", True)),
