@@ -84,7 +84,9 @@ def test_a_url_needing_a_fix_on_kling_is_blocked_before_any_download_or_encode(
         sandbox.kling_access_key, sandbox.kling_secret_key, base_url=sandbox.url
     ) as client:
         runner = Submitter(ledger, {"kling": KlingProvider(client)}, on_event=events.append)
-        request = SubmitRequest(url, text="hi", voice_id="genshin_klee2", face=False)
+        request = SubmitRequest(
+            url, text="hi", voice_id="genshin_klee2", face=False, out=str(tmp_path / "u.mp4")
+        )
         result = runner.run(request)
         assert result.outcome is Outcome.BLOCKED
         assert result.exit_code == 1
@@ -101,6 +103,7 @@ def test_a_url_needing_a_fix_on_kling_is_blocked_before_any_download_or_encode(
         assert finished.job_id == result.job_id
         (task,) = sandbox.tasks()
         assert f"/{s3_bucket}/fixed/" in task.params["video_url"]
+    assert (tmp_path / "u.mp4").is_file()
 
 
 def test_a_local_file_needing_a_fix_is_blocked_before_the_encode(
