@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 import pytest
+from click.testing import CliRunner
 
+from preflight.cli import main
 from preflight.cli.submit_cmd import submit as submit_command
 from preflight.cli.tasks_cmd import status_command, tasks_command
 from preflight.client import KlingClient, WaveSpeedClient
@@ -157,6 +159,12 @@ def _choices(command: click.Command, name: str) -> list[str]:
     (option,) = [p for p in command.params if p.name == name]
     assert isinstance(option.type, click.Choice)
     return list(option.type.choices)
+
+
+def test_status_without_provider_needs_a_recognisable_id() -> None:
+    result = CliRunner().invoke(main, ["status", "not-an-id"], env={"KLING_ACCESS_KEY": ""})
+    assert result.exit_code == 2
+    assert "pass --provider" in result.output
 
 
 def test_the_cli_offers_the_registry() -> None:

@@ -10,7 +10,10 @@ The row is written before anything is sent and updated after every step: ``check
 client-generated ``external_task_id``), ``submitted`` (the task id), ``processing``,
 ``succeeded`` (the result URL), ``done`` (the downloaded file). A row left in ``creating`` with no
 task id means a process died around the create call: it is reconciled through the client's lookup
-before any new create.
+before any new create. Every status change is checked against the state table of
+`preflight.submitting.states` (an illegal move raises `IllegalTransitionError`); ``blocked`` and
+``cancelled`` are described there. The upload and file-hash caches share this file but live in
+`preflight.submitting.caches`.
 
 Processes sharing a ledger coordinate through a **lease** on each row: ``BEGIN IMMEDIATE`` makes
 "find or insert the row, then take the lease" one atomic step; the holder renews the lease from a
