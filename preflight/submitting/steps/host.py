@@ -15,6 +15,7 @@ from preflight.model.errors import ConfigError
 from preflight.submitting.ledger import JobStatus, Lease
 from preflight.submitting.model import JobResult, Outcome, SubmitRequest, is_url
 from preflight.submitting.providers import Media, Provider
+from preflight.submitting.registry import entry
 from preflight.submitting.steps.base import StepBase
 
 if TYPE_CHECKING:
@@ -40,14 +41,11 @@ class Hosting(StepBase):
 
     def route(self, request: SubmitRequest, provider: Provider, role: str) -> str | None:
         """How a local file for ``role`` would reach ``provider``: ``s3``, ``inline``,
-        ``upload`` (the provider's own), ``fallback`` (the demo's sandbox), or None (no way)."""
-        if request.upload_to:
-            return "s3"
-        if provider.inline(role):
-            return "inline"
-        if provider.host() is not None:
-            return "upload"
-        return "fallback" if self.fallback_host is not None else None
+        ``upload`` (the provider's own), ``fallback`` (the demo's sandbox), or None (no way).
+
+        The provider's registry entry decides; the fallback host is the submitter's own."""
+        found = entry(provider.name).hosting(role, upload_to=bool(request.upload_to))
+        return found or ("fallback" if self.fallback_host is not None else None)
 
     def _block_unroutable(
         self,
