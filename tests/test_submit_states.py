@@ -14,6 +14,7 @@ from preflight.cli.tasks_cmd import status_command, tasks_command
 from preflight.client import KlingClient, WaveSpeedClient
 from preflight.model.errors import ConfigError, ProviderMismatchError
 from preflight.model.speech import Speech
+from preflight.submitting import KlingProvider, Submitter
 from preflight.submitting.ledger import Ledger, job_key
 from preflight.submitting.model import SubmitRequest
 from preflight.submitting.registry import (
@@ -159,6 +160,27 @@ def _choices(command: click.Command, name: str) -> list[str]:
     (option,) = [p for p in command.params if p.name == name]
     assert isinstance(option.type, click.Choice)
     return list(option.type.choices)
+
+
+def test_a_profile_for_another_provider_is_refused_before_the_ledger(tmp_path: Path) -> None:
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"not read: the job stops before its inputs are looked at")
+    ledger = Ledger(tmp_path / "l.db")
+    client = KlingClient("ak", "sk", base_url="http://127.0.0.1:9")
+    try:
+        runner = Submitter(ledger, {"kling": KlingProvider(client)})
+        request = SubmitRequest(
+            str(video), text="hi", voice_id="v", profile="wavespeed-kling-lipsync-t2v"
+        )
+        with pytest.raises(ProviderMismatchError, match="is for wavespeed, not kling"):
+            runner.run(request)
+        with pytest.raises(ConfigError, match="no-such-profile"):
+            runner.run(
+                SubmitRequest(str(video), text="hi", voice_id="v", profile="no-such-profile")
+            )
+    finally:
+        client.close()
+    assert ledger.jobs() == []
 
 
 def test_status_without_provider_needs_a_recognisable_id() -> None:

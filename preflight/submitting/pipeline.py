@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from preflight.model.errors import ConfigError, LedgerError
+from preflight.model.errors import ConfigError, LedgerError, ProviderMismatchError
 from preflight.model.speech import SPEECH_FIELDS
 from preflight.submitting.caches import HashCache
 from preflight.submitting.gate import SlotGate
@@ -124,6 +124,7 @@ class Submitter(Preparing, Creating, Finishing):
             if source is not None and not is_url(source) and not os.path.isfile(source):
                 raise ConfigError(f"no such file: {source}")
         provider = self.provider(request.provider)
+        _profile_fits(request)
         if request.upload_to:
             from preflight.submitting.hosting.s3 import parse_s3_url
 
@@ -305,6 +306,19 @@ def _replace(request: SubmitRequest, **changes: Any) -> SubmitRequest:
     from dataclasses import replace
 
     return replace(request, **changes)
+
+
+def _profile_fits(request: SubmitRequest) -> None:
+    """The profile loads and is written for the provider the job goes to (else the check would
+    judge it by another provider's limits): a ConfigError before any ledger row."""
+    from preflight.rules.profiles import load_profile
+
+    profile = load_profile(request.profile_name)
+    if profile.provider != request.provider:
+        raise ProviderMismatchError(
+            f"profile {profile.id!r} is for {profile.provider}, not {request.provider}: pass "
+            f"--provider {profile.provider}, or a {request.provider} profile"
+        )
 
 
 def _url_fingerprint(url: str) -> dict[str, Any]:
