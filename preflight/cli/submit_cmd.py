@@ -18,6 +18,7 @@ from typing import Any, TextIO
 import click
 
 from preflight.model.errors import PreflightError
+from preflight.model.speech import DEFAULT_VOICE_LANGUAGE, DEFAULT_VOICE_SPEED, VOICE_LANGUAGES
 from preflight.submitting.ledger import JobRecord, JobStatus, Ledger
 from preflight.submitting.model import Event, JobResult, Outcome, SubmitRequest
 from preflight.submitting.registry import PROVIDERS, REGISTRY
@@ -199,6 +200,29 @@ _UPLOAD_TO = click.option(
 )
 
 
+# what the video says: an audio file, or text for a voice (`preflight.model.speech.Speech`);
+# the same options on submit and animate
+_SOUND = [
+    click.option("--audio", metavar="AUDIO", help="Audio file or URL (audio2video)."),
+    click.option("--text", metavar="TEXT", help="Text to speak (text2video); needs --voice-id."),
+    click.option("--voice-id", metavar="V"),
+    click.option(
+        "--voice-language",
+        type=click.Choice(VOICE_LANGUAGES),
+        help=f"Default: {DEFAULT_VOICE_LANGUAGE}.",
+    ),
+    click.option(
+        "--voice-speed", type=float, metavar="S", help=f"0.8-2.0 (default {DEFAULT_VOICE_SPEED})."
+    ),
+]
+
+
+def _sound(f: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_SOUND):
+        f = option(f)
+    return f
+
+
 def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(_COMMON):
         f = option(f)
@@ -207,11 +231,7 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.command("submit")
 @click.argument("video", required=False)
-@click.option("--audio", metavar="AUDIO", help="Audio file or URL (audio2video).")
-@click.option("--text", metavar="TEXT", help="Text to speak (text2video); needs --voice-id.")
-@click.option("--voice-id", metavar="V")
-@click.option("--voice-language", type=click.Choice(["zh", "en"]), help="Default: en.")
-@click.option("--voice-speed", type=float, metavar="S", help="0.8-2.0 (default 1.0).")
+@_sound
 @click.option("--provider", type=click.Choice(PROVIDERS), default=PROVIDERS[0], show_default=True)
 @click.option("--profile", metavar="P", help="Default: the provider's profile for the mode.")
 @click.option(
@@ -494,11 +514,7 @@ def _list_blocked(records: list[JobRecord], display: Display) -> None:
 @click.option("--duration", type=click.Choice(["5", "10"]), default="5", show_default=True)
 @click.option("--mode", type=click.Choice(["std", "pro"]), default="std", show_default=True)
 @click.option("--model", "model_name", metavar="NAME", help="Kling model, e.g. kling-v1-6.")
-@click.option("--audio", metavar="AUDIO")
-@click.option("--text", metavar="TEXT")
-@click.option("--voice-id", metavar="V")
-@click.option("--voice-language", type=click.Choice(["zh", "en"]))
-@click.option("--voice-speed", type=float, metavar="S")
+@_sound
 @click.option("--fix/--no-fix", "fix", default=True, show_default=True)
 @click.option("--face/--no-face", "face", default=True, show_default=True)
 @_UPLOAD_TO
