@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -65,4 +67,17 @@ def test_move_into_place_for_files_named_at_the_end(tmp_path: Path) -> None:
     target = move_into_place(tmp, tmp_path / "by-hash.bin")
     assert target.read_bytes() == b"content"
     assert not tmp.exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_a_device_is_written_to_not_replaced(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    write_atomic(fifo, b"through the pipe")
+    reader.join(timeout=30)
+    assert received == [b"through the pipe"]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still the FIFO, not a file renamed over it
     assert leftovers(tmp_path) == []

@@ -10,6 +10,9 @@ system, so the rename is atomic), are flushed and fsynced, then moved over the t
 - `move_into_place`: for a temp file written by someone else (FFmpeg, a resumable download, a
   content-addressed store whose name is known only at the end).
 
+A target that exists and is not a regular file (``/dev/null``, ``/dev/stdout``, a FIFO) is written
+to directly: renaming over it would replace the device with a plain file.
+
 This module sits at the bottom layer (`preflight.model`) so every stage can use it; it raises
 plain `OSError`, which each caller words for its own user.
 """
@@ -18,6 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,7 +49,13 @@ def move_into_place(tmp: str | os.PathLike[str], target: str | os.PathLike[str])
     """fsync ``tmp`` and rename it over ``target`` (same folder, or at least the same file system).
 
     The folder is fsynced too where the platform allows, so the rename itself survives a crash.
+    A target that is a device or a FIFO gets the bytes copied into it instead.
     """
+    if _special(target):
+        with open(tmp, "rb") as source, open(target, "wb") as sink:
+            shutil.copyfileobj(source, sink)
+        os.unlink(tmp)
+        return Path(target)
     with open(tmp, "rb+") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, target)
@@ -64,6 +75,10 @@ def atomic_open(
     without error. ``perms`` sets the mode bits (mkstemp makes 0600; a shared file wants 0644)."""
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_open writes a new file: mode 'wb' or 'w', not {mode!r}")
+    if _special(target):  # /dev/null and friends: there is nothing to half-write
+        with open(target, mode, encoding=encoding) as fh:
+            yield fh
+        return
     tmp = temp_beside(target)
     try:
         newline = "\n" if mode == "w" else None
@@ -96,6 +111,14 @@ def shared_perms() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+def _special(target: str | os.PathLike[str]) -> bool:
+    """Whether ``target`` exists and is not a regular file (a device, a FIFO)."""
+    try:
+        return not stat.S_ISREG(os.stat(target).st_mode)
+    except OSError:
+        return False
 
 
 def _sync_folder(folder: Path) -> None:
