@@ -44,7 +44,7 @@ SUMMARIES: dict[str, str] = {
     "the documentation of every registered rule.",
     "probe": "Probe media files or http(s) URLs and print their facts.",
     "submit": "Check, fix, host, submit, wait for and download one lip-sync job (or --jobs FILE).",
-    "jobs": "List the jobs in the ledger.",
+    "jobs": "List the jobs in the ledger (or `jobs rm ID`, `jobs cancel ID`).",
     "resume": "Continue JOB (an id or a unique prefix), or every unfinished job in the ledger.",
     "animate": "Make a talking video from IMAGE: image2video with --prompt, then lip-sync it.",
     "demo": "Run the whole job on a local sandbox: no keys, no network.",

@@ -10,7 +10,10 @@ The row is written before anything is sent and updated after every step: ``check
 client-generated ``external_task_id``), ``submitted`` (the task id), ``processing``,
 ``succeeded`` (the result URL), ``done`` (the downloaded file). A row left in ``creating`` with no
 task id means a process died around the create call: it is reconciled through the client's lookup
-before any new create.
+before any new create. Every status change is checked against the state table of
+`preflight.submitting.states` (an illegal move raises `IllegalTransitionError`); ``blocked`` and
+``cancelled`` are described there. The upload and file-hash caches share this file but live in
+`preflight.submitting.caches`.
 
 Processes sharing a ledger coordinate through a **lease** on each row: ``BEGIN IMMEDIATE`` makes
 "find or insert the row, then take the lease" one atomic step; the holder renews the lease from a
@@ -38,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from preflight.model.errors import LedgerError
+from preflight.submitting.states import TERMINAL, JobStatus, check_transition
 
 __all__ = [
     "LEDGER_ENV",
@@ -57,25 +61,11 @@ DEFAULT_LEASE_SECONDS = 30.0
 BUSY_TIMEOUT_MS = 30_000
 WAIT_POLL_SECONDS = 0.2
 HASH_CHUNK = 1 << 20
+# a task may exist at the provider: removing the row would forget a paid task
+IN_FLIGHT = frozenset(
+    {JobStatus.CREATING, JobStatus.SUBMITTED, JobStatus.PROCESSING, JobStatus.SUCCEEDED}
+)
 
-
-class JobStatus(enum.StrEnum):
-    """Where a job stands. ``done``, ``failed`` and ``rejected`` are final."""
-
-    PENDING = "pending"  # row written, nothing done yet
-    CHECKED = "checked"  # inputs passed the profile
-    REJECTED = "rejected"  # inputs failed the profile and were not (or could not be) fixed
-    FIXED = "fixed"  # failing inputs were fixed into new files
-    HOSTED = "hosted"  # local media has URLs (or inline data)
-    CREATING = "creating"  # the create call is being sent; no task id yet
-    SUBMITTED = "submitted"  # the provider answered with a task id
-    PROCESSING = "processing"
-    SUCCEEDED = "succeeded"  # the task succeeded; the result is not downloaded yet
-    DONE = "done"  # the result is at ``result_path``
-    FAILED = "failed"  # the provider refused the create or the task failed
-
-
-TERMINAL = frozenset({JobStatus.DONE, JobStatus.FAILED, JobStatus.REJECTED})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -611,6 +601,8 @@ class Ledger:
         values["updated_at"] = self.clock()
         assignments = ", ".join(f"{column}=?" for column in values)
         with self._tx() as db:
+            if "status" in fields:
+                self._check_move(db, lease, JobStatus(values["status"]))
             cur = db.execute(
                 f"UPDATE jobs SET {assignments} WHERE job_id=? AND lease_token=?",  # noqa: S608 - column names are from _UPDATABLE
                 (*values.values(), lease.job_id, lease.token),
@@ -622,6 +614,41 @@ class Ledger:
                 )
             row = db.execute("SELECT * FROM jobs WHERE job_id=?", (lease.job_id,)).fetchone()
         return _record(row)
+
+    def _check_move(self, db: sqlite3.Connection, lease: Lease, new: JobStatus) -> None:
+        """The one place a status change is judged against the state table (`states`)."""
+        row = db.execute(
+            "SELECT status FROM jobs WHERE job_id=? AND lease_token=?", (lease.job_id, lease.token)
+        ).fetchone()
+        if row is not None:  # a lost lease is reported by the UPDATE that follows
+            check_transition(JobStatus(row["status"]), new)
+
+    def remove(self, job_id: str, *, force: bool = False) -> JobRecord:
+        """Delete a job's row (``preflight jobs rm``); returns the row as it was.
+
+        Refuses while another live process holds the job, and (unless ``force``) while a task may
+        be running at the provider: forgetting it would leave a paid task nobody collects.
+        """
+        record = self.get(job_id)
+        now = self.clock()
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM jobs WHERE job_id=?", (record.job_id,)).fetchone()
+            if row is None:
+                raise LedgerError(f"no job {job_id!r} in the ledger {self.path}")
+            current = _record(row)
+            if not self._claimable(row, now):
+                raise LedgerError(
+                    f"job {current.job_id} is being run by process {current.lease_pid} on "
+                    f"{current.lease_host}; stop it first"
+                )
+            if current.status in IN_FLIGHT and not force:
+                raise LedgerError(
+                    f"job {current.job_id} is {current.status.value}: a task may be running at "
+                    f"{current.provider}. Cancel it first (`preflight jobs cancel "
+                    f"{current.job_id}`), or remove it anyway with --force"
+                )
+            db.execute("DELETE FROM jobs WHERE job_id=?", (current.job_id,))
+        return current
 
     def get(self, job_id: str) -> JobRecord:
         """A row by job id, or by a unique prefix of it. Raises LedgerError when not found."""
@@ -659,55 +686,6 @@ class Ledger:
 
     def unfinished(self) -> list[JobRecord]:
         return self.jobs([s for s in JobStatus if s not in TERMINAL])
-
-    # --- hosting cache -----------------------------------------------------------------------
-
-    def cached_upload(
-        self, sha256: str, target: str, *, min_valid: float = 0.0
-    ) -> tuple[str, float | None] | None:
-        """``(url, expires_at)`` where content ``sha256`` already is at ``target``, when that URL
-        stays valid ``min_valid`` seconds more; else None."""
-        rows = self._read(
-            "SELECT url, expires_at FROM uploads WHERE sha256=? AND target=?", (sha256, target)
-        )
-        if not rows:
-            return None
-        expires = rows[0]["expires_at"]
-        if expires is not None and expires <= self.clock() + min_valid:
-            return None
-        return str(rows[0]["url"]), expires
-
-    def record_upload(self, sha256: str, target: str, url: str, expires_at: float | None) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO uploads (sha256, target, url, expires_at, created_at) "
-                "VALUES (?,?,?,?,?)",
-                (sha256, target, url, expires_at, self.clock()),
-            )
-
-    # --- file hashes -----------------------------------------------------------------------
-
-    def file_sha256(self, path: str | os.PathLike[str]) -> str:
-        """:func:`file_sha256`, cached by absolute path, size and modification time."""
-        absolute = os.path.abspath(path)
-        try:
-            st = os.stat(absolute)
-        except OSError as exc:
-            raise LedgerError(f"cannot read {os.fspath(path)!r}: {exc.strerror}") from exc
-        rows = self._read(
-            "SELECT sha256 FROM file_hashes WHERE path=? AND size=? AND mtime_ns=?",
-            (absolute, st.st_size, st.st_mtime_ns),
-        )
-        if rows:
-            return str(rows[0]["sha256"])
-        digest = file_sha256(absolute)
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO file_hashes (path, size, mtime_ns, sha256) "
-                "VALUES (?,?,?,?)",
-                (absolute, st.st_size, st.st_mtime_ns, digest),
-            )
-        return digest
 
 
 def _like_prefix(prefix: str) -> str:

@@ -37,6 +37,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from preflight.model.atomic import move_into_place
 from preflight.model.errors import FFmpegError, FFmpegTimeoutError, FixError
 from preflight.toolchain.binaries import ffmpeg_path
 
@@ -418,7 +419,7 @@ class TempOutput:
         return self
 
     def commit(self) -> Path:
-        os.replace(self.path, self.target)
+        move_into_place(self.path, self.target)
         self.committed = True
         return self.target
 
