@@ -129,6 +129,8 @@ ROWS = [
         severity="error",
     ),
 ]
+
+
 def rows(*, submit: bool = False) -> list[Any]:
     return [pytest.param(row, id=row.id) for row in ROWS]
 
