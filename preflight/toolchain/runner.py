@@ -13,7 +13,8 @@ Every call goes through :func:`run` (encode to a file, with progress) or :func:`
 - start the child in its own session (a terminal's Ctrl-C reaches preflight, which then kills it)
   and kill it in ``finally`` whatever happens;
 - raise :class:`~preflight.model.errors.FFmpegError` carrying the argv and the tail of stderr, and
-  :class:`~preflight.model.errors.FFmpegTimeoutError` past the time limit.
+  :class:`~preflight.model.errors.FFmpegTimeoutError` past the time limit; every message names the
+  binary and its version (:func:`_named`), since the FFmpeg on PATH may not be the bundled one.
 
 Output files are written through :class:`TempOutput`: a temp file beside the target that is moved
 into place with ``os.replace`` only when the caller commits, and removed otherwise.
@@ -38,7 +39,7 @@ from types import TracebackType
 from typing import IO
 
 from preflight.model.errors import FFmpegError, FFmpegTimeoutError, FixError
-from preflight.toolchain.binaries import ffmpeg_path
+from preflight.toolchain.binaries import ffmpeg, ffmpeg_path
 
 __all__ = [
     "INPUT_OPTIONS",
@@ -97,6 +98,11 @@ def temp_path_for(target: str | os.PathLike[str]) -> Path:
     """Where the output for ``target`` is written before it is verified (deterministic)."""
     target = Path(target)
     return target.with_name(f".{target.stem}{TEMP_MARK}{target.suffix}")
+
+
+def _named(message: str) -> str:
+    """``message`` with the FFmpeg that was run: ``... [/usr/bin/ffmpeg (FFmpeg 6.1.1)]``."""
+    return f"{message} [{ffmpeg().label}]"
 
 
 def full_argv(args: Sequence[str]) -> list[str]:
@@ -178,7 +184,7 @@ def _spawn(argv: list[str], *, stdout: int) -> subprocess.Popen[bytes]:
     # sees this child or this call sees the cancellation, never neither.
     with _ACTIVE_LOCK:
         if _CANCELLED.is_set():
-            raise FFmpegError("FFmpeg was cancelled", argv=argv)
+            raise FFmpegError(_named("FFmpeg was cancelled"), argv=argv)
         try:
             proc = subprocess.Popen(
                 argv,
@@ -188,7 +194,7 @@ def _spawn(argv: list[str], *, stdout: int) -> subprocess.Popen[bytes]:
                 start_new_session=True,  # Ctrl-C goes to preflight, which kills the child itself
             )
         except OSError as exc:
-            raise FFmpegError(f"could not start FFmpeg: {exc}", argv=argv) from exc
+            raise FFmpegError(_named(f"could not start FFmpeg: {exc}"), argv=argv) from exc
         _ACTIVE.add(proc)
     return proc
 
@@ -279,15 +285,17 @@ def run(
     stderr_tail = "\n".join(tail)
     if watchdog.fired.is_set():
         raise FFmpegTimeoutError(
-            f"FFmpeg took longer than {timeout:g} s and was stopped",
+            _named(f"FFmpeg took longer than {timeout:g} s and was stopped"),
             argv=argv,
             stderr_tail=stderr_tail,
         )
     if _CANCELLED.is_set():  # even a run that finished: its output must not be used
-        raise FFmpegError("FFmpeg was cancelled", argv=argv, stderr_tail=stderr_tail)
+        raise FFmpegError(_named("FFmpeg was cancelled"), argv=argv, stderr_tail=stderr_tail)
     if returncode != 0:
         raise FFmpegError(
-            f"FFmpeg failed with exit status {returncode}", argv=argv, stderr_tail=stderr_tail
+            _named(f"FFmpeg failed with exit status {returncode}"),
+            argv=argv,
+            stderr_tail=stderr_tail,
         )
     return RunResult(argv=tuple(argv), elapsed=elapsed, stderr_tail=stderr_tail)
 
@@ -339,12 +347,14 @@ def stream(
         stderr_tail = "\n".join(tail)
         if watchdog.fired.is_set():
             raise FFmpegTimeoutError(
-                f"FFmpeg took longer than {timeout:g} s and was stopped",
+                _named(f"FFmpeg took longer than {timeout:g} s and was stopped"),
                 argv=argv,
                 stderr_tail=stderr_tail,
             )
         raise FFmpegError(
-            f"FFmpeg failed with exit status {returncode}", argv=argv, stderr_tail=stderr_tail
+            _named(f"FFmpeg failed with exit status {returncode}"),
+            argv=argv,
+            stderr_tail=stderr_tail,
         )
 
 
