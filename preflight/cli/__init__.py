@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from preflight.model.display import printable_lines
 from preflight.model.errors import ConfigError, PreflightError
 
 __all__ = ["main"]
@@ -56,10 +57,12 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
-            click.secho(f"preflight: configuration error: {exc}", fg="red", err=True)
+            click.secho(
+                f"preflight: configuration error: {printable_lines(str(exc))}", fg="red", err=True
+            )
             ctx.exit(EXIT_USAGE)
         except PreflightError as exc:
-            click.secho(f"preflight: {exc}", fg="red", err=True)
+            click.secho(f"preflight: {printable_lines(str(exc))}", fg="red", err=True)
             ctx.exit(EXIT_FAIL)
         except KeyboardInterrupt:
             click.secho("preflight: interrupted; nothing half-written was left behind", err=True)

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 import click
 
+from preflight.model.display import printable, printable_lines
 from preflight.model.errors import PreflightError
 from preflight.submitting.ledger import JobStatus, Ledger
 from preflight.submitting.model import Event, JobResult, Outcome, SubmitRequest
@@ -56,7 +57,7 @@ class Display:
         self._tick += 1
         elapsed = time.monotonic() - self._since
         clock = f"  {elapsed:.0f}s" if elapsed >= 2 else ""
-        line = f"{SPINNER[self._tick % len(SPINNER)]} {self._status}{clock}"
+        line = f"{SPINNER[self._tick % len(SPINNER)]} {printable(self._status)}{clock}"
         self.err.write("\r\x1b[2K" + line[: _width() - 1])
         self.err.flush()
 
@@ -83,7 +84,8 @@ class Display:
     def line(self, text: str, *, err: bool = True, **style: Any) -> None:
         with self._lock:
             self._clear()
-            click.secho(text, file=self.err if err else self.out, **style)
+            # names and provider messages may hold newlines or ESC: never raw on a terminal/CI log
+            click.secho(printable_lines(text), file=self.err if err else self.out, **style)
 
     def event(self, event: Event) -> None:
         if self.fmt == "json":
@@ -363,7 +365,8 @@ def jobs(statuses: tuple[str, ...], ledger_path: str | None, fmt: str) -> None:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.updated_at))
         detail = r.result_path if r.status is JobStatus.DONE else (r.error or r.task_id or "")
         click.echo(
-            f"{r.job_id:<16} {r.status.value:<10} {r.provider:<9} {when}  {r.name}  {detail}"
+            f"{r.job_id:<16} {r.status.value:<10} {r.provider:<9} {when}  "
+            f"{printable(r.name)}  {printable(str(detail))}"
         )
 
 

@@ -16,6 +16,7 @@ import click
 from preflight.client.kling import KlingClient
 from preflight.client.models import Task, TaskKind
 from preflight.client.wavespeed import WaveSpeedClient
+from preflight.model.display import printable
 
 __all__ = ["status_command", "tasks_command"]
 
@@ -64,7 +65,7 @@ def describe(task: Task) -> str:
     for video in task.videos:
         length = f" ({video.duration:g} s)" if video.duration is not None else ""
         lines.append(f"video     {video.url}{length}")
-    return "\n".join(lines)
+    return "\n".join(map(printable, lines))  # the provider's text, shown as text
 
 
 @click.command("status")
