@@ -6,8 +6,12 @@ when used, so `preflight check` never pays for the client or the sandbox.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -54,6 +58,10 @@ class LazyGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
+        with _terminate_like_ctrl_c():
+            return self._invoke(ctx)
+
+    def _invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
@@ -67,6 +75,25 @@ class LazyGroup(click.Group):
         except KeyboardInterrupt:
             click.secho("preflight: interrupted; nothing half-written was left behind", err=True)
             ctx.exit(130)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _terminate_like_ctrl_c() -> Iterator[None]:
+    """``kill`` (SIGTERM) cleans up like Ctrl-C: temp files and downloads are removed, FFmpeg
+    children are killed. Python's default for SIGTERM is to die at once and run no ``finally``.
+    (A command may install its own handler; ``kill -9`` is left to the next run's sweep.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
