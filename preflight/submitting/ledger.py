@@ -472,8 +472,7 @@ class Ledger:
                 conn.execute("COMMIT")
             finally:
                 conn.close()
-            with contextlib.suppress(FileExistsError):  # another process made it first: use it
-                os.link(tmp, self.path)
+            _place(tmp, self.path)
         except (OSError, sqlite3.Error) as exc:
             raise LedgerError(f"cannot create the ledger {self.path}: {exc}") from exc
         finally:
@@ -790,6 +789,26 @@ class Ledger:
                 (absolute, st.st_size, st.st_mtime_ns, digest),
             )
         return digest
+
+
+def _place(tmp: Path, path: Path) -> None:
+    """Put the finished file ``tmp`` at ``path`` unless something is there already (then keep it).
+
+    A hard link does it atomically; where the file system has none, an exclusive create and a
+    copy (a racing opener may then briefly see an incomplete file and refuse it, never reuse it).
+    """
+    try:
+        os.link(tmp, path)
+    except FileExistsError:  # another process made it first: use that one
+        return
+    except OSError:
+        try:
+            with open(path, "xb") as out:
+                out.write(tmp.read_bytes())
+                out.flush()
+                os.fsync(out.fileno())
+        except FileExistsError:
+            return
 
 
 def _like_prefix(prefix: str) -> str:
