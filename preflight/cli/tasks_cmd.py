@@ -135,4 +135,5 @@ def tasks_command(
     click.echo(f"{'TASK':<22} {'STATUS':<11} {'CREATED':<19}  RESULT")
     for task in tasks:
         result = task.video_url or task.status_message or ""
-        click.echo(f"{task.id:<22} {task.status.value:<11} {_when(task):<19}  {result}")
+        shown = f"{task.id:<22} {task.status.value:<11} {_when(task):<19}  {result}"
+        click.echo(printable(shown))  # the provider's text, shown as text
