@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from preflight.cli import examples
 from preflight.model.display import printable, printable_lines
 from preflight.model.errors import ConfigError, InputError, ToolNotFoundError
 from preflight.model.facts import MediaFacts
@@ -19,7 +20,14 @@ from preflight.model.facts import MediaFacts
 __all__ = ["probe"]
 
 
-@click.command(name="probe")
+@click.command(
+    name="probe",
+    epilog=examples(
+        "preflight probe clip.mp4",
+        "preflight probe clip.mp4 voice.mp3 --format json",
+        "preflight probe https://example.com/clip.mp4 --backend ffprobe",
+    ),
+)
 @click.argument("inputs", nargs=-1, required=True, metavar="PATH_OR_URL...")
 @click.option(
     "--backend",
@@ -29,6 +37,7 @@ __all__ = ["probe"]
     help="auto = MediaInfo in-process; ffprobe needs ffprobe on PATH or $PREFLIGHT_FFPROBE.",
 )
 @click.option(
+    "-f",
     "--format",
     "fmt",
     type=click.Choice(["json", "table"]),
