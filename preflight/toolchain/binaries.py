@@ -41,6 +41,7 @@ __all__ = [
     "ffmpeg_path",
     "ffprobe_path",
     "find_ffprobe",
+    "forget",
 ]
 
 log = logging.getLogger("preflight.ffmpeg")
@@ -50,7 +51,7 @@ REQUIRED_ENCODERS = ("libx264", "aac")
 REQUIRED_FILTERS = ("scale", "pad", "crop", "fps", "setsar", "setpts", "format", "atrim")
 # -display_rotation (FFmpeg 6.0+) writes a rotation matrix without re-encoding
 REQUIRED_OPTIONS = ("-display_rotation",)
-CHECK_TIMEOUT = 20.0
+CHECK_TIMEOUT = 60.0  # each listing takes ~20 ms; only a machine loaded many times over is slower
 
 _VERSION = re.compile(r"ffmpeg version n?(\S+)")
 
@@ -62,10 +63,11 @@ class FFmpegBinary:
     path: str
     version: str  # as FFmpeg prints it ("7.0.2-static", "5.1.9-0+deb12u1"), or "unknown"
     missing: tuple[str, ...] = ()
+    verified: bool = True  # False: a listing timed out, so what it lacks is not known
 
     @property
     def usable(self) -> bool:
-        return not self.missing
+        return self.verified and not self.missing
 
     @property
     def label(self) -> str:
@@ -73,7 +75,13 @@ class FFmpegBinary:
         return f"{self.path} (FFmpeg {self.version})"
 
 
+class _Inconclusive(Exception):
+    """A listing did not finish in time: the binary may be fine on a less loaded machine."""
+
+
 def _output(path: str, *args: str) -> str | None:
+    """What ``path -hide_banner -nostdin ARGS`` prints, or None when it fails to run or exits
+    non-zero. Raises `_Inconclusive` when it does not finish within `CHECK_TIMEOUT`."""
     try:
         done = subprocess.run(
             [path, "-hide_banner", "-nostdin", *args],
@@ -81,6 +89,8 @@ def _output(path: str, *args: str) -> str | None:
             capture_output=True,
             timeout=CHECK_TIMEOUT,
         )
+    except subprocess.TimeoutExpired as exc:
+        raise _Inconclusive from exc
     except (OSError, subprocess.SubprocessError):
         return None
     if done.returncode != 0:
@@ -93,9 +103,26 @@ def _names(listing: str) -> set[str]:
     return {parts[1] for parts in map(str.split, listing.splitlines()) if len(parts) > 2}
 
 
-@functools.cache
+_EXAMINED: dict[str, FFmpegBinary] = {}
+
+
 def examine(path: str) -> FFmpegBinary:
-    """Run ``path`` a few times to learn its version and what it lacks (cached per path)."""
+    """Run ``path`` a few times to learn its version and what it lacks.
+
+    Cached per path, except a result that timed out (``verified`` False): that is asked again.
+    """
+    known = _EXAMINED.get(path)
+    if known is not None:
+        return known
+    try:
+        found = _examine(path)
+    except _Inconclusive:
+        return FFmpegBinary(path, "unknown", verified=False)
+    _EXAMINED[path] = found
+    return found
+
+
+def _examine(path: str) -> FFmpegBinary:
     banner = _output(path, "-version")
     if banner is None:
         return FFmpegBinary(path, "unknown", ("a working `-version` (it did not run)",))
@@ -128,6 +155,8 @@ def bundled_ffmpeg() -> str | None:
 
 
 def _why(binary: FFmpegBinary) -> str:
+    if not binary.verified:
+        return f"{binary.path} did not answer within {CHECK_TIMEOUT:g} s"
     return f"{binary.label} lacks {', '.join(binary.missing)}"
 
 
@@ -154,7 +183,7 @@ def ffmpeg() -> FFmpegBinary:
     bundled = bundled_ffmpeg()
     if bundled:
         candidate = examine(bundled)
-        if candidate.usable:
+        if candidate.usable or not candidate.verified:  # the one we ship: used unless it lacks
             for other in rejected:
                 log.warning(
                     "preflight: the ffmpeg on PATH is not used: %s; using the bundled %s",
@@ -166,6 +195,13 @@ def ffmpeg() -> FFmpegBinary:
     if not rejected:
         raise ToolNotFoundError("FFmpeg not found: install ffmpeg or `pip install imageio-ffmpeg`")
     raise ToolNotFoundError("no usable FFmpeg: " + "; ".join(_why(binary) for binary in rejected))
+
+
+def forget() -> None:
+    """Forget every binary examined and the one chosen (tests; a long-lived process after the
+    FFmpeg on PATH changed)."""
+    _EXAMINED.clear()
+    ffmpeg.cache_clear()
 
 
 def ffmpeg_path() -> str:

@@ -26,8 +26,7 @@ DEBIAN_FFMPEG = Path(os.environ.get("PREFLIGHT_TEST_OLD_FFMPEG", "/usr/bin/ffmpe
 
 
 def _forget() -> None:
-    binaries.ffmpeg.cache_clear()
-    binaries.examine.cache_clear()
+    binaries.forget()
     runner.has_filters.cache_clear()
 
 
@@ -116,6 +115,22 @@ def test_an_unusable_ffmpeg_on_path_falls_back_to_the_bundled_one(
     runner.run(["-f", "lavfi", "-i", "testsrc2=size=64x64:rate=5:duration=0.4",
                 "-c:v", "libx264", "-pix_fmt", "yuv420p", "-y", str(out)])  # fmt: skip
     assert out.stat().st_size > 0
+
+
+def test_a_timed_out_check_is_not_taken_for_a_missing_feature(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_resolver: None
+) -> None:
+    """On a machine loaded many times over, a listing may time out: that says nothing about the
+    binary, so it is asked again later, and the bundled FFmpeg is still used."""
+    slow = _script(tmp_path / "slow", "sleep 5\nexit 0\n")
+    monkeypatch.setattr(binaries, "CHECK_TIMEOUT", 0.2)
+    first = binaries.examine(str(slow))
+    assert not first.verified
+    assert not first.usable
+    assert binaries.examine(str(slow)) is not first  # not cached
+    _on_path(monkeypatch, slow.parent)
+    chosen = binaries.ffmpeg()
+    assert chosen.path == binaries.bundled_ffmpeg()
 
 
 def test_what_an_old_ffmpeg_lacks_is_named(tmp_path: Path, fresh_resolver: None) -> None:
