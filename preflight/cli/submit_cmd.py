@@ -20,6 +20,7 @@ import click
 
 from preflight.cli import examples
 from preflight.cli.url_timeout import apply_url_timeout, url_timeout_option
+from preflight.model.display import printable, printable_lines
 from preflight.model.errors import PreflightError
 from preflight.model.speech import DEFAULT_VOICE_LANGUAGE, DEFAULT_VOICE_SPEED, VOICE_LANGUAGES
 from preflight.submitting.ledger import JobRecord, JobStatus, Ledger
@@ -62,7 +63,7 @@ class Display:
         self._tick += 1
         elapsed = time.monotonic() - self._since
         clock = f"  {elapsed:.0f}s" if elapsed >= 2 else ""
-        line = f"{SPINNER[self._tick % len(SPINNER)]} {self._status}{clock}"
+        line = f"{SPINNER[self._tick % len(SPINNER)]} {printable(self._status)}{clock}"
         self.err.write("\r\x1b[2K" + line[: _width() - 1])
         self.err.flush()
 
@@ -89,7 +90,8 @@ class Display:
     def line(self, text: str, *, err: bool = True, **style: Any) -> None:
         with self._lock:
             self._clear()
-            click.secho(text, file=self.err if err else self.out, **style)
+            # names and provider messages may hold newlines or ESC: never raw on a terminal/CI log
+            click.secho(printable_lines(text), file=self.err if err else self.out, **style)
 
     def event(self, event: Event) -> None:
         if self.fmt == "json":
@@ -466,7 +468,10 @@ def jobs(ctx: click.Context, statuses: tuple[str, ...], ledger_path: str | None,
 def _job_line(r: JobRecord) -> str:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.updated_at))
     detail = r.result_path if r.status is JobStatus.DONE else (r.error or r.task_id or "")
-    return f"{r.job_id:<16} {r.status.value:<10} {r.provider:<9} {when}  {r.name}  {detail}"
+    return (
+        f"{r.job_id:<16} {r.status.value:<10} {r.provider:<9} {when}  "
+        f"{printable(r.name)}  {printable(str(detail))}"
+    )
 
 
 def _group_ledger(ledger_path: str | None) -> Ledger:

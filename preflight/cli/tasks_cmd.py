@@ -16,6 +16,7 @@ import click
 
 from preflight.cli import examples
 from preflight.client.models import Task, TaskKind
+from preflight.model.display import printable
 from preflight.submitting.registry import PROVIDERS, REGISTRY, entry, providers_for_task_id
 
 __all__ = ["status_command", "tasks_command"]
@@ -63,7 +64,7 @@ def describe(task: Task) -> str:
     for video in task.videos:
         length = f" ({video.duration:g} s)" if video.duration is not None else ""
         lines.append(f"video     {video.url}{length}")
-    return "\n".join(lines)
+    return "\n".join(map(printable, lines))  # the provider's text, shown as text
 
 
 def _from_ledger(task_id: str, ledger_path: str | None) -> tuple[str, str | None] | None:
@@ -238,4 +239,5 @@ def tasks_command(
     click.echo(f"{'TASK':<22} {'STATUS':<11} {'CREATED':<19}  RESULT")
     for task in tasks:
         result = task.video_url or task.status_message or ""
-        click.echo(f"{task.id:<22} {task.status.value:<11} {_when(task):<19}  {result}")
+        shown = f"{task.id:<22} {task.status.value:<11} {_when(task):<19}  {result}"
+        click.echo(printable(shown))  # the provider's text, shown as text
