@@ -186,7 +186,7 @@ def test_a_profile_for_another_provider_is_refused_before_the_ledger(tmp_path: P
 def test_status_without_provider_needs_a_recognisable_id() -> None:
     result = CliRunner().invoke(main, ["status", "not-an-id"], env={"KLING_ACCESS_KEY": ""})
     assert result.exit_code == 2
-    assert "pass --provider" in result.output
+    assert "try --provider kling or --provider wavespeed" in result.output
 
 
 def test_the_cli_offers_the_registry() -> None:

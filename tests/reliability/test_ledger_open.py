@@ -125,14 +125,14 @@ def test_a_ledger_from_before_application_id_is_adopted(tmp_path: Path) -> None:
             "k" * 64, name="a", provider="kling", endpoint="lip-sync", params={}, inputs={}
         )
         assert lease is not None
-        ledger.update(lease, status=JobStatus.DONE)
+        ledger.update(lease, status=JobStatus.REJECTED)  # a legal move from pending
         lease.release()
     raw = sqlite3.connect(path)
     raw.execute("PRAGMA application_id = 0")
     raw.commit()
     raw.close()
     with Ledger(path) as ledger:
-        assert ledger.get(record.job_id).status is JobStatus.DONE
+        assert ledger.get(record.job_id).status is JobStatus.REJECTED
         assert ledger._conn().execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
 
 
