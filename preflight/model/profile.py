@@ -29,6 +29,11 @@ class RuleSetting:
     source: str = ""
     note: str = ""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # MappingProxyType cannot be pickled; a process pool or a Dask worker needs the profile
+        return (_setting, (self.rule, self.enabled, self.severity, thaw(self.params),
+                           self.source, self.note))  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class Profile:
@@ -42,6 +47,13 @@ class Profile:
     description: str = ""
     origin: str = ""  # the file it was loaded from
     extends: str | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rules (and each rule's params) are mapping proxies, which pickle refuses: send plain
+        # dicts marked as proxies and rebuild the same read-only views on the other side
+        state = (self.id, self.title, self.provider, self.endpoint, thaw(self.rules),
+                 self.description, self.origin, self.extends)  # fmt: skip
+        return (_profile, state)
 
     def setting(self, rule: str) -> RuleSetting | None:
         return self.rules.get(rule)
@@ -66,3 +78,52 @@ class Profile:
 def freeze(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
     """A read-only view of a dict (lists become tuples)."""
     return MappingProxyType({k: tuple(v) if isinstance(v, list) else v for k, v in mapping.items()})
+
+
+class _Proxied(dict[str, Any]):
+    """A plain dict standing for a `MappingProxyType` while pickled (see `thaw`)."""
+
+
+def thaw(value: Any) -> Any:
+    """``value`` with every `MappingProxyType` (at any depth) as a picklable `_Proxied` dict.
+
+    Pickle refuses mapping proxies, and profiles, configs and reports are built of them; `refreeze`
+    turns the result back into the same read-only views, so a round trip gives an equal value.
+    """
+    if isinstance(value, MappingProxyType):
+        return _Proxied({k: thaw(v) for k, v in value.items()})
+    if isinstance(value, dict):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple) and type(value) is tuple:
+        return tuple(thaw(v) for v in value)
+    return value
+
+
+def refreeze(value: Any) -> Any:
+    """The inverse of `thaw`: `_Proxied` dicts become mapping proxies again."""
+    if isinstance(value, _Proxied):
+        return MappingProxyType({k: refreeze(v) for k, v in value.items()})
+    if isinstance(value, dict):
+        return {k: refreeze(v) for k, v in value.items()}
+    if isinstance(value, tuple) and type(value) is tuple:
+        return tuple(refreeze(v) for v in value)
+    return value
+
+
+def _setting(
+    rule: str, enabled: bool, severity: Severity, params: Any, source: str, note: str
+) -> RuleSetting:
+    return RuleSetting(rule, enabled, severity, refreeze(params), source, note)
+
+
+def _profile(
+    id: str,
+    title: str,
+    provider: str,
+    endpoint: str,
+    rules: Any,
+    description: str,
+    origin: str,
+    extends: str | None,
+) -> Profile:
+    return Profile(id, title, provider, endpoint, refreeze(rules), description, origin, extends)
