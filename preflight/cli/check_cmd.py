@@ -95,6 +95,16 @@ def pick_format(fmt: str | None) -> str:
 @click.option("--no-face", "no_face", is_flag=True, help="Skip the face checks (faster).")
 @click.option("--preview", metavar="PNG", help="Write a contact sheet of the face check's frames.")
 @click.option("--fix", "then_fix", is_flag=True, help="Then fix failing inputs (`preflight fix`).")
+@click.option(
+    "--engine",
+    type=click.Choice(["serial", "local", "dask"]),
+    help="Run the per-file work in this process, a process pool, or on Dask (docs/scale.md).",
+)
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    help="A running Dask scheduler [default: $PREFLIGHT_SCHEDULER]; implies --engine dask.",
+)
 @click.pass_context
 def check_command(
     ctx: click.Context,
@@ -114,6 +124,8 @@ def check_command(
     then_fix: bool,
     no_face: bool = False,
     preview: str | None = None,
+    engine: str | None = None,
+    scheduler: str | None = None,
     **request: Any,
 ) -> None:
     """Check media (and the job's text, voice or audio) against a provider profile.
@@ -130,7 +142,10 @@ def check_command(
         raise click.UsageError("nothing to check: give PATHS, URLS or DIRS, or --jobs FILE")
     config = load_config(config_path)
     try:
-        report = check(
+        run: Any = check
+        if engine or scheduler or os.environ.get("PREFLIGHT_SCHEDULER"):
+            run = _on_engine(engine, scheduler, workers)
+        report = run(
             inputs,
             profile or config.profile or "kling-lipsync",
             jobs=jobs,
@@ -160,6 +175,32 @@ def check_command(
 
         ctx.exit(fix_failing(report, profile or config.profile or "kling-lipsync", config))
     ctx.exit(report.exit_code)
+
+
+def _on_engine(engine: str | None, scheduler: str | None, workers: int | None) -> Any:
+    """`check` with the per-file work on an engine (`preflight.engines`), with a progress line."""
+    from preflight.cli.progress import Progress
+    from preflight.engines import check_batch, resolve_engine
+
+    chosen = resolve_engine(engine, scheduler, workers)
+
+    def run(inputs: Any, profile: Any, *, workers: int | None, **kwargs: Any) -> Any:
+        with contextlib.ExitStack() as stack:
+            bars: list[Progress] = []
+
+            def planned(total: int) -> None:  # the bar starts once the jobs are known
+                bars.append(stack.enter_context(Progress(total, "check", enabled=True)))
+
+            return check_batch(
+                inputs,
+                profile,
+                engine=chosen,
+                on_planned=planned,
+                on_result=lambda n: bars[0].advance(n),
+                **kwargs,
+            )
+
+    return run
 
 
 def _tty(stream: Any) -> bool:

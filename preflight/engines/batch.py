@@ -71,10 +71,14 @@ def check_batch(
     cache: bool = True,
     face: bool = True,
     preview: PathLike | None = None,
+    on_planned: Callable[[int], None] | None = None,
     on_result: Callable[[int], None] | None = None,
     **request: Any,
 ) -> Report:
-    """`preflight.checking.check.check` with the per-job work on ``engine``; the same `Report`."""
+    """`preflight.checking.check.check` with the per-job work on ``engine``; the same `Report`.
+
+    ``on_planned(total)`` is called once the jobs are known, ``on_result(n)`` as ``n`` more end.
+    """
     from preflight.checking.check import media_only, plan
     from preflight.checking.faces import preview_path
 
@@ -108,6 +112,8 @@ def check_batch(
         )
         for i, p in enumerate(planned)
     ]
+    if on_planned is not None:
+        on_planned(len(items))
     results: list[Result | None] = [None] * len(items)
     chunks = chunked(items, check_chunk_size(len(items), engine))
     for chunk, outcome in run_chunks(check_chunk, chunks, (profile, config), engine):
