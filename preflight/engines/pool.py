@@ -81,9 +81,17 @@ def run_chunks(
         yield from _dask(fn, chunks, args, engine)
 
 
+# what every worker imports anyway: the forkserver imports it once, and each worker forked from it
+# starts with it loaded (a pool started per run would otherwise pay the imports per process)
+_PRELOAD = ["preflight.engines.items", "preflight.checking.evaluate", "preflight.probing"]
+
+
 def _context() -> multiprocessing.context.BaseContext:
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    return multiprocessing.get_context(method)
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)
+        return context
+    return multiprocessing.get_context("spawn")
 
 
 def _local(

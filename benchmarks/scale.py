@@ -1,0 +1,179 @@
+"""The engines side by side, in one run: check 2,000 files and fix 40 clips on each.
+
+    python benchmarks/scale.py [--files 2000] [--fixes 40]
+
+Makes one tiny clip with FFmpeg (a 1 s 480x720 H.264/AAC mp4: it fails ``video.duration`` and
+the size window, so fixing it is a real re-encode) and copies it under N names into a temporary
+directory; every check runs with the probe cache off (``cache=False``), so each copy is probed
+afresh, and without the face checks (``face=False``: this measures the engines, not OpenCV).
+Each fix run writes into a fresh output folder (nothing to resume). Engines:
+
+  serial         one item after another in this process
+  local          the process pool over this machine's cores (`--engine local`)
+  dask-1         a Dask LocalCluster with one single-threaded worker
+  dask-2         ... with two workers
+  dask-2 +start  the same, counting the LocalCluster's start and stop (`--engine dask` with no
+                 address); the other Dask figures use a cluster already running, as
+                 ``--scheduler`` does, warmed by one untimed 16-file batch (a running cluster's
+                 workers have imported preflight already); the local pool gets the same
+                 untimed batch first, which starts its forkserver (preloaded with preflight)
+
+Prints files per second and the ratios the issue sets targets for: Dask's check overhead against
+the local pool (dask-2 time / local time - 1, target <= 20 %) and fix scaling (dask-2 rate /
+dask-1 rate, target >= 1.7x). A machine shared with other work moves every figure; compare
+ratios, not rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _clip(folder: Path) -> Path:
+    spec = importlib.util.spec_from_file_location("bench_media", ROOT / "fixtures" / "media.py")
+    assert spec is not None
+    assert spec.loader is not None
+    media = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(media)
+    target = folder / "tiny.mp4"
+    subprocess.run(
+        [media._ffmpeg(), "-hide_banner", "-loglevel", "error", "-y",  # type: ignore[attr-defined]
+         "-f", "lavfi", "-i", "testsrc2=size=480x720:rate=25", "-f", "lavfi",
+         "-i", "sine=frequency=440:sample_rate=44100", "-t", "1", "-c:v", "libx264",
+         "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(target)],
+        check=True,
+    )  # fmt: skip
+    return target
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--fixes", type=int, default=40)
+    args = parser.parse_args()
+
+    from distributed import LocalCluster
+
+    from preflight.engines import Engine, check_batch, fix_batch
+
+    cores = os.cpu_count() or 1
+    work = Path(tempfile.mkdtemp(prefix="preflight-scale-"))
+    try:
+        clip = _clip(work)
+        batch = work / "check"
+        batch.mkdir()
+        for i in range(args.files):
+            shutil.copyfile(clip, batch / f"c{i:05d}.mp4")
+        fixes = work / "fix"
+        fixes.mkdir()
+        sources = []
+        for i in range(args.fixes):
+            sources.append(str(fixes / f"f{i:03d}.mp4"))
+            shutil.copyfile(clip, sources[-1])
+
+        warm = work / "warm"
+        warm.mkdir()
+        for i in range(16):
+            shutil.copyfile(clip, warm / f"w{i:02d}.mp4")
+
+        def warm_up(engine: Engine) -> None:
+            """An untimed small batch: a running cluster has its modules imported already."""
+            check_batch([str(warm)], engine=engine, cache=False, face=False)
+
+        def check_on(engine: Engine) -> Callable[[], Any]:
+            return lambda: check_batch([str(batch)], engine=engine, cache=False, face=False)
+
+        runs = 0
+
+        def fix_on(engine: Engine) -> Callable[[], Any]:
+            def run() -> Any:
+                nonlocal runs
+                runs += 1
+                out = work / f"out{runs}"
+                return fix_batch(sources, out_dir=str(out), engine=engine, resume=False)
+
+            return run
+
+        rows: list[tuple[str, str, float, int]] = []
+
+        def measure(kind: str, name: str, fn: Callable[[], Any]) -> float:
+            seconds, got = _timed(fn)
+            count = len(got.results) if kind == "check" else len(got)
+            bad = (
+                [r for r in got.results if r.findings and r.findings[0].rule == "input.readable"]
+                if kind == "check"
+                else [r for r in got if not r.ok]
+            )
+            if count != (args.files if kind == "check" else args.fixes) or bad:
+                sys.exit(f"{kind} on {name}: {len(bad)} failed items; the figure would lie")
+            rows.append((kind, name, seconds, count))
+            print(
+                f"{kind:5} {name:14} {seconds:7.2f} s  {count / seconds:8.1f} files/s", flush=True
+            )
+            return seconds
+
+        times: dict[tuple[str, str], float] = {}
+        plans: list[tuple[str, Callable[[Engine], Callable[[], Any]]]] = [
+            ("check", check_on),
+            ("fix", fix_on),
+        ]
+        for kind, factory in plans:
+            times[kind, "serial"] = measure(kind, "serial", factory(Engine("serial")))
+            warm_up(Engine("local", workers=cores))  # starts the forkserver, as any earlier run
+            times[kind, "local"] = measure(kind, "local", factory(Engine("local", workers=cores)))
+            for n in (1, 2):
+                cluster = LocalCluster(
+                    n_workers=n,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+                try:
+                    engine = Engine("dask", cluster.scheduler_address)
+                    warm_up(engine)
+                    times[kind, f"dask-{n}"] = measure(kind, f"dask-{n}", factory(engine))
+                finally:
+                    cluster.close()
+            times[kind, "dask-2 +start"] = measure(
+                kind, "dask-2 +start", factory(Engine("dask", None, workers=2))
+            )
+        overhead = times["check", "dask-2"] / times["check", "local"] - 1
+        overhead_start = times["check", "dask-2 +start"] / times["check", "local"] - 1
+        scaling = times["fix", "dask-1"] / times["fix", "dask-2"]
+        print(f"\n{cores} cores; {args.files} checks, {args.fixes} fixes")
+        print(f"check: dask-2 overhead vs local pool  {overhead:+.1%}  (target <= +20%)")
+        print(f"check: with the cluster's start       {overhead_start:+.1%}")
+        local_check = times["check", "serial"] / times["check", "local"]
+        print(f"check: local pool vs serial           {local_check:.2f}x")
+        print(f"fix:   dask-2 vs dask-1               {scaling:.2f}x  (target >= 1.7x)")
+        local_fix = times["fix", "serial"] / times["fix", "local"]
+        print(f"fix:   local pool vs serial           {local_fix:.2f}x")
+        per_check = times["check", "serial"] / args.files
+        per_fix = times["fix", "serial"] / args.fixes
+        print(f"per file, one core: check {per_check * 1000:.1f} ms, fix {per_fix:.2f} s")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
