@@ -234,3 +234,58 @@ def test_s3_fix_uploads_whole_outputs_and_resumes(
 def test_s3_inputs_need_an_out_dir(s3_bucket: str) -> None:
     with pytest.raises(ConfigError, match="need --out-dir"):
         fix_batch([f"s3://{s3_bucket}/a.mp4"], engine=Engine("serial"))
+
+
+def test_cli_fix_on_an_engine_resumes_a_rerun(media: Media, tmp_path: Path) -> None:
+    shutil.copy(media("mkv"), tmp_path / "a.mkv")
+    out = tmp_path / "out"
+    args = ["fix", str(tmp_path / "a.mkv"), "--out-dir", str(out), "--engine", "serial"]
+    first = CliRunner().invoke(main, [*args, "-f", "json"])
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output)["summary"] == {"fixed": 1, "total": 1}
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0
+    assert "done by an earlier run" in again.output
+    redo = CliRunner().invoke(main, [*args, "--no-resume"])
+    assert "earlier run" not in redo.output
+
+
+def test_cli_fix_engine_refuses_what_only_a_local_fix_does(media: Media) -> None:
+    got = CliRunner().invoke(main, ["fix", str(media("mkv")), "--engine", "serial", "--dry-run"])
+    assert got.exit_code == 2
+    assert "--dry-run" in got.output
+
+
+class _Stream:
+    def __init__(self, tty: bool) -> None:
+        self.tty, self.text = tty, ""
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, text: str) -> None:
+        self.text += text
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("tty", "enabled", "drawn"), [(True, True, True), (False, True, False),
+                                                        (True, False, False)])  # fmt: skip
+def test_progress_draws_on_a_terminal_only(tty: bool, enabled: bool, drawn: bool) -> None:
+    from preflight.cli.progress import Progress
+
+    stream = _Stream(tty)
+    with Progress(3, "check", enabled, stream=stream) as bar:  # type: ignore[arg-type]
+        bar.advance(3)
+    assert ("check 3/3" in stream.text) is drawn
+    assert (stream.text == "") is not drawn
+
+
+def test_progress_line_has_rate_and_eta() -> None:
+    from preflight.cli.progress import Progress
+
+    bar = Progress(100, "fix", enabled=False)
+    bar.done = 25
+    line = bar.line(now=bar._started + 5.0)
+    assert line == "fix 25/100  5.0/s  ETA 15s"

@@ -124,13 +124,16 @@ def _dask_client(engine: Engine) -> tuple[Any, Any]:
             ) from None
     import logging
 
-    cluster = LocalCluster(  # type: ignore[no-untyped-call]
-        n_workers=max(1, engine.workers or os.cpu_count() or 1),
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    )
+    try:
+        cluster = LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=max(1, engine.workers or os.cpu_count() or 1),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+    except (OSError, RuntimeError, TimeoutError) as exc:
+        raise ConfigError(f"cannot start a local Dask cluster: {exc}") from None
     return Client(cluster), cluster  # type: ignore[no-untyped-call]
 
 
