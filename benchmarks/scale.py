@@ -146,6 +146,9 @@ def main() -> None:
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=None,
+                    host="127.0.0.1",  # a cluster for this machine listens on loopback only
+                    # no dashboard; its small HTTP endpoint on a free port, not a warning about 8787
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                     silence_logs=logging.ERROR,
                 )
                 try:

@@ -113,3 +113,18 @@ def test_a_worker_killed_mid_fix_loses_no_input(
         f"clip{i}.mp4" for i in range(6)
     ]
     assert not (out / ".preflight-staging").exists()  # no half file from the killed attempt
+
+
+def test_cli_engine_dask_without_an_address_runs_a_local_cluster(
+    media: Media, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from preflight.cli import main
+
+    monkeypatch.delenv("PREFLIGHT_SCHEDULER", raising=False)
+    args = ["check", str(media("short")), str(media("ok")), "--no-face", "-f", "json"]
+    plain = CliRunner().invoke(main, args)
+    on_dask = CliRunner().invoke(main, [*args, "--engine", "dask", "--workers", "1"])
+    assert on_dask.exit_code == plain.exit_code == 1, on_dask.output
+    assert on_dask.output == plain.output
