@@ -137,10 +137,13 @@ def fix_command(
         raise click.UsageError(f"--end {end:g} must be after --start {start:g}")
     config = load_config(config_path)
     prof = load_profile(profile or config.profile or "kling-lipsync")
-    on_engine = bool(engine or scheduler or os.environ.get("PREFLIGHT_SCHEDULER"))
-    if on_engine and (audio is not None or face_window or dry_run):
+    local_only = audio is not None or face_window or dry_run  # these stay in this process
+    if (engine or scheduler) and local_only:
         raise click.UsageError("--engine/--scheduler fix independent inputs: no --audio, "
                                "--face-window or --dry-run")  # fmt: skip
+    on_engine = bool(
+        engine or scheduler or (os.environ.get("PREFLIGHT_SCHEDULER") and not local_only)
+    )
     if out_dir and not dry_run and not out_dir.startswith("s3://"):
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     options = FixOptions(
