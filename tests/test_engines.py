@@ -289,3 +289,22 @@ def test_progress_line_has_rate_and_eta() -> None:
     bar.done = 25
     line = bar.line(now=bar._started + 5.0)
     assert line == "fix 25/100  5.0/s  ETA 15s"
+
+
+def test_cli_check_and_fix_read_and_write_s3(s3_bucket: str, media: Media) -> None:
+    _put(s3_bucket, "in/clip.mkv", media("mkv"))
+    runner = CliRunner()
+    checked = runner.invoke(
+        main, ["check", f"s3://{s3_bucket}/in/clip.mkv", "--no-face", "-f", "json",
+               "--engine", "serial"],
+    )  # fmt: skip
+    assert checked.exit_code == 1, checked.output
+    result = json.loads(checked.output)["results"][0]
+    assert result["path"] == f"s3://{s3_bucket}/in/clip.mkv"
+    assert "video.container" in {f["rule"] for f in result["findings"]}
+    fixed = runner.invoke(
+        main, ["fix", f"s3://{s3_bucket}/in/clip.mkv", "--out-dir", f"s3://{s3_bucket}/out",
+               "--engine", "serial"],
+    )  # fmt: skip
+    assert fixed.exit_code == 0, fixed.output
+    assert f"s3://{s3_bucket}/out/clip.mp4" in fixed.output

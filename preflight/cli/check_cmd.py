@@ -143,7 +143,8 @@ def check_command(
     config = load_config(config_path)
     try:
         run: Any = check
-        if engine or scheduler or os.environ.get("PREFLIGHT_SCHEDULER"):
+        s3_inputs = any(i.lower().startswith("s3://") for i in inputs)  # only engines read S3
+        if engine or scheduler or os.environ.get("PREFLIGHT_SCHEDULER") or s3_inputs:
             run = _on_engine(engine, scheduler, workers)
         report = run(
             inputs,

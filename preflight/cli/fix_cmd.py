@@ -141,8 +141,9 @@ def fix_command(
     if (engine or scheduler) and local_only:
         raise click.UsageError("--engine/--scheduler fix independent inputs: no --audio, "
                                "--face-window or --dry-run")  # fmt: skip
+    on_s3 = any(i.lower().startswith("s3://") for i in (*inputs, out_dir or ""))  # engines only
     on_engine = bool(
-        engine or scheduler or (os.environ.get("PREFLIGHT_SCHEDULER") and not local_only)
+        engine or scheduler or ((os.environ.get("PREFLIGHT_SCHEDULER") or on_s3) and not local_only)
     )
     if out_dir and not dry_run and not out_dir.startswith("s3://"):
         Path(out_dir).mkdir(parents=True, exist_ok=True)
