@@ -90,4 +90,6 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    """The public API only: what `__all__` names, and the version (not this module's helpers,
+    nor the subpackages an import happened to load)."""
+    return sorted({*__all__, "__version__"})

@@ -256,41 +256,6 @@ def test_cli_fix_engine_refuses_what_only_a_local_fix_does(media: Media) -> None
     assert "--dry-run" in got.output
 
 
-class _Stream:
-    def __init__(self, tty: bool) -> None:
-        self.tty, self.text = tty, ""
-
-    def isatty(self) -> bool:
-        return self.tty
-
-    def write(self, text: str) -> None:
-        self.text += text
-
-    def flush(self) -> None:
-        pass
-
-
-@pytest.mark.parametrize(("tty", "enabled", "drawn"), [(True, True, True), (False, True, False),
-                                                        (True, False, False)])  # fmt: skip
-def test_progress_draws_on_a_terminal_only(tty: bool, enabled: bool, drawn: bool) -> None:
-    from preflight.cli.progress import Progress
-
-    stream = _Stream(tty)
-    with Progress(3, "check", enabled, stream=stream) as bar:  # type: ignore[arg-type]
-        bar.advance(3)
-    assert ("check 3/3" in stream.text) is drawn
-    assert (stream.text == "") is not drawn
-
-
-def test_progress_line_has_rate_and_eta() -> None:
-    from preflight.cli.progress import Progress
-
-    bar = Progress(100, "fix", enabled=False)
-    bar.done = 25
-    line = bar.line(now=bar._started + 5.0)
-    assert line == "fix 25/100  5.0/s  ETA 15s"
-
-
 def test_cli_check_and_fix_read_and_write_s3(s3_bucket: str, media: Media) -> None:
     _put(s3_bucket, "in/clip.mkv", media("mkv"))
     runner = CliRunner()

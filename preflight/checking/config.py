@@ -30,7 +30,7 @@ from typing import Any
 
 from preflight.model.errors import ConfigError
 from preflight.model.findings import Severity
-from preflight.model.profile import refreeze, thaw
+from preflight.model.profile import reduce_frozen
 
 __all__ = ["Config", "RuleOverride", "find_config", "load_config"]
 
@@ -59,18 +59,7 @@ class Config:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # ``rules`` is a mapping proxy, which pickle refuses; a worker process needs the config
-        state = (self.profile, self.include, self.exclude, thaw(self.rules), self.origin)
-        return (_config, state)
-
-
-def _config(
-    profile: str | None,
-    include: tuple[str, ...],
-    exclude: tuple[str, ...],
-    rules: Any,
-    origin: str,
-) -> Config:
-    return Config(profile, include, exclude, refreeze(rules), origin)
+        return reduce_frozen(self)
 
 
 def find_config(start: str | os.PathLike[str] | None = None) -> Path | None:

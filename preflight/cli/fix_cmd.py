@@ -13,17 +13,27 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
 import click
 
+from preflight.cli import examples
 from preflight.cli.fix_render import render_plan, render_result
+from preflight.cli.url_timeout import apply_url_timeout, url_timeout_option
 
 __all__ = ["fix_command"]
 
 
-@click.command("fix")
+@click.command(
+    "fix",
+    epilog=examples(
+        "preflight fix clip.mp4",
+        "preflight fix videos/ --out-dir fixed/ --format html > fixes.html",
+        "preflight fix clip.mp4 --dry-run",
+    ),
+)
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-o", "--output", metavar="OUT", help="Output file (one input only).")
 @click.option("--out-dir", metavar="DIR", help="Write outputs here (compliant inputs are skipped).")
@@ -63,13 +73,20 @@ __all__ = ["fix_command"]
     "-f",
     "--format",
     "fmt",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "html"]),
     default="text",
     show_default=True,
+    help="How results are printed; html: one page with before/after frames (redirect it).",
 )
 @click.option("--jobs", type=click.IntRange(min=1), help="Inputs fixed at once [default: CPUs].")
 @click.option("--preset", default="fast", show_default=True, help="libx264 preset.")
-@click.option("--crf", type=click.IntRange(0, 51), default=20, show_default=True)
+@click.option(
+    "--crf",
+    type=click.IntRange(0, 51),
+    default=20,
+    show_default=True,
+    help="libx264 quality of re-encodes (lower: better and larger).",
+)
 @click.option("--no-quality", is_flag=True, help="Skip the SSIM measurement of re-encodes.")
 @click.option("--timeout", type=click.FloatRange(min=1), help="Seconds per FFmpeg run.")
 @click.option("--config", "config_path", metavar="FILE", help="preflight.toml or pyproject.toml.")
@@ -87,6 +104,8 @@ __all__ = ["fix_command"]
 @click.option(
     "--no-resume", is_flag=True, help="With an engine and --out-dir: redo inputs already done."
 )
+@click.option("-q", "--quiet", is_flag=True, help="No live progress on the terminal.")
+@url_timeout_option
 @click.pass_context
 def fix_command(
     ctx: click.Context,
@@ -114,12 +133,15 @@ def fix_command(
     engine: str | None = None,
     scheduler: str | None = None,
     no_resume: bool = False,
+    quiet: bool = False,
+    url_timeout: float | None = None,
 ) -> None:
     """Fix INPUT... so it passes the profile, with the cheapest FFmpeg operation that works.
 
     Containers are remuxed without re-encoding when the codecs allow it; anything else is one
     re-encode pass (trim, extend, scale, pad or crop, tone-map, compress to size). Every output
-    is probed and checked against the same profile before it is moved into place.
+    is probed and checked against the same profile before it is moved into place. A directory
+    INPUT stands for the media files inside it (as `preflight check DIR` finds them).
     """
     from preflight.checking.config import load_config
     from preflight.fixing import FixOptions, fix_many, fix_pair, plan_fix, plan_pair
@@ -127,6 +149,7 @@ def fix_command(
 
     if output and out_dir:
         raise click.UsageError("give -o/--output or --out-dir, not both")
+    inputs = _expand(inputs)
     if verbose:
         _log_commands()
     if output and len(inputs) > 1:
@@ -136,6 +159,7 @@ def fix_command(
     if start is not None and end is not None and end <= start:
         raise click.UsageError(f"--end {end:g} must be after --start {start:g}")
     config = load_config(config_path)
+    apply_url_timeout(url_timeout)
     prof = load_profile(profile or config.profile or "kling-lipsync")
     local_only = audio is not None or face_window or dry_run  # these stay in this process
     if (engine or scheduler) and local_only:
@@ -187,31 +211,38 @@ def fix_command(
         ctx.exit(0 if all(p.strategy.value != "unfixable" for p in plans) else 1)
 
     if on_engine:
-        ctx.exit(_fix_on_engine(inputs, engine, scheduler, jobs, not no_resume, fmt, **common))
-    show_progress = len(inputs) == 1 and fmt == "text"
+        ctx.exit(
+            _fix_on_engine(inputs, engine, scheduler, jobs, not no_resume, fmt, quiet, **common)
+        )
+    from preflight.cli.progress import Progress
+
+    show_progress = len(inputs) == 1 and fmt == "text" and not quiet
+    bar = Progress(len(inputs), "fixing", enabled=len(inputs) > 1 and not quiet)
 
     def done(result: Any) -> None:
         if fmt == "text":
-            click.echo(render_result(result))
+            bar.line(render_result(result))
+        bar.advance()
 
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` cleans up like Ctrl-C
     try:
-        if audio is not None:
-            del common["threads"]
-            results = list(
-                fix_pair(inputs[0], audio, output=output, show_progress=show_progress, **common)
-            )
-            for result in results:
-                done(result)
-        else:
-            results = fix_many(
-                list(inputs),
-                jobs=workers,
-                on_done=done,
-                output=output,
-                show_progress=show_progress,
-                **common,
-            )
+        with bar:
+            if audio is not None:
+                del common["threads"]
+                results = list(
+                    fix_pair(inputs[0], audio, output=output, show_progress=show_progress, **common)
+                )
+                for result in results:
+                    done(result)
+            else:
+                results = fix_many(
+                    list(inputs),
+                    jobs=workers,
+                    on_done=done,
+                    output=output,
+                    show_progress=show_progress,
+                    **common,
+                )
     except KeyboardInterrupt:
         click.secho(
             "preflight fix: interrupted; FFmpeg was stopped, its temp output removed, and no "
@@ -228,6 +259,11 @@ def fix_command(
                 {"results": [r.to_dict() for r in results], "summary": _summary(results)}, indent=2
             )
         )
+    elif fmt == "html":
+        from preflight.report.html import render_fix
+        from preflight.report.thumbnails import fix_frames
+
+        click.echo(render_fix(results, frames=fix_frames(results)), nl=False)
     else:
         click.echo(_summary_line(results))
     ctx.exit(0 if all(r.ok for r in results) else 1)
@@ -240,6 +276,7 @@ def _fix_on_engine(
     jobs: int | None,
     resume: bool,
     fmt: str,
+    quiet: bool,
     *,
     profile: Any,
     options: Any,
@@ -252,7 +289,7 @@ def _fix_on_engine(
     from preflight.engines import fix_batch, resolve_engine
 
     chosen = resolve_engine(engine, scheduler, jobs)
-    with Progress(len(inputs), "fix", enabled=fmt == "text") as bar:
+    with Progress(len(inputs), "fixing", enabled=fmt == "text" and not quiet) as bar:
 
         def done(result: Any) -> None:
             if fmt == "text":
@@ -275,6 +312,24 @@ def _fix_on_engine(
     else:
         click.echo(_summary_line(results))
     return 0 if all(r.ok for r in results) else 1
+
+
+def _expand(inputs: Sequence[str]) -> tuple[str, ...]:
+    """``inputs`` with each directory replaced by the media files inside it (sorted)."""
+    from preflight.checking.check import DEFAULT_INCLUDE, OWN_OUTPUTS, walk
+
+    expanded: list[str] = []
+    for item in inputs:
+        if not os.path.isdir(item):
+            expanded.append(item)
+            continue
+        files, problems = walk(item, DEFAULT_INCLUDE["video"], (), skip=OWN_OUTPUTS)
+        for _, message in problems:
+            click.echo(f"preflight fix: {message}", err=True)
+        if not files and not problems:
+            raise click.UsageError(f"directory {item} has no video files to fix")
+        expanded += files
+    return tuple(expanded)
 
 
 def _log_commands() -> None:
@@ -308,7 +363,9 @@ def _summary_line(results: Sequence[Any]) -> str:
     return f"summary: {', '.join(parts) or 'nothing to do'} ({counts['total']} inputs): {verdict}"
 
 
-def fix_failing(report: Any, profile: str, config: Any) -> int:
+def fix_failing(
+    report: Any, profile: str, config: Any, *, quiet: bool = False, face: bool = True
+) -> int:
     """`preflight check --fix`: fix every failing input of ``report`` beside itself (to stderr).
 
     Returns the exit status: 0 when every failing input was fixed (its output passes), else 1.
@@ -326,12 +383,51 @@ def fix_failing(report: Any, profile: str, config: Any) -> int:
     if not sources:
         click.echo("preflight check --fix: nothing the fixer can change", err=True)
         return 1
+    sources, ready = _already_fixed(sources, profile, config, face=face)
+    for source, target in ready:
+        click.echo(
+            f"{source} -> {target}: already fixed (the output is there and passes)", err=True
+        )
+    if not sources:
+        return 0
+    from preflight.cli.progress import Progress
+
     click.echo(f"preflight check --fix: fixing {len(sources)} input(s)", err=True)
-    results = fix_many(
-        sources,
-        profile=profile,
-        config=config,
-        on_done=lambda r: click.echo(render_result(r), err=True),
-    )
+    with Progress(len(sources), "fixing", enabled=len(sources) > 1 and not quiet) as bar:
+
+        def done(result: Any) -> None:
+            bar.line(render_result(result), err=True)
+            bar.advance()
+
+        results = fix_many(sources, profile=profile, config=config, on_done=done)
     click.echo(_summary_line(results), err=True)
     return 0 if all(r.ok for r in results) else 1
+
+
+def _already_fixed(
+    sources: list[str], profile: str, config: Any, *, face: bool
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Split ``sources`` into those still to fix and (source, output) pairs whose default output
+    (``NAME.fixed.*`` beside it) is newer than the source and passes ``profile``: re-running
+    ``check --fix`` on a folder must not pay for the same encode twice."""
+    from preflight.checking.check import check
+
+    candidates: dict[str, str] = {}
+    for source in sources:
+        path = Path(source)
+        if not path.is_file():
+            continue
+        made = [
+            p
+            for p in sorted(path.parent.glob(f"{glob_escape(path.stem)}.fixed.*"))
+            if not p.name.startswith(".") and p.stat().st_mtime >= path.stat().st_mtime
+        ]
+        if made:
+            candidates[source] = str(made[0])
+    if not candidates:
+        return sources, []
+    report = check(list(candidates.values()), profile, config=config, cache=False, face=face)
+    passing = {r.name for r in report.results if r.ok}
+    ready = [(s, t) for s, t in candidates.items() if t in passing]
+    done = {s for s, _ in ready}
+    return [s for s in sources if s not in done], ready

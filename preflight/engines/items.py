@@ -140,7 +140,7 @@ def probe_source(source: str, *, backend: str, cache: bool) -> MediaFacts | Inpu
 def check_item(item: CheckItem, profile: Profile, config: Config | None) -> CheckItemResult:
     """Probe the job's sources, evaluate the job, and return its `Result` as data."""
     from preflight.checking.evaluate import evaluate, is_ok
-    from preflight.checking.faces import face_settings, with_face_analysis
+    from preflight.checking.faces import face_settings, face_timeline, with_face_analysis
 
     started = time.monotonic()
     plan = item.plan
@@ -174,6 +174,7 @@ def check_item(item: CheckItem, profile: Profile, config: Config | None) -> Chec
             facts=facts,
             location=plan.location,
             line=plan.line,
+            timeline=face_timeline(job, faces) if faces else None,
         )
         return CheckItemResult(item.index, result, elapsed=time.monotonic() - started)
     except Exception as exc:  # noqa: BLE001 - errors are data: the job fails with the reason

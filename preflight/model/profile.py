@@ -7,7 +7,7 @@ A profile is validated once into frozen values; nothing edits it afterwards. See
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
@@ -31,8 +31,7 @@ class RuleSetting:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # MappingProxyType cannot be pickled; a process pool or a Dask worker needs the profile
-        return (_setting, (self.rule, self.enabled, self.severity, thaw(self.params),
-                           self.source, self.note))  # fmt: skip
+        return reduce_frozen(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +46,12 @@ class Profile:
     description: str = ""
     origin: str = ""  # the file it was loaded from
     extends: str | None = None
+    sources: Mapping[str, str] = field(default_factory=dict)  # source key -> the document it names
 
     def __reduce__(self) -> tuple[Any, ...]:
         # rules (and each rule's params) are mapping proxies, which pickle refuses: send plain
         # dicts marked as proxies and rebuild the same read-only views on the other side
-        state = (self.id, self.title, self.provider, self.endpoint, thaw(self.rules),
-                 self.description, self.origin, self.extends)  # fmt: skip
-        return (_profile, state)
+        return reduce_frozen(self)
 
     def setting(self, rule: str) -> RuleSetting | None:
         return self.rules.get(rule)
@@ -110,20 +108,11 @@ def refreeze(value: Any) -> Any:
     return value
 
 
-def _setting(
-    rule: str, enabled: bool, severity: Severity, params: Any, source: str, note: str
-) -> RuleSetting:
-    return RuleSetting(rule, enabled, severity, refreeze(params), source, note)
+def reduce_frozen(obj: Any) -> tuple[Any, ...]:
+    """``__reduce__`` for a frozen dataclass holding mapping proxies: every field, thawed."""
+    state = tuple(thaw(getattr(obj, f.name)) for f in fields(obj))
+    return (_rebuild, (type(obj), state))
 
 
-def _profile(
-    id: str,
-    title: str,
-    provider: str,
-    endpoint: str,
-    rules: Any,
-    description: str,
-    origin: str,
-    extends: str | None,
-) -> Profile:
-    return Profile(id, title, provider, endpoint, refreeze(rules), description, origin, extends)
+def _rebuild(cls: type[Any], state: tuple[Any, ...]) -> Any:
+    return cls(*(refreeze(value) for value in state))
