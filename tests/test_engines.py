@@ -47,6 +47,9 @@ def test_every_shipped_profile_pickles_to_an_equal_read_only_profile(name: str) 
         back.rules["video.duration"] = None  # type: ignore[index]
 
 
+NO_FACE = FixOptions(face=False)  # generated test patterns have no face
+
+
 def test_a_config_pickles_with_its_rule_overrides(tmp_path: Path) -> None:
     file = tmp_path / "preflight.toml"
     file.write_text('profile = "kling-lipsync"\n[rules."video.codec"]\nseverity = "warning"\n')
@@ -140,20 +143,24 @@ def test_fix_resumes_by_content_not_by_name(media: Media, tmp_path: Path) -> Non
     src.mkdir()
     shutil.copy(media("mkv"), src / "a.mkv")
     out = tmp_path / "out"
-    first = fix_batch([str(src / "a.mkv")], out_dir=str(out), engine=Engine("serial"))
+    first = fix_batch(
+        [str(src / "a.mkv")], out_dir=str(out), options=NO_FACE, engine=Engine("serial")
+    )
     assert [r.status for r in first] == ["fixed"]
     assert (out / "a.mp4").is_file()
     assert not (out / STAGING_DIR).exists()
     assert len(list((out / DONE_DIR).iterdir())) == 1
 
     (src / "a.mkv").rename(src / "b.mkv")  # same bytes, new name: already done
-    again = fix_batch([str(src / "b.mkv")], out_dir=str(out), engine=Engine("serial"))
+    again = fix_batch(
+        [str(src / "b.mkv")], out_dir=str(out), options=NO_FACE, engine=Engine("serial")
+    )
     assert again[0].status == "fixed"
     assert "done by an earlier run" in again[0].message
     assert again[0].output == str(out / "a.mp4")
     assert not (out / "b.mp4").exists()
 
-    other = FixOptions(crf=30)  # other settings: done again
+    other = FixOptions(crf=30, face=False)  # other settings: done again
     redo = fix_batch([str(src / "b.mkv")], out_dir=str(out), options=other, engine=Engine("serial"))
     assert "earlier run" not in redo[0].message
     assert (out / "b.mp4").is_file()
@@ -163,7 +170,7 @@ def test_fix_item_leaves_no_half_file_when_the_output_is_gone(media: Media, tmp_
     out = tmp_path / "out"
     out.mkdir()
     profile = load_profile("kling-lipsync")
-    options = FixOptions()
+    options = NO_FACE
     key = settings_key(profile, options, None)
     item = FixItem(0, str(media("mkv")), str(out), resume=True, settings=key)
     first = fix_item(item, profile, options, None)
@@ -179,7 +186,9 @@ def test_fix_item_leaves_no_half_file_when_the_output_is_gone(media: Media, tmp_
 def test_fix_refuses_to_overwrite_its_input(media: Media, tmp_path: Path) -> None:
     shutil.copy(media("short"), tmp_path / "a.mp4")
     before = (tmp_path / "a.mp4").read_bytes()
-    got = fix_batch([str(tmp_path / "a.mp4")], out_dir=str(tmp_path), engine=Engine("serial"))
+    got = fix_batch(
+        [str(tmp_path / "a.mp4")], out_dir=str(tmp_path), options=NO_FACE, engine=Engine("serial")
+    )
     assert got[0].status == "unfixable"
     assert "overwrite the input" in got[0].message
     assert (tmp_path / "a.mp4").read_bytes() == before
@@ -218,7 +227,7 @@ def test_s3_fix_uploads_whole_outputs_and_resumes(
 
     source = _put(s3_bucket, "in/clip.mkv", media("mkv"))
     out = f"s3://{s3_bucket}/fixed"
-    first = fix_batch([source], out_dir=out, engine=Engine("serial"))
+    first = fix_batch([source], out_dir=out, options=NO_FACE, engine=Engine("serial"))
     assert first[0].status == "fixed", first[0].message
     assert first[0].output == f"{out}/clip.mp4"
     client = boto3.client("s3")
@@ -227,7 +236,7 @@ def test_s3_fix_uploads_whole_outputs_and_resumes(
     fetched = tmp_path / "clip.mp4"
     client.download_file(s3_bucket, "fixed/clip.mp4", str(fetched))
     assert check([str(fetched)], face=False, cache=False).ok
-    again = fix_batch([source], out_dir=out, engine=Engine("serial"))
+    again = fix_batch([source], out_dir=out, options=NO_FACE, engine=Engine("serial"))
     assert "done by an earlier run" in again[0].message
 
 
@@ -239,7 +248,15 @@ def test_s3_inputs_need_an_out_dir(s3_bucket: str) -> None:
 def test_cli_fix_on_an_engine_resumes_a_rerun(media: Media, tmp_path: Path) -> None:
     shutil.copy(media("mkv"), tmp_path / "a.mkv")
     out = tmp_path / "out"
-    args = ["fix", str(tmp_path / "a.mkv"), "--out-dir", str(out), "--engine", "serial"]
+    args = [
+        "fix",
+        str(tmp_path / "a.mkv"),
+        "--out-dir",
+        str(out),
+        "--engine",
+        "serial",
+        "--no-face",
+    ]
     first = CliRunner().invoke(main, [*args, "-f", "json"])
     assert first.exit_code == 0, first.output
     assert json.loads(first.output)["summary"] == {"fixed": 1, "total": 1}
@@ -269,7 +286,7 @@ def test_cli_check_and_fix_read_and_write_s3(s3_bucket: str, media: Media) -> No
     assert "video.container" in {f["rule"] for f in result["findings"]}
     fixed = runner.invoke(
         main, ["fix", f"s3://{s3_bucket}/in/clip.mkv", "--out-dir", f"s3://{s3_bucket}/out",
-               "--engine", "serial"],
+               "--no-face", "--engine", "serial"],
     )  # fmt: skip
     assert fixed.exit_code == 0, fixed.output
     assert f"s3://{s3_bucket}/out/clip.mp4" in fixed.output

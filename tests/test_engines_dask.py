@@ -16,7 +16,7 @@ import pytest
 
 from preflight.checking.check import check
 from preflight.engines import Engine, check_batch, fix_batch
-from preflight.fixing import FixResult
+from preflight.fixing import FixOptions, FixResult
 from preflight.report import render
 
 pytest.importorskip("distributed")
@@ -104,7 +104,11 @@ def test_a_worker_killed_mid_fix_loses_no_input(
             os.kill(victim.pid, signal.SIGKILL)
 
     results = fix_batch(
-        sources, out_dir=str(out), engine=Engine("dask", cluster.address), on_result=on_result
+        sources,
+        out_dir=str(out),
+        options=FixOptions(face=False),  # generated test patterns have no face
+        engine=Engine("dask", cluster.address),
+        on_result=on_result,
     )
     assert victim.wait(timeout=30) == -signal.SIGKILL
     assert [r.source for r in results] == sources
