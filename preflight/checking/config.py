@@ -30,6 +30,7 @@ from typing import Any
 
 from preflight.model.errors import ConfigError
 from preflight.model.findings import Severity
+from preflight.model.profile import reduce_frozen
 
 __all__ = ["Config", "RuleOverride", "find_config", "load_config", "resolve_config"]
 
@@ -55,6 +56,10 @@ class Config:
     exclude: tuple[str, ...] = ()
     rules: Mapping[str, RuleOverride] = field(default_factory=lambda: MappingProxyType({}))
     origin: str = ""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # ``rules`` is a mapping proxy, which pickle refuses; a worker process needs the config
+        return reduce_frozen(self)
 
 
 def find_config(start: str | os.PathLike[str] | None = None) -> Path | None:

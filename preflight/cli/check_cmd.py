@@ -5,6 +5,7 @@ Heavy imports (probe backends, renderers) happen inside the command, so start-up
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Any
@@ -93,6 +94,16 @@ def pick_format(fmt: str | None) -> str:
 @click.option("--no-face", "no_face", is_flag=True, help="Skip the face checks (faster).")
 @click.option("--preview", metavar="PNG", help="Write a contact sheet of the face check's frames.")
 @click.option("--fix", "then_fix", is_flag=True, help="Then fix failing inputs (`preflight fix`).")
+@click.option(
+    "--engine",
+    type=click.Choice(["serial", "local", "dask"]),
+    help="Run the per-file work in this process, a process pool, or on Dask (docs/scale.md).",
+)
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    help="A running Dask scheduler [default: $PREFLIGHT_SCHEDULER]; implies --engine dask.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No live progress on the terminal.")
 @url_timeout_option
 @click.pass_context
@@ -114,6 +125,8 @@ def check_command(
     then_fix: bool,
     no_face: bool = False,
     preview: str | None = None,
+    engine: str | None = None,
+    scheduler: str | None = None,
     quiet: bool = False,
     url_timeout: float | None = None,
     **request: Any,
@@ -136,7 +149,12 @@ def check_command(
     apply_url_timeout(url_timeout)
     try:
         with Steps(enabled=not quiet) as steps:
-            report = check(
+            run: Any = check
+            extra: dict[str, Any] = {"on_progress": steps}
+            s3_inputs = any(i.lower().startswith("s3://") for i in inputs)  # only engines read S3
+            if engine or scheduler or os.environ.get("PREFLIGHT_SCHEDULER") or s3_inputs:
+                run, extra = _on_engine(engine, scheduler, workers, quiet), {}
+            report = run(
                 inputs,
                 profile or config.profile or "kling-lipsync",
                 jobs=jobs,
@@ -149,7 +167,7 @@ def check_command(
                 workers=workers,
                 face=not no_face,
                 preview=preview,
-                on_progress=steps,
+                **extra,
                 **request,
             )
     except ToolNotFoundError as exc:  # e.g. --backend ffprobe with no ffprobe: a usage problem
@@ -168,6 +186,32 @@ def check_command(
         chosen_profile = profile or config.profile or "kling-lipsync"
         ctx.exit(fix_failing(report, chosen_profile, config, quiet=quiet, face=not no_face))
     ctx.exit(report.exit_code)
+
+
+def _on_engine(engine: str | None, scheduler: str | None, workers: int | None, quiet: bool) -> Any:
+    """`check` with the per-file work on an engine (`preflight.engines`), with a progress line."""
+    from preflight.cli.progress import Progress
+    from preflight.engines import check_batch, resolve_engine
+
+    chosen = resolve_engine(engine, scheduler, workers)
+
+    def run(inputs: Any, profile: Any, *, workers: int | None, **kwargs: Any) -> Any:
+        with contextlib.ExitStack() as stack:
+            bars: list[Progress] = []
+
+            def planned(total: int) -> None:  # the bar starts once the jobs are known
+                bars.append(stack.enter_context(Progress(total, "check", enabled=not quiet)))
+
+            return check_batch(
+                inputs,
+                profile,
+                engine=chosen,
+                on_planned=planned,
+                on_result=lambda n: bars[0].advance(n),
+                **kwargs,
+            )
+
+    return run
 
 
 def _rendered(report: Any, fmt: str, *, color: bool = False) -> str:

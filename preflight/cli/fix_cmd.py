@@ -98,6 +98,19 @@ __all__ = ["fix_command"]
 @click.option("--timeout", type=click.FloatRange(min=1), help="Seconds per FFmpeg run.")
 @click.option("--config", "config_path", metavar="FILE", help="preflight.toml or pyproject.toml.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every FFmpeg command line to stderr.")
+@click.option(
+    "--engine",
+    type=click.Choice(["serial", "local", "dask"]),
+    help="Run the fixes in this process, a process pool, or on Dask (docs/scale.md).",
+)
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    help="A running Dask scheduler [default: $PREFLIGHT_SCHEDULER]; implies --engine dask.",
+)
+@click.option(
+    "--no-resume", is_flag=True, help="With an engine and --out-dir: redo inputs already done."
+)
 @click.option("-q", "--quiet", is_flag=True, help="No live progress on the terminal.")
 @url_timeout_option
 @click.pass_context
@@ -126,6 +139,9 @@ def fix_command(
     verbose: bool = False,
     face_window: bool = False,
     no_face: bool = False,
+    engine: str | None = None,
+    scheduler: str | None = None,
+    no_resume: bool = False,
     quiet: bool = False,
     url_timeout: float | None = None,
 ) -> None:
@@ -168,7 +184,15 @@ def fix_command(
     apply_url_timeout(url_timeout)
     config = load_config(config_path)
     prof = load_profile(profile or config.profile or "kling-lipsync")
-    if out_dir and not dry_run:
+    local_only = audio is not None or face_window or dry_run  # these stay in this process
+    if (engine or scheduler) and local_only:
+        raise click.UsageError("--engine/--scheduler fix independent inputs: no --audio, "
+                               "--face-window or --dry-run")  # fmt: skip
+    on_s3 = any(i.lower().startswith("s3://") for i in (*inputs, out_dir or ""))  # engines only
+    on_engine = bool(
+        engine or scheduler or ((os.environ.get("PREFLIGHT_SCHEDULER") or on_s3) and not local_only)
+    )
+    if out_dir and not dry_run and not out_dir.startswith("s3://"):
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     options = FixOptions(
         start=start,
@@ -213,6 +237,10 @@ def fix_command(
                 click.echo(render_plan(plan))
         ctx.exit(0 if all(p.strategy.value != "unfixable" for p in plans) else 1)
 
+    if on_engine:
+        ctx.exit(
+            _fix_on_engine(inputs, engine, scheduler, workers, not no_resume, fmt, quiet, **common)
+        )
     from preflight.cli.progress import Progress
 
     show_progress = len(inputs) == 1 and fmt == "text" and not quiet
@@ -289,6 +317,51 @@ def _run_fixes(
             **_own(common, name),
         )
     return results
+
+
+def _fix_on_engine(
+    inputs: Sequence[str],
+    engine: str | None,
+    scheduler: str | None,
+    workers: int | None,
+    resume: bool,
+    fmt: str,
+    quiet: bool,
+    *,
+    profile: Any,
+    options: Any,
+    config: Any,
+    out_dir: str | None,
+    threads: int | None,
+) -> int:
+    """`preflight fix --engine/--scheduler`: the inputs as items (`preflight.engines.fix_batch`)."""
+    from preflight.cli.progress import Progress
+    from preflight.engines import fix_batch, resolve_engine
+
+    chosen = resolve_engine(engine, scheduler, workers)
+    with Progress(len(inputs), "fixing", enabled=fmt == "text" and not quiet) as bar:
+
+        def done(result: Any) -> None:
+            if fmt == "text":
+                click.echo(render_result(result))
+            bar.advance()
+
+        results = fix_batch(
+            list(inputs),
+            profile=profile,
+            options=options,
+            config=config,
+            out_dir=out_dir,
+            engine=chosen,
+            resume=resume,
+            on_result=done,
+        )
+    if fmt == "json":
+        body = {"results": [r.to_dict() for r in results], "summary": _summary(results)}
+        click.echo(json.dumps(body, indent=2))
+    else:
+        click.echo(_summary_line(results))
+    return 0 if all(r.ok for r in results) else 1
 
 
 def _expand(inputs: Sequence[str]) -> tuple[str, ...]:

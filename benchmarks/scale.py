@@ -1,0 +1,245 @@
+"""The engines side by side, in one run: check 2,000 files and fix 40 clips on each.
+
+    python benchmarks/scale.py [--files 2000] [--fixes 40]
+
+Makes one tiny clip with FFmpeg (a 1 s 480x720 H.264/AAC mp4: it fails ``video.duration`` and
+the size window, so fixing it is a real re-encode) and copies it under N names into a temporary
+directory; every check runs with the probe cache off (``cache=False``), so each copy is probed
+afresh, and without the face checks (``face=False``: this measures the engines, not OpenCV).
+Each fix run writes into a fresh output folder (nothing to resume). Engines:
+
+  serial         one item after another in this process
+  local          the process pool over this machine's cores (`--engine local`)
+  dask-1         a Dask LocalCluster with one single-threaded worker
+  dask-2         ... with two workers
+  dask-2 +start  the same, counting the LocalCluster's start and stop (`--engine dask` with no
+                 address); the other Dask figures use a cluster already running, as
+                 ``--scheduler`` does, warmed by one untimed 16-file batch (a running cluster's
+                 workers have imported preflight already); the local pool gets the same
+                 untimed batch first, which starts its forkserver (preloaded with preflight)
+
+Prints files per second and the ratios the issue sets targets for: Dask's check overhead against
+the local pool (dask-2 time / local time - 1, target <= 20 %) and fix scaling (dask-2 rate /
+dask-1 rate, target >= 1.7x). A machine shared with other work moves every figure; compare
+ratios, not rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _clip(folder: Path) -> Path:
+    spec = importlib.util.spec_from_file_location("bench_media", ROOT / "fixtures" / "media.py")
+    assert spec is not None
+    assert spec.loader is not None
+    media = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(media)
+    target = folder / "tiny.mp4"
+    subprocess.run(
+        [media._ffmpeg(), "-hide_banner", "-loglevel", "error", "-y",  # type: ignore[attr-defined]
+         "-f", "lavfi", "-i", "testsrc2=size=480x720:rate=25", "-f", "lavfi",
+         "-i", "sine=frequency=440:sample_rate=44100", "-t", "1", "-c:v", "libx264",
+         "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(target)],
+        check=True,
+    )  # fmt: skip
+    return target
+
+
+class _TreeCPU:
+    """CPU seconds used by this process and every descendant while a run lasts (sampled at 5 Hz;
+    a process that ends between samples loses at most its last 0.2 s). Wall time on a shared
+    machine measures the others' load as much as ours; CPU time measures the engine's cost."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self.me = psutil.Process()
+        self.seen: dict[int, float] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        import psutil
+
+        for proc in [self.me, *self.me.children(recursive=True)]:
+            try:
+                t = proc.cpu_times()
+            except psutil.Error:
+                continue
+            self.seen[proc.pid] = max(self.seen.get(proc.pid, 0.0), t.user + t.system)
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.2):
+            self._sample()
+
+    def __enter__(self) -> _TreeCPU:
+        self._sample()
+        self.base = dict(self.seen)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        self._sample()
+
+    @property
+    def seconds(self) -> float:
+        return sum(v - self.base.get(pid, 0.0) for pid, v in self.seen.items())
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
+    with _TreeCPU() as cpu:
+        started = time.perf_counter()
+        result = fn()
+        wall = time.perf_counter() - started
+    return wall, cpu.seconds, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--fixes", type=int, default=40)
+    parser.add_argument("--only", choices=["check", "fix"], help="Run one half (default: both).")
+    args = parser.parse_args()
+
+    from distributed import LocalCluster
+
+    from preflight.engines import Engine, check_batch, fix_batch
+
+    cores = os.cpu_count() or 1
+    work = Path(tempfile.mkdtemp(prefix="preflight-scale-"))
+    try:
+        clip = _clip(work)
+        batch = work / "check"
+        batch.mkdir()
+        for i in range(args.files):
+            shutil.copyfile(clip, batch / f"c{i:05d}.mp4")
+        fixes = work / "fix"
+        fixes.mkdir()
+        sources = []
+        for i in range(args.fixes):
+            sources.append(str(fixes / f"f{i:03d}.mp4"))
+            shutil.copyfile(clip, sources[-1])
+
+        warm = work / "warm"
+        warm.mkdir()
+        for i in range(16):
+            shutil.copyfile(clip, warm / f"w{i:02d}.mp4")
+
+        def warm_up(engine: Engine) -> None:
+            """An untimed small batch: a running cluster has its modules imported already."""
+            check_batch([str(warm)], engine=engine, cache=False, face=False)
+
+        def check_on(engine: Engine) -> Callable[[], Any]:
+            return lambda: check_batch([str(batch)], engine=engine, cache=False, face=False)
+
+        runs = 0
+
+        def fix_on(engine: Engine) -> Callable[[], Any]:
+            def run() -> Any:
+                nonlocal runs
+                runs += 1
+                out = work / f"out{runs}"
+                return fix_batch(sources, out_dir=str(out), engine=engine, resume=False)
+
+            return run
+
+        cpus: dict[tuple[str, str], float] = {}
+
+        def measure(kind: str, name: str, fn: Callable[[], Any]) -> float:
+            seconds, cpu, got = _timed(fn)
+            count = len(got.results) if kind == "check" else len(got)
+            bad = (
+                [r for r in got.results if r.findings and r.findings[0].rule == "input.readable"]
+                if kind == "check"
+                else [r for r in got if not r.ok]
+            )
+            if count != (args.files if kind == "check" else args.fixes) or bad:
+                sys.exit(f"{kind} on {name}: {len(bad)} failed items; the figure would lie")
+            cpus[kind, name] = cpu
+            load = os.getloadavg()[0]
+            print(
+                f"{kind:5} {name:14} {seconds:7.2f} s {count / seconds:7.1f} files/s  "
+                f"CPU {cpu:7.2f} s ({cpu / count * 1000:6.1f} ms a file)  load {load:.0f}",
+                flush=True,
+            )
+            return seconds
+
+        times: dict[tuple[str, str], float] = {}
+        plans: list[tuple[str, Callable[[Engine], Callable[[], Any]]]] = [
+            ("check", check_on),
+            ("fix", fix_on),
+        ]
+        for kind, factory in [p for p in plans if args.only in (None, p[0])]:
+            times[kind, "serial"] = measure(kind, "serial", factory(Engine("serial")))
+            warm_up(Engine("local", workers=cores))  # starts the forkserver, as any earlier run
+            times[kind, "local"] = measure(kind, "local", factory(Engine("local", workers=cores)))
+            for n in (1, 2):
+                cluster = LocalCluster(
+                    n_workers=n,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    host="127.0.0.1",  # a cluster for this machine listens on loopback only
+                    # no dashboard; its small HTTP endpoint on a free port, not a warning about 8787
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                    silence_logs=logging.ERROR,
+                )
+                try:
+                    engine = Engine("dask", cluster.scheduler_address)
+                    warm_up(engine)
+                    times[kind, f"dask-{n}"] = measure(kind, f"dask-{n}", factory(engine))
+                finally:
+                    cluster.close()
+            times[kind, "dask-2 +start"] = measure(
+                kind, "dask-2 +start", factory(Engine("dask", None, workers=2))
+            )
+        print(f"\n{cores} cores; {args.files} checks, {args.fixes} fixes")
+        if args.only != "fix":
+            _check_ratios(times, cpus, args.files)
+        if args.only != "check":
+            _fix_ratios(times, args.fixes)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _check_ratios(
+    times: dict[tuple[str, str], float], cpus: dict[tuple[str, str], float], files: int
+) -> None:
+    overhead = times["check", "dask-2"] / times["check", "local"] - 1
+    overhead_start = times["check", "dask-2 +start"] / times["check", "local"] - 1
+    cpu_overhead = cpus["check", "dask-2"] / cpus["check", "local"] - 1
+    print(f"check: dask-2 overhead vs local pool  {overhead:+.1%}  (target <= +20%)")
+    print(f"check: with the cluster's start       {overhead_start:+.1%}")
+    print(f"check: dask-2 CPU vs local pool CPU   {cpu_overhead:+.1%}")
+    pool = times["check", "serial"] / times["check", "local"]
+    print(f"check: local pool vs serial           {pool:.2f}x")
+    print(f"check: serial wall per file           {times['check', 'serial'] / files * 1000:.1f} ms")
+
+
+def _fix_ratios(times: dict[tuple[str, str], float], fixes: int) -> None:
+    scaling = times["fix", "dask-1"] / times["fix", "dask-2"]
+    print(f"fix:   dask-2 vs dask-1               {scaling:.2f}x  (target >= 1.7x)")
+    pool = times["fix", "serial"] / times["fix", "local"]
+    print(f"fix:   local pool vs serial           {pool:.2f}x")
+    print(f"fix:   serial wall per file           {times['fix', 'serial'] / fixes:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

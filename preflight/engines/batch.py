@@ -1,0 +1,214 @@
+"""Check or fix a whole batch on an engine: plan here, run items anywhere, report here.
+
+The coordinator (this process) plans the jobs exactly as `preflight.checking.check.check` does,
+sends the work items to the engine, collects results as they complete (``on_result`` is called
+once per item: a progress display), and sorts them back into input order. So the report is the
+one a one-process run gives: same JSON, same order, same exit code.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from preflight.checking.config import Config
+from preflight.engines import s3
+from preflight.engines.items import (
+    STAGING_DIR,
+    CheckItem,
+    CheckItemResult,
+    FixItem,
+    FixItemResult,
+    check_chunk,
+    fix_chunk,
+    lost_check,
+    settings_key,
+)
+from preflight.engines.pool import Engine, chunked, run_chunks
+from preflight.fixing.api import FixResult
+from preflight.fixing.plan import FixOptions
+from preflight.model.errors import ConfigError
+from preflight.model.profile import Profile
+from preflight.report.model import Report, Result
+
+__all__ = ["check_batch", "check_chunk_size", "expand_s3", "fix_batch"]
+
+PathLike = str | os.PathLike[str]
+MAX_CHECK_CHUNK = 64
+
+
+def check_chunk_size(items: int, engine: Engine) -> int:
+    """Items per task: about eight tasks per worker (balance), at most `MAX_CHECK_CHUNK`."""
+    if engine.name == "serial":
+        return max(1, items)
+    workers = engine.workers or os.cpu_count() or 1
+    return max(1, min(MAX_CHECK_CHUNK, math.ceil(items / (workers * 8))))
+
+
+def expand_s3(inputs: Iterable[PathLike]) -> list[str]:
+    """``s3://bucket/prefix/`` (a trailing slash) lists the objects under it; the rest as given."""
+    out: list[str] = []
+    for item in inputs:
+        text = os.fspath(item)
+        out.extend(s3.list_prefix(text) if s3.is_s3(text) and text.endswith("/") else [text])
+    return out
+
+
+def check_batch(
+    inputs: Iterable[PathLike] = (),
+    profile: str | os.PathLike[str] | Profile = "kling-lipsync",
+    *,
+    engine: Engine | None = None,
+    jobs: PathLike | None = None,
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+    config: Config | None = None,
+    strict: bool = False,
+    backend: str = "auto",
+    cache: bool = True,
+    face: bool = True,
+    preview: PathLike | None = None,
+    on_planned: Callable[[int], None] | None = None,
+    on_result: Callable[[int], None] | None = None,
+    **request: Any,
+) -> Report:
+    """`preflight.checking.check.check` with the per-job work on ``engine``; the same `Report`.
+
+    ``on_planned(total)`` is called once the jobs are known, ``on_result(n)`` as ``n`` more end.
+    """
+    from preflight.checking.check import media_only, plan
+    from preflight.checking.faces import preview_path
+
+    engine = engine or Engine()
+    if not isinstance(profile, Profile):
+        from preflight.rules.profiles import load_profile
+
+        profile = load_profile(profile)
+    if config is not None:
+        include = tuple(include) or config.include
+        exclude = tuple(exclude) or config.exclude
+    if jobs is None and not any(request.get(k) for k in ("text", "voice_id", "audio")):
+        profile = media_only(profile)
+    planned = plan(
+        expand_s3(inputs), profile, jobs=jobs, include=include, exclude=exclude, **request
+    )
+    videos = [p.name for p in planned if "video" in p.sources]
+    items = [
+        CheckItem(
+            index=i,
+            plan=p,
+            strict=strict,
+            backend=backend,
+            cache=cache,
+            face=face,
+            preview=(
+                preview_path(preview, videos.index(p.name), len(videos))
+                if preview and "video" in p.sources
+                else None
+            ),
+        )
+        for i, p in enumerate(planned)
+    ]
+    if on_planned is not None:
+        on_planned(len(items))
+    results: list[Result | None] = [None] * len(items)
+    chunks = chunked(items, check_chunk_size(len(items), engine))
+    for chunk, outcome in run_chunks(check_chunk, chunks, (profile, config), engine):
+        done: list[CheckItemResult] = (
+            [CheckItemResult(it.index, lost_check(it, _lost(outcome))) for it in chunk]
+            if isinstance(outcome, BaseException)
+            else outcome
+        )
+        for got in done:
+            results[got.index] = got.result
+        if on_result is not None:
+            on_result(len(done))
+    final = tuple(r for r in results if r is not None)
+    assert len(final) == len(items)
+    return Report(profile=profile.id, results=final, strict=strict)
+
+
+def _lost(exc: BaseException) -> str:
+    return f"its worker was lost: {type(exc).__name__}: {exc}"
+
+
+def _check_out_dir(sources: Sequence[str], out_dir: str | None, output: str | None) -> None:
+    if out_dir is None and any(s3.is_s3(s) for s in sources):
+        raise ConfigError("s3:// inputs need --out-dir (a shared folder or s3://BUCKET/PREFIX)")
+    if output is not None and len(sources) != 1:
+        raise ConfigError("-o/--output takes one input; use --out-dir for several")
+    if out_dir is not None and not s3.is_s3(out_dir):
+        os.makedirs(out_dir, exist_ok=True)
+
+
+def fix_batch(
+    sources: Sequence[PathLike],
+    *,
+    profile: str | os.PathLike[str] | Profile = "kling-lipsync",
+    options: FixOptions | None = None,
+    config: Config | None = None,
+    out_dir: str | None = None,
+    output: str | None = None,
+    engine: Engine | None = None,
+    resume: bool = True,
+    threads: int | None = 1,
+    on_result: Callable[[FixResult], None] | None = None,
+) -> list[FixResult]:
+    """`fix` every source on ``engine``, results in input order (one task per input).
+
+    ``out_dir`` is a folder every worker can reach, or ``s3://BUCKET/PREFIX``; with it and
+    ``resume``, inputs a previous run already finished (same bytes, same settings) are not
+    fixed again. ``threads`` is FFmpeg's threads per item (1: parallelism comes from items).
+    """
+    from preflight.fixing.api import _clashes
+
+    engine = engine or Engine()
+    if not isinstance(profile, Profile):
+        from preflight.rules.profiles import load_profile
+
+        profile = load_profile(profile)
+    options = options or FixOptions()
+    texts = [os.fspath(s) for s in sources]
+    _check_out_dir(texts, out_dir, output)
+    clashes = _clashes(texts, out_dir) if not (out_dir and s3.is_s3(out_dir)) else {}
+    key = settings_key(profile, options, config)
+    results: list[FixResult | None] = [None] * len(texts)
+    items = []
+    for i, source in enumerate(texts):
+        if source in clashes:
+            results[i] = clashes[source]
+            if on_result is not None:
+                on_result(clashes[source])
+            continue
+        items.append(FixItem(i, source, out_dir, output, threads, resume, key))
+    try:
+        for chunk, outcome in run_chunks(
+            fix_chunk, chunked(items, 1), (profile, options, config), engine
+        ):
+            done: list[FixItemResult] = (
+                [_lost_fix(it, outcome) for it in chunk]
+                if isinstance(outcome, BaseException)
+                else outcome
+            )
+            for got in done:
+                results[got.index] = got.result
+                if on_result is not None:
+                    on_result(got.result)
+    finally:
+        if out_dir is not None and not s3.is_s3(out_dir):
+            _remove_staging(out_dir)
+    final = [r for r in results if r is not None]
+    assert len(final) == len(texts)
+    return final
+
+
+def _lost_fix(item: FixItem, exc: BaseException) -> FixItemResult:
+    return FixItemResult(item.index, FixResult(item.source, "failed", message=_lost(exc)))
+
+
+def _remove_staging(out_dir: str) -> None:
+    """Drop what killed attempts left in the staging folder (their outputs were never moved)."""
+    shutil.rmtree(os.path.join(out_dir, STAGING_DIR), ignore_errors=True)

@@ -1,0 +1,160 @@
+"""Where work items run: ``serial`` (this process), ``local`` (a process pool), ``dask``.
+
+All three take the same chunks of items and a module-level function, and hand results back as
+they complete, so the caller can show progress and sort them into input order afterwards.
+
+* ``serial``: one after another in this process (debugging, tiny batches).
+* ``local``: a `ProcessPoolExecutor` over this machine's cores, started with ``forkserver``
+  (``spawn`` where there is none): a fresh interpreter per worker, never a fork of a process
+  that holds threads, sockets or a SQLite handle.
+* ``dask``: Dask distributed. With a scheduler address (``--scheduler tcp://HOST:PORT`` or
+  ``$PREFLIGHT_SCHEDULER``) the items go to that cluster; without one a `LocalCluster` of
+  single-threaded worker processes starts on this machine and stops afterwards. Dask re-runs the
+  tasks of a worker that dies on another worker; items are idempotent, so that is safe.
+
+A chunk whose worker is lost for good (a broken pool; a task Dask gave up on after it killed
+several workers) comes back as the exception, and the caller turns its items into failed results:
+one lost machine never costs the whole run its report.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from preflight.model.errors import ConfigError
+
+__all__ = ["ENGINES", "SCHEDULER_ENV", "Engine", "chunked", "resolve_engine", "run_chunks"]
+
+ENGINES = ("serial", "local", "dask")
+SCHEDULER_ENV = "PREFLIGHT_SCHEDULER"
+CONNECT_TIMEOUT = "10s"
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class Engine:
+    """Which engine, and for Dask the scheduler address (None: a LocalCluster here)."""
+
+    name: str = "local"
+    scheduler: str | None = None
+    workers: int | None = None  # processes for local / LocalCluster workers; None: the cores
+
+
+def resolve_engine(
+    engine: str | None, scheduler: str | None = None, workers: int | None = None
+) -> Engine:
+    """The engine a run asked for: a scheduler address (or ``$PREFLIGHT_SCHEDULER``) means Dask."""
+    address = scheduler or os.environ.get(SCHEDULER_ENV) or None
+    name = engine or ("dask" if address else "local")
+    if name not in ENGINES:
+        raise ConfigError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
+    if scheduler and name != "dask":
+        raise ConfigError(f"--scheduler is for --engine dask, not --engine {name}")
+    return Engine(name, address if name == "dask" else None, workers)
+
+
+def chunked(items: Sequence[T], size: int) -> list[list[T]]:
+    """``items`` in consecutive lists of at most ``size``."""
+    size = max(1, size)
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def run_chunks(
+    fn: Callable[..., list[R]], chunks: list[list[T]], args: tuple[Any, ...], engine: Engine
+) -> Iterator[tuple[list[T], list[R] | BaseException]]:
+    """``fn(chunk, *args)`` for every chunk on ``engine``; (chunk, results or error) as they end."""
+    if not chunks:
+        return
+    if engine.name == "serial":
+        for chunk in chunks:
+            yield chunk, fn(chunk, *args)
+    elif engine.name == "local":
+        yield from _local(fn, chunks, args, engine.workers)
+    else:
+        yield from _dask(fn, chunks, args, engine)
+
+
+# what every worker imports anyway: the forkserver imports it once, and each worker forked from it
+# starts with it loaded (a pool started per run would otherwise pay the imports per process)
+_PRELOAD = ["preflight.engines.items", "preflight.checking.evaluate", "preflight.probing"]
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _local(
+    fn: Callable[..., list[R]], chunks: list[list[T]], args: tuple[Any, ...], workers: int | None
+) -> Iterator[tuple[list[T], list[R] | BaseException]]:
+    count = max(1, min(workers or os.cpu_count() or 1, len(chunks)))
+    pool = ProcessPoolExecutor(max_workers=count, mp_context=_context())
+    try:
+        futures: dict[Future[list[R]], list[T]] = {
+            pool.submit(fn, chunk, *args): chunk for chunk in chunks
+        }
+        for future in as_completed(futures):
+            error = future.exception()
+            yield futures[future], error if error is not None else future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _dask_client(engine: Engine) -> tuple[Any, Any]:
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise ConfigError("--engine dask needs Dask: pip install 'media-preflight[dask]'") from exc
+    if engine.scheduler:
+        try:
+            return Client(engine.scheduler, timeout=CONNECT_TIMEOUT), None  # type: ignore[no-untyped-call]
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ConfigError(
+                f"cannot reach the Dask scheduler at {engine.scheduler}: {exc}"
+            ) from None
+    import logging
+
+    try:
+        cluster = LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=max(1, engine.workers or os.cpu_count() or 1),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            host="127.0.0.1",  # a cluster for this machine listens on loopback only
+            # no dashboard; its small HTTP endpoint on a free port, not a warning about 8787
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            silence_logs=logging.ERROR,
+        )
+    except (OSError, RuntimeError, TimeoutError) as exc:
+        raise ConfigError(f"cannot start a local Dask cluster: {exc}") from None
+    return Client(cluster), cluster  # type: ignore[no-untyped-call]
+
+
+def _dask(
+    fn: Callable[..., list[R]], chunks: list[list[T]], args: tuple[Any, ...], engine: Engine
+) -> Iterator[tuple[list[T], list[R] | BaseException]]:
+    from distributed import as_completed as dask_completed
+
+    client, cluster = _dask_client(engine)
+    try:
+        futures = {client.submit(fn, chunk, *args, pure=False): i for i, chunk in enumerate(chunks)}
+        for future in dask_completed(list(futures)):  # type: ignore[no-untyped-call]
+            chunk = chunks[futures[future]]
+            try:
+                yield chunk, future.result()
+            except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: these items failed
+                yield chunk, exc
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

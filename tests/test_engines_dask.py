@@ -1,0 +1,134 @@
+"""preflight.engines on a real Dask cluster: a `dask scheduler` and two `dask worker` processes
+on loopback, started as a user would start them, and always torn down."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from preflight.checking.check import check
+from preflight.engines import Engine, check_batch, fix_batch
+from preflight.fixing import FixOptions, FixResult
+from preflight.report import render
+
+pytest.importorskip("distributed")
+
+Media = Callable[[str], Path]
+START_TIMEOUT_S = 60.0
+
+
+@dataclass
+class Cluster:
+    address: str
+    workers: list[subprocess.Popen[bytes]]
+
+
+def _dask(*args: str) -> list[str]:
+    return [sys.executable, "-m", "distributed.cli.dask_" + args[0], *args[1:]]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    from distributed import Client
+
+    folder = tmp_path_factory.mktemp("dask")
+    info = folder / "scheduler.json"
+    procs: list[subprocess.Popen[bytes]] = []
+    log = (folder / "cluster.log").open("wb")
+    try:
+        procs.append(
+            subprocess.Popen(
+                [*_dask("scheduler"), "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                 "--scheduler-file", str(info)],
+                stdout=log, stderr=log, cwd=folder,
+            )
+        )  # fmt: skip
+        for _ in range(2):
+            procs.append(
+                subprocess.Popen(
+                    [*_dask("worker"), "--scheduler-file", str(info), "--host", "127.0.0.1",
+                     "--nthreads", "1", "--no-nanny", "--no-dashboard",
+                     "--local-directory", str(folder)],
+                    stdout=log, stderr=log, cwd=folder,
+                )
+            )  # fmt: skip
+        with Client(scheduler_file=str(info), timeout=START_TIMEOUT_S) as client:
+            client.wait_for_workers(2, timeout=START_TIMEOUT_S)
+            address = client.scheduler.address
+        yield Cluster(address, procs[1:])
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
+
+
+def test_check_on_a_cluster_gives_the_local_report(cluster: Cluster, media: Media) -> None:
+    inputs = [str(media(n)) for n in ("ok", "short", "mkv", "small", "noaudio", "mp3")]
+    expected = check(inputs, cache=False, face=False)
+    got = check_batch(inputs, engine=Engine("dask", cluster.address), cache=False, face=False)
+    assert render(got, "json") == render(expected, "json")
+    assert got.exit_code == expected.exit_code
+
+
+def test_a_worker_killed_mid_fix_loses_no_input(
+    cluster: Cluster, media: Media, tmp_path: Path
+) -> None:
+    sources = []
+    for i in range(6):
+        sources.append(str(tmp_path / f"clip{i}.mkv"))
+        shutil.copy(media("mkv"), sources[-1])
+        with open(sources[-1], "ab") as fh:  # distinct content per clip: no resume across them
+            fh.write(bytes([i]) * 16)
+    out = tmp_path / "out"
+    victim = cluster.workers[0]
+    seen: list[FixResult] = []
+
+    def on_result(result: FixResult) -> None:
+        seen.append(result)
+        if len(seen) == 1:  # items are still running on both workers: kill one, hard
+            os.kill(victim.pid, signal.SIGKILL)
+
+    results = fix_batch(
+        sources,
+        out_dir=str(out),
+        options=FixOptions(face=False),  # generated test patterns have no face
+        engine=Engine("dask", cluster.address),
+        on_result=on_result,
+    )
+    assert victim.wait(timeout=30) == -signal.SIGKILL
+    assert [r.source for r in results] == sources
+    assert [r.status for r in results] == ["fixed"] * 6, [r.message for r in results]
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        f"clip{i}.mp4" for i in range(6)
+    ]
+    assert not (out / ".preflight-staging").exists()  # no half file from the killed attempt
+
+
+def test_cli_engine_dask_without_an_address_runs_a_local_cluster(
+    media: Media, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from preflight.cli import main
+
+    monkeypatch.delenv("PREFLIGHT_SCHEDULER", raising=False)
+    args = ["check", str(media("short")), str(media("ok")), "--no-face", "-f", "json"]
+    plain = CliRunner().invoke(main, args)
+    on_dask = CliRunner().invoke(main, [*args, "--engine", "dask", "--workers", "1"])
+    assert on_dask.exit_code == plain.exit_code == 1, on_dask.output
+    assert on_dask.output == plain.output
