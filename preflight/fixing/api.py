@@ -376,16 +376,24 @@ def _lower(
         return None
     scale = limit * planner.SIZE_SAFETY / size
     if plan.role == "video" and plan.video is not None and plan.video.codec != "copy":
-        duration = after.effective_duration or plan.duration or 1.0
-        audio = after.audio.bit_rate if after.audio and after.audio.bit_rate else 0
-        measured = after.video.bit_rate if after.video and after.video.bit_rate else None
-        measured = measured or max(1, int(size * 8 / duration - audio))
-        asked = bitrate or plan.video.bitrate or measured
-        return plan, max(50_000, int(min(asked, measured) * scale))
+        return plan, _lower_video(plan, bitrate, size, after, scale)
     if plan.role == "audio" and plan.audio is not None and plan.audio.bitrate:
         lower = max(8_000, int(plan.audio.bitrate * scale))
         return dataclasses.replace(plan, audio=dataclasses.replace(plan.audio, bitrate=lower)), None
     return None
+
+
+def _lower_video(
+    plan: FixPlan, bitrate: int | None, size: int, after: MediaFacts, scale: float
+) -> int:
+    """The video bit rate of the next try: what the last one measured, scaled to the limit."""
+    assert plan.video is not None
+    duration = after.effective_duration or plan.duration or 1.0
+    audio = after.audio.bit_rate if after.audio and after.audio.bit_rate else 0
+    measured = after.video.bit_rate if after.video and after.video.bit_rate else None
+    measured = measured or max(1, int(size * 8 / duration - audio))
+    asked = bitrate or plan.video.bitrate or measured
+    return max(50_000, int(min(asked, measured) * scale))
 
 
 def fix_many(

@@ -102,27 +102,55 @@ def plan(
     """The cheapest plan that makes ``facts`` pass ``profile``'s error-level rules."""
     options = options or FixOptions()
     name = source or (facts.source if facts else "?")
-    role: Role = options.role or (
-        "audio" if facts is not None and facts.video is None and facts.audio else "video"
-    )
-    errors = [f for f in findings if f.severity is Severity.ERROR and relevant(f.rule, role)]
-    blocking = [f for f in errors if not f.fixable]
+    role = _role(facts, options)
+    failing, blocking = _errors(findings, role)
     if facts is None or blocking:
-        return _unfixable(
-            name, "; ".join(f.message for f in blocking) or "the input could not be read"
-        )
-    for finding in errors:
-        registry.get(finding.rule, role)  # a fixable finding without a fix is a bug: say so
-    failing = {f.rule: f for f in errors}
+        reason = "; ".join(f.message for f in blocking) or "the input could not be read"
+        return _unfixable(name, reason)
     if role == "audio":
         return _plan_audio(facts, failing, profile, options, name, output, out_dir)
-    if output is not None:
-        accepted = tuple(profile.param("video.container", "extensions", ("mp4", "mov")))
-        suffix = Path(output).suffix.lower().lstrip(".")
-        if suffix not in accepted or suffix not in ("mp4", "mov"):
-            return _unfixable(name, f"cannot write .{suffix or '(none)'}: name the output .mp4")
+    refused = _refused_name(profile, output)
+    if refused:
+        return _unfixable(name, refused)
     caps = capabilities or Capabilities()
     return _plan_video(facts, failing, profile, options, name, output, out_dir, caps)
+
+
+def _errors(findings: Sequence[Finding], role: Role) -> tuple[dict[str, Finding], list[Finding]]:
+    """The error findings the fixer answers for ``role``, by rule, and those no fix can answer.
+
+    A finding that says it is fixable but has no registered fix raises `UnknownFixError`.
+    """
+    failing: dict[str, Finding] = {}
+    blocking: list[Finding] = []
+    for finding in findings:
+        if finding.severity is not Severity.ERROR or not relevant(finding.rule, role):
+            continue
+        if not finding.fixable:
+            blocking.append(finding)
+            continue
+        registry.get(finding.rule, role)
+        failing[finding.rule] = finding
+    return failing, blocking
+
+
+def _role(facts: MediaFacts | None, options: FixOptions) -> Role:
+    """The role asked for; else an audio-only file is an audio input, anything else a video."""
+    if options.role is not None:
+        return options.role
+    audio_only = facts is not None and facts.video is None and facts.audio is not None
+    return "audio" if audio_only else "video"
+
+
+def _refused_name(profile: Profile, output: str | None) -> str:
+    """Why a video cannot be written under ``output``'s name ("" when it can)."""
+    if output is None:
+        return ""
+    accepted = tuple(profile.param("video.container", "extensions", ("mp4", "mov")))
+    suffix = Path(output).suffix.lower().lstrip(".")
+    if suffix in accepted and suffix in ("mp4", "mov"):
+        return ""
+    return f"cannot write .{suffix or '(none)'}: name the output .mp4"
 
 
 def _nothing(name: str, output: str | None, role: Role) -> FixPlan:
