@@ -241,6 +241,10 @@ def test_over_size_compresses_without_inflating(kling: Profile) -> None:
     audio = p.audio.bitrate if p.audio and p.audio.bitrate else 0
     assert (p.video.bitrate + audio) * 4.0 / 8 < 1_000_000
     assert p.video.bitrate > 0.85 * (1_000_000 * 8 / 4.0 - audio) * 0.9
+    # the target is also the ceiling, with a buffer small enough that one encode cannot overshoot
+    args = encode_args(p, "/out/x.mp4")
+    assert args[args.index("-maxrate") + 1] == args[args.index("-b:v") + 1]
+    assert int(args[args.index("-bufsize") + 1]) <= 0.05 * p.video.bitrate * 4.0
     # trimmed to fit the duration, a file under the limit keeps CRF quality (no inflation)
     q = make(clip(size=900_000, duration=15.0, width=3840, height=2160), small)
     assert not q.compress

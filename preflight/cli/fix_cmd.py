@@ -135,7 +135,7 @@ def fix_command(
         timeout=timeout,
     )
     workers = max(1, min(jobs or os.cpu_count() or 1, len(inputs)))
-    threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
+    threads = None  # each FFmpeg uses every core: see fix_many (pinning left cores idle)
     common: dict[str, Any] = {
         "profile": prof,
         "options": options,

@@ -122,6 +122,7 @@ class VideoDraft:
     audio_bitrate: int = 128_000
     bitrate: int | None = None  # video target (tight) or cap (with CRF)
     tight: bool = False  # a bit-rate target, not a CRF encode
+    buffer: float = 2.0  # rate-control buffer, seconds at ``bitrate`` (small: a hard ceiling)
     compress: bool = False
     size_limit: int | None = None
     window_step: FixStep | None = None

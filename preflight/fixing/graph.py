@@ -73,13 +73,15 @@ def _video_options(spec: VideoSpec, bitrate: int | None, threads: int | None) ->
         if spec.bitrate:
             # CRF for quality, capped so the file cannot outgrow the size limit
             opts["maxrate"] = spec.bitrate
-            opts["bufsize"] = spec.bitrate * 2
+            opts["bufsize"] = int(spec.bitrate * spec.buffer)
     else:
+        # a bit-rate target that is also the ceiling: x264 keeps the running total within
+        # ``bufsize`` of ``maxrate`` x time, so one encode lands just under a byte limit
         rate = bitrate or spec.bitrate
         assert rate is not None
         opts["b:v"] = rate
-        opts["maxrate"] = int(rate * 1.5)
-        opts["bufsize"] = rate * 2
+        opts["maxrate"] = rate
+        opts["bufsize"] = int(rate * spec.buffer)
     if spec.frames:
         opts["frames:v"] = spec.frames
     if threads:

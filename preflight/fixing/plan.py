@@ -50,6 +50,7 @@ class FixOptions:
     max_attempts: int = 3  # encodes per input when compressing to a size
     timeout: float | None = None  # seconds per FFmpeg run; None: scaled from the duration
     quality: bool = True  # measure SSIM of re-encodes against the source
+    min_ssim: float = 0.95  # a re-encode scoring below this against the source gets a warning
     min_duration: float | None = None  # lengthen the video to at least this (fit to an audio)
     fit_to: float | None = None  # trim or pad an audio input to this length (fit to a video)
     role: Literal["video", "audio"] | None = None  # None: audio-only files are audio inputs
@@ -91,6 +92,7 @@ class VideoSpec:
     extend_by: float = 0.0
     crf: int | None = None
     bitrate: int | None = None  # target bits/s (compress-to-size); with crf: the cap (maxrate)
+    buffer: float = 2.0  # the rate control's buffer (VBV), in seconds at ``bitrate``
     preset: str = "fast"
     hevc_tag: bool = False
 

@@ -289,6 +289,7 @@ def _plan_reencode(src: VideoInput, draft: VideoDraft, name: str, target: str) -
         extend_by=draft.extend_by,
         crf=None if draft.tight else options.crf,
         bitrate=draft.bitrate,
+        buffer=draft.buffer,
         preset=options.preset,
     )
     steps.append(FixStep("transcode-video", f"one pass: {_encoding(draft, options)}, +faststart"))

@@ -40,6 +40,10 @@ CONTAINER_OVERHEAD = 0.01  # MP4 boxes + interleaving, as a share of the file
 CONTAINER_OVERHEAD_BYTES = 64_000
 MIN_VIDEO_BITRATE = 150_000
 CRF_BITS_PER_PIXEL = 0.1
+# The VBV buffer of a compress-to-size encode, as a share of the output's length: x264 keeps the
+# bits written by any time t within maxrate x t + buffer, so the whole file stays within this
+# share of the budget over it (the budget itself is SIZE_SAFETY under the limit).
+COMPRESS_BUFFER_SHARE = 0.04
 AUDIO_BITRATES = (128_000, 96_000, 64_000, 48_000, 32_000)
 
 
@@ -256,7 +260,7 @@ def _compress(draft: VideoDraft, src: VideoInput, limit: int, budget: int | None
     step = FixStep(
         "compress",
         f"compress to fit {limit:,} bytes: {how} (audio {audio_bitrate // 1000} "
-        "kb/s), re-measured and retried at a lower bit rate if still over",
+        "kb/s) as a hard ceiling, so one encode lands just under the limit",
         "video.size",
         {"video_bitrate": bitrate, "audio_bitrate": audio_bitrate},
     )
@@ -265,6 +269,7 @@ def _compress(draft: VideoDraft, src: VideoInput, limit: int, budget: int | None
         audio_bitrate=audio_bitrate,
         bitrate=bitrate,
         tight=tight,
+        buffer=min(1.0, COMPRESS_BUFFER_SHARE * out),
         compress=True,
         reencode=True,
         rate_step=step,
