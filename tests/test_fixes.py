@@ -238,9 +238,9 @@ def _framed(src: VideoInput) -> VideoDraft:
     ("size", "duration", "opts", "compress", "tight", "audio_bitrate"),
     [
         (3_000_000, 5.0, {}, False, False, 128_000),  # under the limit: only a cap
-        (150_000_000, 8.0, {}, True, False, 128_000),  # 100 MB over 8 s: a cap above CRF's need
+        (150_000_000, 8.0, {}, True, True, 128_000),  # 100 MB over 8 s: the budget is the target
         (150_000_000, 8.0, {"end": 4.0}, False, False, 128_000),  # the trim alone makes it fit
-        (900_000_000, 9.0, {}, True, False, 128_000),
+        (900_000_000, 9.0, {}, True, True, 128_000),
     ],
 )
 def test_compress_to_size(

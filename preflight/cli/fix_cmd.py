@@ -68,8 +68,8 @@ __all__ = ["fix_command"]
     show_default=True,
 )
 @click.option("--jobs", type=click.IntRange(min=1), help="Inputs fixed at once [default: CPUs].")
-@click.option("--preset", default="fast", show_default=True, help="libx264 preset.")
-@click.option("--crf", type=click.IntRange(0, 51), default=20, show_default=True)
+@click.option("--preset", default="veryfast", show_default=True, help="libx264 preset.")
+@click.option("--crf", type=click.IntRange(0, 51), default=23, show_default=True)
 @click.option("--no-quality", is_flag=True, help="Skip the SSIM measurement of re-encodes.")
 @click.option("--timeout", type=click.FloatRange(min=1), help="Seconds per FFmpeg run.")
 @click.option("--config", "config_path", metavar="FILE", help="preflight.toml or pyproject.toml.")
