@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -59,6 +60,15 @@ def make(path: Path, video: str, seconds: float, encode: list[str], vf: str = ""
         ]
     )
     return path
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and every child it waited for (FFmpeg, ffprobe)."""
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float, Any]:
@@ -279,15 +289,18 @@ def bench_batch(work: Path, runs: int) -> None:
     workers = os.cpu_count() or 1
     ratios = []
     for i in range(runs):
-        times = {}
+        times, busy = {}, {}
         for jobs in [1, workers] if i % 2 == 0 else [workers, 1]:
             out = work / f"batch_out_{jobs}"
             out.mkdir(exist_ok=True)
+            cpu = cpu_seconds()
             times[jobs], results = timed(fix_many, sources, jobs=jobs, out_dir=str(out))
+            busy[jobs] = (cpu_seconds() - cpu) / times[jobs]
             assert all(r.status == "fixed" for r in results), [r.message for r in results]
         ratios.append(times[1] / times[workers])
         print(
-            f"    run {i + 1}: {workers} workers {times[workers]:.1f} s, 1 worker {times[1]:.1f} s"
+            f"    run {i + 1}: {workers} workers {times[workers]:.1f} s ({busy[workers]:.2f} cores "
+            f"busy), 1 worker {times[1]:.1f} s ({busy[1]:.2f} cores busy)"
         )
     ratio = statistics.median(ratios)
     print(
