@@ -80,7 +80,7 @@ def test_unreadable_inputs_exit_1_without_traceback(
     [
         ((), "Missing argument"),
         (("--backend", "vlc", "x.mp4"), "Invalid value for '--backend'"),
-        (("--format", "xml", "x.mp4"), "Invalid value for '--format'"),
+        (("--format", "xml", "x.mp4"), "Invalid value for '-f' / '--format'"),
         (("--workers", "0", "x.mp4"), "Invalid value for '--workers'"),
     ],
 )

@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any
 from preflight.fixing import planner
 from preflight.fixing.graph import encode_args
 from preflight.fixing.plan import FixOptions, FixPlan, Strategy
-from preflight.fixing.verify import Change, changes, check_facts, errors_in, measure_ssim
+from preflight.fixing.verify import (
+    Change,
+    changes,
+    check_facts,
+    errors_in,
+    face_verdict,
+    measure_ssim,
+)
 from preflight.model.errors import FFmpegError, InputError, PreflightError
 from preflight.model.facts import MediaFacts
 from preflight.model.findings import Finding
@@ -112,6 +119,13 @@ def _profile(profile: ProfileLike) -> Profile:
     from preflight.rules.profiles import load_profile
 
     return load_profile(profile)
+
+
+def _config(config: Config | None) -> Config:
+    """``config``, or the one `preflight check` would discover (``preflight.toml`` ...)."""
+    from preflight.checking.config import resolve_config
+
+    return resolve_config(config)
 
 
 def _role(facts: MediaFacts, options: FixOptions) -> str:
@@ -206,6 +220,7 @@ def plan_fix(
     Probes the input (unless ``facts`` are given) and checks it; runs no FFmpeg.
     """
     src = os.fspath(source)
+    config = _config(config)
     error = None
     if facts is None:
         facts, error = _probe(src)
@@ -244,10 +259,15 @@ def fix(
 
     Returns a `FixResult` (never raises for a bad input: ``status`` is ``unfixable`` or
     ``failed`` with the reason). KeyboardInterrupt propagates after the temp output is removed.
+    The profile's face rules are part of the proof (``FixOptions(face=False)`` skips them, as
+    ``check --no-face`` does): an input whose picture fails them is ``unfixable`` before anything
+    is written when the fix keeps every frame (none, copy, remux), and a re-encoded output that
+    fails them is never moved into place.
     """
     started = time.monotonic()
     src = os.fspath(source)
     options = options or FixOptions()
+    config = _config(config)
     prof = _profile(profile)
     facts, error = _probe(src)
     plan, before = _make_plan(
@@ -272,6 +292,17 @@ def fix(
         return dataclasses.replace(
             base, status="unfixable", message=plan.reason, elapsed=time.monotonic() - started
         )
+    keeps_frames = plan.strategy in (Strategy.NONE, Strategy.REMUX)  # every frame as it is
+    if options.face and keeps_frames:
+        faces = face_verdict(facts, prof, plan.role, config)  # judged before anything is spent
+        if errors_in(faces):
+            return dataclasses.replace(
+                base,
+                status="unfixable",
+                message=_face_reason(faces),
+                findings_before=(*before, *faces),
+                elapsed=time.monotonic() - started,
+            )
     if plan.strategy is Strategy.NONE:
         if plan.target is None:
             return dataclasses.replace(
@@ -313,50 +344,33 @@ def _encode(
     show_progress: bool,
     started: float,
 ) -> FixResult:
-    from preflight.probing import probe
-
     assert plan.target is not None
     role = plan.role
-    attempts: list[Attempt] = []
-    commands: list[tuple[str, ...]] = []
-    current = plan
-    bitrate: int | None = None
-    duration = plan.duration or facts.effective_duration
     with TempOutput(plan.target) as tmp:
-        for _ in range(max(1, options.max_attempts)):
-            args = encode_args(current, tmp.path, video_bitrate=bitrate, threads=threads)
-            result = run(
-                args,
-                duration=duration,
-                timeout=_timeout(options, duration),
-                show_progress=show_progress,
-                label=Path(plan.source).name,
-            )
-            commands.append(result.argv)
-            size = tmp.path.stat().st_size
-            after = probe(tmp.path)
-            found = check_facts(after, profile, role, config)
-            errors = errors_in(found)
-            asked = (
-                bitrate
-                if bitrate is not None
-                else (current.video.bitrate if current.video and current.compress else None)
-            )
-            attempts.append(
-                Attempt(asked, current.audio.bitrate if current.audio else None, size, not errors)
-            )
-            if not errors:
-                break
-            retry = _lower(current, bitrate, size, after)
-            if retry is None:
-                break
-            current, bitrate = retry
+        tries = _attempts(plan, tmp.path, facts, profile, options, config, threads, show_progress)
+        current, after, found = tries.current, tries.after, tries.found
+        attempts, commands = tries.attempts, tries.commands
+        errors = errors_in(found)
         if errors:
             why = "; ".join(f"{f.rule}: {f.message}" for f in errors)
             return dataclasses.replace(
                 base,
                 status="failed",
                 message=f"the output still fails: {why} (nothing written)",
+                findings_after=tuple(found),
+                attempts=tuple(attempts),
+                commands=tuple(commands),
+                elapsed=time.monotonic() - started,
+            )
+        # a remux keeps every frame: its input was judged before the run (see `fix`)
+        judged = not options.face or plan.strategy is Strategy.REMUX
+        faces = [] if judged else face_verdict(after, profile, role, config)
+        found = [*found, *faces]
+        if errors_in(faces):  # the one verdict: what check would fail is never written
+            return dataclasses.replace(
+                base,
+                status="unfixable",
+                message=f"{_face_reason(faces)} (nothing written)",
                 findings_after=tuple(found),
                 attempts=tuple(attempts),
                 commands=tuple(commands),
@@ -383,6 +397,62 @@ def _encode(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Tries:
+    """The encodes of one fix: the last plan run, what its output is, and every attempt."""
+
+    current: FixPlan
+    after: MediaFacts
+    found: list[Finding]
+    attempts: list[Attempt]
+    commands: list[tuple[str, ...]]
+
+
+def _attempts(
+    plan: FixPlan,
+    out: Path,
+    facts: MediaFacts,
+    profile: Profile,
+    options: FixOptions,
+    config: Config | None,
+    threads: int | None,
+    show_progress: bool,
+) -> _Tries:
+    """Encode into ``out`` until the output passes (a size retry at most ``max_attempts``)."""
+    from preflight.probing import probe
+
+    attempts: list[Attempt] = []
+    commands: list[tuple[str, ...]] = []
+    current, bitrate = plan, None
+    duration = plan.duration or facts.effective_duration
+    while True:
+        args = encode_args(current, out, video_bitrate=bitrate, threads=threads)
+        result = run(
+            args,
+            duration=duration,
+            timeout=_timeout(options, duration),
+            show_progress=show_progress,
+            label=Path(plan.source).name,
+        )
+        commands.append(result.argv)
+        size = out.stat().st_size
+        after = probe(out)
+        found = check_facts(after, profile, plan.role, config)
+        errors = errors_in(found)
+        asked = (
+            bitrate
+            if bitrate is not None
+            else (current.video.bitrate if current.video and current.compress else None)
+        )
+        attempts.append(
+            Attempt(asked, current.audio.bitrate if current.audio else None, size, not errors)
+        )
+        retry = None if not errors else _lower(current, bitrate, size, after)
+        if retry is None or len(attempts) >= max(1, options.max_attempts):
+            return _Tries(current, after, found, attempts, commands)
+        current, bitrate = retry
+
+
 def _quality_warnings(ssim: float | None, options: FixOptions) -> tuple[str, ...]:
     """A warning when the re-encode scored below ``options.min_ssim`` against the source."""
     if ssim is None or ssim >= options.min_ssim:
@@ -391,6 +461,11 @@ def _quality_warnings(ssim: float | None, options: FixOptions) -> tuple[str, ...
         f"SSIM {ssim:.3f} against the source is below {options.min_ssim:g}: the re-encode "
         "lost visible detail (a tight size limit or a picture that hardly compresses)",
     )
+
+
+def _face_reason(faces: list[Finding]) -> str:
+    why = "; ".join(f"{f.rule}: {f.message}" for f in errors_in(faces))
+    return f"{why}: the fixer cannot change what the picture shows"
 
 
 def _lower(

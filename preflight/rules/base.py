@@ -50,6 +50,7 @@ class Param:
     type: ParamType
     default: Any = None  # None: no default (an unset bound means "no limit")
     help: str = ""
+    choices: tuple[str, ...] = ()  # for a list of strings: the only values it may hold
 
 
 @dataclass(frozen=True, slots=True)

@@ -192,6 +192,12 @@ def check_param(param: Param, value: Any, where: str) -> Any:
     if kind is ParamType.STRINGS:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: must be a list of strings (got {value!r})")
+        wrong = [v for v in value if param.choices and v not in param.choices]
+        if wrong:
+            raise ConfigError(
+                f"{where}: unknown value(s) {', '.join(map(repr, wrong))} "
+                f"(choose from {', '.join(param.choices)})"
+            )
         return tuple(value)
     if not isinstance(value, dict) or not all(
         isinstance(v, list) and all(isinstance(s, str) for s in v) for v in value.values()
@@ -234,4 +240,5 @@ def _build(raw: dict[str, Any], path: Path) -> Profile:
         description=raw.get("description", ""),
         origin=str(path),
         extends=raw.get("extends"),
+        sources=MappingProxyType(dict(raw.get("sources", {}))),
     )
