@@ -58,7 +58,7 @@ def _video(**kw: object) -> MediaFacts:
         width=int(kw.pop("width", 1280)),  # type: ignore[call-overload]
         height=int(kw.pop("height", 720)),  # type: ignore[call-overload]
         duration=float(kw.pop("duration", 5.0)),  # type: ignore[arg-type]
-        frame_rate=25.0,
+        frame_rate=kw.pop("fps", 25.0),  # type: ignore[arg-type]
     )
     audio = AudioStream(codec="aac", sample_rate=48000, channels=2, duration=stream.duration)
     facts = MediaFacts(
@@ -109,12 +109,17 @@ def _corpus() -> list[MediaFacts]:
         _video(width=1080, height=2400),
         _video(size_bytes=900_000_000),
         _video(video=None, video_streams=0),
+        _video(fps=120.0),
+        _video(fps=5.0),
+        _video(fps=None),
+        _video(audio_streams=2),
         _sound(),
         _sound(container="ogg", extension="ogg"),
         _sound(extension="wav"),
         _sound(seconds=0.5),
         _sound(seconds=900.0),
         _sound(size_bytes=90_000_000),
+        _sound(audio_streams=3),
     ]
 
 
@@ -134,7 +139,7 @@ def test_fixable_findings_come_only_from_rules_with_fixes_and_every_fix_is_reach
     seen: set[str] = set()
     for name in list_profiles():
         profile = load_profile(name)
-        videos, sounds = _corpus()[:12], _corpus()[12:]
+        videos, sounds = _corpus()[:16], _corpus()[16:]
         jobs = [Job(name="v", video=v) for v in videos]
         jobs += [Job(name="p", video=v, audio=a) for v, a in itertools.product(videos[:2], sounds)]
         jobs += [Job(name="i", image=_image(), prompt="hi")]

@@ -15,6 +15,7 @@ from preflight.fixing import registry
 from preflight.fixing.audio_fixes import (
     compress_audio,
     convert_audio,
+    first_stream,
     fit_audio_duration,
     fit_to_video,
 )
@@ -35,7 +36,9 @@ from preflight.fixing.video_fixes import (
     compress_to_size,
     fit_duration,
     fit_frame,
+    fit_frame_rate,
     fit_to_audio,
+    keep_metadata,
     reencode_codec,
 )
 from preflight.model.facts import AudioStream, MediaFacts, VideoStream
@@ -423,3 +426,42 @@ def test_compress_audio_fits_the_bit_rate_and_swaps_wav_that_cannot_fit() -> Non
     assert after.bitrate * 50 / 8 < 400_000
     with pytest.raises(Unfixable, match=r"write \.m4a or \.mp3 instead"):
         compress_audio(None, wav, replace(src, output="/out/v.wav"))
+
+
+def _with(facts: MediaFacts, profile_name: str, **options: Any) -> VideoInput:
+    src, _ = vinput(facts, **options)
+    profile = load_profile(profile_name)
+    failing = {f.rule: f for f in errors_in(check_facts(facts, profile, "video"))}
+    return replace(src, profile=profile, findings=failing)
+
+
+@pytest.mark.parametrize(
+    ("fps", "rate", "frames"),
+    [(25.0, "25", None), (120.0, "60", None), (10.0, "15", None)],
+)
+def test_fit_frame_rate_resamples_to_the_nearest_bound(
+    fps: float, rate: str, frames: int | None
+) -> None:
+    src = _with(video(fps=fps), "videoretalk")  # 15-60 fps
+    after = fit_frame_rate(src.findings.get("video.frame_rate"), start(src), src)
+    assert str(after.rate) == rate
+    assert after.reencode is (fps != 25.0)
+    assert after.have == int(5.0 * after.fps)  # the window is counted at the new rate
+    assert after.frames == frames
+
+
+def test_keep_metadata_remuxes_unless_the_rate_is_unknown() -> None:
+    finding = Finding("video.metadata", Severity.ERROR, "no frame rate", fixable=True)
+    src, _ = vinput(video())
+    assert not keep_metadata(finding, start(src), src).reencode  # MP4 writes the header
+    unknown, _ = vinput(video(fps=None))
+    assert keep_metadata(finding, start(unknown), unknown).reencode
+    assert keep_metadata(None, start(src), src) == start(src)
+
+
+def test_first_stream_keeps_the_first_audio_stream_and_says_so() -> None:
+    src = ainput(replace(sound(), audio_streams=2))
+    finding = Finding("audio.streams", Severity.WARNING, "2 audio streams", fixable=True)
+    after = first_stream(finding, afirst(src), src)
+    assert after.warnings == ("only the first of 2 audio streams is kept",)
+    assert not after.steps  # still a copy when nothing else changes

@@ -20,6 +20,7 @@ __all__ = [
     "AudioFix",
     "compress_audio",
     "convert_audio",
+    "first_stream",
     "fit_audio_duration",
     "fit_to_video",
 ]
@@ -65,6 +66,14 @@ def fit_to_video(finding: Finding | None, draft: AudioDraft, src: AudioInput) ->
             FixStep("fit-audio", text, "job.av_duration")
         )
     return draft
+
+
+def first_stream(finding: Finding | None, draft: AudioDraft, src: AudioInput) -> AudioDraft:
+    """``audio.streams``: the output carries the first audio stream only (every command maps
+    ``a:0``), so nothing changes but the plan's words."""
+    if finding is None:
+        return draft
+    return draft.warn(f"only the first of {src.facts.audio_streams} audio streams is kept")
 
 
 def fit_audio_duration(finding: Finding | None, draft: AudioDraft, src: AudioInput) -> AudioDraft:
@@ -160,6 +169,8 @@ def _instead_of_wav(draft: AudioDraft, src: AudioInput, limit: int, pcm_bytes: i
 # The registry's audio half, in the order the fixes run: length, then format, then size.
 FIXES: tuple[tuple[str, AudioFix], ...] = (
     ("job.av_duration", fit_to_video),
+    ("job.av_ratio", fit_to_video),
+    ("audio.streams", first_stream),
     ("audio.duration", fit_audio_duration),
     ("audio.format", convert_audio),
     ("audio.size", compress_audio),

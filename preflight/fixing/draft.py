@@ -110,7 +110,7 @@ class VideoDraft:
     start: float  # seconds into the source the output starts
     length: float  # seconds of source in the asked window
     have: int  # whole frames in the asked window
-    fps: float
+    rate: Fraction  # the output's constant frame rate
     container: str = "mp4"  # "mp4" | "mov": the muxer
     frames: int | None = None  # exact frames written (trim/extend); None: the whole window
     extend_by: float = 0.0  # seconds added by freezing or looping
@@ -130,6 +130,10 @@ class VideoDraft:
     rate_warnings: tuple[str, ...] = ()
     steps: tuple[FixStep, ...] = ()
     warnings: tuple[str, ...] = ()
+
+    @property
+    def fps(self) -> float:
+        return float(self.rate)
 
     @property
     def out_duration(self) -> float:
@@ -154,7 +158,7 @@ def video_window(duration: float, options: FixOptions, rate: Fraction) -> VideoD
     length = end - start
     fps = float(rate)
     have = max(1, math.floor(length * fps + 1e-6))
-    draft = VideoDraft(start=start, length=length, have=have, fps=fps)
+    draft = VideoDraft(start=start, length=length, have=have, rate=rate)
     if options.start is None and options.end is None:
         return draft
     keep = FixStep(

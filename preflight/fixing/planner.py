@@ -211,13 +211,18 @@ def _plan_video(
             container=container,
             audio_bitrate=_audio_bitrate(facts, options),
         )
-        for rule, fix in registry.VIDEO.items():
-            draft = fix(failing.get(rule), draft, src)
+        for rules, fix in registry.steps(registry.VIDEO):
+            draft = fix(_first(failing, rules), draft, src)
     except Unfixable as exc:
         return _unfixable(name, str(exc))
     if draft.reencode or draft.frames is not None or draft.trimmed:
         return _plan_reencode(src, draft, name, target)
     return _plan_remux(facts, failing, name, target, container, draft.fit_audio, duration)
+
+
+def _first(failing: dict[str, Finding], rules: tuple[str, ...]) -> Finding | None:
+    """The input's finding for the first of ``rules`` that fails (a fix may answer several)."""
+    return next((failing[rule] for rule in rules if rule in failing), None)
 
 
 def _audio_bitrate(facts: MediaFacts, options: FixOptions) -> int:
@@ -228,7 +233,7 @@ def _audio_bitrate(facts: MediaFacts, options: FixOptions) -> int:
     return max(wanted, MIN_AUDIO_BITRATE) if facts.audio is not None else wanted
 
 
-def _conversions(src: VideoInput) -> tuple[list[FixStep], list[str], bool, bool]:
+def _conversions(src: VideoInput, rate: Fraction) -> tuple[list[FixStep], list[str], bool, bool]:
     """What every H.264 High 8-bit re-encode does besides the fixes: (steps, warnings, tonemap,
     to_8bit) for HDR, high bit depth and a variable frame rate."""
     stream, caps = src.stream, src.capabilities
@@ -249,7 +254,7 @@ def _conversions(src: VideoInput) -> tuple[list[FixStep], list[str], bool, bool]
         steps.append(FixStep("transcode-video", f"convert {stream.bit_depth}-bit to 8-bit yuv420p"))
     if stream.variable_frame_rate:
         steps.append(
-            FixStep("frame-rate", f"variable frame rate to constant {rate_text(src.rate)} fps")
+            FixStep("frame-rate", f"variable frame rate to constant {rate_text(rate)} fps")
         )
     return steps, warnings, tonemap, to_8bit
 
@@ -258,7 +263,7 @@ def _plan_reencode(src: VideoInput, draft: VideoDraft, name: str, target: str) -
     facts, options, geometry = src.facts, src.options, draft.geometry
     assert geometry is not None
     steps = [s for s in (draft.window_step,) if s is not None] + list(draft.steps)
-    extra, warnings, tonemap, to_8bit = _conversions(src)
+    extra, warnings, tonemap, to_8bit = _conversions(src, draft.rate)
     steps += extra + [s for s in (draft.rate_step,) if s is not None]
     warnings = list(draft.warnings) + warnings + list(draft.rate_warnings)
     out_duration = draft.out_duration
@@ -281,8 +286,8 @@ def _plan_reencode(src: VideoInput, draft: VideoDraft, name: str, target: str) -
         scaled_width=geometry.scaled_width,
         scaled_height=geometry.scaled_height,
         scale_flags=scale_flags(src.stream, geometry.scaled_width, geometry.scaled_height),
-        frame_rate=rate_text(src.rate),
-        frames=draft.frames or _frames_of(out_duration, src.rate),
+        frame_rate=rate_text(draft.rate),
+        frames=draft.frames or _frames_of(out_duration, draft.rate),
         tonemap=tonemap,
         to_8bit=to_8bit,
         extend=options.extend if draft.extend_by > 0 else None,
@@ -301,7 +306,7 @@ def _plan_reencode(src: VideoInput, draft: VideoDraft, name: str, target: str) -
         steps=tuple(steps),
         warnings=tuple(warnings),
         start=draft.start,
-        duration=video.frames / float(src.rate) if video.frames else out_duration,
+        duration=video.frames / draft.fps if video.frames else out_duration,
         video=video,
         audio=audio,
         container=draft.container,
@@ -424,8 +429,8 @@ def _plan_audio(
     )
     try:
         draft = _audio_window(src)
-        for rule, fix in registry.AUDIO.items():
-            draft = fix(failing.get(rule), draft, src)
+        for rules, afix in registry.steps(registry.AUDIO):
+            draft = afix(_first(failing, rules), draft, src)
     except Unfixable as exc:
         return _unfixable(name, str(exc))
     return _audio_plan(

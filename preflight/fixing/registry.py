@@ -17,7 +17,7 @@ from preflight.fixing import audio_fixes, video_fixes
 from preflight.fixing.audio_fixes import AudioFix
 from preflight.fixing.video_fixes import VideoFix
 
-__all__ = ["AUDIO", "VIDEO", "UnknownFixError", "fixable_rules", "get"]
+__all__ = ["AUDIO", "VIDEO", "UnknownFixError", "fixable_rules", "get", "steps"]
 
 F = TypeVar("F")
 
@@ -51,6 +51,22 @@ def get(rule_id: str, role: Literal["video", "audio"]) -> VideoFix | AudioFix:
         raise UnknownFixError(
             f"no {role} fix registered for rule {rule_id!r} (known: {', '.join(sorted(table))})"
         ) from None
+
+
+def steps(table: Mapping[str, F]) -> list[tuple[tuple[str, ...], F]]:
+    """Each distinct fix of ``table`` once, in table order, with the rule ids it answers.
+
+    One fix may answer several rules (the frame answers ``video.width`` and ``video.height``;
+    fitting to the audio answers ``job.av_duration`` and ``job.av_ratio``); it runs once.
+    """
+    order: list[F] = []
+    rules: dict[int, list[str]] = {}
+    for rule, fix in table.items():
+        if id(fix) not in rules:
+            order.append(fix)
+            rules[id(fix)] = []
+        rules[id(fix)].append(rule)
+    return [(tuple(rules[id(fix)]), fix) for fix in order]
 
 
 def fixable_rules() -> frozenset[str]:

@@ -12,8 +12,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import replace
+from fractions import Fraction
 
-from preflight.fixing.draft import Unfixable, VideoDraft, VideoInput, seconds
+from preflight.fixing.draft import (
+    Unfixable,
+    VideoDraft,
+    VideoInput,
+    rate_text,
+    seconds,
+    video_window,
+)
 from preflight.fixing.geometry import Geometry, fit_window
 from preflight.fixing.plan import FixStep
 from preflight.model.facts import MediaFacts
@@ -27,7 +35,9 @@ __all__ = [
     "compress_to_size",
     "fit_duration",
     "fit_frame",
+    "fit_frame_rate",
     "fit_to_audio",
+    "keep_metadata",
     "reencode_codec",
 ]
 
@@ -44,6 +54,52 @@ MIN_VIDEO_BITRATE = 150_000
 # share of the budget over it (the budget itself is SIZE_SAFETY under the limit).
 COMPRESS_BUFFER_SHARE = 0.04
 AUDIO_BITRATES = (128_000, 96_000, 64_000, 48_000, 32_000)
+
+
+def fit_frame_rate(finding: Finding | None, draft: VideoDraft, src: VideoInput) -> VideoDraft:
+    """``video.frame_rate``: resample (FFmpeg's ``fps`` filter) to the nearest bound of
+    ``min``..``max``. Runs first: every later fix counts frames at the output's rate."""
+    low, high = src.limit("video.frame_rate", "min"), src.limit("video.frame_rate", "max")
+    rate = draft.rate
+    if high is not None and rate > high:
+        target = Fraction(high).limit_denominator(1001)
+    elif low is not None and rate < low:
+        target = Fraction(low).limit_denominator(1001)
+    else:
+        return draft
+    window = video_window(src.duration, src.options, target)
+    step = FixStep(
+        "frame-rate",
+        f"resample {rate_text(rate)} fps to {rate_text(target)} fps (accepted: "
+        f"{'' if low is None else f'{low:g}'}-{'' if high is None else f'{high:g}'} fps)",
+        "video.frame_rate",
+    )
+    return replace(
+        window,
+        container=draft.container,
+        audio_bitrate=draft.audio_bitrate,
+        reencode=True,
+        steps=(*draft.steps, step),
+        warnings=draft.warnings,
+    )
+
+
+def keep_metadata(finding: Finding | None, draft: VideoDraft, src: VideoInput) -> VideoDraft:
+    """``video.metadata``: writing MP4 puts the duration and frame rate in its header; a stream
+    whose rate is unknown is re-encoded at a constant rate (the planner's frame rate)."""
+    if finding is None:
+        return draft
+    if src.stream.frame_rate:
+        step = FixStep(
+            "remux", "write MP4, whose header states duration and frame rate", "video.metadata"
+        )
+        return draft.step(step)
+    step = FixStep(
+        "frame-rate",
+        f"re-encode at a constant {rate_text(draft.rate)} fps (the rate was unknown)",
+        "video.metadata",
+    )
+    return replace(draft.step(step), reencode=True)
 
 
 def fit_duration(finding: Finding | None, draft: VideoDraft, src: VideoInput) -> VideoDraft:
@@ -297,11 +353,14 @@ def video_budget(limit: int | None, duration: float, audio_bitrate: int) -> int 
 # The registry's video half, in the order the fixes run: the window first (every later fix
 # reads the output's length), the frame before the size (the bit rate depends on both).
 FIXES: tuple[tuple[str, VideoFix], ...] = (
+    ("video.frame_rate", fit_frame_rate),
     ("video.duration", fit_duration),
     ("job.av_duration", fit_to_audio),
+    ("job.av_ratio", fit_to_audio),
     ("video.codec", reencode_codec),
     ("video.container", change_container),
     ("video.width", fit_frame),
     ("video.height", fit_frame),
     ("video.size", compress_to_size),
+    ("video.metadata", keep_metadata),
 )
