@@ -1,9 +1,6 @@
-"""Fail when any function under the given folders is more complex than the ceiling (radon's CC).
+"""Fail when a function under PATH is more complex than LIMIT (radon's cyclomatic complexity).
 
-    python .ci/complexity.py 15 preflight/fixing [more folders]
-
-A ceiling of 15 sits between radon's grades B (<=10) and C (<=20), so xenon's grade options
-cannot state it; radon's API can.
+Usage: python .ci/complexity.py PATH LIMIT
 """
 
 from __future__ import annotations
@@ -12,20 +9,31 @@ import sys
 from pathlib import Path
 
 from radon.complexity import cc_visit
+from radon.visitors import Class, Function
 
 
-def main(argv: list[str]) -> int:
-    limit, folders = int(argv[0]), argv[1:]
-    over = []
-    for folder in folders:
-        for path in sorted(Path(folder).rglob("*.py")):
-            for block in cc_visit(path.read_text(encoding="utf-8")):
-                if block.complexity > limit:
-                    over.append(f"{path}:{block.lineno} {block.fullname} {block.complexity}")
-    for line in over:
-        sys.stderr.write(f"complexity above {limit}: {line}\n")
+def functions(blocks: list[Function | Class]) -> list[Function]:
+    found: list[Function] = []
+    for block in blocks:
+        if isinstance(block, Class):
+            found.extend(functions(list(block.methods) + list(block.inner_classes)))
+        else:
+            found.append(block)
+            found.extend(functions(list(block.closures)))
+    return found
+
+
+def main(root: str, limit: int) -> int:
+    over = [
+        f"{path}:{f.lineno} {f.fullname} has complexity {f.complexity} (limit {limit})"
+        for path in sorted(Path(root).rglob("*.py"))
+        for f in functions(cc_visit(path.read_text(encoding="utf-8")))
+        if f.complexity > limit
+    ]
+    verdict = "\n".join(over) if over else f"{root}: every function at most {limit}"
+    sys.stdout.write(verdict + "\n")
     return 1 if over else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(sys.argv[1], int(sys.argv[2])))

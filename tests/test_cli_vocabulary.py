@@ -172,6 +172,8 @@ def test_the_ledger_knows_the_provider_of_its_tasks(tmp_path: Path) -> None:
             options={},
         )
         assert lease is not None
+        for status in (JobStatus.CHECKED, JobStatus.HOSTED, JobStatus.CREATING):
+            ledger.update(lease, status=status)  # the legal path to a task id
         ledger.update(lease, status=JobStatus.SUBMITTED, task_id="task-1")
         lease.release()
     assert provider_for("task-1", str(path)) == ("wavespeed", None)
@@ -272,7 +274,9 @@ def test_fix_walks_a_directory_and_skips_its_own_outputs(media: Media, tmp_path:
     report = json.loads(result.stdout)
     assert [Path(r["source"]).name for r in report["results"]] == ["a.mp4", "b.mp4"]
     assert [r["status"] for r in report["results"]] == ["fixed", "skipped"]
-    again = json.loads(CliRunner().invoke(main, ["fix", str(folder), "-f", "json", "--no-face"]).stdout)
+    again = json.loads(
+        CliRunner().invoke(main, ["fix", str(folder), "-f", "json", "--no-face"]).stdout
+    )
     assert [Path(r["source"]).name for r in again["results"]] == ["a.mp4", "b.mp4"]
 
 
