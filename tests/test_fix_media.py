@@ -142,8 +142,9 @@ def test_compress_to_size_with_a_user_profile(
     reading = read(ffprobe_bin, out)
     assert_passes(reading, out, profile)
     assert reading.size <= 300_000
-    assert len(result.attempts) <= 2
+    assert result.encodes == 1  # the rate control's ceiling lands it under on the first try
     assert result.attempts[-1].passed
+    assert result.to_dict()["encodes"] == 1
 
 
 def test_fit_audio_trims_a_long_audio_track_to_the_video(
@@ -169,8 +170,14 @@ def test_ssim_is_reported_for_reencodes(
     result = fix(media("banner"), profile=kling, output=tmp_path / "b.mp4", options=options)
     assert result.ssim is not None
     assert 0.9 < result.ssim <= 1.0
+    assert not any("SSIM" in w for w in result.warnings)
+    assert result.to_dict()["ssim"] == result.ssim
     remux = fix(media("mkv"), profile=kling, output=tmp_path / "m.mp4", options=options)
     assert remux.ssim is None
+    strict = FixOptions(preset="ultrafast", face=False, min_ssim=0.99999)  # the user's threshold
+    flagged = fix(media("banner"), profile=kling, output=tmp_path / "s.mp4", options=strict)
+    assert flagged.status == "fixed"
+    assert any("below 0.99999" in w for w in flagged.to_dict()["warnings"])
 
 
 def test_unfixable_inputs_leave_no_file(

@@ -54,7 +54,7 @@ def test_image_aspect(w: int, h: int, fails: bool) -> None:
     assert bool(found) is fails
     if fails:
         assert found[0].limit == [0.4, 2.5]
-        assert found[0].fixable
+        assert not found[0].fixable  # no image fixer: the finding must not promise one
 
 
 def test_image_profile_needs_an_image() -> None:

@@ -86,11 +86,11 @@ __all__ = ["fix_command"]
 )
 @click.option("--workers", type=click.IntRange(min=1), help="Inputs fixed at once [default: CPUs].")
 @click.option("--no-face", "no_face", is_flag=True, help="Skip the face checks of the proof.")
-@click.option("--preset", default="fast", show_default=True, help="libx264 preset.")
+@click.option("--preset", default="veryfast", show_default=True, help="libx264 preset.")
 @click.option(
     "--crf",
     type=click.IntRange(0, 51),
-    default=20,
+    default=23,
     show_default=True,
     help="libx264 quality of re-encodes (lower: better and larger).",
 )
@@ -207,7 +207,7 @@ def fix_command(
         face=not no_face,
     )
     workers = max(1, min(workers or os.cpu_count() or 1, len(inputs)))
-    threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
+    threads = None  # each FFmpeg uses every core: see fix_many (pinning left cores idle)
     common: dict[str, Any] = {
         "profile": prof,
         "options": options,

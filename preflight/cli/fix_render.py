@@ -43,8 +43,7 @@ def render_result(result: Any) -> str:
         lines.append(f"  {change.key}: {_show(change.before)} -> {_show(change.after)}")
     if result.ssim is not None:
         lines.append(f"  quality: SSIM {result.ssim:.4f} against the source")
-    if plan is not None:
-        lines += [f"  warning: {w}" for w in plan.warnings]
+    lines += [f"  warning: {w}" for w in result.warnings]  # the plan's and the quality's
     lines = [printable(line) for line in lines]  # names may hold newlines or ESC
     if not result.ok:
         lines = [click.style(lines[0], fg="red") if _tty() else lines[0], *lines[1:]]

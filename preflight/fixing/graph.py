@@ -12,7 +12,7 @@ from typing import Any
 
 import ffmpeg
 
-from preflight.fixing.plan import FixPlan, Strategy, VideoSpec
+from preflight.fixing.plan import AudioSpec, FixPlan, Strategy, VideoSpec
 from preflight.toolchain.runner import INPUT_OPTIONS, input_url
 
 __all__ = ["encode_args", "reference_video", "ssim_args"]
@@ -73,13 +73,15 @@ def _video_options(spec: VideoSpec, bitrate: int | None, threads: int | None) ->
         if spec.bitrate:
             # CRF for quality, capped so the file cannot outgrow the size limit
             opts["maxrate"] = spec.bitrate
-            opts["bufsize"] = spec.bitrate * 2
+            opts["bufsize"] = int(spec.bitrate * spec.buffer)
     else:
+        # a bit-rate target that is also the ceiling: x264 keeps the running total within
+        # ``bufsize`` of ``maxrate`` x time, so one encode lands just under a byte limit
         rate = bitrate or spec.bitrate
         assert rate is not None
         opts["b:v"] = rate
-        opts["maxrate"] = int(rate * 1.5)
-        opts["bufsize"] = rate * 2
+        opts["maxrate"] = rate
+        opts["bufsize"] = int(rate * spec.buffer)
     if spec.frames:
         opts["frames:v"] = spec.frames
     if threads:
@@ -99,44 +101,58 @@ def encode_args(
     ``video_bitrate`` overrides the plan's (a compress-to-size retry at a lower rate).
     """
     out_url = input_url(output)
-    spec, aspec = plan.video, plan.audio
+    spec = plan.video
     loop = spec is not None and spec.extend == "loop" and spec.extend_by > 0
     inp = _input(plan, loop=loop)
     streams: list[Any] = []
     opts: dict[str, Any] = {"f": plan.container, "map_metadata": -1, "map_chapters": -1}
     if plan.role == "video":
         assert spec is not None
-        if spec.codec == "copy":
-            streams.append(inp["v:0"])
-            opts["c:v"] = "copy"
-            if spec.hevc_tag:
-                opts["tag:v"] = "hvc1"
-        else:
-            streams.append(reference_video(plan, inp["v:0"]))
-            opts.update(_video_options(spec, video_bitrate, threads))
+        streams.append(_video_stream(plan, spec, inp, opts, video_bitrate, threads))
     else:
         opts["vn"] = None
-    if aspec is not None and aspec.codec is not None:
-        audio = inp["a:0"]
-        if aspec.codec == "copy":
-            opts["c:a"] = "copy"
-        else:
-            if aspec.pad_to:
-                audio = audio.filter("apad", whole_dur=f"{aspec.pad_to:.6f}")
-            opts["c:a"] = aspec.codec
-            if aspec.bitrate:
-                opts["b:a"] = aspec.bitrate
-            if aspec.sample_rate:
-                opts["ar"] = aspec.sample_rate
-            if aspec.channels:
-                opts["ac"] = aspec.channels
-        streams.append(audio)
-    if plan.duration is not None and (plan.strategy is not Strategy.REMUX or aspec is not None):
+    if plan.audio is not None and plan.audio.codec is not None:
+        streams.append(_audio_stream(plan.audio, inp, opts))
+    if plan.duration is not None and (
+        plan.strategy is not Strategy.REMUX or plan.audio is not None
+    ):
         opts["t"] = f"{plan.duration:.6f}"
     if plan.container in ("mp4", "mov", "ipod"):
         opts["movflags"] = "+faststart"
     args: list[str] = ffmpeg.output(*streams, out_url, **opts).get_args()
     return ["-y", *args]
+
+
+def _video_stream(
+    plan: FixPlan,
+    spec: VideoSpec,
+    inp: Any,
+    opts: dict[str, Any],
+    bitrate: int | None,
+    threads: int | None,
+) -> Any:
+    """The output's video stream; its encoder options go into ``opts``."""
+    if spec.codec != "copy":
+        opts.update(_video_options(spec, bitrate, threads))
+        return reference_video(plan, inp["v:0"])
+    opts["c:v"] = "copy"
+    if spec.hevc_tag:
+        opts["tag:v"] = "hvc1"
+    return inp["v:0"]
+
+
+def _audio_stream(aspec: AudioSpec, inp: Any, opts: dict[str, Any]) -> Any:
+    """The output's audio stream (copied, or padded and re-encoded); options go into ``opts``."""
+    audio = inp["a:0"]
+    if aspec.codec == "copy":
+        opts["c:a"] = "copy"
+        return audio
+    if aspec.pad_to:
+        audio = audio.filter("apad", whole_dur=f"{aspec.pad_to:.6f}")
+    opts["c:a"] = aspec.codec
+    wanted = {"b:a": aspec.bitrate, "ar": aspec.sample_rate, "ac": aspec.channels}
+    opts.update({key: value for key, value in wanted.items() if value})
+    return audio
 
 
 def ssim_args(plan: FixPlan, output: str | os.PathLike[str], stats_file: str) -> list[str]:

@@ -36,7 +36,7 @@ def check_format(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
 
     The name must also match the content (a JPEG called ``.png`` fails).
 
-    Fixable: the fixer converts to JPEG or PNG under a matching name.
+    Not fixable: `preflight fix` does not convert images (yet); save it as JPEG or PNG.
     """
     facts = job.image
     if facts is None:
@@ -49,7 +49,7 @@ def check_format(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
             f"{name_of(facts)}: image format is {fmt or 'unknown'}; accepted: {', '.join(allowed)}",
             fmt,
             list(allowed),
-            True,
+            False,
         )
     elif extensions and facts.extension not in extensions:
         shown = f".{facts.extension}" if facts.extension else "no extension"
@@ -57,21 +57,21 @@ def check_format(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
             f"image file name has {shown}; accepted: {', '.join('.' + e for e in extensions)}",
             facts.extension,
             list(extensions),
-            True,
+            False,
         )
     elif fmt is not None and _FORMAT_ALIASES.get(facts.extension, facts.extension) != fmt:
         yield Violation(
             f"{name_of(facts)}: the name says .{facts.extension} but the content is {fmt}",
             fmt,
             list(extensions),
-            True,
+            False,
         )
 
 
 def check_size(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
     """The image file must be at most ``max_bytes`` bytes.
 
-    Fixable: the fixer re-encodes (JPEG at a lower quality).
+    Not fixable: `preflight fix` does not re-encode images (yet).
     """
     facts = job.image
     limit = params.get("max_bytes")
@@ -81,14 +81,14 @@ def check_size(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
         f"image is {fmt_bytes(facts.size_bytes)}, above the limit of {fmt_bytes(limit)}",
         facts.size_bytes,
         limit,
-        True,
+        False,
     )
 
 
 def check_dimensions(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
     """Each side of the image must be at least ``min_side`` pixels.
 
-    Fixable: the fixer upscales.
+    Not fixable: `preflight fix` does not scale images (yet).
     """
     facts = job.image
     if facts is None:
@@ -103,14 +103,15 @@ def check_dimensions(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]
             f"image is {size[0]}x{size[1]}; each side must be at least {min_side} px",
             list(size),
             min_side,
-            True,
+            False,
         )
 
 
 def check_aspect(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
     """The image's aspect ratio (width / height) must lie within ``min_ratio``..``max_ratio``.
 
-    Inclusive: 1:2.5 is ``min_ratio = 0.4``, 2.5:1 is ``max_ratio = 2.5``. Fixable: the fixer pads.
+    Inclusive: 1:2.5 is ``min_ratio = 0.4``, 2.5:1 is ``max_ratio = 2.5``. Not fixable:
+    `preflight fix` does not pad images (yet).
     """
     facts = job.image
     if facts is None:
@@ -126,7 +127,7 @@ def check_aspect(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
             f"{fmt_num(low or 0)}–{fmt_num(high) if high is not None else '∞'}",
             round(ratio, 4),
             [low, high],
-            True,
+            False,
         )
 
 
