@@ -331,6 +331,7 @@ def check(
     cache: bool = True,
     workers: int | None = None,
     face: bool = True,
+    force_face: bool = False,
     preview: PathLike | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
     **request: Any,
@@ -342,8 +343,9 @@ def check(
     With no text, voice or audio at all (and no jobs file) the media alone are checked:
     `media_only`. Raises `ConfigError` for a bad profile, an unknown field, a missing jobs file or
     nothing to check; never for a bad input (that is a finding). Face checks (``docs/vision.md``)
-    run only when the profile enables a ``face.*`` rule: ``face=False`` skips them, ``preview``
-    writes a contact sheet PNG of the sampled frames there (``out-2.png``... for several videos).
+    run only when the profile enables a ``face.*`` rule: ``face=False`` skips them; a job that
+    already fails an error no fix mends is not analysed (`faces.unusable`) unless ``force_face``;
+    ``preview`` writes a contact sheet PNG of the sampled frames there (``out-2.png``...).
     ``on_progress(step, done, total)`` hears how the long steps advance (``probe``, then
     ``faces`` once per analysed video), for a live counter.
     """
@@ -366,6 +368,7 @@ def check(
         face_settings,
         face_timeline,
         preview_path,
+        unusable,
         with_face_analysis,
     )
 
@@ -382,7 +385,8 @@ def check(
         job = _job(p, probed)
         if faces and job.video is not None:
             sheet = preview and preview_path(preview, videos.index(p.name), len(videos))
-            job = with_face_analysis(job, faces, enabled=face, preview=sheet)
+            skip = unusable(job, profile, config) if face and not force_face else None
+            job = with_face_analysis(job, faces, enabled=face, skip=skip, preview=sheet)
             if to_analyse:
                 analysed += 1
                 tell("faces", analysed, to_analyse)

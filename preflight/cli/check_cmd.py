@@ -21,10 +21,27 @@ FORMAT_NAMES = ["text", "json", "junit", "sarif", "github", "html"]
 
 
 def write_atomic(path: str, data: str) -> None:
-    """Write ``data`` to ``path`` via a temp file beside it and `os.replace`: never half-written."""
+    """Write ``data`` to ``path`` via a temp file beside it and `os.replace`: never half-written.
+
+    A target that exists and is not a regular file (``/dev/null``, ``/dev/stdout``, a FIFO) is
+    written in place: replacing it would swap a device node for a plain file (as root, for every
+    process on the machine).
+    """
+    import stat
     import tempfile
 
     target = os.path.abspath(path)
+    try:
+        special = not stat.S_ISREG(os.stat(target).st_mode)
+    except OSError:
+        special = False
+    if special:
+        try:
+            with open(target, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(data)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        return
     folder = os.path.dirname(target)
     try:
         fd, tmp = tempfile.mkstemp(
@@ -102,6 +119,12 @@ def pick_format(fmt: str | None) -> str:
 @click.option("--workers", type=click.IntRange(min=1), help="Parallel probes [default: CPUs].")
 @click.option("--config", "config_path", metavar="FILE", help="preflight.toml or pyproject.toml.")
 @click.option("--no-face", "no_face", is_flag=True, help="Skip the face checks (faster).")
+@click.option(
+    "--face",
+    "force_face",
+    is_flag=True,
+    help="Run the face checks even on inputs that already fail for good (skipped by default).",
+)
 @click.option("--preview", metavar="PNG", help="Write a contact sheet of the face check's frames.")
 @click.option("--fix", "then_fix", is_flag=True, help="Then fix failing inputs (`preflight fix`).")
 @click.option("-q", "--quiet", is_flag=True, help="No live progress on the terminal.")
@@ -123,6 +146,7 @@ def check_command(
     config_path: str | None,
     then_fix: bool,
     no_face: bool = False,
+    force_face: bool = False,
     preview: str | None = None,
     quiet: bool = False,
     **request: Any,
@@ -138,6 +162,8 @@ def check_command(
     from preflight.checking.config import load_config
     from preflight.cli.progress import Steps
 
+    if no_face and force_face:
+        raise click.UsageError("--face and --no-face contradict each other: give one")
     if not inputs and jobs is None and not request.get("image"):
         raise click.UsageError("nothing to check: give PATHS, URLS or DIRS, or --jobs FILE")
     config = load_config(config_path)
@@ -155,6 +181,7 @@ def check_command(
                 cache=not no_cache,
                 workers=workers,
                 face=not no_face,
+                force_face=force_face,
                 preview=preview,
                 on_progress=steps,
                 **request,
