@@ -83,10 +83,19 @@ def test_a_job_that_fails_for_good_is_not_analysed_unless_forced(
     assert forced.timeline is not None  # the analysis ran
     assert not any("already fails" in f.message for f in forced.findings)
 
-    # too short is fixable: the face checks still run, since they decide if a fix is worth it
-    fixable = check([clip], cache=False).results[0]
+    # too short is fixable: the face checks still run, since they decide if a fix is worth it;
+    # the live counter starts before the first video is decoded, and advances per video
+    heard: list[tuple[str, int, int]] = []
+    fixable = check(
+        [clip, clip], cache=False, on_progress=lambda *step: heard.append(step)
+    ).results[0]
     assert not fixable.ok
     assert fixable.timeline is not None
+    assert [s for s in heard if s[0] == "faces"] == [
+        ("faces", 0, 2),
+        ("faces", 1, 2),
+        ("faces", 2, 2),
+    ]
 
 
 def test_face_and_no_face_together_is_a_usage_error(media: Callable[[str], Path]) -> None:

@@ -380,6 +380,8 @@ def check(
         to_analyse = sum(
             isinstance(probed.get(p.sources.get("video", "")), MediaFacts) for p in planned
         )
+        if to_analyse:  # the counter shows before the first video's frames are decoded
+            tell("faces", 0, to_analyse)
     results = []
     for p in planned:
         job = _job(p, probed)
