@@ -249,7 +249,7 @@ def test_unknown_task_is_1203(kling: httpx.Client) -> None:
             lambda url: {
                 "input": {"video_url": url, "mode": "text2video", "text": "x" * 121, **VOICE}
             },
-            "[text.length]",
+            "longer than 120 characters",
         ),
         (lambda url: {"input": {"video_url": url, "mode": "text2video", "text": "hi"}}, "voice_id"),
         (
@@ -261,7 +261,7 @@ def test_unknown_task_is_1203(kling: httpx.Client) -> None:
                     "voice_id": "nobody",
                 }
             },
-            "[text.voice_id]",
+            "voice_id 'nobody'",
         ),
         (
             lambda url: {
@@ -273,7 +273,7 @@ def test_unknown_task_is_1203(kling: httpx.Client) -> None:
                     "voice_speed": 2.5,
                 }
             },
-            "[text.voice_speed]",
+            "voice_speed 2.5 is outside 0.8-2",
         ),
         (
             lambda url: {
@@ -364,9 +364,9 @@ def test_refused_bodies_are_1201_with_a_reason(
 @pytest.mark.parametrize(
     ("clip", "words"),
     [
-        ("short", "[video.duration]"),
-        ("small", "[video.width]"),
-        ("mkv", "[video.container]"),
+        ("short", "it must last 2-10 s"),
+        ("small", "each side must be 720-1920 px"),
+        ("mkv", "video format is matroska"),
         ("noaudio", None),
     ],
 )
@@ -449,7 +449,7 @@ def test_image2video_refuses_a_small_image(
     image = base64.b64encode(media("png_small").read_bytes()).decode()
     response = kling.post("/v1/videos/image2video", json={"image": image}).json()
     assert response["code"] == 1201
-    assert "[image.dimensions]" in response["message"]
+    assert "each side must be at least 300 px" in response["message"]
 
 
 def test_identify_face_then_advanced_lip_sync(

@@ -59,7 +59,7 @@ def test_text_to_video_with_defaults(
     assert ws.get(data["urls"]["get"]).json()["data"]["status"] == "processing"
     sb.settle()
     done = ws.get(f"/api/v3/predictions/{data['id']}/result").json()["data"]
-    assert done["status"] == "completed"
+    assert done["status"] == "completed", done
     (output,) = done["outputs"]
     assert httpx.get(output).content[4:8] == b"ftyp"
 

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from preflight.cli import examples
+from preflight.cli.url_timeout import apply_url_timeout, url_timeout_option
 from preflight.model.errors import ConfigError, ToolNotFoundError
 
 __all__ = ["check_command", "write_atomic"]
@@ -128,6 +129,7 @@ def pick_format(fmt: str | None) -> str:
 @click.option("--preview", metavar="PNG", help="Write a contact sheet of the face check's frames.")
 @click.option("--fix", "then_fix", is_flag=True, help="Then fix failing inputs (`preflight fix`).")
 @click.option("-q", "--quiet", is_flag=True, help="No live progress on the terminal.")
+@url_timeout_option
 @click.pass_context
 def check_command(
     ctx: click.Context,
@@ -149,6 +151,7 @@ def check_command(
     force_face: bool = False,
     preview: str | None = None,
     quiet: bool = False,
+    url_timeout: float | None = None,
     **request: Any,
 ) -> None:
     """Check media (and the job's text, voice or audio) against a provider profile.
@@ -167,6 +170,7 @@ def check_command(
     if not inputs and jobs is None and not request.get("image"):
         raise click.UsageError("nothing to check: give PATHS, URLS or DIRS, or --jobs FILE")
     config = load_config(config_path)
+    apply_url_timeout(url_timeout)
     try:
         with Steps(enabled=not quiet) as steps:
             report = check(

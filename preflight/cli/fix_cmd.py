@@ -21,6 +21,7 @@ import click
 
 from preflight.cli import examples
 from preflight.cli.fix_render import render_plan, render_result
+from preflight.cli.url_timeout import apply_url_timeout, url_timeout_option
 
 __all__ = ["fix_command"]
 
@@ -91,6 +92,7 @@ __all__ = ["fix_command"]
 @click.option("--config", "config_path", metavar="FILE", help="preflight.toml or pyproject.toml.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every FFmpeg command line to stderr.")
 @click.option("-q", "--quiet", is_flag=True, help="No live progress on the terminal.")
+@url_timeout_option
 @click.pass_context
 def fix_command(
     ctx: click.Context,
@@ -116,6 +118,7 @@ def fix_command(
     verbose: bool = False,
     face_window: bool = False,
     quiet: bool = False,
+    url_timeout: float | None = None,
 ) -> None:
     """Fix INPUT... so it passes the profile, with the cheapest FFmpeg operation that works.
 
@@ -140,6 +143,7 @@ def fix_command(
     if start is not None and end is not None and end <= start:
         raise click.UsageError(f"--end {end:g} must be after --start {start:g}")
     config = load_config(config_path)
+    apply_url_timeout(url_timeout)
     prof = load_profile(profile or config.profile or "kling-lipsync")
     if out_dir and not dry_run:
         Path(out_dir).mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from preflight.cli import examples
+from preflight.cli.url_timeout import apply_url_timeout, url_timeout_option
 from preflight.model.errors import ConfigError, InputError, ToolNotFoundError
 from preflight.model.facts import MediaFacts
 
@@ -46,12 +47,19 @@ __all__ = ["probe"]
 )
 @click.option("--no-cache", is_flag=True, help="Do not read or write the probe cache.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Parallel probes.")
+@url_timeout_option
 def probe(
-    inputs: tuple[str, ...], backend: str, fmt: str, no_cache: bool, workers: int | None
+    inputs: tuple[str, ...],
+    backend: str,
+    fmt: str,
+    no_cache: bool,
+    workers: int | None,
+    url_timeout: float | None = None,
 ) -> None:
     """Probe media files or http(s) URLs and print their facts."""
     from preflight.probing import probe_many
 
+    apply_url_timeout(url_timeout)
     try:
         results = probe_many(list(inputs), backend=backend, cache=not no_cache, workers=workers)
     except ToolNotFoundError as exc:  # --backend ffprobe with no ffprobe: as for `check`, exit 2

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 import click
 
 from preflight.cli import examples
+from preflight.cli.url_timeout import apply_url_timeout, url_timeout_option
 from preflight.model.errors import PreflightError
 from preflight.submitting.ledger import JobStatus, Ledger
 from preflight.submitting.model import Event, JobResult, Outcome, SubmitRequest
@@ -278,6 +279,7 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     help="Jobs holding a provider slot at once (default: 3 for Kling, 5 WaveSpeed).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No live progress on the terminal.")
+@url_timeout_option
 @_common
 def submit(
     video: str | None,
@@ -286,6 +288,7 @@ def submit(
     ledger_path: str | None,
     fmt: str,
     quiet: bool = False,
+    url_timeout: float | None = None,
     **options: Any,
 ) -> None:
     """Check, fix, host, submit, wait for and download one lip-sync job (or --jobs FILE).
@@ -293,6 +296,7 @@ def submit(
     VIDEO and AUDIO are local paths or http(s) URLs. Running the same command again resumes the
     job instead of creating a second task.
     """
+    apply_url_timeout(url_timeout)
     display = Display(fmt)
     display.tty = display.tty and not quiet
     if jobs_file is not None:

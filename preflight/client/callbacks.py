@@ -7,7 +7,8 @@ acting on it. WaveSpeed signs its webhooks; :func:`verify_webhook` checks the v3
     webhook-signature: v3,<hex HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{raw body}">
 
 keyed with the secret minus its ``whsec_`` prefix (used as text), and refuses a timestamp more
-than 300 s away from now.
+than 300 s away from now. An empty secret (``""`` or a bare ``"whsec_"``) would be an empty HMAC
+key, which anyone can sign with: it raises ``ConfigError`` instead of checking anything.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from preflight.client.models import Task, TaskKind
-from preflight.model.errors import InvalidRequestError
+from preflight.model.errors import ConfigError, InvalidRequestError
 
 __all__ = ["WEBHOOK_TOLERANCE", "parse_callback", "verify_webhook"]
 
@@ -66,12 +67,19 @@ def verify_webhook(
     """True when a WaveSpeed webhook is signed with ``secret`` and recent; False otherwise.
 
     ``body`` must be the raw request body, byte for byte. Compared in constant time.
+    Raises ConfigError when ``secret`` holds no key (empty, or only the ``whsec_`` prefix).
     """
+    key = secret.removeprefix(SECRET_PREFIX).encode() if isinstance(secret, str) else b""
+    if not key.strip():
+        raise ConfigError(
+            "the webhook secret is empty: set it to the signing secret WaveSpeed shows for "
+            "your webhooks (whsec_...); an empty key would accept anyone's signature"
+        )
     lowered = {k.lower(): v for k, v in headers.items()}
     webhook_id = lowered.get("webhook-id")
     timestamp = lowered.get("webhook-timestamp")
     signatures = lowered.get("webhook-signature")
-    if not webhook_id or not timestamp or not signatures or not secret:
+    if not webhook_id or not timestamp or not signatures:
         return False
     try:
         sent_at = int(timestamp)
@@ -81,7 +89,6 @@ def verify_webhook(
     if abs(current - sent_at) > tolerance:
         return False
     raw = body.encode() if isinstance(body, str) else bytes(body)
-    key = secret.removeprefix(SECRET_PREFIX).encode()
     signed = f"{webhook_id}.{timestamp}.".encode() + raw
     expected = hmac.new(key, signed, hashlib.sha256).hexdigest()
     for candidate in signatures.split():

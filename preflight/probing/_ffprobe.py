@@ -1,8 +1,11 @@
 """The ffprobe backend: ``ffprobe -v error -show_format -show_streams -of json``.
 
 Costs a process start per input (~50 ms), so it is the fallback and the cross-check, not the
-default. Local paths are passed as ``file:/absolute/path`` so a name starting with ``-`` or
-holding a ``:`` is never read as an option or a protocol.
+default. ffprobe only ever reads a local file: paths are passed as ``file:/absolute/path`` so a
+name starting with ``-`` or holding a ``:`` is never read as an option or a protocol, with the
+runner's protocol whitelist (``file,pipe``: no network) and demuxer whitelist (no playlists), so
+a file cannot make ffprobe open anything else. A URL is fetched by preflight itself, under its
+caps and deadline, and ffprobe is given the local copy (``_remote``).
 """
 
 from __future__ import annotations
@@ -29,20 +32,22 @@ _DEPTH = re.compile(r"(\d+)(?:le|be)$")
 
 
 def _target(path: str) -> str:
-    if "://" in path:
-        return path
     return "file:" + os.path.abspath(path)
 
 
 def run_ffprobe(path: str) -> dict[str, Any]:
-    """Run ffprobe on a path or URL and return its parsed JSON. Raises ProbeError on failure."""
+    """Run ffprobe on a local path and return its parsed JSON. Raises ProbeError on failure.
+
+    Anything that looks like a URL is still read as a local file name: ffprobe opens no network.
+    """
     from preflight.toolchain.binaries import ffprobe_path
+    from preflight.toolchain.runner import DEMUXERS
 
     target = _target(path)
     argv = [ffprobe_path(), "-v", "error", "-show_format", "-show_streams", "-of", "json"]
-    if "://" in path:
-        argv += ["-rw_timeout", str(int(TIMEOUT_S * 1_000_000))]  # microseconds
-    argv.append(target)
+    # image2 reads a still by its name; with no pattern it reads that one file and no sequence
+    argv += ["-format_whitelist", ",".join((*DEMUXERS, "image2")), "-pattern_type", "none"]
+    argv += ["-protocol_whitelist", "file,pipe", target]
     try:
         done = subprocess.run(argv, capture_output=True, timeout=TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired as exc:

@@ -51,7 +51,7 @@ async def set_faults(request: Request) -> Response:
     core: Core = request.app.state.core
     try:
         faults = Faults(**json.loads(await request.body() or b"{}"))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         return JSONResponse({"message": f"bad faults: {exc}"}, status_code=400)
     core.set_faults(faults)
     return JSONResponse(dataclasses.asdict(faults))
@@ -62,7 +62,7 @@ async def advance(request: Request) -> Response:
     try:
         seconds = float(json.loads(await request.body() or b"{}").get("seconds", 0))
         core.clock.advance(seconds)
-    except (TypeError, ValueError, AttributeError) as exc:
+    except (TypeError, ValueError, AttributeError, RecursionError) as exc:
         return JSONResponse({"message": f"bad advance: {exc}"}, status_code=400)
     core.wake()
     return JSONResponse({"now": core.clock.now()})

@@ -1,23 +1,32 @@
-"""Request checks. The shape of a body is checked here; every limit comes from the profiles.
+"""Request checks: the shape of a body, then the published limits of ``_limits``.
 
 The structural checks (the ``input`` wrapper, exactly one video, mode and audio_type agreeing with
 the fields sent, required fields present, types) run before any media is fetched. The limits
-(text length, voices, voice speed, media format, size, duration, dimensions) are the shipped
-profiles' rules, run by ``preflight.checking.evaluate`` on the probed media: the sandbox refuses
-exactly what
-``preflight check`` flags as an error.
+(text length, voices, voice speed, media format, size, duration, dimensions) come from the
+sandbox's own table (``_limits``), applied here to the probed media by small functions of its
+own: the sandbox never asks preflight's rule engine or profiles, so the two can disagree, and a
+test that submits what ``preflight check`` passed finds out when they do.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from preflight.checking.evaluate import evaluate
-from preflight.model.findings import Severity
-from preflight.model.job import Job
-from preflight.model.profile import Profile
+from preflight.model.errors import InputError
+from preflight.model.facts import MediaFacts
+from preflight.sandbox._limits import Endpoint, Media, Text
 
-__all__ = ["Invalid", "judge", "lip_sync_input", "number", "text_fields"]
+__all__ = [
+    "Invalid",
+    "judge",
+    "lip_sync_input",
+    "media_problems",
+    "number",
+    "parse_json",
+    "text_fields",
+    "text_problems",
+]
 
 
 class Invalid(Exception):
@@ -29,16 +38,134 @@ class Invalid(Exception):
         self.kind = kind
 
 
-def judge(job: Job, profile: Profile, *, only: tuple[str, ...] = ()) -> None:
-    """Raise Invalid listing every error the profile finds (``only``: rule id prefixes)."""
-    errors = [
-        f
-        for f in evaluate(job, profile)
-        if f.severity is Severity.ERROR
-        and (not only or f.rule == "input.readable" or f.rule.startswith(only))
-    ]
-    if errors:
-        raise Invalid("; ".join(f"{f.message} [{f.rule}]" for f in errors))
+def judge(
+    endpoint: Endpoint,
+    media: dict[str, MediaFacts | InputError],
+    text: dict[str, Any] | None = None,
+    prompts: dict[str, str | None] | None = None,
+) -> None:
+    """Raise Invalid listing every limit of ``endpoint`` these inputs and fields break.
+
+    ``media`` maps a role (video, audio, image) to its probe; a role the endpoint does not
+    take is a sandbox bug, not a client's.
+    """
+    problems: list[str] = []
+    for role, facts in media.items():
+        limits = getattr(endpoint, role)
+        if not isinstance(limits, Media):
+            raise ValueError(f"{endpoint.path} takes no {role}")
+        problems += media_problems(facts, limits)
+    if text is not None and endpoint.text is not None:
+        problems += text_problems(text, endpoint.text)
+    if prompts and endpoint.prompt_max_chars is not None:
+        for key, value in prompts.items():
+            if value is not None and len(value) > endpoint.prompt_max_chars:
+                problems.append(f"{key} is longer than {endpoint.prompt_max_chars} characters")
+    if problems:
+        raise Invalid("; ".join(problems))
+
+
+# what the probe calls a container -> the provider's name for the format (a file extension)
+_AUDIO_FORMAT = {"mp3": "mp3", "wav": "wav", "adts": "aac", "mp4": "m4a", "mov": "m4a"}
+_IMAGE_FORMAT = {"jpeg": "jpg", "jpeg_pipe": "jpg", "mjpeg": "jpg", "png": "png", "png_pipe": "png"}
+_SAME_NAME = {"jpeg": "jpg"}
+
+
+def media_problems(facts: MediaFacts | InputError, limits: Media) -> list[str]:
+    """What a provider would refuse in one input, as sentences; [] when it is fine."""
+    role = limits.role
+    if isinstance(facts, InputError):
+        return [f"{role} cannot be read as media: {facts}"]
+    problems = _format_problems(facts, limits)
+    if problems:
+        return problems
+    if facts.size_bytes > limits.max_bytes:
+        problems.append(f"{role} is larger than {limits.max_bytes} bytes")
+    seconds = facts.effective_duration
+    if limits.seconds is not None:
+        if seconds is None:
+            problems.append(f"{role} has no duration")
+        elif not limits.seconds.holds(seconds):
+            problems.append(
+                f"{role} lasts {seconds:.2f} s; it must last {limits.seconds.text(' s')}"
+            )
+    if limits.side_px is not None and facts.video is not None:
+        size = (facts.video.width, facts.video.height)
+        if None in size or not all(limits.side_px.holds(side or 0) for side in size):
+            problems.append(
+                f"{role} is {size[0]}x{size[1]}; each side must be {limits.side_px.text(' px')}"
+            )
+    problems += _image_problems(facts, limits)
+    return problems
+
+
+def _format_problems(facts: MediaFacts, limits: Media) -> list[str]:
+    role, allowed = limits.role, limits.formats
+    if limits.kind == "image":
+        codec = facts.image.codec if facts.image and facts.image.codec else ""
+        fmt = _IMAGE_FORMAT.get(facts.container or "") or _IMAGE_FORMAT.get(codec)
+    elif limits.kind == "audio":
+        if facts.audio is None:
+            return [f"{role} has no audio"]
+        fmt = _AUDIO_FORMAT.get(facts.container or "")
+        if fmt == "m4a" and facts.video is not None:
+            fmt = None  # a video file is not audio
+    else:  # video
+        if facts.video is None:
+            return [f"{role} has no video"]
+        fmt = facts.container if facts.container in ("mp4", "mov") else None
+    if fmt is None or fmt not in allowed:
+        return [f"{role} format is {facts.container or 'unknown'}; accepted: {', '.join(allowed)}"]
+    name = _SAME_NAME.get(facts.extension, facts.extension)
+    if name not in allowed:
+        shown = f".{facts.extension}" if facts.extension else "no extension"
+        return [f"{role} name has {shown}; accepted: {', '.join('.' + f for f in allowed)}"]
+    return []
+
+
+def _image_problems(facts: MediaFacts, limits: Media) -> list[str]:
+    if limits.kind != "image":
+        return []
+    image = facts.image
+    width = image.width if image else facts.video.width if facts.video else None
+    height = image.height if image else facts.video.height if facts.video else None
+    if not width or not height:
+        return [f"{limits.role} size cannot be read"]
+    problems = []
+    if limits.min_side_px is not None and min(width, height) < limits.min_side_px:
+        problems.append(
+            f"{limits.role} is {width}x{height}; each side must be at least {limits.min_side_px} px"
+        )
+    if limits.aspect is not None and not limits.aspect.holds(width / height):
+        problems.append(
+            f"{limits.role} aspect ratio {width / height:.2f} is outside 1:2.5 to 2.5:1"
+        )
+    return problems
+
+
+def text_problems(fields: dict[str, Any], limits: Text) -> list[str]:
+    """text / voice_id / voice_language / voice_speed against the endpoint's text limits."""
+    problems = []
+    text, voice = fields["text"], fields["voice_id"]
+    language, speed = fields["voice_language"], fields["voice_speed"]
+    if len(text) > limits.max_chars:
+        problems.append(f"text is longer than {limits.max_chars} characters ({len(text)})")
+    if language not in limits.languages:
+        problems.append(f"voice_language must be one of {', '.join(limits.languages)}")
+    if voice not in limits.voices and voice not in limits.language_voices.get(language, ()):
+        problems.append(f"voice_id {voice!r} is not a voice of this endpoint for {language}")
+    if not limits.speed.holds(speed):
+        problems.append(f"voice_speed {speed:g} is outside {limits.speed.text()}")
+    return problems
+
+
+def parse_json(raw: bytes) -> Any:
+    """The decoded body; anything undecodable, nested past the parser's depth included, is
+    Invalid (a 400 in the provider's shape), never a 500."""
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise Invalid("the request body is not valid JSON") from exc
 
 
 def number(value: Any, name: str, low: float, high: float) -> float:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
+from preflight.sandbox._limits import UPLOAD
+
 __all__ = ["Faults", "SandboxConfig"]
 
 
@@ -49,7 +51,9 @@ class SandboxConfig:
     clock_scale: float = 1.0
     faults: Faults = field(default_factory=Faults)
     jwt_leeway_seconds: float = 0.0
-    fetch_timeout_seconds: float = 30.0
+    fetch_timeout_seconds: float = 30.0  # per read of a media fetch
+    fetch_deadline_seconds: float = 60.0  # the whole media fetch, however slowly bytes arrive
+    upload_max_bytes: int = UPLOAD.max_bytes  # binary uploads above this answer 413
     callback_timeout_seconds: float = 5.0
     webhook_attempts: int = 3  # WaveSpeed retries a webhook up to 3 times
     webhook_retry_seconds: float = 0.2

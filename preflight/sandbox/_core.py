@@ -26,20 +26,16 @@ import httpx
 
 from preflight.model.errors import InputError
 from preflight.model.facts import MediaFacts
-from preflight.model.job import Job
-from preflight.model.profile import Profile
 from preflight.probing import probe
-from preflight.rules.profiles import load_profile
 from preflight.sandbox import _checks as checks
 from preflight.sandbox import _media
 from preflight.sandbox._auth import sign_webhook
 from preflight.sandbox._clock import Clock
 from preflight.sandbox._config import Faults, SandboxConfig
+from preflight.sandbox._limits import Endpoint, Media
 from preflight.sandbox._store import OPEN, Store, Task
 
 __all__ = ["Core", "Input"]
-
-FETCH_CAP = 100_000_000  # bytes read of an input whose profile sets no size limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +79,6 @@ class Core:
         self._driver: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._facts_cache: dict[tuple[Path, int, int], MediaFacts | InputError] = {}
-        self._profiles: dict[str, Profile] = {}
         self._results: dict[str, asyncio.Future[Path]] = {}
         self._ffmpeg_slots: asyncio.Semaphore | None = None
         self._callback_locks: dict[str, asyncio.Lock] = {}
@@ -97,7 +92,10 @@ class Core:
         self._wake = asyncio.Event()
         self._ffmpeg_slots = asyncio.Semaphore(2)
         self.http = httpx.AsyncClient(
-            timeout=self.config.fetch_timeout_seconds, follow_redirects=True, trust_env=False
+            timeout=self.config.fetch_timeout_seconds,
+            follow_redirects=True,
+            max_redirects=_media.MAX_REDIRECTS,
+            trust_env=False,
         )
         self._driver = asyncio.create_task(self._drive())
 
@@ -150,13 +148,6 @@ class Core:
             await asyncio.sleep(self.faults.delay_ms / 1000)
 
     # -- media -------------------------------------------------------------------------------
-    def profile(self, name: str) -> Profile:
-        """A shipped profile, loaded once: the sandbox refuses what it flags as an error."""
-        found = self._profiles.get(name)
-        if found is None:
-            found = self._profiles[name] = load_profile(name)
-        return found
-
     async def facts(self, path: Path) -> MediaFacts | InputError:
         """Probe an input once per version of the file (a repeat costs nothing)."""
         try:
@@ -175,16 +166,13 @@ class Core:
 
     async def media(
         self,
-        role: str,
-        profile: Profile,
+        limits: Media,
         *,
         url: str | None = None,
         base64_text: str | None = None,
-        what: str | None = None,
     ) -> Input:
-        """Fetch (or decode) and probe one input; at most the profile's size limit is read."""
-        what = what or role
-        cap = int(profile.param(f"{role}.size", "max_bytes", FETCH_CAP))
+        """Fetch (or decode) and probe one input; at most its published size limit is read."""
+        role, what, cap = limits.kind, limits.role, limits.max_bytes
         if url is not None:
             path = await self.fetch(url, max_bytes=cap, what=what)
         else:
@@ -195,15 +183,16 @@ class Core:
         return Input(role, path, await self.facts(path))
 
     def judge(
-        self, profile: Profile, *inputs: Input, only: tuple[str, ...] = (), **fields: Any
+        self,
+        endpoint: Endpoint,
+        *inputs: Input,
+        text: dict[str, Any] | None = None,
+        prompts: dict[str, str | None] | None = None,
     ) -> None:
-        """Refuse (Invalid, 1201) what the profile's rules find in these inputs and fields."""
+        """Refuse (Invalid, 1201) what breaks the endpoint's published limits (``_limits``)."""
         if not self.config.validate_media:
             return
-        media: dict[str, Any] = {i.role: i.facts for i in inputs if isinstance(i.facts, MediaFacts)}
-        errors = tuple((i.role, str(i.facts)) for i in inputs if isinstance(i.facts, InputError))
-        job = Job(name="request", input_errors=errors, **media, **fields)
-        checks.judge(job, profile, only=only)
+        checks.judge(endpoint, {i.role: i.facts for i in inputs}, text=text, prompts=prompts)
 
     async def fetch(self, url: str, *, max_bytes: int, what: str) -> Path:
         """An input by URL. The sandbox's own files are read in place, anything else fetched."""
@@ -216,7 +205,14 @@ class Core:
                 if path.stat().st_size > max_bytes:
                     raise _media.MediaRejected(f"{what} is larger than {max_bytes} bytes")
                 return path
-        return await _media.fetch(self.http, url, self.inputs, max_bytes=max_bytes, what=what)
+        return await _media.fetch(
+            self.http,
+            url,
+            self.inputs,
+            max_bytes=max_bytes,
+            what=what,
+            deadline=self.config.fetch_deadline_seconds,
+        )
 
     def serve(self, name: str, path: Path) -> str:
         with self.store.lock:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,8 +12,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from preflight.model.facts import MediaFacts
-from preflight.model.profile import Profile
 from preflight.sandbox import _checks as checks
+from preflight.sandbox import _limits as limits
 from preflight.sandbox._auth import AuthFailure, check_kling_token
 from preflight.sandbox._checks import Invalid
 from preflight.sandbox._core import Core, Input
@@ -24,9 +23,11 @@ from preflight.sandbox._store import Session, Task
 
 __all__ = ["routes"]
 
-LIPSYNC_PROFILE = "kling-lipsync"
-IMAGE_PROFILE = "kling-image2video"
-ADVANCED_PROFILE = "kling-advanced-lipsync"
+TEXT2VIDEO = limits.ENDPOINTS["kling lip-sync text2video"]
+AUDIO2VIDEO = limits.ENDPOINTS["kling lip-sync audio2video"]
+IDENTIFY_FACE = limits.ENDPOINTS["kling identify-face"]
+ADVANCED = limits.ENDPOINTS["kling advanced-lip-sync"]
+IMAGE2VIDEO = limits.ENDPOINTS["kling image2video"]
 SESSION_SECONDS = 24 * 3600
 
 Handler = Callable[[Request, Core], Awaitable[Response]]
@@ -61,10 +62,7 @@ def kling(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 
 
 async def json_body(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.body())
-    except ValueError as exc:
-        raise Invalid("the request body is not valid JSON") from exc
+    body = checks.parse_json(await request.body())
     if not isinstance(body, dict):
         raise Invalid("the request body must be a JSON object")
     return body
@@ -140,7 +138,7 @@ def commit(core: Core, task: Task, number: int) -> Response:
 
 
 async def video_input(
-    core: Core, profile: Profile, video_url: str | None, video_id: str | None
+    core: Core, rules: limits.Media, video_url: str | None, video_id: str | None
 ) -> tuple[Input, dict[str, str]]:
     """Fetch (or look up) the video; the input and its parent_video record."""
     if video_id:
@@ -151,7 +149,7 @@ async def video_input(
         video = Input("video", path, await core.facts(path))
     else:
         assert video_url is not None
-        video = await core.media("video", profile, url=video_url)
+        video = await core.media(rules, url=video_url)
         url = video_url
     return video, {"id": video_id or "", "url": url, "duration": f"{video.seconds:.3f}"}
 
@@ -168,25 +166,19 @@ async def create_lip_sync(request: Request, core: Core) -> Response:
     refused, number = refuse_by_fault(core)
     if refused is not None:
         return refused
-    profile = core.profile(LIPSYNC_PROFILE)
-    video, parent = await video_input(core, profile, inp["video_url"], inp["video_id"])
+    endpoint = TEXT2VIDEO if inp["mode"] == "text2video" else AUDIO2VIDEO
+    assert endpoint.video is not None
+    video, parent = await video_input(core, endpoint.video, inp["video_url"], inp["video_id"])
     seconds = video.seconds
     work: dict[str, Any] = {"kind": "mux", "video": str(video.path), "seconds": seconds}
     if inp["mode"] == "text2video":
-        core.judge(
-            profile,
-            video,
-            text=inp["text"],
-            voice_id=inp["voice_id"],
-            voice_language=inp["voice_language"],
-            voice_speed=inp["voice_speed"],
-        )
+        core.judge(TEXT2VIDEO, video, text=inp)
         work["tone"] = tone_for(inp["text"], inp["voice_id"], inp["voice_speed"], seconds)
     else:
         audio = await core.media(
-            "audio", profile, url=inp.get("audio_url"), base64_text=inp.get("audio_file")
+            limits.LIPSYNC_AUDIO, url=inp.get("audio_url"), base64_text=inp.get("audio_file")
         )
-        core.judge(profile, video, audio)
+        core.judge(AUDIO2VIDEO, video, audio)
         work["audio"] = str(audio.path)
     params = {k: v for k, v in inp.items() if v is not None and k != "audio_file"}
     task = new_task(
@@ -275,12 +267,11 @@ async def create_image2video(request: Request, core: Core) -> Response:
     refused, number = refuse_by_fault(core)
     if refused is not None:
         return refused
-    profile = core.profile(IMAGE_PROFILE)
     is_url = image.startswith(("http://", "https://"))
     picture = await core.media(
-        "image", profile, url=image if is_url else None, base64_text=None if is_url else image
+        limits.IMAGE, url=image if is_url else None, base64_text=None if is_url else image
     )
-    core.judge(profile, picture, prompt=prompt, negative_prompt=negative_prompt)
+    core.judge(IMAGE2VIDEO, picture, prompts={"prompt": prompt, "negative_prompt": negative_prompt})
     params: dict[str, Any] = {
         k: body[k] for k in ("prompt", "negative_prompt", "cfg_scale") if k in body
     }
@@ -306,9 +297,8 @@ async def identify_face(request: Request, core: Core) -> Response:
     video_url, video_id = optional_str(body, "video_url"), optional_str(body, "video_id")
     if bool(video_url) == bool(video_id):
         raise Invalid("exactly one of video_url and video_id is required")
-    profile = core.profile(ADVANCED_PROFILE)
-    video, parent = await video_input(core, profile, video_url, video_id)
-    core.judge(profile, video, only=("video.",))
+    video, parent = await video_input(core, limits.ADVANCED_VIDEO, video_url, video_id)
+    core.judge(IDENTIFY_FACE, video)
     path = video.path
     duration_ms = int(video.seconds * 1000)
     with core.store.lock:
@@ -370,16 +360,13 @@ async def create_advanced(request: Request, core: Core) -> Response:
     refused, number = refuse_by_fault(core)
     if refused is not None:
         return refused
-    profile = core.profile(ADVANCED_PROFILE)
     is_url = sound.startswith(("http://", "https://"))
     audio = await core.media(
-        "audio",
-        profile,
+        limits.ADVANCED_AUDIO,
         url=sound if is_url else None,
         base64_text=None if is_url else sound,
-        what="sound_file",
     )
-    core.judge(profile, audio, only=("audio.",))
+    core.judge(ADVANCED, audio)
     audio_ms = int(audio.seconds * 1000)
     if not start < end <= audio_ms + 50:
         raise Invalid("sound_start_time/sound_end_time must cut a span inside the audio")

@@ -7,6 +7,7 @@ into place with ``os.replace``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -34,6 +35,7 @@ __all__ = [
 ]
 
 CHUNK = 1 << 16
+MAX_REDIRECTS = 5  # hops followed for an input URL, each over http(s) only
 FFMPEG_TIMEOUT = 300.0  # seconds for one result
 
 
@@ -55,12 +57,35 @@ def _extension(name: str) -> str:
 
 
 async def fetch(
-    client: httpx.AsyncClient, url: str, data_dir: Path, *, max_bytes: int, what: str
+    client: httpx.AsyncClient,
+    url: str,
+    data_dir: Path,
+    *,
+    max_bytes: int,
+    what: str,
+    deadline: float = 60.0,
 ) -> Path:
-    """Download ``url`` into ``data_dir`` (at most ``max_bytes``); the stored path is returned."""
+    """Download ``url`` into ``data_dir`` (at most ``max_bytes``); the stored path is returned.
+
+    The whole fetch ends after ``deadline`` seconds however the server paces its bytes or
+    headers (the client's timeout is per read), as an unreachable input.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise MediaRejected(f"{what} must be an http(s) URL", unreachable=True)
+    try:
+        async with asyncio.timeout(deadline):
+            return await _fetch(client, url, data_dir, max_bytes=max_bytes, what=what)
+    except TimeoutError as exc:
+        raise MediaRejected(
+            f"{what} could not be fetched within {deadline:g} s", unreachable=True
+        ) from exc
+
+
+async def _fetch(
+    client: httpx.AsyncClient, url: str, data_dir: Path, *, max_bytes: int, what: str
+) -> Path:
+    parts = urlsplit(url)
     digest = hashlib.sha256()
     fd, tmp_name = tempfile.mkstemp(dir=data_dir, prefix=".fetch-")
     tmp = Path(tmp_name)
@@ -84,6 +109,15 @@ async def fetch(
         target = _store(data_dir, digest.hexdigest(), _extension(parts.path))
         os.replace(tmp, target)
         return target
+    except httpx.TooManyRedirects as exc:
+        raise MediaRejected(
+            f"{what} could not be fetched: more than {MAX_REDIRECTS} redirects", unreachable=True
+        ) from exc
+    except httpx.UnsupportedProtocol as exc:
+        raise MediaRejected(
+            f"{what} could not be fetched: it redirects to an address that is not http(s)",
+            unreachable=True,
+        ) from exc
     except httpx.HTTPError as exc:
         raise MediaRejected(
             f"{what} could not be fetched: {type(exc).__name__}", unreachable=True

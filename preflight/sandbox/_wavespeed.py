@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
-import json
 import os
 import re
 import tempfile
@@ -14,8 +15,10 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Message
 
 from preflight.sandbox import _checks as checks
+from preflight.sandbox import _limits as limits
 from preflight.sandbox._auth import check_wavespeed_key
 from preflight.sandbox._checks import Invalid
 from preflight.sandbox._core import Core
@@ -27,8 +30,10 @@ __all__ = ["routes"]
 
 TEXT_MODEL = "kwaivgi/kling-lipsync/text-to-video"
 AUDIO_MODEL = "kwaivgi/kling-lipsync/audio-to-video"
-UPLOAD_MAX = 100 * 1024 * 1024
-PROFILES = {TEXT_MODEL: "wavespeed-kling-lipsync-t2v", AUDIO_MODEL: "wavespeed-kling-lipsync-a2v"}
+ENDPOINTS = {
+    TEXT_MODEL: limits.ENDPOINTS["wavespeed text-to-video"],
+    AUDIO_MODEL: limits.ENDPOINTS["wavespeed audio-to-video"],
+}
 KIND_CODE = {"missing": 1400, "invalid": 1401, "unreachable": 1402}
 
 
@@ -61,10 +66,7 @@ async def submit(request: Request) -> Response:
 
 
 async def _submit(request: Request, core: Core, model: str) -> Response:
-    try:
-        body = json.loads(await request.body())
-    except ValueError as exc:
-        raise Invalid("the request body is not valid JSON") from exc
+    body = checks.parse_json(await request.body())
     if not isinstance(body, dict):
         raise Invalid("the request body must be a JSON object")
     video_url = body.get("video")
@@ -88,23 +90,18 @@ async def _submit(request: Request, core: Core, model: str) -> Response:
     if faults.max_open_tasks is not None and core.store.open >= faults.max_open_tasks:
         return _too_many(core)
 
-    profile = core.profile(PROFILES[model])
-    video = await core.media("video", profile, url=video_url)
+    endpoint = ENDPOINTS[model]
+    assert endpoint.video is not None
+    video = await core.media(endpoint.video, url=video_url)
     seconds = video.seconds
     work: dict[str, Any] = {"kind": "mux", "video": str(video.path), "seconds": seconds}
     if model == TEXT_MODEL:
-        core.judge(
-            profile,
-            video,
-            text=params["text"],
-            voice_id=params["voice_id"],
-            voice_language=params["voice_language"],
-            voice_speed=params["voice_speed"],
-        )
+        core.judge(endpoint, video, text=params)
         work["tone"] = tone_for(params["text"], params["voice_id"], params["voice_speed"], seconds)
     else:
-        audio = await core.media("audio", profile, url=params["audio"])
-        core.judge(profile, video, audio)
+        assert endpoint.audio is not None
+        audio = await core.media(endpoint.audio, url=params["audio"])
+        core.judge(endpoint, video, audio)
         work["audio"] = str(audio.path)
 
     now = core.clock.now_ms()
@@ -151,6 +148,52 @@ async def result(request: Request) -> Response:
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+FORM_OVERHEAD = 64 * 1024  # multipart boundaries and part headers around the file
+DRAIN_MAX = 16 * 1024 * 1024  # read at most this much more of a refused body (and for at most
+DRAIN_SECONDS = 2.0  # this long), so the client gets its 413 instead of a reset
+
+
+class _TooLarge(Exception):
+    """The request body went past the upload cap."""
+
+
+class _Body:
+    """Reads the request body for the multipart parser, stopping with _TooLarge past ``limit``
+    bytes: the parser spools files to disk, so without it a 1 GB upload is written out whole."""
+
+    def __init__(self, request: Request, limit: int) -> None:
+        self.request = request
+        self.limit = limit
+        self.received = 0
+        self.finished = False
+
+    async def receive(self) -> Message:
+        message = await self.request.receive()
+        if message["type"] != "http.request":
+            self.finished = True
+            return message
+        self.received += len(message.get("body", b""))
+        self.finished = not message.get("more_body", False)
+        if self.received > self.limit:
+            raise _TooLarge
+        return message
+
+    async def drain(self) -> None:
+        """Read (and drop) a little more of a refused body, so the client, still sending, gets
+        the 413 rather than a reset. Never waits once the body has ended."""
+        drained = 0
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(DRAIN_SECONDS):
+                while not self.finished and drained <= DRAIN_MAX:
+                    message = await self.request.receive()
+                    if message["type"] != "http.request":
+                        return
+                    drained += len(message.get("body", b""))
+                    self.finished = not message.get("more_body", False)
+
+
+def _too_large(cap: int) -> Response:
+    return wavespeed_error(413, f"the uploaded file is larger than {cap} bytes", 413)
 
 
 async def upload(request: Request) -> Response:
@@ -160,7 +203,21 @@ async def upload(request: Request) -> Response:
         request.headers.get("authorization"), api_key=core.config.wavespeed_api_key
     ):
         return _unauthorized()
-    async with request.form(max_part_size=UPLOAD_MAX) as form:
+    cap = core.config.upload_max_bytes
+    body = _Body(request, cap + FORM_OVERHEAD)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap + FORM_OVERHEAD:
+        await body.drain()
+        return _too_large(cap)
+    try:
+        return await _store_upload(core, Request(request.scope, body.receive), cap)
+    except _TooLarge:
+        await body.drain()
+        return _too_large(cap)
+
+
+async def _store_upload(core: Core, request: Request, cap: int) -> Response:
+    async with request.form(max_files=1) as form:
         item = form.get("file")
         if not isinstance(item, UploadFile):
             return wavespeed_error(1400, "multipart field `file` is required", 400)
@@ -168,18 +225,22 @@ async def upload(request: Request) -> Response:
         digest = hashlib.sha256()
         fd, tmp = tempfile.mkstemp(dir=core.inputs, prefix=".upload-")
         size = 0
-        with os.fdopen(fd, "wb") as out:
-            while chunk := await item.read(1 << 16):
-                size += len(chunk)
-                digest.update(chunk)
-                out.write(chunk)
-        if size == 0:
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := await item.read(1 << 16):
+                    size += len(chunk)
+                    if size > cap:
+                        raise _TooLarge
+                    digest.update(chunk)
+                    out.write(chunk)
+            if size == 0:
+                return wavespeed_error(1401, "the uploaded file is empty", 400)
+            folder = core.data_dir / "uploads" / digest.hexdigest()[:16]
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / name
+            os.replace(tmp, target)
+        finally:
             Path(tmp).unlink(missing_ok=True)
-            return wavespeed_error(1401, "the uploaded file is empty", 400)
-        folder = core.data_dir / "uploads" / digest.hexdigest()[:16]
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / name
-        os.replace(tmp, target)
         content_type = item.content_type or "application/octet-stream"
     url = core.serve(f"uploads/{folder.name}/{name}", target)
     return wavespeed_ok({"type": content_type, "download_url": url, "filename": name, "size": size})

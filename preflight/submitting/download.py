@@ -2,7 +2,10 @@
 
 Bytes go to ``.OUT.part`` beside the target; an interrupted download is continued from where it
 stopped (HTTP Range) when the server allows, else started over; the file is checked against the
-announced length and moved into place with ``os.replace`` only when complete.
+announced length and moved into place with ``os.replace`` only when complete. The whole
+download runs under one overall deadline (``deadline`` seconds, default ``$PREFLIGHT_URL_TIMEOUT``
+or 60 s) on top of the per-read timeout: a server that drips bytes ends it with
+``APIConnectionError`` and the ``.part`` kept, so the next run continues from there.
 """
 
 from __future__ import annotations
@@ -34,16 +37,27 @@ def download(
     *,
     on_progress: Callable[[int, int | None], None] | None = None,
     http: httpx.Client | None = None,
+    deadline: float | None = None,
 ) -> Path:
-    """Fetch ``url`` into ``out`` (resuming a ``.part`` file left by an earlier attempt)."""
+    """Fetch ``url`` into ``out`` (resuming a ``.part`` file left by an earlier attempt).
+
+    ``deadline``: seconds for the whole download (default ``$PREFLIGHT_URL_TIMEOUT`` or 60); a
+    caller's own ``http`` client is bounded between chunks only.
+    """
     import httpx
+
+    from preflight.client.deadline import Deadline, deadline_client, fetch_problem, timeout_from_env
+
+    limit = Deadline(
+        timeout_from_env(os.environ.get("PREFLIGHT_URL_TIMEOUT")) if deadline is None else deadline
+    )
 
     out.parent.mkdir(parents=True, exist_ok=True)
     part = part_path(out)
     have = part.stat().st_size if part.exists() else 0
     total: int | None = None
     headers = {"Range": f"bytes={have}-"} if have else {}
-    client = http or httpx.Client(timeout=TIMEOUT, follow_redirects=True)
+    client = http or deadline_client(limit, read_timeout=TIMEOUT)
     try:
         with client.stream("GET", url, headers=headers) as response:
             if response.status_code == 416 and have:  # the part is already whole
@@ -56,6 +70,7 @@ def download(
                 written = have
                 with open(part, mode) as fh:
                     for chunk in response.iter_bytes(CHUNK):
+                        limit.check()
                         fh.write(chunk)
                         written += len(chunk)
                         if on_progress is not None:
@@ -69,6 +84,12 @@ def download(
                     f"downloading the result failed: HTTP {response.status_code}",
                     http_status=response.status_code,
                 )
+    except httpx.TimeoutException as exc:
+        raise APIConnectionError(
+            f"downloading failed: {fetch_problem(exc, limit)}; run again to continue it"
+        ) from exc
+    except (httpx.UnsupportedProtocol, httpx.TooManyRedirects) as exc:  # again will not help
+        raise APIError(f"downloading failed: {fetch_problem(exc, limit)}") from exc
     except httpx.TransportError as exc:
         raise APIConnectionError(
             f"downloading the result failed ({type(exc).__name__}); run again to continue it"
