@@ -170,7 +170,8 @@ def check_command(
     if not inputs and jobs is None and not request.get("image"):
         raise click.UsageError("nothing to check: give PATHS, URLS or DIRS, or --jobs FILE")
     config = load_config(config_path)
-    apply_url_timeout(url_timeout)
+    if url_timeout is not None:  # else there is nothing to set, and the URL reader stays unloaded
+        apply_url_timeout(url_timeout)
     try:
         with Steps(enabled=not quiet) as steps:
             report = check(
