@@ -7,6 +7,13 @@ The library API, one function per step (each also a CLI command)::
     preflight.plan_fix(...) / preflight.fix(...)   # preflight.fixing
     preflight.submit(...) -> JobResult             # preflight.submitting
 
+``check``, ``fix`` and ``submit`` judge a job with one verdict (`preflight.checking.verdict`), under
+the one config discovery (``preflight.toml`` or ``[tool.preflight]`` in ``pyproject.toml``, found
+upward from the working directory, unless a `Config` or file is given), so a job one of them
+passes the others pass too. ``check`` reports a missing or unreadable input as a finding;
+``submit`` raises `InputError` for it. A wrong combination of arguments raises `UsageError`, a
+bad config or profile `ConfigError`.
+
 Names are loaded on first use (PEP 562), so ``import preflight`` stays cheap: a CLI run that only
 checks never imports the fixer, the client or SQLite.
 """
@@ -18,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from preflight.checking.check import check
+    from preflight.checking.config import Config
     from preflight.fixing import FixOptions, FixPlan, FixResult, fix, plan_fix
-    from preflight.model.errors import PreflightError
+    from preflight.model.errors import ConfigError, InputError, PreflightError, UsageError
     from preflight.model.facts import AudioStream, ImageInfo, MediaFacts, VideoStream
     from preflight.model.findings import Finding, Severity
     from preflight.model.job import Job
@@ -31,11 +39,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AudioStream",
+    "Config",
+    "ConfigError",
     "Finding",
     "FixOptions",
     "FixPlan",
     "FixResult",
     "ImageInfo",
+    "InputError",
     "Job",
     "JobResult",
     "MediaFacts",
@@ -43,6 +54,7 @@ __all__ = [
     "Profile",
     "Report",
     "Severity",
+    "UsageError",
     "VideoStream",
     "check",
     "fix",
@@ -57,7 +69,11 @@ from preflight.model.version import __version__ as __version__
 
 _HOME = {
     "check": "preflight.checking.check",
+    "Config": "preflight.checking.config",
+    "ConfigError": "preflight.model.errors",
+    "InputError": "preflight.model.errors",
     "PreflightError": "preflight.model.errors",
+    "UsageError": "preflight.model.errors",
     "AudioStream": "preflight.model.facts",
     "ImageInfo": "preflight.model.facts",
     "MediaFacts": "preflight.model.facts",

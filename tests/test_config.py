@@ -108,3 +108,10 @@ def test_profile_path_is_relative_to_the_config_file(
     from preflight.rules.profiles import load_profile
 
     assert load_profile(config.profile).id == "mine"
+
+
+def test_tool_preflight_pasted_into_preflight_toml_gets_a_hint(tmp_path: Path) -> None:
+    config = tmp_path / "preflight.toml"
+    config.write_text('[tool.preflight.rules."face.present"]\nseverity = "warning"\n')
+    with pytest.raises(ConfigError, match=r"\[tool.preflight\] is how pyproject.toml spells it"):
+        load_config(config)

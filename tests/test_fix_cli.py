@@ -24,7 +24,8 @@ from preflight.cli import main
 from preflight.rules.profiles import load_profile
 from preflight.toolchain.runner import temp_path_for
 
-FAST = ["--preset", "ultrafast", "--no-quality"]
+# the clips are test patterns with no face: the proof's face rules are off (see test_one_verdict)
+FAST = ["--preset", "ultrafast", "--no-quality", "--no-face"]
 
 
 def dry_run_commands(output: str) -> list[list[str]]:
@@ -85,7 +86,7 @@ def test_compliant_input_is_copied_byte_for_byte(
     media: Callable[[str], Path], tmp_path: Path
 ) -> None:
     out = tmp_path / "same.mp4"
-    result = CliRunner().invoke(main, ["fix", str(media("ok")), "-o", str(out)])
+    result = CliRunner().invoke(main, ["fix", str(media("ok")), "-o", str(out), "--no-face"])
     assert result.exit_code == 0, result.output
     assert "copied byte for byte" in result.output
     assert out.read_bytes() == media("ok").read_bytes()
@@ -108,7 +109,9 @@ def test_inputs_claiming_one_output_name_never_overwrite_each_other(
     first, second = tmp_path / "take.mkv", tmp_path / "take.mp4"
     shutil.copyfile(media("mkv"), first)
     shutil.copyfile(media("lying"), second)  # Matroska inside: needs a fix too
-    result = CliRunner().invoke(main, ["fix", str(first), str(second), "--jobs", "2"])
+    result = CliRunner().invoke(
+        main, ["fix", str(first), str(second), "--workers", "2", "--no-face"]
+    )
     assert result.exit_code == 1, result.output
     assert "writes the same output name" in result.output
     made = sorted(p.name for p in tmp_path.iterdir())
@@ -145,7 +148,8 @@ def test_batch_keeps_going_past_a_bad_input(
     out_dir = tmp_path / "out"
     inputs = [str(media("mkv")), str(bad), str(media("ok")), str(media("short"))]
     result = CliRunner().invoke(
-        main, ["fix", *inputs, "--out-dir", str(out_dir), "--jobs", "2", "--format", "json", *FAST]
+        main,
+        ["fix", *inputs, "--out-dir", str(out_dir), "--workers", "2", "--format", "json", *FAST],
     )
     assert result.exit_code == 1, result.output
     report = json.loads(result.output)
@@ -226,14 +230,29 @@ def test_check_fix_checks_then_fixes_the_failing_inputs(
     shutil.copyfile(media("mkv"), src)
     ok = tmp_path / "fine.mp4"
     shutil.copyfile(media("ok"), ok)
-    result = CliRunner().invoke(main, ["check", str(src), str(ok), "--fix"])
+    result = CliRunner().invoke(main, ["check", str(src), str(ok), "--fix", "--no-face"])
     assert result.exit_code == 0, result.output
     fixed = tmp_path / "clip.fixed.mp4"
     assert_passes(read(ffprobe_bin, fixed), fixed, load_profile("kling-lipsync"))
     assert not (tmp_path / "fine.fixed.mp4").exists()
     assert "fixing 1 input" in result.output
-    plain = CliRunner().invoke(main, ["check", str(src)])
+    plain = CliRunner().invoke(main, ["check", str(src), "--no-face"])
     assert plain.exit_code == 1
+
+
+def test_old_jobs_n_still_sets_the_workers_with_a_note(
+    media: Callable[[str], Path], tmp_path: Path
+) -> None:
+    args = ["fix", str(media("ok")), "--out-dir", str(tmp_path), "--no-face", "--dry-run"]
+    old = CliRunner().invoke(main, [*args, "--jobs", "2"])
+    assert old.exit_code == 0, old.output
+    assert "--jobs N is deprecated" in old.stderr
+    new = CliRunner().invoke(main, [*args, "--workers", "2"])
+    assert new.exit_code == 0
+    assert "deprecated" not in new.stderr
+    both = CliRunner().invoke(main, [*args, "--workers", "2", "--jobs", "2"])
+    assert both.exit_code == 2
+    assert "--workers" in both.output
 
 
 def test_sigterm_cleans_up_like_ctrl_c(media: Callable[[str], Path], tmp_path: Path) -> None:

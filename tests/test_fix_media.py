@@ -17,7 +17,9 @@ from preflight.model.profile import Profile
 from preflight.rules.profiles import load_profile
 from preflight.toolchain.runner import temp_path_for
 
-FAST = FixOptions(preset="ultrafast", quality=False)
+# the clips are test patterns with no face: the face rules of the proof are off (--no-face);
+# tests/test_one_verdict.py covers fix with them on
+FAST = FixOptions(preset="ultrafast", quality=False, face=False)
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +150,7 @@ def test_fit_audio_trims_a_long_audio_track_to_the_video(
     media: Callable[[str], Path], tmp_path: Path, ffprobe_bin: str, kling: Profile
 ) -> None:
     out = tmp_path / "fitted.mp4"
-    options = FixOptions(preset="ultrafast", quality=False, fit_audio=True)
+    options = FixOptions(preset="ultrafast", quality=False, fit_audio=True, face=False)
     result = fix(media("av_mismatch"), profile=kling, output=out, options=options)
     assert result.status == "fixed", result.message
     assert result.plan is not None
@@ -163,7 +165,7 @@ def test_fit_audio_trims_a_long_audio_track_to_the_video(
 def test_ssim_is_reported_for_reencodes(
     media: Callable[[str], Path], tmp_path: Path, kling: Profile
 ) -> None:
-    options = FixOptions(preset="ultrafast")
+    options = FixOptions(preset="ultrafast", face=False)
     result = fix(media("banner"), profile=kling, output=tmp_path / "b.mp4", options=options)
     assert result.ssim is not None
     assert 0.9 < result.ssim <= 1.0
@@ -250,7 +252,7 @@ def test_start_end_window_is_frame_accurate(
     from preflight.toolchain.runner import read_frames
 
     src, out = media("long"), tmp_path / "window.mp4"
-    options = FixOptions(preset="ultrafast", quality=False, start=5.0, end=8.0, crf=10)
+    options = FixOptions(preset="ultrafast", quality=False, start=5.0, end=8.0, crf=10, face=False)
     result = fix(src, profile=kling, output=out, options=options)
     assert result.status == "fixed", result.message
     reading = read(ffprobe_bin, out)
@@ -270,7 +272,7 @@ def test_loop_extension_and_centre_crop(
     media: Callable[[str], Path], tmp_path: Path, ffprobe_bin: str, kling: Profile
 ) -> None:
     looped = tmp_path / "looped.mp4"
-    options = FixOptions(preset="ultrafast", quality=False, extend="loop")
+    options = FixOptions(preset="ultrafast", quality=False, extend="loop", face=False)
     result = fix(media("short"), profile=kling, output=looped, options=options)
     assert result.status == "fixed", result.message
     reading = read(ffprobe_bin, looped)
@@ -280,7 +282,7 @@ def test_loop_extension_and_centre_crop(
     assert reading.audio_duration == pytest.approx(2.04, abs=0.03)
 
     cropped = tmp_path / "cropped.mp4"
-    options = FixOptions(preset="ultrafast", quality=False, aspect="crop")
+    options = FixOptions(preset="ultrafast", quality=False, aspect="crop", face=False)
     result = fix(media("banner"), profile=kling, output=cropped, options=options)
     assert result.status == "fixed", result.message
     reading = read(ffprobe_bin, cropped)

@@ -55,3 +55,71 @@ def test_missing_or_undecodable_files_are_config_errors(tmp_path: Path) -> None:
 )
 def test_is_url(source: str | None, expected: bool) -> None:
     assert is_url(source) is expected
+
+
+def test_csv_and_jsonl_are_one_schema(tmp_path: Path) -> None:
+    jsonl = tmp_path / "jobs.jsonl"
+    jsonl.write_text(
+        '{"video": "a.mp4", "text": "Hi", "voice_id": "uk_man2", "voice_speed": 1.2, '
+        '"provider": "kling", "out": "r/a.mp4", "external_task_id": "t-1", "fix": false}\n',
+        encoding="utf-8",
+    )
+    csv_file = tmp_path / "jobs.csv"
+    csv_file.write_text(
+        "video,text,voice_id,voice_speed,provider,out,external_task_id,fix\n"
+        "# a comment row\n"
+        "a.mp4,Hi,uk_man2,1.2,kling,r/a.mp4,t-1,false\n",
+        encoding="utf-8",
+    )
+    (one,) = read_jobs_file(jsonl).lines
+    (two,) = read_jobs_file(csv_file).lines
+    assert one.spec is not None
+    assert one.spec == two.spec
+    assert one.spec.video == str(tmp_path / "a.mp4")
+    assert one.spec.out == str(tmp_path / "r" / "a.mp4")
+    assert one.spec.voice_speed == 1.2
+    assert one.spec.fix is False
+    assert one.spec.given()["external_task_id"] == "t-1"
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ('{"vidoe": "a.mp4"}', "unknown key 'vidoe'"),
+        ('{"video": 3}', "key 'video' must be a string"),
+        ('{"voice_speed": "fast"}', "key 'voice_speed' must be a number"),
+        ('{"voice_speed": true}', "key 'voice_speed' must be a number"),
+        ('{"face": "yes"}', "key 'face' must be true or false"),
+    ],
+)
+def test_a_bad_line_is_an_error_of_its_own(tmp_path: Path, line: str, error: str) -> None:
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(f'{line}\n{{"video": "ok.mp4"}}\n', encoding="utf-8")
+    bad, good = read_jobs_file(jobs).lines
+    assert bad.spec is None
+    assert bad.error is not None
+    assert error in bad.error
+    assert good.spec is not None
+
+
+def test_csv_cells_are_typed_and_bad_headers_refused(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text("video,voice_speed,face\na.mp4,,TRUE\nb.mp4,slow,no\n", encoding="utf-8")
+    first, second = read_jobs_file(jobs).lines
+    assert first.spec is not None
+    assert first.spec.voice_speed is None  # an empty cell is a field not given
+    assert first.spec.face is True
+    assert second.error == "key 'voice_speed' must be a number"
+    jobs.write_text("video,colour\na.mp4,red\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown column"):
+        read_jobs_file(jobs)
+
+
+def test_stdin_csv_is_recognised_by_its_header(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.stdin", io.StringIO("video,text\nv.mp4,Hello\n"))
+    (line,) = read_jobs_file("-").lines
+    assert line.spec is not None
+    assert line.spec.text == "Hello"

@@ -17,7 +17,7 @@ from preflight.cli import main
 from preflight.cli.demo import SandboxHost
 from preflight.cli.submit_cmd import Display
 from preflight.client import KlingClient, WaveSpeedClient
-from preflight.model.errors import ConfigError
+from preflight.model.errors import InputError
 from preflight.probing import probe
 from preflight.sandbox import Sandbox, SandboxConfig
 from preflight.submitting import (
@@ -224,14 +224,22 @@ def test_usage_errors_are_exit_2(sandbox: Sandbox, media: Media, tmp_path: Path)
     )
     assert both.exit_code == 2
     assert "not both" in both.output
+    assert "usage error" in both.output  # the words say what it is
     no_voice = runner.invoke(main, ["submit", video, "--text", "hi"], env=env)
     assert no_voice.exit_code == 2
     bad_s3 = runner.invoke(
         main, ["submit", video, "--audio", video, "--upload-to", "http://x"], env=env
     )
     assert bad_s3.exit_code == 2
-    with pytest.raises(ConfigError, match="no such file"):
+    # a missing input is an input problem (exit 1, as in check and fix), not a usage error
+    with pytest.raises(InputError, match="no such file"):
         submit(tmp_path / "missing.mp4", **TEXT, ledger=tmp_path / "l.db", upload_to="s3://b")
+    missing = runner.invoke(
+        main, ["submit", str(tmp_path / "missing.mp4"), "--text", "hi", "--voice-id", "x"], env=env
+    )
+    assert missing.exit_code == 1
+    assert "no such file" in missing.output
+    assert "configuration error" not in missing.output
     assert sandbox.tasks() == []
 
 

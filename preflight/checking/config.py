@@ -31,7 +31,7 @@ from typing import Any
 from preflight.model.errors import ConfigError
 from preflight.model.findings import Severity
 
-__all__ = ["Config", "RuleOverride", "find_config", "load_config"]
+__all__ = ["Config", "RuleOverride", "find_config", "load_config", "resolve_config"]
 
 CONFIG_NAME = "preflight.toml"
 _KEYS = {"profile", "include", "exclude", "rules"}
@@ -90,6 +90,15 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     return _validate(table, where, str(file))
 
 
+def resolve_config(config: Config | str | os.PathLike[str] | None = None) -> Config:
+    """The one config discovery every command and the library use: a `Config` as it is, a file
+    (``--config``) loaded, or None: the nearest ``preflight.toml`` or ``pyproject.toml`` with
+    ``[tool.preflight]`` upward from the working directory (`find_config`), else the defaults."""
+    if isinstance(config, Config):
+        return config
+    return load_config(config)
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
@@ -113,6 +122,12 @@ def _validate(table: Any, where: str, origin: str) -> Config:
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: must be a table")
     for key in table:
+        if key == "tool" and isinstance(table[key], dict) and "preflight" in table[key]:
+            raise ConfigError(
+                f"{where}: unknown key 'tool': [tool.preflight] is how pyproject.toml spells it; "
+                f'in {CONFIG_NAME} write the same keys at the top level ([rules."ID"], not '
+                '[tool.preflight.rules."ID"])'
+            )
         if key not in _KEYS:
             raise ConfigError(f"{where}: unknown key {key!r} (allowed: {', '.join(sorted(_KEYS))})")
     profile = table.get("profile")

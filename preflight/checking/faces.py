@@ -2,8 +2,10 @@
 
 `preflight.check` calls `face_settings` once per run and, only when some face rule is enabled,
 `with_face_analysis` per job: the analysis runs only for jobs with a video stream, and imports
-OpenCV only then. Any problem (extra missing, video undecodable or a URL) becomes a
-`FaceSkipped` reason that the face rules report as an info finding.
+OpenCV only then. A URL is analysed from a temporary copy fetched under the same size and time
+caps the probe uses (`fetch_copy`), so a URL is judged like the file it names. Any problem
+(extra missing, video undecodable, a URL that cannot be fetched) becomes a `FaceSkipped` reason
+that the face rules report as an info finding.
 
 Decoding and analysing frames costs far more than everything else a check does, so it is not
 spent where its answer cannot matter: `unusable` names an error no fix mends (no audio stream in
@@ -15,12 +17,15 @@ usable face is what says if fixing it is worth an encode and a paid job.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from preflight.model.errors import FFmpegError
+from preflight.model.errors import FFmpegError, InputError
 from preflight.model.findings import Severity
 from preflight.model.job import Job
 from preflight.model.sources import is_url
@@ -36,6 +41,7 @@ __all__ = [
     "FACE_RULES",
     "face_settings",
     "face_timeline",
+    "fetch_copy",
     "preview_path",
     "unusable",
     "with_face_analysis",
@@ -138,8 +144,77 @@ def _result(
 
         return FaceSkipped(SKIPPED)
     if is_url(facts.source):
-        return FaceSkipped("face checks skipped: the video is a URL (check a local copy)")
+        try:
+            with fetch_copy(facts.source) as local:
+                return _analyse(job, settings, rate=rate, preview=preview, path=local)
+        except InputError as exc:
+            return FaceSkipped(f"face checks skipped: the video URL could not be fetched ({exc})")
     return _analyse(job, settings, rate=rate, preview=preview)
+
+
+@contextlib.contextmanager
+def fetch_copy(url: str) -> Iterator[str]:
+    """A temporary local copy of ``url``, fetched under the probe's caps (`PREFLIGHT_MAX_DOWNLOAD_
+    BYTES`, its timeout), removed on exit. Raises `InputError` when it cannot be fetched."""
+    import httpx
+
+    from preflight.probing._remote import TIMEOUT_S, max_download_bytes
+
+    cap = max_download_bytes()
+    suffix = os.path.splitext(url.split("?", 1)[0])[1][:8] or ".bin"
+    with tempfile.TemporaryDirectory(prefix="preflight-face-") as folder:
+        path = os.path.join(folder, f"video{suffix}")
+        try:
+            with (
+                httpx.Client(timeout=TIMEOUT_S, follow_redirects=True) as client,
+                client.stream("GET", url) as response,
+            ):
+                if response.status_code != 200:
+                    raise InputError(f"HTTP {response.status_code}", source=url)
+                size = 0
+                with open(path, "wb") as out:
+                    for chunk in response.iter_bytes():
+                        size += len(chunk)
+                        if size > cap:
+                            raise InputError(
+                                f"larger than the {cap}-byte download limit "
+                                "(PREFLIGHT_MAX_DOWNLOAD_BYTES)",
+                                source=url,
+                            )
+                        out.write(chunk)
+        except httpx.HTTPError as exc:
+            raise InputError(f"could not fetch it: {type(exc).__name__}", source=url) from exc
+        yield path
+
+
+def _identity(path: str) -> tuple[int, int, int, int] | None:
+    """What says a local file is unchanged (device, inode, size, mtime), or None."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _analysed(
+    source: str,
+    identity: tuple[int, int, int, int],
+    width: int,
+    height: int,
+    duration: float | None,
+    rate: float,
+) -> FaceAnalysis:
+    """One analysis per unchanged file and sampling: `submit` judges its input before and after
+    a fix, and `check --fix` before `fix` does; decoding frames again would only cost time.
+    The measurements do not depend on the rules' thresholds, so any settings share it."""
+    from preflight.vision.analysis import analyse_with_frames
+
+    del identity  # part of the key only
+    analysis, _ = analyse_with_frames(
+        source, width, height, duration=duration, rate=rate, keep=False
+    )
+    return analysis
 
 
 def _analyse(
@@ -148,6 +223,7 @@ def _analyse(
     *,
     rate: float,
     preview: str | os.PathLike[str] | None,
+    path: str | None = None,
 ) -> FaceAnalysis | FaceSkipped:
     from preflight.vision.analysis import FaceSkipped, analyse_with_frames
     from preflight.vision.detector import VisionUnavailableError
@@ -158,9 +234,13 @@ def _analyse(
     assert stream is not None
     if not stream.width or not stream.height:
         return FaceSkipped("face checks skipped: the video's display size is unknown")
+    identity = _identity(path or facts.source) if preview is None and path is None else None
     try:
+        if identity is not None:  # the same unchanged file, judged again (submit re-checks)
+            w, h, duration = stream.width, stream.height, facts.effective_duration
+            return _analysed(facts.source, identity, w, h, duration, rate)
         analysis, frames = analyse_with_frames(
-            facts.source,
+            path or facts.source,
             stream.width,
             stream.height,
             duration=facts.effective_duration,

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from preflight.model.errors import ConfigError, MissingKeyError, PreflightError
+from preflight.model.errors import ConfigError, MissingKeyError, PreflightError, UsageError
 
 __all__ = ["examples", "main"]
 
@@ -116,6 +116,9 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except MissingKeyError as exc:
             click.secho(f"preflight: {missing_key_message(exc)}", fg="red", err=True)
+            ctx.exit(EXIT_USAGE)
+        except UsageError as exc:
+            click.secho(f"preflight: usage error: {exc}", fg="red", err=True)
             ctx.exit(EXIT_USAGE)
         except ConfigError as exc:
             click.secho(f"preflight: configuration error: {exc}", fg="red", err=True)

@@ -96,7 +96,12 @@ def pick_format(fmt: str | None) -> str:
 @click.option("--image", metavar="FILE|URL", help="Image file or URL (image-to-video profiles).")
 @click.option("--prompt", help="Prompt (image-to-video profiles).")
 @click.option("--negative-prompt", help="Negative prompt (image-to-video profiles).")
-@click.option("--jobs", "jobs", metavar="FILE", help="JSONL file, one job per line ('-': stdin).")
+@click.option(
+    "--jobs",
+    "jobs",
+    metavar="FILE",
+    help="Jobs file: JSONL, or CSV with a header row ('-': stdin). See docs/check.md.",
+)
 @click.option("--include", multiple=True, metavar="GLOB", help="Files to take from directories.")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Files to skip in directories.")
 @click.option(
@@ -158,8 +163,9 @@ def check_command(
 
     Exit status: 0 everything passes; 1 an input breaks an error-level rule or cannot be read
     (warnings too with --strict); 2 usage or configuration error. With --fix, failing inputs are
-    then fixed beside themselves (NAME.fixed.mp4) and the status is the fix's: 0 when all were;
-    an input whose NAME.fixed.* is newer than it and passes is not encoded again.
+    then fixed beside themselves (NAME.fixed.mp4) and the status is the fix's: 0 only when every
+    failing input was fixed; an unreadable or unfixable input is counted and makes it 1; an
+    input whose NAME.fixed.* is newer than it and passes is not encoded again.
     """
     from preflight.checking.check import check
     from preflight.checking.config import load_config

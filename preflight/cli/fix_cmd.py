@@ -1,8 +1,8 @@
 """`preflight fix`: make inputs pass a profile, a thin layer over `preflight.fix`. Exit 0/1/2.
 
-Exit status: 0 every output passes (or the input already did); 1 an input cannot be made
-compliant (its reason is printed, no output file is left); 2 usage or configuration error;
-130 interrupted (FFmpeg stopped, temp files removed, inputs untouched).
+Exit status: 0 every output passes (or the input already did); 1 an input is missing,
+unreadable or cannot be made compliant (its reason is printed, no output file is left); 2 usage
+or configuration error; 130 interrupted (FFmpeg stopped, temp files removed, inputs untouched).
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ __all__ = ["fix_command"]
     epilog=examples(
         "preflight fix clip.mp4",
         "preflight fix videos/ --out-dir fixed/ --format html > fixes.html",
-        "preflight fix clip.mp4 --dry-run",
+        "preflight fix --jobs jobs.jsonl --workers 4",
     ),
 )
-@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.argument("inputs", nargs=-1, metavar="INPUT...")
 @click.option("-o", "--output", metavar="OUT", help="Output file (one input only).")
 @click.option("--out-dir", metavar="DIR", help="Write outputs here (compliant inputs are skipped).")
 @click.option("-p", "--profile", help="Profile name (see `preflight rules`) or a .toml path.")
@@ -78,7 +78,14 @@ __all__ = ["fix_command"]
     show_default=True,
     help="How results are printed; html: one page with before/after frames (redirect it).",
 )
-@click.option("--jobs", type=click.IntRange(min=1), help="Inputs fixed at once [default: CPUs].")
+@click.option(
+    "--jobs",
+    "jobs",
+    metavar="FILE",
+    help="Jobs file (JSONL or CSV, the schema `check` and `submit` read): fix each line's media.",
+)
+@click.option("--workers", type=click.IntRange(min=1), help="Inputs fixed at once [default: CPUs].")
+@click.option("--no-face", "no_face", is_flag=True, help="Skip the face checks of the proof.")
 @click.option("--preset", default="fast", show_default=True, help="libx264 preset.")
 @click.option(
     "--crf",
@@ -109,7 +116,8 @@ def fix_command(
     fit_audio: bool,
     audio: str | None,
     fmt: str,
-    jobs: int | None,
+    jobs: str | None,
+    workers: int | None,
     preset: str,
     crf: int,
     no_quality: bool,
@@ -117,6 +125,7 @@ def fix_command(
     config_path: str | None,
     verbose: bool = False,
     face_window: bool = False,
+    no_face: bool = False,
     quiet: bool = False,
     url_timeout: float | None = None,
 ) -> None:
@@ -124,16 +133,30 @@ def fix_command(
 
     Containers are remuxed without re-encoding when the codecs allow it; anything else is one
     re-encode pass (trim, extend, scale, pad or crop, tone-map, compress to size). Every output
-    is probed and checked against the same profile before it is moved into place. A directory
-    INPUT stands for the media files inside it (as `preflight check DIR` finds them).
+    is probed and checked against the same profile, face rules included, before it is moved
+    into place. --jobs FILE fixes the media of each line of a jobs file (outputs beside the
+    inputs, or in --out-dir; a line's `out` is submit's result path, not a fix output). A
+    directory INPUT stands for the media files inside it (as `preflight check DIR` finds them).
     """
     from preflight.checking.config import load_config
-    from preflight.fixing import FixOptions, fix_many, fix_pair, plan_fix, plan_pair
+    from preflight.fixing import FixOptions, plan_fix, plan_pair
     from preflight.rules.profiles import load_profile
 
+    workers = _workers(jobs, workers)
+    if jobs is not None and workers is not None and jobs.isdigit():
+        jobs = None  # the old worker count, read above
+    job_profiles: dict[str, str | None] = {}
+    if jobs is not None:
+        if inputs:
+            raise click.UsageError("give INPUT... or --jobs FILE, not both")
+        if output or audio is not None or face_window:
+            raise click.UsageError("--jobs FILE takes neither -o, --audio nor --face-window")
+        inputs, job_profiles = _jobs_inputs(jobs)
+    inputs = _expand(inputs)
+    if not inputs:
+        raise click.UsageError("give INPUT... (files to fix) or --jobs FILE")
     if output and out_dir:
         raise click.UsageError("give -o/--output or --out-dir, not both")
-    inputs = _expand(inputs)
     if verbose:
         _log_commands()
     if output and len(inputs) > 1:
@@ -142,8 +165,8 @@ def fix_command(
         raise click.UsageError("--audio takes one video INPUT and --fit-audio")
     if start is not None and end is not None and end <= start:
         raise click.UsageError(f"--end {end:g} must be after --start {start:g}")
-    config = load_config(config_path)
     apply_url_timeout(url_timeout)
+    config = load_config(config_path)
     prof = load_profile(profile or config.profile or "kling-lipsync")
     if out_dir and not dry_run:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
@@ -157,8 +180,9 @@ def fix_command(
         crf=crf,
         quality=not no_quality,
         timeout=timeout,
+        face=not no_face,
     )
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(inputs)))
+    workers = max(1, min(workers or os.cpu_count() or 1, len(inputs)))
     threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
     common: dict[str, Any] = {
         "profile": prof,
@@ -178,7 +202,10 @@ def fix_command(
             del common["threads"]
             plans = list(plan_pair(inputs[0], audio, output=output, **common))
         else:
-            plans = [plan_fix(src, output=output, **common) for src in inputs]
+            plans = [
+                plan_fix(src, output=output, **_own(common, job_profiles.get(src)))
+                for src in inputs
+            ]
         if fmt == "json":
             click.echo(json.dumps({"plans": [p.to_dict() for p in plans]}, indent=2))
         else:
@@ -199,22 +226,10 @@ def fix_command(
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` cleans up like Ctrl-C
     try:
         with bar:
-            if audio is not None:
-                del common["threads"]
-                results = list(
-                    fix_pair(inputs[0], audio, output=output, show_progress=show_progress, **common)
-                )
-                for result in results:
-                    done(result)
-            else:
-                results = fix_many(
-                    list(inputs),
-                    jobs=workers,
-                    on_done=done,
-                    output=output,
-                    show_progress=show_progress,
-                    **common,
-                )
+            results = _run_fixes(
+                inputs, audio, job_profiles, common,
+                workers=workers, output=output, show_progress=show_progress, done=done,
+            )  # fmt: skip
     except KeyboardInterrupt:
         click.secho(
             "preflight fix: interrupted; FFmpeg was stopped, its temp output removed, and no "
@@ -241,9 +256,44 @@ def fix_command(
     ctx.exit(0 if all(r.ok for r in results) else 1)
 
 
+def _run_fixes(
+    inputs: Sequence[str],
+    audio: str | None,
+    job_profiles: dict[str, str | None],
+    common: dict[str, Any],
+    *,
+    workers: int,
+    output: str | None,
+    show_progress: bool,
+    done: Any,
+) -> list[Any]:
+    """Fix every input (or the one video with ``audio``), each group under its own profile."""
+    from preflight.fixing import fix_many, fix_pair
+
+    if audio is not None:
+        del common["threads"]
+        results = list(
+            fix_pair(inputs[0], audio, output=output, show_progress=show_progress, **common)
+        )
+        for result in results:
+            done(result)
+        return results
+    results = []
+    for name, group in _by_profile(inputs, job_profiles).items():
+        results += fix_many(
+            group,
+            jobs=workers,
+            on_done=done,
+            output=output,
+            show_progress=show_progress,
+            **_own(common, name),
+        )
+    return results
+
+
 def _expand(inputs: Sequence[str]) -> tuple[str, ...]:
     """``inputs`` with each directory replaced by the media files inside it (sorted)."""
-    from preflight.checking.check import DEFAULT_INCLUDE, OWN_OUTPUTS, walk
+    from preflight.checking.resolve import DEFAULT_INCLUDE, OWN_OUTPUTS, walk
 
     expanded: list[str] = []
     for item in inputs:
@@ -259,6 +309,68 @@ def _expand(inputs: Sequence[str]) -> tuple[str, ...]:
     return tuple(expanded)
 
 
+def _workers(jobs: str | None, workers: int | None) -> int | None:
+    """``--workers N``, or the old ``--jobs N`` (kept for a release, with a note on stderr)."""
+    if jobs is None or not jobs.isdigit():
+        return workers
+    if workers is not None:
+        raise click.UsageError("give --workers N (not the old --jobs N as well)")
+    click.echo(
+        "preflight fix: --jobs N is deprecated and will mean a jobs file only; use --workers N",
+        err=True,
+    )
+    if int(jobs) < 1:
+        raise click.UsageError("--workers must be at least 1")
+    return int(jobs)
+
+
+def _jobs_inputs(path: str) -> tuple[tuple[str, ...], dict[str, str | None]]:
+    """The media of every line of a jobs file, and the profile each line names (or None).
+
+    A line that is not a valid job is a usage problem of the file here: fix has no report to
+    carry it in, so it stops before anything is encoded.
+    """
+    from preflight.checking.jobsfile import read_jobs_file
+    from preflight.checking.resolve import profile_for
+    from preflight.model.errors import ConfigError
+
+    jobs = read_jobs_file(path)
+    bad = [f"{jobs.label}:{line.lineno}: {line.error}" for line in jobs.lines if line.spec is None]
+    if bad:
+        raise ConfigError("; ".join(bad))
+    sources: dict[str, str | None] = {}
+    for line in jobs.lines:
+        assert line.spec is not None
+        spec = line.spec
+        profile = spec.profile
+        if profile is None and spec.provider is not None:
+            profile = profile_for(spec.provider, "audio" if spec.audio else "text")
+        for source in (spec.video, spec.audio):
+            if source is not None:
+                sources.setdefault(source, profile)
+    if not sources:
+        raise ConfigError(f"jobs file {jobs.label} names no video or audio to fix")
+    return tuple(sources), sources
+
+
+def _by_profile(
+    inputs: Sequence[str], profiles: dict[str, str | None]
+) -> dict[str | None, list[str]]:
+    groups: dict[str | None, list[str]] = {}
+    for source in inputs:
+        groups.setdefault(profiles.get(source), []).append(source)
+    return groups
+
+
+def _own(common: dict[str, Any], profile: str | None) -> dict[str, Any]:
+    """``common`` with a jobs line's own profile in place of the run's."""
+    if profile is None:
+        return common
+    from preflight.rules.profiles import load_profile
+
+    return {**common, "profile": load_profile(profile)}
+
+
 def _log_commands() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -271,22 +383,28 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _summary(results: Sequence[Any]) -> dict[str, int]:
+def _summary(results: Sequence[Any], extra: dict[str, int] | None = None) -> dict[str, int]:
     counts: dict[str, int] = {}
     for result in results:
         counts[result.status] = counts.get(result.status, 0) + 1
-    counts["total"] = len(results)
+    for status, count in (extra or {}).items():
+        if count:
+            counts[status] = counts.get(status, 0) + count
+    counts["total"] = len(results) + sum((extra or {}).values())
     return counts
 
 
-def _summary_line(results: Sequence[Any]) -> str:
-    counts = _summary(results)
+def _summary_line(results: Sequence[Any], extra: dict[str, int] | None = None) -> str:
+    """``summary: 2 fixed, 1 unreadable (3 inputs): ...``; ``extra`` counts inputs that never
+    reached the fixer (``unreadable``, ``unfixable`` by rules the fixer cannot change)."""
+    counts = _summary(results, extra)
     parts = [
         f"{counts.get(k, 0)} {k}"
-        for k in ("fixed", "copied", "skipped", "unfixable", "failed")
+        for k in ("fixed", "copied", "skipped", "unreadable", "unfixable", "failed")
         if counts.get(k)
     ]
-    verdict = "all pass" if all(r.ok for r in results) else "some inputs could not be fixed"
+    bad = sum(not r.ok for r in results) + sum((extra or {}).values())
+    verdict = "all pass" if not bad else f"{bad} input{'s' if bad != 1 else ''} could not be fixed"
     return f"summary: {', '.join(parts) or 'nothing to do'} ({counts['total']} inputs): {verdict}"
 
 
@@ -295,40 +413,63 @@ def fix_failing(
 ) -> int:
     """`preflight check --fix`: fix every failing input of ``report`` beside itself (to stderr).
 
-    Returns the exit status: 0 when every failing input was fixed (its output passes), else 1.
+    An input that cannot be read, or that fails a rule the fixer cannot change (a text, voice,
+    job or face rule), is counted as ``unreadable`` or ``unfixable`` and never handed to FFmpeg.
+    Returns the exit status: 0 only when every failing input was fixed (its output passes the
+    same verdict, face rules included), else 1.
     """
-    from preflight.fixing import fix_many
+    from preflight.fixing import FixOptions, fix_many
 
     sources: list[str] = []
+    extra = {"unreadable": 0, "unfixable": 0}
     for result in report.results:
         if result.ok:
             continue
-        for role, facts in result.facts.items():
+        # what made the check fail: errors, and with --strict warnings too
+        blocking = ("error", "warning") if report.strict else ("error",)
+        errors = [f for f in result.findings if f.severity.value in blocking]
+        unreadable = [f for f in errors if f.rule == "input.readable"]
+        media_roles = [r for r in ("video", "audio") if r in result.facts]
+        stuck = [f for f in errors if f.rule.split(".")[0] not in (*media_roles, "input")]
+        if unreadable or stuck:
+            kind = "unreadable" if unreadable else "unfixable"
+            extra[kind] += 1
+            why = "; ".join(f"{f.rule}: {f.message}" for f in (unreadable or stuck))
+            click.echo(f"{result.name}: {kind} ({why})", err=True)
+            continue
+        for role in media_roles:
+            facts = result.facts[role]
             failing = [f for f in result.findings if f.rule.startswith(f"{role}.")]
-            if role in ("video", "audio") and failing and facts.source not in sources:
+            if failing and facts.source not in sources:
                 sources.append(facts.source)
-    if not sources:
-        click.echo("preflight check --fix: nothing the fixer can change", err=True)
-        return 1
     sources, ready = _already_fixed(sources, profile, config, face=face)
     for source, target in ready:
         click.echo(
             f"{source} -> {target}: already fixed (the output is there and passes)", err=True
         )
-    if not sources:
-        return 0
-    from preflight.cli.progress import Progress
+    results: list[Any] = []
+    if sources:
+        from preflight.cli.progress import Progress
 
-    click.echo(f"preflight check --fix: fixing {len(sources)} input(s)", err=True)
-    with Progress(len(sources), "fixing", enabled=len(sources) > 1 and not quiet) as bar:
+        click.echo(f"preflight check --fix: fixing {len(sources)} input(s)", err=True)
+        with Progress(len(sources), "fixing", enabled=len(sources) > 1 and not quiet) as bar:
 
-        def done(result: Any) -> None:
-            bar.line(render_result(result), err=True)
-            bar.advance()
+            def done(result: Any) -> None:
+                bar.line(render_result(result), err=True)
+                bar.advance()
 
-        results = fix_many(sources, profile=profile, config=config, on_done=done)
-    click.echo(_summary_line(results), err=True)
-    return 0 if all(r.ok for r in results) else 1
+            results = fix_many(
+                sources,
+                profile=profile,
+                config=config,
+                options=FixOptions(face=face),
+                on_done=done,
+            )
+    elif not ready and not any(extra.values()):
+        click.echo("preflight check --fix: nothing the fixer can change", err=True)
+        return 1
+    click.echo(_summary_line(results, extra), err=True)
+    return 0 if all(r.ok for r in results) and not any(extra.values()) else 1
 
 
 def _already_fixed(

@@ -1,7 +1,8 @@
 """`preflight submit`, `jobs`, `resume`, `animate`, `demo`: thin layers over `preflight.submit`.
 
 Exit codes: 0 the result is downloaded (or the task was left running with ``--no-wait``);
-1 the input was rejected or the task failed (the reason is printed); 2 usage errors;
+1 an input is missing, unreadable or rejected, or the task failed (the reason is printed);
+2 usage or configuration errors;
 3 gave up waiting (the job id is printed: ``preflight resume JOB`` continues it).
 """
 
@@ -98,18 +99,25 @@ class Display:
             return
         if event.step == "done" and event.message.startswith("result at"):
             return  # the result line names the output: once is enough
-        if event.step == "check" and event.state == "fail":
-            self.line(f"check: {event.message}", fg="yellow")
-            for finding in event.data.get("findings", []):
-                if finding.get("severity") == "error":
-                    fixable = " (fixable)" if finding.get("fixable") else ""
-                    self.line(f"  ✗ {finding['rule']}: {finding['message']}{fixable}")
+        if event.step == "check" and event.state in ("fail", "done"):
+            self._check(event)
             return
         if event.state == "start" and self.tty:
             self.status(event.message)
             return
         colour = {"fail": "red", "done": "green"}.get(event.state)
         self.line(f"{event.step}: {event.message}", fg=colour)
+
+    def _check(self, event: Event) -> None:
+        """The check step as `preflight check` shows it: errors, and warnings even on a pass."""
+        failed = event.state == "fail"
+        self.line(f"check: {event.message}", fg="yellow" if failed else "green")
+        marks = {"error": "✗", "warning": "!"}
+        for finding in event.data.get("findings", []):
+            mark = marks.get(finding.get("severity", ""))
+            if mark is not None:
+                fixable = " (fixable)" if finding.get("fixable") and failed else ""
+                self.line(f"  {mark} {finding['rule']}: {finding['message']}{fixable}")
 
     def result(self, result: JobResult) -> None:
         if self.fmt == "json":
@@ -233,6 +241,12 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     show_default=True,
     help="Run the profile's face checks (with the vision extra installed).",
 )
+@click.option("--strict", is_flag=True, help="Warnings block the job too (as check --strict).")
+@click.option(
+    "--config",
+    metavar="FILE",
+    help="preflight.toml or pyproject.toml [default: found upward, as check does].",
+)
 @click.option("--callback-url", metavar="URL", help="The provider calls this URL when done.")
 @click.option(
     "--external-task-id", metavar="ID", help="Your own id for the task (Kling; unique per account)."
@@ -269,11 +283,13 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     "--jobs",
     "jobs_file",
     type=click.Path(dir_okay=False),
-    metavar="JOBS.jsonl",
-    help="Run one job per line (same fields as the options).",
+    metavar="JOBS.jsonl|JOBS.csv",
+    help="Run one job per line (the jobs file check --jobs reads; see docs/check.md).",
 )
 @click.option(
+    "--workers",
     "--concurrency",
+    "concurrency",
     type=click.IntRange(1, 100),
     metavar="N",
     help="Jobs holding a provider slot at once (default: 3 for Kling, 5 WaveSpeed).",
@@ -500,6 +516,8 @@ def resume(job: str | None, wait: bool, timeout: float, ledger_path: str | None,
     show_default=True,
     help="Run the profile's face checks (with the vision extra installed).",
 )
+@click.option("--strict", is_flag=True, help="Warnings block too (as check --strict).")
+@click.option("--config", metavar="FILE", help="preflight.toml or pyproject.toml.")
 @click.option(
     "--upload-to",
     metavar="s3://BUCKET/PREFIX",

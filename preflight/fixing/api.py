@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any
 from preflight.fixing import planner
 from preflight.fixing.graph import encode_args
 from preflight.fixing.plan import FixOptions, FixPlan, Strategy
-from preflight.fixing.verify import Change, changes, check_facts, errors_in, measure_ssim
+from preflight.fixing.verify import (
+    Change,
+    changes,
+    check_facts,
+    errors_in,
+    face_verdict,
+    measure_ssim,
+)
 from preflight.model.errors import FFmpegError, InputError, PreflightError
 from preflight.model.facts import MediaFacts
 from preflight.model.findings import Finding
@@ -104,6 +111,13 @@ def _profile(profile: ProfileLike) -> Profile:
     from preflight.rules.profiles import load_profile
 
     return load_profile(profile)
+
+
+def _config(config: Config | None) -> Config:
+    """``config``, or the one `preflight check` would discover (``preflight.toml`` ...)."""
+    from preflight.checking.config import resolve_config
+
+    return resolve_config(config)
 
 
 def _role(facts: MediaFacts, options: FixOptions) -> str:
@@ -198,6 +212,7 @@ def plan_fix(
     Probes the input (unless ``facts`` are given) and checks it; runs no FFmpeg.
     """
     src = os.fspath(source)
+    config = _config(config)
     error = None
     if facts is None:
         facts, error = _probe(src)
@@ -236,10 +251,15 @@ def fix(
 
     Returns a `FixResult` (never raises for a bad input: ``status`` is ``unfixable`` or
     ``failed`` with the reason). KeyboardInterrupt propagates after the temp output is removed.
+    The profile's face rules are part of the proof (``FixOptions(face=False)`` skips them, as
+    ``check --no-face`` does): an input whose picture fails them is ``unfixable`` before anything
+    is written when the fix keeps every frame (none, copy, remux), and a re-encoded output that
+    fails them is never moved into place.
     """
     started = time.monotonic()
     src = os.fspath(source)
     options = options or FixOptions()
+    config = _config(config)
     prof = _profile(profile)
     facts, error = _probe(src)
     plan, before = _make_plan(
@@ -258,6 +278,17 @@ def fix(
         return dataclasses.replace(
             base, status="unfixable", message=plan.reason, elapsed=time.monotonic() - started
         )
+    keeps_frames = plan.strategy in (Strategy.NONE, Strategy.REMUX)  # every frame as it is
+    if options.face and keeps_frames:
+        faces = face_verdict(facts, prof, plan.role, config)  # judged before anything is spent
+        if errors_in(faces):
+            return dataclasses.replace(
+                base,
+                status="unfixable",
+                message=_face_reason(faces),
+                findings_before=(*before, *faces),
+                elapsed=time.monotonic() - started,
+            )
     if plan.strategy is Strategy.NONE:
         if plan.target is None:
             return dataclasses.replace(
@@ -348,6 +379,20 @@ def _encode(
                 commands=tuple(commands),
                 elapsed=time.monotonic() - started,
             )
+        # a remux keeps every frame: its input was judged before the run (see `fix`)
+        judged = not options.face or plan.strategy is Strategy.REMUX
+        faces = [] if judged else face_verdict(after, profile, role, config)
+        found = [*found, *faces]
+        if errors_in(faces):  # the one verdict: what check would fail is never written
+            return dataclasses.replace(
+                base,
+                status="unfixable",
+                message=f"{_face_reason(faces)} (nothing written)",
+                findings_after=tuple(found),
+                attempts=tuple(attempts),
+                commands=tuple(commands),
+                elapsed=time.monotonic() - started,
+            )
         ssim = measure_ssim(current, tmp.path) if options.quality and role == "video" else None
         tmp.commit()
     moved = changes(facts, after)
@@ -365,6 +410,11 @@ def _encode(
         commands=tuple(commands),
         elapsed=time.monotonic() - started,
     )
+
+
+def _face_reason(faces: list[Finding]) -> str:
+    why = "; ".join(f"{f.rule}: {f.message}" for f in errors_in(faces))
+    return f"{why}: the fixer cannot change what the picture shows"
 
 
 def _lower(

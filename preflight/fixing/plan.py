@@ -53,6 +53,7 @@ class FixOptions:
     min_duration: float | None = None  # lengthen the video to at least this (fit to an audio)
     fit_to: float | None = None  # trim or pad an audio input to this length (fit to a video)
     role: Literal["video", "audio"] | None = None  # None: audio-only files are audio inputs
+    face: bool = True  # the profile's face rules are part of the proof (--no-face: skipped)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

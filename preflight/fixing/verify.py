@@ -1,8 +1,10 @@
 """Prove a fix: probe the output, check it against the same profile, say what moved and the cost.
 
-The output is read with `preflight.probing` (the same probe `check` uses) and evaluated with
-`preflight.checking.evaluate`; only findings the fixer answers for count (`input.*`, and `video.*`
-or `audio.*` by the input's role). Quality is SSIM of the output against the source passed through
+The output is read with `preflight.probing` (the same probe `check` uses) and judged with the one
+verdict, `preflight.checking.verdict.judge_job`: the findings the fixer answers for (`input.*`,
+and `video.*` or `audio.*` by the input's role) steer the retries, and the face rules
+(`face_verdict`) run on the output before it is moved into place, so `fix` never calls an output
+good that `check` would fail. Quality is SSIM of the output against the source passed through
 the plan's own timing and geometry, so only the encoding loss is measured.
 """
 
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from preflight.checking.evaluate import evaluate
+from preflight.checking.verdict import judge_job
 from preflight.fixing.graph import ssim_args
 from preflight.fixing.plan import FixPlan
 from preflight.fixing.planner import relevant
@@ -27,7 +29,7 @@ from preflight.toolchain.runner import has_filters, run
 if TYPE_CHECKING:
     from preflight.checking.config import Config
 
-__all__ = ["Change", "changes", "check_facts", "errors_in", "measure_ssim"]
+__all__ = ["Change", "changes", "check_facts", "errors_in", "face_verdict", "measure_ssim"]
 
 # facts that always differ between two files and say nothing about the fix
 _NOISE = {"source", "backend", "extension_source"}
@@ -53,9 +55,23 @@ def job_for(facts: MediaFacts, role: str, name: str | None = None) -> Job:
 def check_facts(
     facts: MediaFacts, profile: Profile, role: str, config: Config | None = None
 ) -> list[Finding]:
-    """The findings the fixer answers for, for ``facts`` as a ``role`` input."""
-    findings = evaluate(job_for(facts, role), profile, config)
+    """The findings the fixer answers for, for ``facts`` as a ``role`` input (no face analysis:
+    the fixer cannot change what the picture shows; `face_verdict` judges that)."""
+    findings = judge_job(job_for(facts, role), profile, config, face=False)
     return [f for f in findings if relevant(f.rule, role)]
+
+
+def face_verdict(
+    facts: MediaFacts, profile: Profile, role: str, config: Config | None = None
+) -> list[Finding]:
+    """The face findings ``check`` would give ``facts`` (an output, or an input left as it is):
+    empty for audio, or when the profile (as ``config`` leaves it) enables no face rule."""
+    from preflight.checking.faces import face_settings
+
+    if role != "video" or facts.video is None or not face_settings(profile, config):
+        return []
+    findings = judge_job(job_for(facts, role), profile, config, face=True)
+    return [f for f in findings if f.rule.startswith("face.")]
 
 
 def errors_in(findings: list[Finding]) -> list[Finding]:

@@ -4,7 +4,8 @@
 
     PreflightError                  anything preflight raises on purpose
     ├── ConfigError                 a bad profile, config file or option (CLI exit 2)
-    │   └── MissingKeyError         a provider's keys are not given (names the env variables)
+    │   ├── MissingKeyError         a provider's keys are not given (names the env variables)
+    │   └── UsageError              options that do not go together, or a missing one
     ├── InputError                  an input that cannot be read as media (finding `input.readable`)
     │   └── ProbeError              the probe backend could not read it
     ├── ToolNotFoundError           FFmpeg / ffprobe is not available
@@ -55,6 +56,7 @@ __all__ = [
     "ServerError",
     "TaskFailedError",
     "ToolNotFoundError",
+    "UsageError",
 ]
 
 
@@ -74,6 +76,11 @@ class MissingKeyError(ConfigError):
         super().__init__(message)
         self.provider = provider
         self.env = env
+
+
+class UsageError(ConfigError):
+    """Options that do not go together, or one that is missing: the CLI says "usage error"
+    (exit 2). An input that is missing or unreadable is an `InputError` (exit 1), never this."""
 
 
 class InputError(PreflightError):

@@ -73,6 +73,8 @@ def submit(
     profile: str | None = None,
     fix: bool = True,
     face: bool = True,
+    strict: bool = False,
+    config: str | os.PathLike[str] | None = None,
     callback_url: str | None = None,
     external_task_id: str | None = None,
     upload_to: str | None = None,
@@ -88,8 +90,11 @@ def submit(
 
     ``client`` is a `KlingClient` or `WaveSpeedClient` (default: one configured from the
     environment). ``ledger`` is a `Ledger` or a path (default: ``$PREFLIGHT_LEDGER``, else the
-    user's data directory). Raises `ConfigError` for a wrong combination of arguments; a rejected
-    input or a failed task is an outcome, not an exception.
+    user's data directory). The input is judged by the same verdict as `preflight.check`:
+    ``config`` is a config file (None: the ``preflight.toml`` / ``pyproject.toml`` found upward
+    from the working directory), and warnings block only with ``strict``. Raises `ConfigError`
+    for a wrong combination of arguments and `InputError` for a missing input; a rejected input
+    or a failed task is an outcome, not an exception.
     """
     from preflight.submitting.ledger import Ledger
     from preflight.submitting.pipeline import Submitter
@@ -111,6 +116,8 @@ def submit(
         profile=profile,
         fix=fix,
         face=face,
+        strict=strict,
+        config=os.fspath(config) if config is not None else None,
         callback_url=callback_url,
         external_task_id=external_task_id,
         upload_to=upload_to,

@@ -48,6 +48,8 @@ class AnimateRequest:
     voice_speed: float | None = None
     fix: bool = True
     face: bool = True
+    strict: bool = False
+    config: str | None = None
     upload_to: str | None = None
     timeout: float | None = None
     out: str | None = None
@@ -71,6 +73,8 @@ class AnimateRequest:
             voice_speed=self.voice_speed,
             fix=self.fix,
             face=self.face,
+            strict=self.strict,
+            config=self.config,
             upload_to=self.upload_to,
             out=out,
             timeout=self.timeout,
@@ -101,14 +105,17 @@ def run_animate(submitter: Submitter, request: AnimateRequest) -> JobResult:
     from preflight.checking.check import check
 
     emit("check", "start", f"checking the image against {IMAGE_PROFILE}", None)
-    report = check(
+    report = check(  # the one verdict, under the same config and strictness as the lip-sync leg
         [request.image],
         profile=IMAGE_PROFILE,
+        config=request.config,
+        strict=request.strict,
         prompt=request.prompt,
         negative_prompt=request.negative_prompt,
     )
     result = report.results[0]
-    errors = [f for f in result.findings if f.severity is Severity.ERROR]
+    worst = Severity.WARNING if request.strict else Severity.ERROR
+    errors = [f for f in result.findings if f.severity.rank >= worst.rank]
     emit(
         "check",
         "done" if result.ok else "fail",

@@ -1,10 +1,10 @@
 """Many jobs at once: bounded concurrency, backing off on 1303, one outcome per job.
 
-`read_job_lines` turns a ``jobs.jsonl`` file (one JSON object per line, the fields of
-`SubmitRequest`; paths relative to the file) into requests, keeping a bad line as an error of its
-own. `run_batch` runs them through one `Submitter` on a thread pool: at most ``concurrency`` jobs
-hold a provider slot at once, the gate shrinks when the provider answers 1303, and one failed job
-never stops the others.
+`read_job_lines` turns a jobs file (the one schema `check --jobs` and `fix --jobs` read too:
+`preflight.checking.jobsfile`, JSONL or CSV; paths relative to the file) into requests, keeping a
+bad line as an error of its own. `run_batch` runs them through one `Submitter` on a thread pool:
+at most ``concurrency`` jobs hold a provider slot at once, the gate shrinks when the provider
+answers 1303, and one failed job never stops the others.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,8 @@ __all__ = [
 # a resource pack allows a few tasks at once; more only earns 1303s
 DEFAULT_CONCURRENCY = {"kling": 3, "wavespeed": 5}
 
-_ALLOWED = {f.name for f in fields(SubmitRequest)} - {"wait", "timeout", "new"}
-_PATHS = ("video", "audio", "out")
+# jobs-file fields a lip-sync request has no use for (they belong to image2video)
+_NOT_SUBMIT = ("image", "prompt", "negative_prompt")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,17 +54,15 @@ def read_job_lines(path: str | os.PathLike[str], defaults: Mapping[str, Any]) ->
     for line in jobs.lines:
         name = f"{Path(jobs.label).name}:{line.lineno}"
         try:
-            if line.data is None:
+            if line.spec is None:
                 raise ValueError(line.error)
-            data = dict(line.data)
-            unknown = set(data) - _ALLOWED
-            if unknown:
-                raise ValueError(f"unknown key(s): {', '.join(sorted(unknown))}")
-            for key in _PATHS:
-                value = data.get(key)
-                if isinstance(value, str) and value:
-                    data[key] = jobs.resolve(value)
-            merged = {**defaults, **{k: v for k, v in data.items() if v is not None}}
+            data = line.spec.given()
+            unused = [k for k in _NOT_SUBMIT if k in data]
+            if unused:
+                raise ValueError(
+                    f"{', '.join(unused)}: not a lip-sync field (`preflight animate` takes them)"
+                )
+            merged = {**defaults, **data}
             merged.setdefault("name", data.get("name") or name)
             request = SubmitRequest(**merged).validate()
         except (ValueError, TypeError, ConfigError) as exc:

@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from preflight.model.errors import ConfigError
+from preflight.model.errors import ConfigError, UsageError
 from preflight.model.findings import Finding
 from preflight.model.sources import is_url
 
@@ -40,7 +40,9 @@ class SubmitRequest:
     ``voice_id``) or ``audio``. ``profile`` defaults to the provider's profile for the mode;
     ``face=False`` skips the profile's face checks (``docs/vision.md``).
     ``out`` defaults to ``NAME.lipsync.mp4`` beside a local video (the current directory for a
-    URL). ``timeout`` bounds the wait in seconds (None: wait as long as it takes).
+    URL). ``timeout`` bounds the wait in seconds (None: wait as long as it takes). ``strict``
+    makes warnings block as they fail ``check --strict``; ``config`` is a config file (None:
+    the ``preflight.toml`` / ``pyproject.toml`` that ``check`` would find).
     """
 
     video: str
@@ -53,6 +55,8 @@ class SubmitRequest:
     profile: str | None = None
     fix: bool = True
     face: bool = True
+    strict: bool = False
+    config: str | None = None
     callback_url: str | None = None
     external_task_id: str | None = None
     upload_to: str | None = None
@@ -81,15 +85,15 @@ class SubmitRequest:
                 f"--provider must be one of {', '.join(PROVIDERS)}, not {self.provider!r}"
             )
         if not self.video:
-            raise ConfigError("a video (path or URL) is required")
+            raise UsageError("a video (path or URL) is required")
         if self.audio is not None and self.text is not None:
-            raise ConfigError("give either --audio or --text (with --voice-id), not both")
+            raise UsageError("give either --audio or --text (with --voice-id), not both")
         if self.audio is None and self.text is None:
-            raise ConfigError("give either --audio AUDIO or --text TEXT --voice-id VOICE")
+            raise UsageError("give either --audio AUDIO or --text TEXT --voice-id VOICE")
         if self.text is not None and not self.voice_id:
-            raise ConfigError("--text needs --voice-id")
+            raise UsageError("--text needs --voice-id")
         if self.audio is not None and (self.voice_id or self.voice_language or self.voice_speed):
-            raise ConfigError(
+            raise UsageError(
                 "--voice-id/--voice-language/--voice-speed go with --text, not --audio"
             )
         language = self.voice_language
@@ -136,6 +140,8 @@ class SubmitRequest:
             "profile": self.profile,
             "fix": self.fix,
             "face": self.face,
+            "strict": self.strict,
+            "config": _absolute(self.config),
             "upload_to": self.upload_to,
             "name": self.name,
         }

@@ -27,6 +27,7 @@ from preflight.model.errors import (
     ConfigError,
     ContentPolicyError,
     FixError,
+    InputError,
     InvalidRequestError,
     LedgerError,
     PreflightError,
@@ -148,7 +149,7 @@ class Submitter:
         for role in ("video", "audio"):
             source = getattr(request, role)
             if source is not None and not is_url(source) and not os.path.isfile(source):
-                raise ConfigError(f"no such file: {source}")
+                raise InputError(f"no such file: {source}", source=source)  # exit 1, not usage
         provider = self.provider(request.provider)
         self._usage(request, provider)
         out = request.default_out().resolve()
@@ -332,19 +333,26 @@ class Submitter:
         self.emit("check", "start", f"checking against {request.profile_name}", job)
         checked = {**sources, **self._local_copies(sources, job)}
         result = self._check(request, checked)
+        state, message = _check_event(result, request.profile_name)
         self.emit(
             "check",
-            "done" if result.ok else "fail",
-            "passes" if result.ok else f"{_count(result.findings)} against {request.profile_name}",
+            state,
+            message,
             job,
             ok=result.ok,
             findings=[f.to_dict() for f in result.findings],
         )
         if not result.ok:
-            errors = [f for f in result.findings if f.severity is Severity.ERROR]
-            blocking = [f for f in errors if not f.fixable]
+            failing = _failing(result.findings, strict=request.strict)
+            # the fixer changes a video or an audio; anything else (a job-wide mismatch, text,
+            # faces) stops the job before an encode is spent on it
+            blocking = [
+                f
+                for f in failing
+                if not f.fixable or f.rule.split(".")[0] not in ("video", "audio")
+            ]
             if not request.fix or blocking:
-                why = blocking or errors
+                why = blocking or failing
                 reason = "; ".join(f"{f.rule}: {f.message}" for f in why)
                 if request.fix and blocking:
                     reason = f"cannot be fixed: {reason}"
@@ -398,6 +406,8 @@ class Submitter:
         return copies
 
     def _check(self, request: SubmitRequest, sources: Mapping[str, str]) -> Result:
+        """The one verdict (`preflight.checking`) on what this request would send: the same
+        resolution, defaults, config discovery, face rules and strictness as `preflight check`."""
         from preflight.checking.check import check
 
         fields: dict[str, Any] = {"audio": sources.get("audio")}
@@ -409,7 +419,12 @@ class Submitter:
                 voice_speed=request.voice_speed,
             )
         report = check(
-            [sources["video"]], profile=request.profile_name, face=request.face, **fields
+            [sources["video"]],
+            profile=request.profile_name,
+            config=request.config,
+            strict=request.strict,
+            face=request.face,
+            **fields,
         )
         return report.results[0]
 
@@ -423,7 +438,7 @@ class Submitter:
     ) -> dict[str, str] | JobResult:
         job = record.job_id
         failing = sorted(
-            {f.rule.split(".", 1)[0] for f in result.findings if f.severity is Severity.ERROR}
+            {f.rule.split(".", 1)[0] for f in _failing(result.findings, strict=request.strict)}
             & set(sources)
         ) or ["video"]
         workdir = self.work_dir / job
@@ -441,6 +456,8 @@ class Submitter:
                     local, target, role=role, profile=request.profile_name,
                     options=self.fix_options,
                     show_progress=self.show_progress,
+                    config=request.config,
+                    face=request.face,
                 )  # fmt: skip
             except PreflightError as exc:
                 reason = f"the {role} cannot be fixed: {exc}"
@@ -460,7 +477,7 @@ class Submitter:
         again = self._check(request, sources)
         if not again.ok:
             reason = "still fails after fixing: " + "; ".join(
-                f"{f.rule}: {f.message}" for f in again.findings if f.severity is Severity.ERROR
+                f"{f.rule}: {f.message}" for f in _failing(again.findings, strict=request.strict)
             )
             self.ledger.update(lease, status=JobStatus.REJECTED, error=reason)
             return self._result(
@@ -694,12 +711,23 @@ def fix_input(
     profile: str,
     options: FixOptions | None = None,
     show_progress: bool = False,
+    config: str | None = None,
+    face: bool = True,
 ) -> Path:
-    """Make ``source`` pass ``profile`` as ``target`` with `preflight.fix` (raises FixError)."""
-    from preflight.fixing import fix
+    """Make ``source`` pass ``profile`` as ``target`` with `preflight.fix` (raises FixError),
+    verified by the same verdict as the check, under the same config."""
+    import dataclasses
+
+    from preflight.checking.config import resolve_config
+    from preflight.fixing import FixOptions, fix
 
     result = fix(
-        source, profile=profile, output=target, options=options, show_progress=show_progress
+        source,
+        profile=profile,
+        output=target,
+        options=dataclasses.replace(options or FixOptions(), face=face),
+        show_progress=show_progress,
+        config=resolve_config(config),
     )
     if result.status in ("fixed", "copied") and result.output:
         return Path(result.output)
@@ -708,7 +736,31 @@ def fix_input(
 
 def _count(findings: tuple[Finding, ...]) -> str:
     errors = sum(f.severity is Severity.ERROR for f in findings)
-    return f"{errors} error{'s' if errors != 1 else ''}"
+    warnings = sum(f.severity is Severity.WARNING for f in findings)
+    text = f"{errors} error{'s' if errors != 1 else ''}"
+    if warnings:
+        text += f", {warnings} warning{'s' if warnings != 1 else ''}"
+    return text
+
+
+def _family(finding: Finding) -> str:
+    return finding.rule.split(".", 1)[0]
+
+
+def _failing(findings: tuple[Finding, ...], *, strict: bool) -> list[Finding]:
+    """The findings that stop a job: errors, and with ``--strict`` warnings too (as in check)."""
+    worst = Severity.WARNING if strict else Severity.ERROR
+    return [f for f in findings if f.severity.rank >= worst.rank]
+
+
+def _check_event(result: Result, profile: str) -> tuple[str, str]:
+    """The check step's state and message, as ``check`` would put it: warnings are shown even
+    when the job passes (``passes, 1 warning``) and block only with ``--strict``."""
+    warnings = sum(f.severity is Severity.WARNING for f in result.findings)
+    if result.ok:
+        note = f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""
+        return "done", f"passes{note}"
+    return "fail", f"{_count(result.findings)} against {profile}"
 
 
 def _suffix(url: str) -> str:
@@ -782,6 +834,8 @@ def request_from_record(
         profile=options.get("profile"),
         fix=bool(options.get("fix", True)),
         face=bool(options.get("face", True)),
+        strict=bool(options.get("strict", False)),
+        config=options.get("config"),
         callback_url=params.get("callback_url"),
         external_task_id=params.get("external_task_id"),
         upload_to=options.get("upload_to"),
