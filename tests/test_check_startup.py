@@ -13,6 +13,7 @@ from pathlib import Path
 NOT_NEEDED = (
     "preflight.probing._remote",  # URLs only
     "concurrent.futures",  # more than one file only (it brings logging)
+    "tempfile",  # a URL input only (a local copy for the face checks)
     "ctypes.util",  # only when libmediainfo is not where pymediainfo or the loader put it
     "httpx",
     "cv2",

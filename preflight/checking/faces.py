@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -156,6 +155,8 @@ def _result(
 def fetch_copy(url: str) -> Iterator[str]:
     """A temporary local copy of ``url``, fetched under the probe's caps (`PREFLIGHT_MAX_DOWNLOAD_
     BYTES`, its timeout), removed on exit. Raises `InputError` when it cannot be fetched."""
+    import tempfile  # with shutil, bz2, lzma: only a URL's face check needs it
+
     import httpx
 
     from preflight.probing._remote import TIMEOUT_S, max_download_bytes
