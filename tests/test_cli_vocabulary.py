@@ -172,6 +172,8 @@ def test_the_ledger_knows_the_provider_of_its_tasks(tmp_path: Path) -> None:
             options={},
         )
         assert lease is not None
+        for status in (JobStatus.CHECKED, JobStatus.HOSTED, JobStatus.CREATING):
+            ledger.update(lease, status=status)  # the legal path to a task id
         ledger.update(lease, status=JobStatus.SUBMITTED, task_id="task-1")
         lease.release()
     assert provider_for("task-1", str(path)) == ("wavespeed", None)

@@ -78,7 +78,7 @@ def test_json_dry_run_lists_plans(media: Callable[[str], Path], tmp_path: Path) 
     assert plan["strategy"] == "reencode"
     assert plan["video"]["fit"] == "crop"
     assert plan["target"] == str(tmp_path / "banner_3000x600.mp4")
-    assert plan["commands"][0][-1].endswith(".banner_3000x600.preflight-tmp.mp4")
+    assert plan["commands"][0][-1] == f"file:{temp_path_for(tmp_path / 'banner_3000x600.mp4')}"
     assert any("upscaled" in w for w in plan["warnings"])
 
 

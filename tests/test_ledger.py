@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 
 from preflight.model.errors import LedgerError
-from preflight.submitting.ledger import JobStatus, Ledger, default_ledger_path, file_sha256, job_key
+from preflight.submitting.caches import HashCache, UploadCache
+from preflight.submitting.ledger import (
+    JobStatus,
+    Lease,
+    Ledger,
+    default_ledger_path,
+    file_sha256,
+    job_key,
+)
+from preflight.submitting.states import TRANSITIONS
 
 PARAMS = {"text": "hello", "voice_id": "uk_man2", "voice_language": "en", "voice_speed": 1.0}
 INPUTS = {"video": {"sha256": "a" * 64}}
@@ -24,6 +33,21 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def advance(ledger: Ledger, lease: Lease, target: JobStatus) -> None:
+    """Walk the job to ``target`` along the shortest path the state table allows."""
+    current = ledger.get(lease.job_id).status
+    paths: dict[JobStatus, list[JobStatus]] = {current: []}
+    frontier = [current]
+    while target not in paths:
+        step = frontier.pop(0)
+        for nxt in sorted(TRANSITIONS[step]):
+            if nxt not in paths:
+                paths[nxt] = [*paths[step], nxt]
+                frontier.append(nxt)
+    for status in paths[target]:
+        ledger.update(lease, status=status)
 
 
 def open_default(ledger: Ledger, key: str | None = None, **kw: object):  # type: ignore[no-untyped-def]
@@ -118,6 +142,7 @@ def test_updates_after_every_step_survive_reopening(tmp_path: Path) -> None:
     )
     ledger.update(lease, status=JobStatus.CREATING)
     ledger.update(lease, status=JobStatus.SUBMITTED, task_id="812345678901234567890")
+    ledger.update(lease, status=JobStatus.SUCCEEDED, result_url="http://127.0.0.1/r.mp4")
     done = ledger.update(lease, status=JobStatus.DONE, result_path=tmp_path / "out.mp4")
     lease.release()
     assert done.finished
@@ -150,7 +175,7 @@ def test_new_starts_another_generation(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "l.db")
     first, lease = open_default(ledger)
     assert lease is not None
-    ledger.update(lease, status=JobStatus.DONE)
+    advance(ledger, lease, JobStatus.DONE)
     lease.release()
     second, lease2 = open_default(ledger, new=True)
     assert lease2 is not None
@@ -209,7 +234,7 @@ def test_lookup_listing_and_prefixes(tmp_path: Path) -> None:
     for i, key in enumerate(keys):
         rec, lease = open_default(ledger, key)
         assert lease is not None
-        ledger.update(lease, status=[JobStatus.DONE, JobStatus.FAILED, JobStatus.SUBMITTED][i])
+        advance(ledger, lease, [JobStatus.DONE, JobStatus.FAILED, JobStatus.SUBMITTED][i])
         lease.release()
         ids.append(rec.job_id)
     assert [r.job_id for r in ledger.jobs()] == ids
@@ -229,31 +254,32 @@ def test_lookup_listing_and_prefixes(tmp_path: Path) -> None:
 def test_upload_cache_expires(tmp_path: Path) -> None:
     clock = Clock()
     ledger = Ledger(tmp_path / "l.db", clock=clock)
-    assert ledger.cached_upload("s" * 64, "s3://b/p") is None
-    ledger.record_upload("s" * 64, "s3://b/p", "http://h/b/p/x.mp4?sig", clock.now + 600)
-    assert ledger.cached_upload("s" * 64, "s3://b/p") == (
+    cache = UploadCache(ledger)
+    assert cache.get("s" * 64, "s3://b/p") is None
+    cache.put("s" * 64, "s3://b/p", "http://h/b/p/x.mp4?sig", clock.now + 600)
+    assert cache.get("s" * 64, "s3://b/p") == (
         "http://h/b/p/x.mp4?sig",
         clock.now + 600,
     )
-    assert ledger.cached_upload("s" * 64, "s3://other") is None
-    assert ledger.cached_upload("s" * 64, "s3://b/p", min_valid=900) is None
+    assert cache.get("s" * 64, "s3://other") is None
+    assert cache.get("s" * 64, "s3://b/p", min_valid=900) is None
     clock.now += 601
-    assert ledger.cached_upload("s" * 64, "s3://b/p") is None
-    ledger.record_upload("t" * 64, "wavespeed", "http://h/u", None)  # no known expiry
+    assert cache.get("s" * 64, "s3://b/p") is None
+    cache.put("t" * 64, "wavespeed", "http://h/u", None)  # no known expiry
     clock.now += 10**6
-    assert ledger.cached_upload("t" * 64, "wavespeed") == ("http://h/u", None)
+    assert cache.get("t" * 64, "wavespeed") == ("http://h/u", None)
 
 
 def test_file_hash_cache_follows_changes(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "l.db")
+    hashes = HashCache(Ledger(tmp_path / "l.db"))
     path = tmp_path / "a.bin"
     path.write_bytes(b"one")
-    first = ledger.file_sha256(path)
+    first = hashes.sha256(path)
     assert first == file_sha256(path)
-    assert ledger.file_sha256(path) == first
+    assert hashes.sha256(path) == first
     path.write_bytes(b"two!")
     os.utime(path, ns=(1, 1))
-    assert ledger.file_sha256(path) == file_sha256(path) != first
+    assert hashes.sha256(path) == file_sha256(path) != first
 
 
 def test_a_file_that_is_not_a_ledger_is_a_clear_error(tmp_path: Path) -> None:
@@ -286,11 +312,13 @@ _CONTENDER = textwrap.dedent(
     if lease is None:
         record, lease = ledger.wait_claim(record.job_id, timeout=60, poll=0.02)
     if lease is not None and record.task_id is None:
+        ledger.update(lease, status=JobStatus.CHECKED)
+        ledger.update(lease, status=JobStatus.HOSTED)
         ledger.update(lease, status=JobStatus.CREATING)
         fd = os.open(sys.argv[2], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         os.write(fd, f"{os.getpid()}\\n".encode())   # "the create call"
         os.close(fd)
-        ledger.update(lease, status=JobStatus.DONE, task_id=str(os.getpid()))
+        ledger.update(lease, status=JobStatus.SUBMITTED, task_id=str(os.getpid()))
     if lease is not None:
         lease.release()
     print(ledger.get(record.job_id).task_id)

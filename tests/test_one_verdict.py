@@ -129,20 +129,10 @@ ROWS = [
         severity="error",
     ),
 ]
-EARLY_HOSTING = pytest.mark.xfail(
-    reason="the hosting route is decided before the fix by the submit engineer's change (issue 9 "
-    "item 2); until it is merged, submit remuxes the URL first and stops with exit 2",
-    strict=True,
-)
 
 
 def rows(*, submit: bool = False) -> list[Any]:
-    return [
-        pytest.param(
-            row, id=row.id, marks=EARLY_HOSTING if submit and row.video == "url_mkv" else ()
-        )
-        for row in ROWS
-    ]
+    return [pytest.param(row, id=row.id) for row in ROWS]
 
 
 @pytest.fixture(scope="module")

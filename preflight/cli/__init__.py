@@ -8,12 +8,17 @@ keeps it equal to each command's own short help).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import click
 
+from preflight.model.display import printable_lines
 from preflight.model.errors import ConfigError, MissingKeyError, PreflightError, UsageError
 
 __all__ = ["examples", "main"]
@@ -44,7 +49,7 @@ SUMMARIES: dict[str, str] = {
     "the documentation of every registered rule.",
     "probe": "Probe media files or http(s) URLs and print their facts.",
     "submit": "Check, fix, host, submit, wait for and download one lip-sync job (or --jobs FILE).",
-    "jobs": "List the jobs in the ledger.",
+    "jobs": "List the jobs in the ledger (or `jobs rm ID`, `jobs cancel ID`).",
     "resume": "Continue JOB (an id or a unique prefix), or every unfinished job in the ledger.",
     "animate": "Make a talking video from IMAGE: image2video with --prompt, then lip-sync it.",
     "demo": "Run the whole job on a local sandbox: no keys, no network.",
@@ -112,6 +117,10 @@ class LazyGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
+        with _terminate_like_ctrl_c():
+            return self._invoke(ctx)
+
+    def _invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except MissingKeyError as exc:
@@ -121,14 +130,35 @@ class LazyGroup(click.Group):
             click.secho(f"preflight: usage error: {exc}", fg="red", err=True)
             ctx.exit(EXIT_USAGE)
         except ConfigError as exc:
-            click.secho(f"preflight: configuration error: {exc}", fg="red", err=True)
+            click.secho(
+                f"preflight: configuration error: {printable_lines(str(exc))}", fg="red", err=True
+            )
             ctx.exit(EXIT_USAGE)
         except PreflightError as exc:
-            click.secho(f"preflight: {exc}", fg="red", err=True)
+            click.secho(f"preflight: {printable_lines(str(exc))}", fg="red", err=True)
             ctx.exit(EXIT_FAIL)
         except KeyboardInterrupt:
             click.secho("preflight: interrupted; nothing half-written was left behind", err=True)
             ctx.exit(130)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _terminate_like_ctrl_c() -> Iterator[None]:
+    """``kill`` (SIGTERM) cleans up like Ctrl-C: temp files and downloads are removed, FFmpeg
+    children are killed. Python's default for SIGTERM is to die at once and run no ``finally``.
+    (A command may install its own handler; ``kill -9`` is left to the next run's sweep.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -5,7 +5,6 @@ Heavy imports (probe backends, renderers) happen inside the command, so start-up
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from typing import Any
@@ -22,46 +21,13 @@ FORMAT_NAMES = ["text", "json", "junit", "sarif", "github", "html"]
 
 
 def write_atomic(path: str, data: str) -> None:
-    """Write ``data`` to ``path`` via a temp file beside it and `os.replace`: never half-written.
+    """Write ``data`` to ``path`` whole (`preflight.model.atomic`): never half-written."""
+    from preflight.model import atomic
 
-    A target that exists and is not a regular file (``/dev/null``, ``/dev/stdout``, a FIFO) is
-    written in place: replacing it would swap a device node for a plain file (as root, for every
-    process on the machine).
-    """
-    import stat
-    import tempfile
-
-    target = os.path.abspath(path)
     try:
-        special = not stat.S_ISREG(os.stat(target).st_mode)
-    except OSError:
-        special = False
-    if special:
-        try:
-            with open(target, "w", encoding="utf-8", newline="\n") as fh:
-                fh.write(data)
-        except OSError as exc:
-            raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        return
-    folder = os.path.dirname(target)
-    try:
-        fd, tmp = tempfile.mkstemp(
-            dir=folder, prefix=f".{os.path.basename(target)}.", suffix=".part"
-        )
+        atomic.write_atomic(os.path.abspath(path), data)
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        raise
 
 
 def pick_format(fmt: str | None) -> str:

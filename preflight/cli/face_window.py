@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from preflight.model.display import printable
 from preflight.model.errors import PreflightError
 from preflight.rules.base import fmt_num
 
@@ -58,13 +59,13 @@ def fix_face_windows(
             ok = ok and plan.strategy.value != "unfixable"
             records.append({**plan.to_dict(), "face_window": span})
             if fmt == "text":
-                click.echo(f"{source}: face window {shown}\n{render_plan(plan)}")
+                click.echo(f"{printable(source)}: face window {shown}\n{render_plan(plan)}")
             continue
         done = fix(source, output=output, threads=threads, show_progress=fmt == "text", **common)
         ok = ok and done.ok
         records.append({**done.to_dict(), "face_window": span})
         if fmt == "text":
-            click.echo(f"{source}: face window {shown}\n{render_result(done)}")
+            click.echo(f"{printable(source)}: face window {shown}\n{render_result(done)}")
     if fmt == "json":
         key = "plans" if dry_run else "results"
         click.echo(json.dumps({key: records}, indent=2))

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from preflight.model.display import printable
+
 __all__ = ["render_plan", "render_result"]
 
 
@@ -27,7 +29,7 @@ def render_plan(plan: Any) -> str:
     if plan.compress:
         lines.append("  (re-measured after encoding; retried at a lower bit rate if still over)")
     lines += [f"  $ {shlex.join(cmd)}" for cmd in plan.commands]
-    return "\n".join(lines)
+    return "\n".join(map(printable, lines))  # names may hold newlines or ESC
 
 
 def render_result(result: Any) -> str:
@@ -43,6 +45,7 @@ def render_result(result: Any) -> str:
         lines.append(f"  quality: SSIM {result.ssim:.4f} against the source")
     if plan is not None:
         lines += [f"  warning: {w}" for w in plan.warnings]
+    lines = [printable(line) for line in lines]  # names may hold newlines or ESC
     if not result.ok:
         lines = [click.style(lines[0], fg="red") if _tty() else lines[0], *lines[1:]]
     return "\n".join(lines)

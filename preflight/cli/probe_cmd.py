@@ -14,6 +14,7 @@ import click
 
 from preflight.cli import examples
 from preflight.cli.url_timeout import apply_url_timeout, url_timeout_option
+from preflight.model.display import printable, printable_lines
 from preflight.model.errors import ConfigError, InputError, ToolNotFoundError
 from preflight.model.facts import MediaFacts
 
@@ -68,7 +69,7 @@ def probe(
     for source, result in zip(inputs, results, strict=True):
         if isinstance(result, InputError):
             failed = True
-            click.echo(f"preflight: {source}: {result}", err=True)
+            click.echo(f"preflight: {printable(source)}: {printable_lines(str(result))}", err=True)
     if fmt == "json":
         click.echo(
             json.dumps([_json(s, r) for s, r in zip(inputs, results, strict=True)], indent=2)
@@ -108,7 +109,8 @@ def _row(f: MediaFacts) -> tuple[str, ...]:
     duration = "-" if f.effective_duration is None else f"{f.effective_duration:.3f}s"
     if f.duration_source and f.duration_source != "container":
         duration += f" ({f.duration_source})"
-    return (f.source, container, _size(f.size_bytes), duration, _video(f), _audio(f))
+    cells = (f.source, container, _size(f.size_bytes), duration, _video(f), _audio(f))
+    return tuple(map(printable, cells))  # names and codec strings come from outside
 
 
 def _size(n: int) -> str:

@@ -82,9 +82,11 @@ class Progress:
         """Print ``text`` (stdout, or stderr with ``err``) above the counter, then redraw it."""
         import click
 
+        from preflight.model.display import printable_lines
+
         with self._lock:
             self._erase()
-            click.echo(text, err=err)
+            click.echo(printable_lines(text), err=err)  # names may hold newlines or ESC
             self._draw(force=True)
 
     def _erase(self) -> None:

@@ -20,11 +20,15 @@ import click
 
 from preflight.cli import examples
 from preflight.cli.url_timeout import apply_url_timeout, url_timeout_option
+from preflight.model.display import printable, printable_lines
 from preflight.model.errors import PreflightError
-from preflight.submitting.ledger import JobStatus, Ledger
+from preflight.model.speech import DEFAULT_VOICE_LANGUAGE, DEFAULT_VOICE_SPEED, VOICE_LANGUAGES
+from preflight.submitting.ledger import JobRecord, JobStatus, Ledger
 from preflight.submitting.model import Event, JobResult, Outcome, SubmitRequest
+from preflight.submitting.registry import PROVIDERS, REGISTRY
+from preflight.submitting.states import TERMINAL
 
-__all__ = ["animate", "demo", "jobs", "resume", "submit"]
+__all__ = ["animate", "demo", "jobs", "jobs_cancel", "jobs_rm", "resume", "submit"]
 
 DEFAULT_TIMEOUT = 3600.0
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -59,7 +63,7 @@ class Display:
         self._tick += 1
         elapsed = time.monotonic() - self._since
         clock = f"  {elapsed:.0f}s" if elapsed >= 2 else ""
-        line = f"{SPINNER[self._tick % len(SPINNER)]} {self._status}{clock}"
+        line = f"{SPINNER[self._tick % len(SPINNER)]} {printable(self._status)}{clock}"
         self.err.write("\r\x1b[2K" + line[: _width() - 1])
         self.err.flush()
 
@@ -86,7 +90,8 @@ class Display:
     def line(self, text: str, *, err: bool = True, **style: Any) -> None:
         with self._lock:
             self._clear()
-            click.secho(text, file=self.err if err else self.out, **style)
+            # names and provider messages may hold newlines or ESC: never raw on a terminal/CI log
+            click.secho(printable_lines(text), file=self.err if err else self.out, **style)
 
     def event(self, event: Event) -> None:
         if self.fmt == "json":
@@ -143,6 +148,9 @@ class Display:
                 err=False,
                 fg="yellow",
             )
+        elif outcome is Outcome.BLOCKED:
+            self.line(f"blocked: {result.reason}", err=False, fg="yellow")
+            self.line(f"  to continue: {result.action}", err=False)
         else:
             self.line(f"{outcome.value}: {result.reason}", err=False, fg="red")
 
@@ -164,7 +172,7 @@ def _width() -> int:
 
 def _submitter(ledger: Ledger, display: Display, **kw: Any) -> Any:
     from preflight.submitting.pipeline import Submitter
-    from preflight.submitting.providers import make_provider
+    from preflight.submitting.registry import make_provider
 
     submitter = Submitter(ledger, make_provider, on_event=display.event, **kw)
     submitter.show_progress = display.tty
@@ -199,6 +207,39 @@ _COMMON = [
 ]
 
 
+# the hosting options: the same on submit, resume and animate
+_UPLOAD_TO = click.option(
+    "--upload-to",
+    metavar="s3://BUCKET/PREFIX",
+    help="Host local media on S3-compatible storage (AWS_ENDPOINT_URL for others).",
+)
+
+
+# what the video says: an audio file, or text for a voice (`preflight.model.speech.Speech`);
+# the same options on submit and animate
+_SOUND = [
+    click.option("--audio", metavar="AUDIO", help="Audio file or URL (audio2video)."),
+    click.option("--text", metavar="TEXT", help="Text to speak (text2video); needs --voice-id."),
+    click.option(
+        "--voice-id", metavar="V", help="Voice for --text (`preflight voices` lists them)."
+    ),
+    click.option(
+        "--voice-language",
+        type=click.Choice(VOICE_LANGUAGES),
+        help=f"Default: {DEFAULT_VOICE_LANGUAGE}.",
+    ),
+    click.option(
+        "--voice-speed", type=float, metavar="S", help=f"0.8-2.0 (default {DEFAULT_VOICE_SPEED})."
+    ),
+]
+
+
+def _sound(f: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_SOUND):
+        f = option(f)
+    return f
+
+
 def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(_COMMON):
         f = option(f)
@@ -214,17 +255,13 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     ),
 )
 @click.argument("video", required=False)
-@click.option("--audio", metavar="AUDIO", help="Audio file or URL (audio2video).")
-@click.option("--text", metavar="TEXT", help="Text to speak (text2video); needs --voice-id.")
-@click.option("--voice-id", metavar="V", help="Voice for --text (`preflight voices` lists them).")
-@click.option("--voice-language", type=click.Choice(["zh", "en"]), help="Default: en.")
-@click.option("--voice-speed", type=float, metavar="S", help="0.8-2.0 (default 1.0).")
+@_sound
 @click.option(
     "--provider",
-    type=click.Choice(["kling", "wavespeed"]),
-    default="kling",
+    type=click.Choice(PROVIDERS),
+    default=PROVIDERS[0],
     show_default=True,
-    help="Where the job runs: Kling directly, or through WaveSpeedAI.",
+    help="Where the job runs: Kling directly, or a host that resells it (WaveSpeedAI).",
 )
 @click.option("--profile", metavar="P", help="Default: the provider's profile for the mode.")
 @click.option(
@@ -251,11 +288,7 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.option(
     "--external-task-id", metavar="ID", help="Your own id for the task (Kling; unique per account)."
 )
-@click.option(
-    "--upload-to",
-    metavar="s3://BUCKET/PREFIX",
-    help="Host local media on S3-compatible storage (AWS_ENDPOINT_URL for others).",
-)
+@_UPLOAD_TO
 @click.option(
     "--wait/--no-wait",
     default=True,
@@ -292,7 +325,7 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     "concurrency",
     type=click.IntRange(1, 100),
     metavar="N",
-    help="Jobs holding a provider slot at once (default: 3 for Kling, 5 WaveSpeed).",
+    help="Jobs holding a provider slot at once (default: the provider's, e.g. 3 for Kling).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No live progress on the terminal.")
 @url_timeout_option
@@ -337,7 +370,6 @@ def _batch(
     options: dict[str, Any],
 ) -> None:
     from preflight.submitting.batch import (
-        DEFAULT_CONCURRENCY,
         batch_exit_code,
         read_job_lines,
         run_batch,
@@ -353,7 +385,7 @@ def _batch(
         else type(line)(line.name, _with(line.request, wait=wait, timeout=timeout, new=new))
         for line in lines
     ]
-    limit = concurrency or DEFAULT_CONCURRENCY[options.get("provider") or "kling"]
+    limit = concurrency or REGISTRY[options.get("provider") or PROVIDERS[0]].concurrency
     total = len(lines)
     done = [0]
     quiet = Display(display.fmt, out=display.out, err=display.err)
@@ -394,23 +426,33 @@ def _with(request: SubmitRequest, **changes: Any) -> SubmitRequest:
     return replace(request, **changes)
 
 
-@click.command(
+@click.group(
     "jobs",
-    epilog=examples("preflight jobs", "preflight jobs --status unfinished --format json"),
+    invoke_without_command=True,
+    epilog=examples(
+        "preflight jobs",
+        "preflight jobs --status blocked --format json",
+        "preflight jobs rm JOB_ID",
+    ),
 )
 @click.option(
     "--status",
     "statuses",
     multiple=True,
     type=click.Choice([s.value for s in JobStatus] + ["unfinished"]),
-    help="Only jobs in this status (repeatable); 'unfinished' = not done/failed/rejected.",
+    help="Only jobs in this status (repeatable); 'unfinished' = not done/failed/rejected/"
+    "cancelled.",
 )
 @_common
-def jobs(statuses: tuple[str, ...], ledger_path: str | None, fmt: str) -> None:
-    """List the jobs in the ledger."""
+@click.pass_context
+def jobs(ctx: click.Context, statuses: tuple[str, ...], ledger_path: str | None, fmt: str) -> None:
+    """List the jobs in the ledger (or `jobs rm ID`, `jobs cancel ID`)."""
+    ctx.ensure_object(dict)["ledger_path"] = ledger_path
+    if ctx.invoked_subcommand is not None:
+        return
     wanted = [s for s in statuses if s != "unfinished"]
     if "unfinished" in statuses:
-        wanted += [s.value for s in JobStatus if s.value not in ("done", "failed", "rejected")]
+        wanted += [s.value for s in JobStatus if s not in TERMINAL]
     with _ledger(ledger_path) as ledger:
         records = ledger.jobs(wanted)
     if fmt == "json":
@@ -420,11 +462,52 @@ def jobs(statuses: tuple[str, ...], ledger_path: str | None, fmt: str) -> None:
         click.echo(f"no jobs in {ledger.path}", err=True)
         return
     for r in records:
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.updated_at))
-        detail = r.result_path if r.status is JobStatus.DONE else (r.error or r.task_id or "")
-        click.echo(
-            f"{r.job_id:<16} {r.status.value:<10} {r.provider:<9} {when}  {r.name}  {detail}"
-        )
+        click.echo(_job_line(r))
+
+
+def _job_line(r: JobRecord) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.updated_at))
+    detail = r.result_path if r.status is JobStatus.DONE else (r.error or r.task_id or "")
+    return (
+        f"{r.job_id:<16} {r.status.value:<10} {r.provider:<9} {when}  "
+        f"{printable(r.name)}  {printable(str(detail))}"
+    )
+
+
+def _group_ledger(ledger_path: str | None) -> Ledger:
+    """``--ledger`` given after the subcommand, else the one given to `jobs`, else the default."""
+    parent = click.get_current_context().find_object(dict) or {}
+    return _ledger(ledger_path or parent.get("ledger_path"))
+
+
+_LEDGER_OPTION = click.option(
+    "--ledger", "ledger_path", envvar="PREFLIGHT_LEDGER", metavar="PATH", help="The job ledger."
+)
+
+
+@jobs.command("rm")
+@click.argument("job")
+@click.option("--force", is_flag=True, help="Remove it even while a task may be running.")
+@_LEDGER_OPTION
+def jobs_rm(job: str, force: bool, ledger_path: str | None) -> None:
+    """Remove JOB (an id or a unique prefix) from the ledger."""
+    with _group_ledger(ledger_path) as ledger:
+        record = ledger.remove(job, force=force)
+    click.echo(f"removed job {record.job_id} ({record.status.value}, {record.name})")
+
+
+@jobs.command("cancel")
+@click.argument("job")
+@_LEDGER_OPTION
+def jobs_cancel(job: str, ledger_path: str | None) -> None:
+    """Cancel JOB: `resume` and re-runs leave it alone (`submit --new` starts it again)."""
+    from preflight.submitting.admin import cancel_job
+
+    with _group_ledger(ledger_path) as ledger:
+        done = cancel_job(ledger, job)
+    click.echo(f"cancelled job {done.record.job_id} ({done.record.name})")
+    if done.note:
+        click.secho(f"note: {done.note}", fg="yellow", err=True)
 
 
 @click.command(
@@ -446,29 +529,69 @@ def jobs(statuses: tuple[str, ...], ledger_path: str | None, fmt: str) -> None:
     metavar="SECONDS",
     help="Seconds to wait for each task before giving up (exit 3).",
 )
+@_UPLOAD_TO
 @_common
-def resume(job: str | None, wait: bool, timeout: float, ledger_path: str | None, fmt: str) -> None:
-    """Continue JOB (an id or a unique prefix), or every unfinished job in the ledger."""
+def resume(
+    job: str | None,
+    wait: bool,
+    timeout: float,
+    upload_to: str | None,
+    ledger_path: str | None,
+    fmt: str,
+) -> None:
+    """Continue JOB (an id or a unique prefix), or every unfinished job in the ledger.
+
+    Blocked jobs (stopped by configuration) are listed with the action each needs and left alone,
+    unless the options given here (``--upload-to``) are that action. Exit 0 unless a job resumed
+    here fails.
+    """
     display = Display(fmt)
-    results = []
+    results: list[JobResult] = []
     with _ledger(ledger_path) as ledger, _submitter(ledger, display) as submitter:
         records = [ledger.get(job)] if job else ledger.unfinished()
-        if not records:
-            display.line("nothing to resume")
-            return
+        waiting = [r for r in records if r.status is JobStatus.BLOCKED and not job]
+        if upload_to is None:
+            records = [r for r in records if r not in waiting]
         for record in records:
-            try:
-                result = submitter.resume(record.job_id, wait=wait, timeout=timeout)
-            except PreflightError as exc:
-                if job:  # the one job asked for: its error is the command's
-                    raise
-                result = JobResult(record.name, Outcome.FAILED, job_id=record.job_id,
-                                   reason=str(exc))  # fmt: skip
-            display.result(result)
-            results.append(result)
+            results.append(_resume_one(submitter, record, job, wait, timeout, upload_to, display))
+    if upload_to is None:
+        _list_blocked(waiting, display)
+    if not records and not waiting:
+        display.line("nothing to resume")
     from preflight.submitting.batch import batch_exit_code
 
     _exit(batch_exit_code(results))
+
+
+def _resume_one(
+    submitter: Any,
+    record: JobRecord,
+    job: str | None,
+    wait: bool,
+    timeout: float,
+    upload_to: str | None,
+    display: Display,
+) -> JobResult:
+    try:
+        result: JobResult = submitter.resume(
+            record.job_id, wait=wait, timeout=timeout, upload_to=upload_to
+        )
+    except PreflightError as exc:
+        if job:  # the one job asked for: its error is the command's
+            raise
+        result = JobResult(record.name, Outcome.FAILED, job_id=record.job_id, reason=str(exc))
+    display.result(result)
+    return result
+
+
+def _list_blocked(records: list[JobRecord], display: Display) -> None:
+    """The blocked jobs `resume` left alone, each with what it needs."""
+    for r in records:
+        if display.fmt == "json":
+            entry = {"event": "blocked", "job_id": r.job_id, "name": r.name, "reason": r.error}
+            display.out.write(json.dumps(entry) + "\n")
+            continue
+        display.line(f"blocked   {r.job_id} {r.name}: {r.error}", err=False, fg="yellow")
 
 
 @click.command(
@@ -518,11 +641,7 @@ def resume(job: str | None, wait: bool, timeout: float, ledger_path: str | None,
 )
 @click.option("--strict", is_flag=True, help="Warnings block too (as check --strict).")
 @click.option("--config", metavar="FILE", help="preflight.toml or pyproject.toml.")
-@click.option(
-    "--upload-to",
-    metavar="s3://BUCKET/PREFIX",
-    help="Host local media on S3-compatible storage (AWS_ENDPOINT_URL for others).",
-)
+@_UPLOAD_TO
 @click.option(
     "--timeout",
     type=float,

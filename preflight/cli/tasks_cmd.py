@@ -10,30 +10,20 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from typing import Any
 
 import click
 
 from preflight.cli import examples
-from preflight.client.kling import KlingClient
 from preflight.client.models import Task, TaskKind
-from preflight.client.wavespeed import WaveSpeedClient
+from preflight.model.display import printable
+from preflight.submitting.registry import PROVIDERS, REGISTRY, entry, providers_for_task_id
 
-__all__ = ["provider_for", "status_command", "tasks_command"]
+__all__ = ["status_command", "tasks_command"]
 
-# What each provider's task ids look like (Kling: a long decimal number; WaveSpeed: 32 hex digits,
-# sometimes with UUID dashes). A local table until the providers registry carries id shapes.
-ID_SHAPES: dict[str, re.Pattern[str]] = {
-    "kling": re.compile(r"\d{6,}"),
-    "wavespeed": re.compile(r"[0-9a-f]{32}|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", re.I),
-}
-
-KLING_KINDS = [
-    TaskKind.LIP_SYNC.value,
-    TaskKind.IMAGE2VIDEO.value,
-    TaskKind.ADVANCED_LIP_SYNC.value,
-]
+# every endpoint a provider of the registry can look a task up on (Kling's three, today)
+KINDS = list(dict.fromkeys(kind for e in REGISTRY.values() for kind in e.task_kinds))
+LISTING = [name for name, e in REGISTRY.items() if e.can_list]
 
 
 def task_record(task: Task) -> dict[str, Any]:
@@ -74,7 +64,7 @@ def describe(task: Task) -> str:
     for video in task.videos:
         length = f" ({video.duration:g} s)" if video.duration is not None else ""
         lines.append(f"video     {video.url}{length}")
-    return "\n".join(lines)
+    return "\n".join(map(printable, lines))  # the provider's text, shown as text
 
 
 def _from_ledger(task_id: str, ledger_path: str | None) -> tuple[str, str | None] | None:
@@ -88,36 +78,29 @@ def _from_ledger(task_id: str, ledger_path: str | None) -> tuple[str, str | None
     with Ledger(path) as ledger:
         for record in ledger.jobs():
             if record.task_id == task_id:
-                kind = record.endpoint if record.endpoint in KLING_KINDS else None
+                kind = record.endpoint if record.endpoint in KINDS else None
                 return record.provider, kind
     return None
 
 
 def provider_for(task_id: str, ledger_path: str | None = None) -> tuple[str, str | None]:
     """Which provider (and Kling endpoint) ``task_id`` belongs to: the ledger's record of it,
-    else its shape (`ID_SHAPES`). Raises a usage error naming the ``--provider`` to try."""
+    else its shape (the provider registry's task-id patterns). Raises a usage error naming the
+    ``--provider`` to try."""
     found = _from_ledger(task_id, ledger_path)
     if found is not None:
         return found
-    shaped = [name for name, shape in ID_SHAPES.items() if shape.fullmatch(task_id)]
+    shaped = providers_for_task_id(task_id)
     if len(shaped) == 1:
-        return shaped[0], None
+        return shaped[0].name, None
+    which = "several providers" if shaped else "no provider"
     raise click.UsageError(
         f"cannot tell which provider task {task_id!r} belongs to: it is not in the ledger, and "
-        "it looks like neither a Kling id (a long number) nor a WaveSpeed id (32 hex digits); "
-        "try --provider kling or --provider wavespeed"
+        f"it looks like a task id of {which}; try "
+        + " or ".join(f"--provider {name}" for name in PROVIDERS)
     )
 
 
-_FORMAT = click.option(
-    "-f",
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: labelled lines; json: the task as JSON.",
-)
 _JSON = click.option("--json", "as_json", is_flag=True, hidden=True, help="Same as --format json.")
 
 
@@ -125,19 +108,19 @@ _JSON = click.option("--json", "as_json", is_flag=True, hidden=True, help="Same 
     "status",
     epilog=examples(
         "preflight status 781234567890123456",
-        "preflight status 0f3c2a9be5d14b6f8a7c6e5d4c3b2a19 --format json",
-        "preflight status 42 --provider kling --kind advanced-lip-sync",
+        "preflight status 3f2a9c0e5b7d4e1f8a6b2c9d0e3f4a5b --format json",
+        "preflight status TASK --provider kling --kind advanced-lip-sync",
     ),
 )
 @click.argument("task_id")
 @click.option(
     "--provider",
-    type=click.Choice(["kling", "wavespeed"]),
+    type=click.Choice(PROVIDERS),
     help="Which provider the task belongs to [default: from the ledger, else the id's shape].",
 )
 @click.option(
     "--kind",
-    type=click.Choice(KLING_KINDS),
+    type=click.Choice(KINDS),
     help=f"Kling endpoint the task was created on [default: the ledger's, else "
     f"{TaskKind.LIP_SYNC.value}].",
 )
@@ -148,7 +131,15 @@ _JSON = click.option("--json", "as_json", is_flag=True, hidden=True, help="Same 
     metavar="PATH",
     help="The job ledger to look the task up in (env PREFLIGHT_LEDGER).",
 )
-@_FORMAT
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: labelled lines; json: the task as JSON.",
+)
 @_JSON
 def status_command(
     task_id: str,
@@ -162,12 +153,14 @@ def status_command(
     if provider is None:
         provider, known_kind = provider_for(task_id, ledger_path)
         kind = kind or known_kind
-    if provider == "kling":
-        with KlingClient() as kling:
-            task = kling.get_task(kind or TaskKind.LIP_SYNC.value, task_id)
-    else:
-        with WaveSpeedClient() as wavespeed:
-            task = wavespeed.result(task_id)
+    kind = kind or TaskKind.LIP_SYNC.value
+    if kind not in entry(provider).task_kinds:
+        raise click.UsageError(f"{provider} tasks have no kind {kind!r}")
+    adapter = entry(provider).adapt(entry(provider).make_client())
+    try:
+        task = adapter.get_task(task_id, kind)
+    finally:
+        adapter.close()
     as_json = as_json or fmt == "json"
     click.echo(json.dumps(task_record(task), indent=2) if as_json else describe(task))
 
@@ -182,14 +175,14 @@ def status_command(
 )
 @click.option(
     "--provider",
-    type=click.Choice(["kling"]),
-    default="kling",
+    type=click.Choice(LISTING),
+    default=LISTING[0],
     show_default=True,
-    help="Only Kling can list tasks (WaveSpeed has no listing).",
+    help="A provider whose API lists tasks (WaveSpeed has no listing).",
 )
 @click.option(
     "--kind",
-    type=click.Choice(KLING_KINDS),
+    type=click.Choice(KINDS),
     default=TaskKind.LIP_SYNC.value,
     show_default=True,
     help="Kling endpoint whose tasks to list.",
@@ -223,18 +216,20 @@ def tasks_command(
     provider: str, kind: str, page: int, page_size: int, every: bool, fmt: str, as_json: bool
 ) -> None:
     """List recent tasks, newest first."""
-    as_json = as_json or fmt == "json"
-    with KlingClient() as kling:
+    adapter = entry(provider).adapt(entry(provider).make_client())
+    try:
         if every:
             tasks = []
             for number in range(1, 1001):
-                batch = kling.list_tasks(kind, page=number, page_size=page_size)
+                batch = adapter.list_tasks(kind, page=number, page_size=page_size)
                 tasks.extend(batch)
                 if len(batch) < page_size:
                     break
         else:
-            tasks = kling.list_tasks(kind, page=page, page_size=page_size)
-    if as_json:
+            tasks = adapter.list_tasks(kind, page=page, page_size=page_size)
+    finally:
+        adapter.close()
+    if as_json or fmt == "json":
         for task in tasks:
             click.echo(json.dumps(task_record(task)))
         return
@@ -244,4 +239,5 @@ def tasks_command(
     click.echo(f"{'TASK':<22} {'STATUS':<11} {'CREATED':<19}  RESULT")
     for task in tasks:
         result = task.video_url or task.status_message or ""
-        click.echo(f"{task.id:<22} {task.status.value:<11} {_when(task):<19}  {result}")
+        shown = f"{task.id:<22} {task.status.value:<11} {_when(task):<19}  {result}"
+        click.echo(printable(shown))  # the provider's text, shown as text

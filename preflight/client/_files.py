@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import httpx
 
 from preflight.client._errors import error_from_envelope
 from preflight.client._policy import Failure, RetryPolicy
 from preflight.client.models import Task
+from preflight.model.atomic import atomic_open
 from preflight.model.errors import (
     APIConnectionError,
     APIError,
@@ -40,16 +40,8 @@ def result_url(task: Task | str, index: int = 0) -> str:
 @contextlib.contextmanager
 def atomic_target(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """A file to write that appears at ``path`` only when the block finishes without error."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            yield fh
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb") as fh:
+        yield cast(BinaryIO, fh)
 
 
 def _failure(name: str, reply: httpx.Response | httpx.TransportError) -> tuple[Failure, APIError]:

@@ -5,7 +5,8 @@
     PreflightError                  anything preflight raises on purpose
     ├── ConfigError                 a bad profile, config file or option (CLI exit 2)
     │   ├── MissingKeyError         a provider's keys are not given (names the env variables)
-    │   └── UsageError              options that do not go together, or a missing one
+    │   ├── UsageError              options that do not go together, or a missing one
+    │   └── ProviderMismatchError   a client, provider or profile that do not go together
     ├── InputError                  an input that cannot be read as media (finding `input.readable`)
     │   └── ProbeError              the probe backend could not read it
     ├── ToolNotFoundError           FFmpeg / ffprobe is not available
@@ -52,6 +53,7 @@ __all__ = [
     "MissingKeyError",
     "PreflightError",
     "ProbeError",
+    "ProviderMismatchError",
     "RateLimitError",
     "ServerError",
     "TaskFailedError",
@@ -81,6 +83,13 @@ class MissingKeyError(ConfigError):
 class UsageError(ConfigError):
     """Options that do not go together, or one that is missing: the CLI says "usage error"
     (exit 2). An input that is missing or unreadable is an `InputError` (exit 1), never this."""
+
+
+class ProviderMismatchError(ConfigError):
+    """A client of one provider handed to another (or no known client at all).
+
+    Raised by `preflight.submit` before any ledger row is written.
+    """
 
 
 class InputError(PreflightError):

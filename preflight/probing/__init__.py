@@ -17,6 +17,7 @@ DocType), and the same sniff rejects files whose structure is cut short.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable
 from pathlib import PurePosixPath
@@ -101,6 +102,7 @@ def read_open(
     except ProbeError as exc:
         reason = str(exc) if sniffed.container is not None else f"{_UNKNOWN} ({exc})"
         raise ProbeError(reason, source=source) from exc
+    parsed = _with_header_check(parsed, fh, size)
     _judge(parsed, sniffed, size, source)
     return MediaFacts(
         source=source,
@@ -130,6 +132,21 @@ def _parse(fh: BinaryIO, backend: str, path: str | None, sniffed: Sniff) -> Pars
     from preflight.probing import _mediainfo
 
     return _mediainfo.read(fh, sniffed)
+
+
+def _with_header_check(parsed: Parsed, fh: BinaryIO, size: int) -> Parsed:
+    """Note (in ``extra["geometry_conflict"]``) an MP4/MOV whose headers lie about the size.
+
+    Done here, on the open input, so both backends see the same headers (see `_geometry`).
+    """
+    from preflight.probing._geometry import iso_header_conflict, iso_video_header_sizes
+
+    if parsed.video is None or parsed.container not in ("mp4", "mov"):
+        return parsed
+    conflict = iso_header_conflict(parsed.video, *iso_video_header_sizes(fh, size))
+    if conflict is None:
+        return parsed
+    return dataclasses.replace(parsed, extra={**parsed.extra, "geometry_conflict": conflict})
 
 
 def _judge(parsed: Parsed, sniffed: Sniff, size: int, source: str) -> None:

@@ -143,8 +143,11 @@ def _extra(general: dict[str, Any]) -> dict[str, Any]:
 
 
 def _video(t: dict[str, Any]) -> VideoStream:
-    width, height = _int(t.get("Width")), _int(t.get("Height"))
-    sar = sar_from_float(_num(t.get("PixelAspectRatio")))
+    # MediaInfo reports the container's size as Width/Height and, when the stream's own differs,
+    # that one as *_Original: a decoder (FFmpeg, the provider) shows the stream's, so judge by it
+    width = _int(t.get("Width_Original")) or _int(t.get("Width"))
+    height = _int(t.get("Height_Original")) or _int(t.get("Height"))
+    sar = sar_from_float(_num(t.get("PixelAspectRatio_Original") or t.get("PixelAspectRatio")))
     rotation = normalise_rotation(_num(t.get("Rotation")))
     shown_w, shown_h = display_size(width, height, sar, rotation)
     depth = _int(t.get("BitDepth"))

@@ -26,6 +26,7 @@ hops (:mod:`preflight.client.deadline`). ``size_bytes`` is the server's total
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import re
@@ -37,6 +38,7 @@ from urllib.parse import unquote, urlsplit
 from preflight.model.errors import InputError
 from preflight.model.facts import MediaFacts
 from preflight.model.sources import is_url
+from preflight.toolchain.leftovers import OWNER_PATTERN, owner_tag, sweep
 
 if TYPE_CHECKING:
     import httpx
@@ -197,7 +199,10 @@ def _probe_download(
     declared = response.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > cap:
         raise InputError(_too_big(int(declared), cap), source=url)
-    with tempfile.NamedTemporaryFile(prefix="preflight-", suffix=".download") as tmp:
+    _sweep_downloads()
+    # the owner in the name lets a later run remove it if this process is killed (kill -9)
+    prefix = f"preflight-{owner_tag()}-"
+    with tempfile.NamedTemporaryFile(prefix=prefix, suffix=".download") as tmp:
         size = 0
         for chunk in response.iter_bytes():
             deadline.check()
@@ -217,6 +222,12 @@ def _probe_download(
             backend=backend,
             path=tmp.name,
         )
+
+
+@functools.cache
+def _sweep_downloads() -> None:
+    """Once per process: remove downloads left in the temp directory by killed preflights."""
+    sweep(tempfile.gettempdir(), rf"preflight-{OWNER_PATTERN}-[^/]*\.download")
 
 
 def _too_big(size: int | None, cap: int) -> str:

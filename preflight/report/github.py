@@ -2,10 +2,13 @@
 
 Escaping follows the runner's rules: in the message ``%``, CR and LF are percent-encoded; in
 property values ``:`` and ``,`` are too, so a file name or message can never break a command.
+Other control characters (ESC, a Unicode line separator) are shown escaped, as in every text
+output (:func:`~preflight.model.display.printable`).
 """
 
 from __future__ import annotations
 
+from preflight.model.display import printable
 from preflight.model.findings import Severity
 from preflight.report.model import Report
 
@@ -15,7 +18,7 @@ _COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO
 
 
 def escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return printable(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def escape_property(text: str) -> str:

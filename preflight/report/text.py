@@ -1,9 +1,14 @@
-"""A readable table for a terminal; colour only when asked (the CLI asks on a TTY)."""
+"""A readable table for a terminal; colour only when asked (the CLI asks on a TTY).
+
+Names and messages are shown through :func:`~preflight.model.display.printable`: a file name
+holding a newline or ESC must not become a CI workflow command or a terminal control sequence.
+"""
 
 from __future__ import annotations
 
 import click
 
+from preflight.model.display import printable
 from preflight.model.facts import MediaFacts
 from preflight.model.findings import Finding, Severity
 from preflight.report.model import Report
@@ -27,7 +32,7 @@ def brief(facts: MediaFacts) -> str:
     if facts.effective_duration is not None and facts.image is None:
         parts.append(f"{fmt_num(facts.effective_duration)} s")
     parts.append(f"{facts.size_bytes / 1e6:.1f} MB")
-    return " ".join(parts)
+    return printable(" ".join(parts))  # codec and container names come from the file
 
 
 def _grouped(findings: tuple[Finding, ...]) -> list[tuple[str, Finding]]:
@@ -65,11 +70,11 @@ def render(report: Report, *, color: bool = False) -> str:
         )
         main = result.facts.get("video") or result.facts.get("image")
         shown = style(f"  ({brief(main)})", dim=True) if main is not None else ""
-        lines.append(f"{status}  {result.name}{shown}")
+        lines.append(f"{status}  {printable(result.name)}{shown}")
         for label, f in rows[id(result)]:
             sev = style(f"{f.severity.value:<7}", fg=_COLOURS[f.severity])
             fix = style("  [fixable]", fg="blue") if f.fixable else ""
-            lines.append(f"      {sev}  {label:<{rule_width}}  {f.message}{fix}")
+            lines.append(f"      {sev}  {label:<{rule_width}}  {printable(f.message)}{fix}")
     s = report.summary()
     tail = (
         f"{_plural(s['inputs'], 'input')}: {s['passed']} passed, {s['failed']} failed "

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from preflight.model.findings import Severity
 from preflight.model.job import Job
 from preflight.rules.base import Param, ParamType, Rule, Violation, fmt_bytes, fmt_num, name_of
 
@@ -148,8 +149,14 @@ def check_width(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
 
     Display size is what a viewer sees: pixel aspect ratio and rotation metadata applied, so a
     1280x720 clip rotated 90° is 720 wide. Fixable: the fixer scales (and pads if needed).
+    When an MP4/MOV header states another size than the video stream has (a lying ``tkhd``),
+    the stream's size is judged, and a warning says that the header disagrees.
     """
     yield from _side(job, params, "width")
+    facts = job.video
+    conflict = facts.extra.get("geometry_conflict") if facts is not None else None
+    if conflict:
+        yield Violation(str(conflict), None, None, False, severity=Severity.WARNING)
 
 
 def check_height(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:

@@ -2,7 +2,7 @@
 
 Inputs are stored content-addressed (``<sha256><ext>``) so the same clip fetched 500 times is
 probed and muxed once. Every FFmpeg command writes to a temp name beside its target and is moved
-into place with ``os.replace``.
+into place with `preflight.model.atomic`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from preflight.model.atomic import move_into_place, write_atomic
 from preflight.model.errors import FFmpegError
 from preflight.toolchain import runner
 
@@ -107,8 +108,7 @@ async def _fetch(
         if size == 0:
             raise MediaRejected(f"{what} is empty")
         target = _store(data_dir, digest.hexdigest(), _extension(parts.path))
-        os.replace(tmp, target)
-        return target
+        return move_into_place(tmp, target)
     except httpx.TooManyRedirects as exc:
         raise MediaRejected(
             f"{what} could not be fetched: more than {MAX_REDIRECTS} redirects", unreachable=True
@@ -143,10 +143,7 @@ def decode_base64(text: str, data_dir: Path, *, max_bytes: int, what: str, role:
         ext = "m4a"  # MP4 audio sent as base64 has no name: call it what an audio file is called
     target = _store(data_dir, hashlib.sha256(data).hexdigest(), ext)
     if not target.exists():
-        fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".b64-")
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, target)
+        write_atomic(target, data)
     return target
 
 

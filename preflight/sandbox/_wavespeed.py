@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Message
 
+from preflight.model.atomic import move_into_place
 from preflight.sandbox import _checks as checks
 from preflight.sandbox import _limits as limits
 from preflight.sandbox._auth import check_wavespeed_key
@@ -237,8 +238,7 @@ async def _store_upload(core: Core, request: Request, cap: int) -> Response:
                 return wavespeed_error(1401, "the uploaded file is empty", 400)
             folder = core.data_dir / "uploads" / digest.hexdigest()[:16]
             folder.mkdir(parents=True, exist_ok=True)
-            target = folder / name
-            os.replace(tmp, target)
+            target = move_into_place(tmp, folder / name)
         finally:
             Path(tmp).unlink(missing_ok=True)
         content_type = item.content_type or "application/octet-stream"

@@ -4,8 +4,10 @@ The library API behind `preflight submit`. Every run is recorded in the job ledg
 (`preflight.submitting.ledger`); running the same job again resumes it instead of paying twice.
 
 Importing this package stays light (no SQLite, no httpx): the pipeline modules load on first use.
-The runner and its parts live in `preflight.submitting.pipeline` (`Submitter`),
-`preflight.submitting.batch` (`run_batch`, `read_job_lines`), `preflight.submitting.providers`
+The runner and its parts live in `preflight.submitting.pipeline` (`Submitter`, driving the steps in
+`preflight.submitting.steps` along the state table of `preflight.submitting.states`),
+`preflight.submitting.batch` (`run_batch`, `read_job_lines`), `preflight.submitting.registry` (one
+entry per provider: `REGISTRY`, `make_provider`), `preflight.submitting.providers`
 (`KlingProvider`, `WaveSpeedProvider`), `preflight.submitting.gate` (`SlotGate`); they are also
 reachable from here by name.
 """
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from preflight.submitting.pipeline import EventSink
 
 __all__ = [
+    "REGISTRY",
     "BatchLine",
     "Event",
     "JobResult",
@@ -50,7 +53,8 @@ _LAZY = {
     "KlingProvider": "preflight.submitting.providers",
     "Provider": "preflight.submitting.providers",
     "WaveSpeedProvider": "preflight.submitting.providers",
-    "make_provider": "preflight.submitting.providers",
+    "make_provider": "preflight.submitting.registry",
+    "REGISTRY": "preflight.submitting.registry",
 }
 
 
@@ -69,7 +73,7 @@ def submit(
     voice_id: str | None = None,
     voice_language: str | None = None,
     voice_speed: float | None = None,
-    provider: str = "kling",
+    provider: str | None = None,
     profile: str | None = None,
     fix: bool = True,
     face: bool = True,
@@ -89,25 +93,24 @@ def submit(
     """Run one lip-sync job to its end and return how it ended (see `JobResult`).
 
     ``client`` is a `KlingClient` or `WaveSpeedClient` (default: one configured from the
-    environment). ``ledger`` is a `Ledger` or a path (default: ``$PREFLIGHT_LEDGER``, else the
+    environment); the provider is the client's unless ``provider`` names it (default ``kling``
+    without a client). ``ledger`` is a `Ledger` or a path (default: ``$PREFLIGHT_LEDGER``, else the
     user's data directory). The input is judged by the same verdict as `preflight.check`:
     ``config`` is a config file (None: the ``preflight.toml`` / ``pyproject.toml`` found upward
     from the working directory), and warnings block only with ``strict``. Raises `ConfigError`
-    for a wrong combination of arguments and `InputError` for a missing input; a rejected input
-    or a failed task is an outcome, not an exception.
+    for a wrong combination of arguments (`ProviderMismatchError` for a client that does not
+    fit) before any ledger row is written, and `InputError` for a missing input; a rejected
+    input, a blocked job or a failed task is an outcome, not an exception.
     """
     from preflight.submitting.ledger import Ledger
     from preflight.submitting.pipeline import Submitter
-    from preflight.submitting.providers import (
-        KlingProvider,
-        Provider,
-        WaveSpeedProvider,
-        make_provider,
-    )
+    from preflight.submitting.registry import entry_for_client, make_provider
 
+    found = entry_for_client(client, provider) if client is not None else None
+    name = found.name if found is not None else provider or "kling"
     request = SubmitRequest(
         video=os.fspath(video),
-        provider=provider,
+        provider=name,
         audio=os.fspath(audio) if audio is not None else None,
         text=text,
         voice_id=voice_id,
@@ -126,11 +129,9 @@ def submit(
         timeout=timeout,
         new=new,
     )
+    request.validate()  # usage errors before the ledger is even opened
     book = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
-    if client is not None:
-        adapter: Provider = (
-            KlingProvider(client) if provider == "kling" else WaveSpeedProvider(client)
-        )
-        return Submitter(book, {provider: adapter}, on_event=on_event).run(request)
+    if found is not None:
+        return Submitter(book, {name: found.adapt(client)}, on_event=on_event).run(request)
     with Submitter(book, make_provider, on_event=on_event) as owned:
         return owned.run(request)

@@ -21,7 +21,9 @@ from preflight.model.errors import (
     TaskFailedError,
 )
 from preflight.model.findings import Severity
-from preflight.submitting.ledger import JobStatus, job_key
+from preflight.model.speech import SPEECH_FIELDS
+from preflight.submitting.caches import HashCache
+from preflight.submitting.ledger import JobRecord, JobStatus, Lease, job_key
 from preflight.submitting.model import OUT_SUFFIX, JobResult, Outcome, SubmitRequest, is_url
 from preflight.submitting.pipeline import Submitter, _url_fingerprint
 
@@ -67,10 +69,7 @@ class AnimateRequest:
             video=video_url,
             provider="kling",
             audio=self.audio,
-            text=self.text,
-            voice_id=self.voice_id,
-            voice_language=self.voice_language,
-            voice_speed=self.voice_speed,
+            **{name: getattr(self, name) for name in SPEECH_FIELDS},
             fix=self.fix,
             face=self.face,
             strict=self.strict,
@@ -94,127 +93,172 @@ class AnimateRequest:
 
 
 def run_animate(submitter: Submitter, request: AnimateRequest) -> JobResult:
-    """Generate the video from the image, then lip-sync it; how the whole chain ended."""
+    """Generate the video from the image, then lip-sync it; how the whole chain ended.
+
+    The image2video job walks the same states as a lip-sync job (`preflight.submitting.states`):
+    ``pending`` → ``checked`` → ``hosted`` → ``creating`` → ``submitted`` → ``succeeded`` →
+    ``done``, each written to the ledger as it completes.
+    """
     request.lip_sync("https://placeholder.invalid/v.mp4").validate()  # usage errors first
-    name = os.path.basename(request.image)
-    provider: Any = submitter.provider("kling")
-    client = provider.client
-    ledger = submitter.ledger
-    emit = submitter.emit
-
-    from preflight.checking.check import check
-
-    emit("check", "start", f"checking the image against {IMAGE_PROFILE}", None)
-    report = check(  # the one verdict, under the same config and strictness as the lip-sync leg
-        [request.image],
-        profile=IMAGE_PROFILE,
-        config=request.config,
-        strict=request.strict,
-        prompt=request.prompt,
-        negative_prompt=request.negative_prompt,
-    )
-    result = report.results[0]
-    worst = Severity.WARNING if request.strict else Severity.ERROR
-    errors = [f for f in result.findings if f.severity.rank >= worst.rank]
-    emit(
-        "check",
-        "done" if result.ok else "fail",
-        "passes" if result.ok else f"{len(errors)} error(s) against {IMAGE_PROFILE}",
-        None,
-        ok=result.ok,
-        findings=[f.to_dict() for f in result.findings],
-    )
-    if not result.ok:
-        reason = "; ".join(f"{f.rule}: {f.message}" for f in errors)
-        return JobResult(
-            name, Outcome.REJECTED, reason=reason, findings=result.findings, provider="kling"
-        )
-
-    image = {"url": request.image} if is_url(request.image) else None
-    inputs = {
-        "image": _url_fingerprint(request.image)
-        if image
-        else {"sha256": ledger.file_sha256(request.image)}
-    }
-    key = job_key("kling", ENDPOINT, request.params(), inputs)
-    record, lease = ledger.open_job(
-        key,
-        name=name,
-        provider="kling",
-        endpoint=ENDPOINT,
-        params=request.params(),
-        inputs=inputs,
-        options={"image": request.image},
-        new=request.new,
-    )
-    if lease is None:
-        record, lease = ledger.wait_claim(record.job_id)
+    steps = _Image2Video(submitter, request)
+    rejected = steps.check()
+    if rejected is not None:
+        return rejected
+    record, lease = steps.open()
     try:
-        if lease is not None and record.result_url is None:
-            job = record.job_id
-            task_id = record.task_id
-            if task_id is None and record.status is JobStatus.CREATING:
-                try:
-                    task_id = client.get_image2video(external_task_id=record.external_task_id).id
-                    emit("create", "done", f"found task {task_id} from the earlier run", job)
-                except InvalidRequestError:
-                    task_id = None
-            if task_id is None:
-                record = ledger.update(lease, status=JobStatus.CREATING)
-                emit("create", "start", "creating the image2video task", job)
-                source = {"image_url": request.image} if image else {"image_file": request.image}
-                try:
-                    task = client.create_image2video(
-                        **source, **request.params(), external_task_id=record.external_task_id
-                    )
-                except (InvalidRequestError, ContentPolicyError) as exc:
-                    ledger.update(lease, status=JobStatus.FAILED, error=str(exc))
-                    return JobResult(
-                        name, Outcome.FAILED, job_id=job, reason=str(exc), provider="kling"
-                    )
-                task_id = task.id
-                emit("create", "done", f"image2video task {task_id} created", job, task_id=task_id)
-            record = ledger.update(lease, status=JobStatus.SUBMITTED, task_id=task_id)
-            emit("wait", "start", f"waiting for image2video task {task_id}", job)
-            try:
-                done = client.wait(
-                    client.get_image2video(task_id),
-                    timeout=request.timeout,
-                    on_update=lambda t: emit(
-                        "wait", "progress", f"image2video {t.id}: {t.status.value}", job
-                    ),
-                )
-            except TaskFailedError as exc:
-                ledger.update(lease, status=JobStatus.FAILED, error=exc.message)
-                return JobResult(
-                    name,
-                    Outcome.FAILED,
-                    job_id=job,
-                    task_id=task_id,
-                    reason=exc.message,
-                    provider="kling",
-                )
-            except (APIConnectionError, ServerError) as exc:
-                return JobResult(
-                    name,
-                    Outcome.TIMED_OUT,
-                    job_id=job,
-                    task_id=task_id,
-                    reason=f"gave up waiting: {exc}",
-                    provider="kling",
-                )
-            record = ledger.update(lease, status=JobStatus.DONE, result_url=done.video_url)
-            emit("wait", "done", f"image2video task {task_id} succeeded", job)
+        if lease is not None and record.status is not JobStatus.DONE:
+            ended = steps.drive(record, lease)
+            if isinstance(ended, JobResult):
+                return ended
+            record = ended
     finally:
         if lease is not None:
             lease.release()
     if record.status is not JobStatus.DONE or not record.result_url:
-        return JobResult(
-            name,
-            Outcome.FAILED,
-            job_id=record.job_id,
-            task_id=record.task_id,
-            reason=record.error or "image2video did not finish",
-            provider="kling",
+        return steps.result(
+            Outcome.FAILED, record, reason=record.error or "image2video did not finish"
         )
     return submitter.run(request.lip_sync(record.result_url))
+
+
+class _Image2Video:
+    """The image2video half of `run_animate`, one method per step."""
+
+    def __init__(self, submitter: Submitter, request: AnimateRequest) -> None:
+        self.submitter = submitter
+        self.request = request
+        self.name = os.path.basename(request.image)
+        self.client: Any = submitter.provider("kling").client  # type: ignore[attr-defined]
+        self.ledger = submitter.ledger
+        self.emit = submitter.emit
+
+    def result(self, outcome: Outcome, record: JobRecord | None = None, **kw: Any) -> JobResult:
+        if record is not None:
+            kw.setdefault("job_id", record.job_id)
+            kw.setdefault("task_id", record.task_id)
+        return JobResult(self.name, outcome, provider="kling", **kw)
+
+    def check(self) -> JobResult | None:
+        """Judge the image and prompt against `IMAGE_PROFILE`; a rejection ends the chain."""
+        from preflight.checking.check import check
+
+        request = self.request
+        self.emit("check", "start", f"checking the image against {IMAGE_PROFILE}", None)
+        report = check(  # the one verdict, under the same config and strictness as the lip-sync
+            [request.image],
+            profile=IMAGE_PROFILE,
+            config=request.config,
+            strict=request.strict,
+            prompt=request.prompt,
+            negative_prompt=request.negative_prompt,
+        )
+        result = report.results[0]
+        worst = Severity.WARNING if request.strict else Severity.ERROR
+        errors = [f for f in result.findings if f.severity.rank >= worst.rank]
+        self.emit(
+            "check",
+            "done" if result.ok else "fail",
+            "passes" if result.ok else f"{len(errors)} error(s) against {IMAGE_PROFILE}",
+            None,
+            ok=result.ok,
+            findings=[f.to_dict() for f in result.findings],
+        )
+        if result.ok:
+            return None
+        reason = "; ".join(f"{f.rule}: {f.message}" for f in errors)
+        return self.result(Outcome.REJECTED, reason=reason, findings=result.findings)
+
+    def open(self) -> tuple[JobRecord, Lease | None]:
+        """The ledger row of this image2video job (found again on a re-run), with its lease."""
+        request = self.request
+        inputs = {
+            "image": _url_fingerprint(request.image)
+            if is_url(request.image)
+            else {"sha256": HashCache(self.ledger).sha256(request.image)}
+        }
+        key = job_key("kling", ENDPOINT, request.params(), inputs)
+        record, lease = self.ledger.open_job(
+            key,
+            name=self.name,
+            provider="kling",
+            endpoint=ENDPOINT,
+            params=request.params(),
+            inputs=inputs,
+            options={"image": request.image},
+            new=request.new,
+        )
+        if lease is None:
+            record, lease = self.ledger.wait_claim(record.job_id)
+        return record, lease
+
+    def drive(self, record: JobRecord, lease: Lease) -> JobRecord | JobResult:
+        """From wherever the row stands to ``done`` (or how it ended short of that)."""
+        if record.status is JobStatus.SUCCEEDED:
+            return self.ledger.update(lease, status=JobStatus.DONE)
+        if record.status is JobStatus.FAILED:
+            return self.result(Outcome.FAILED, record, reason=record.error)
+        task_id = record.task_id
+        if task_id is None and record.status is JobStatus.CREATING:
+            task_id = self.reconcile(record)
+            if task_id is not None:
+                record = self.ledger.update(lease, status=JobStatus.SUBMITTED, task_id=task_id)
+        if task_id is None:
+            created = self.create(record, lease)
+            if isinstance(created, JobResult):
+                return created
+            record = created
+        return self.wait(record, lease)
+
+    def reconcile(self, record: JobRecord) -> str | None:
+        """The task an earlier run created, by our external id (Kling keeps it here)."""
+        try:
+            found: str = self.client.get_image2video(external_task_id=record.external_task_id).id
+        except InvalidRequestError:
+            return None
+        self.emit("create", "done", f"found task {found} from the earlier run", record.job_id)
+        return found
+
+    def create(self, record: JobRecord, lease: Lease) -> JobRecord | JobResult:
+        """checked → hosted → creating → submitted: the one paid call."""
+        request = self.request
+        job = record.job_id
+        image = request.image
+        source = {"image_url": image} if is_url(image) else {"image_file": image}
+        self.ledger.update(lease, status=JobStatus.CHECKED)
+        self.ledger.update(
+            lease,
+            status=JobStatus.HOSTED,
+            urls={"image": image if is_url(image) else f"inline:{image}"},
+        )
+        record = self.ledger.update(lease, status=JobStatus.CREATING)
+        self.emit("create", "start", "creating the image2video task", job)
+        try:
+            task = self.client.create_image2video(
+                **source, **request.params(), external_task_id=record.external_task_id
+            )
+        except (InvalidRequestError, ContentPolicyError) as exc:
+            self.ledger.update(lease, status=JobStatus.FAILED, error=str(exc))
+            return self.result(Outcome.FAILED, record, reason=str(exc))
+        self.emit("create", "done", f"image2video task {task.id} created", job, task_id=task.id)
+        return self.ledger.update(lease, status=JobStatus.SUBMITTED, task_id=task.id)
+
+    def wait(self, record: JobRecord, lease: Lease) -> JobRecord | JobResult:
+        """submitted → succeeded → done (the result URL is what the lip-sync step fetches)."""
+        job, task_id = record.job_id, record.task_id
+        self.emit("wait", "start", f"waiting for image2video task {task_id}", job)
+        try:
+            done = self.client.wait(
+                self.client.get_image2video(task_id),
+                timeout=self.request.timeout,
+                on_update=lambda t: self.emit(
+                    "wait", "progress", f"image2video {t.id}: {t.status.value}", job
+                ),
+            )
+        except TaskFailedError as exc:
+            self.ledger.update(lease, status=JobStatus.FAILED, error=exc.message)
+            return self.result(Outcome.FAILED, record, reason=exc.message)
+        except (APIConnectionError, ServerError) as exc:
+            return self.result(Outcome.TIMED_OUT, record, reason=f"gave up waiting: {exc}")
+        self.ledger.update(lease, status=JobStatus.SUCCEEDED, result_url=done.video_url)
+        self.emit("wait", "done", f"image2video task {task_id} succeeded", job)
+        return self.ledger.update(lease, status=JobStatus.DONE)

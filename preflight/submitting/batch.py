@@ -21,6 +21,7 @@ from preflight.checking.jobsfile import read_jobs_file
 from preflight.model.errors import ConfigError, PreflightError
 from preflight.submitting.model import JobResult, Outcome, SubmitRequest
 from preflight.submitting.pipeline import Submitter
+from preflight.submitting.registry import REGISTRY
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -31,8 +32,8 @@ __all__ = [
     "summary",
 ]
 
-# a resource pack allows a few tasks at once; more only earns 1303s
-DEFAULT_CONCURRENCY = {"kling": 3, "wavespeed": 5}
+# each provider's default, from its registry entry (a Kling resource pack allows a few at once)
+DEFAULT_CONCURRENCY = {name: e.concurrency for name, e in REGISTRY.items()}
 
 # jobs-file fields a lip-sync request has no use for (they belong to image2video)
 _NOT_SUBMIT = ("image", "prompt", "negative_prompt")

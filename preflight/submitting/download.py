@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from preflight.model.atomic import move_into_place
 from preflight.model.errors import APIConnectionError, APIError
 from preflight.submitting._crashpoints import crash_point
 
@@ -60,30 +61,7 @@ def download(
     client = http or deadline_client(limit, read_timeout=TIMEOUT)
     try:
         with client.stream("GET", url, headers=headers) as response:
-            if response.status_code == 416 and have:  # the part is already whole
-                total = have
-            elif response.status_code in (200, 206):
-                if response.status_code == 200:
-                    have = 0  # no range support: start over
-                total = _total(response, have)
-                mode = "ab" if have else "wb"
-                written = have
-                with open(part, mode) as fh:
-                    for chunk in response.iter_bytes(CHUNK):
-                        limit.check()
-                        fh.write(chunk)
-                        written += len(chunk)
-                        if on_progress is not None:
-                            on_progress(written, total)
-                        fh.flush()
-                        crash_point("mid-download")
-                    fh.flush()
-                    os.fsync(fh.fileno())
-            else:
-                raise APIError(
-                    f"downloading the result failed: HTTP {response.status_code}",
-                    http_status=response.status_code,
-                )
+            total = _receive(response, part, have, on_progress, limit.check)
     except httpx.TimeoutException as exc:
         raise APIConnectionError(
             f"downloading failed: {fetch_problem(exc, limit)}; run again to continue it"
@@ -104,8 +82,53 @@ def download(
         raise APIConnectionError(
             f"downloading the result stopped at {size} of {total} bytes; run again to continue it"
         )
-    os.replace(part, out)
-    return out
+    return move_into_place(part, out)
+
+
+def _receive(
+    response: httpx.Response,
+    part: Path,
+    have: int,
+    on_progress: Callable[[int, int | None], None] | None,
+    check_deadline: Callable[[], None],
+) -> int | None:
+    """Write what ``response`` brings after the ``have`` bytes of ``part``; the whole size."""
+    if response.status_code == 416 and have:  # the part is already whole
+        return have
+    if response.status_code not in (200, 206):
+        raise APIError(
+            f"downloading the result failed: HTTP {response.status_code}",
+            http_status=response.status_code,
+        )
+    if response.status_code == 200:
+        have = 0  # no range support: start over
+    total = _total(response, have)
+    _append(response, part, have, total, on_progress, check_deadline)
+    return total
+
+
+def _append(
+    response: httpx.Response,
+    part: Path,
+    have: int,
+    total: int | None,
+    on_progress: Callable[[int, int | None], None] | None,
+    check_deadline: Callable[[], None],
+) -> None:
+    """The response's bytes after the ``have`` already in ``part``, flushed as they come;
+    ``check_deadline`` raises once the download's overall deadline has passed."""
+    written = have
+    with open(part, "ab" if have else "wb") as fh:
+        for chunk in response.iter_bytes(CHUNK):
+            check_deadline()
+            fh.write(chunk)
+            written += len(chunk)
+            if on_progress is not None:
+                on_progress(written, total)
+            fh.flush()
+            crash_point("mid-download")
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _total(response: httpx.Response, have: int) -> int | None:

@@ -10,14 +10,25 @@ The row is written before anything is sent and updated after every step: ``check
 client-generated ``external_task_id``), ``submitted`` (the task id), ``processing``,
 ``succeeded`` (the result URL), ``done`` (the downloaded file). A row left in ``creating`` with no
 task id means a process died around the create call: it is reconciled through the client's lookup
-before any new create.
+before any new create. Every status change is checked against the state table of
+`preflight.submitting.states` (an illegal move raises `IllegalTransitionError`); ``blocked`` and
+``cancelled`` are described there. The upload and file-hash caches share this file but live in
+`preflight.submitting.caches`.
 
 Processes sharing a ledger coordinate through a **lease** on each row: ``BEGIN IMMEDIATE`` makes
 "find or insert the row, then take the lease" one atomic step; the holder renews the lease from a
 heartbeat thread; a second process waits for the job (or adopts it once the lease expires, or at
 once when the holder is a dead process on this host). Only the lease holder may write the row.
 
-The database runs in WAL mode with a busy timeout, one connection per thread.
+The database runs in WAL mode with ``synchronous=FULL`` (every commit is on disk before the
+next step, so the ``creating`` row is durable before a paid create is sent), a busy timeout, and
+one connection per thread.
+
+A ledger identifies itself: ``PRAGMA application_id`` is :data:`APPLICATION_ID` and
+``user_version`` the schema. A new ledger is built in a temp file and linked into place whole, so
+an existing file is always a complete ledger; an empty file, a foreign SQLite database or any
+other file is refused on open (never taken for a new, empty ledger: that would forget which
+jobs were paid for), and ``PRAGMA quick_check`` runs on every open.
 """
 
 from __future__ import annotations
@@ -38,8 +49,10 @@ from pathlib import Path
 from typing import Any
 
 from preflight.model.errors import LedgerError
+from preflight.submitting.states import TERMINAL, JobStatus, check_transition
 
 __all__ = [
+    "APPLICATION_ID",
     "LEDGER_ENV",
     "TERMINAL",
     "JobRecord",
@@ -53,29 +66,16 @@ __all__ = [
 
 LEDGER_ENV = "PREFLIGHT_LEDGER"
 SCHEMA_VERSION = 1
+APPLICATION_ID = 0x50464C54  # "PFLT": `PRAGMA application_id` of every preflight ledger
 DEFAULT_LEASE_SECONDS = 30.0
 BUSY_TIMEOUT_MS = 30_000
 WAIT_POLL_SECONDS = 0.2
 HASH_CHUNK = 1 << 20
+# a task may exist at the provider: removing the row would forget a paid task
+IN_FLIGHT = frozenset(
+    {JobStatus.CREATING, JobStatus.SUBMITTED, JobStatus.PROCESSING, JobStatus.SUCCEEDED}
+)
 
-
-class JobStatus(enum.StrEnum):
-    """Where a job stands. ``done``, ``failed`` and ``rejected`` are final."""
-
-    PENDING = "pending"  # row written, nothing done yet
-    CHECKED = "checked"  # inputs passed the profile
-    REJECTED = "rejected"  # inputs failed the profile and were not (or could not be) fixed
-    FIXED = "fixed"  # failing inputs were fixed into new files
-    HOSTED = "hosted"  # local media has URLs (or inline data)
-    CREATING = "creating"  # the create call is being sent; no task id yet
-    SUBMITTED = "submitted"  # the provider answered with a task id
-    PROCESSING = "processing"
-    SUCCEEDED = "succeeded"  # the task succeeded; the result is not downloaded yet
-    DONE = "done"  # the result is at ``result_path``
-    FAILED = "failed"  # the provider refused the create or the task failed
-
-
-TERMINAL = frozenset({JobStatus.DONE, JobStatus.FAILED, JobStatus.REJECTED})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -382,10 +382,12 @@ class Ledger:
                 conn.row_factory = sqlite3.Row
                 conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
                 _while_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
-                conn.execute("PRAGMA synchronous = NORMAL")
+                # FULL: a commit is fsynced before it returns, so the row written before a paid
+                # create survives a power cut (NORMAL may lose the last commits in WAL mode)
+                conn.execute("PRAGMA synchronous = FULL")
             except sqlite3.Error as exc:
                 conn.close()
-                raise LedgerError(f"{self.path} is not a usable ledger: {exc}") from exc
+                raise LedgerError(self._refusal(f"is not a usable ledger ({exc})")) from exc
             self._local.conn = conn
             self._local.pid = os.getpid()
             with self._all_lock:
@@ -417,23 +419,92 @@ class Ledger:
             raise LedgerError(f"cannot read the ledger {self.path}: {exc}") from exc
 
     def _init_schema(self) -> None:
+        self._ensure_file()
         try:
             _while_locked(self._create_schema)
         except sqlite3.DatabaseError as exc:
-            raise LedgerError(f"{self.path} is not a usable ledger: {exc}") from exc
+            raise LedgerError(self._refusal(f"is not a usable ledger ({exc})")) from exc
+
+    def _refusal(self, what: str) -> str:
+        return (
+            f"the ledger {self.path} {what}. It was not opened, so nothing is paid for twice. "
+            f"If it is yours, restore it from a backup; to start a new, empty ledger, move it "
+            f"away (mv {self.path} {self.path}.broken) or choose another with --ledger or "
+            f"${LEDGER_ENV}"
+        )
+
+    def _ensure_file(self) -> None:
+        """Create a new ledger whole (temp file, then a hard link), or refuse an empty file.
+
+        SQLite takes a zero-byte file for a new database; a truncated ledger must not become
+        one, so only a file this function linked into place is ever initialised.
+        """
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            size = None
+        except OSError as exc:
+            raise LedgerError(f"cannot open the ledger {self.path}: {exc}") from exc
+        if size == 0:
+            raise LedgerError(self._refusal("is an empty file (0 bytes), not a preflight ledger"))
+        if size is not None:
+            return
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.new")
+        try:
+            conn = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("BEGIN IMMEDIATE")
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+            _place(tmp, self.path)
+        except (OSError, sqlite3.Error) as exc:
+            raise LedgerError(f"cannot create the ledger {self.path}: {exc}") from exc
+        finally:
+            for leftover in (tmp, *(tmp.with_name(tmp.name + x) for x in ("-wal", "-shm"))):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+
+    def _identify(self) -> tuple[int, bool]:
+        """The schema version, and whether this is a ledger from before ``application_id``.
+
+        Read on a plain connection that changes nothing (not even the journal mode), so a file
+        that is refused is left exactly as it was.
+        """
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            legacy = app_id == 0 and version == SCHEMA_VERSION and "jobs" in tables
+            if app_id != APPLICATION_ID and not legacy:
+                detail = f"application_id {app_id:#x}" if app_id else "another SQLite database"
+                raise LedgerError(self._refusal(f"is not a preflight ledger ({detail})"))
+            problems = [r[0] for r in conn.execute("PRAGMA quick_check").fetchall()]
+            if problems != ["ok"]:
+                raise LedgerError(self._refusal(f"is damaged ({'; '.join(problems[:3])})"))
+        finally:
+            conn.close()
+        return version, legacy
 
     def _create_schema(self) -> None:
-        conn = self._conn()
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        version, legacy = self._identify()
+        self._conn()  # this thread's connection, in WAL mode, synchronous=FULL
         if version > SCHEMA_VERSION:
             raise LedgerError(
                 f"the ledger {self.path} was written by a newer preflight "
                 f"(schema {version}, this one knows {SCHEMA_VERSION})"
             )
-        if version < SCHEMA_VERSION:
+        if version < SCHEMA_VERSION or legacy:
             with self._tx() as db:
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     db.execute(statement)
+                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
@@ -611,6 +682,8 @@ class Ledger:
         values["updated_at"] = self.clock()
         assignments = ", ".join(f"{column}=?" for column in values)
         with self._tx() as db:
+            if "status" in fields:
+                self._check_move(db, lease, JobStatus(values["status"]))
             cur = db.execute(
                 f"UPDATE jobs SET {assignments} WHERE job_id=? AND lease_token=?",  # noqa: S608 - column names are from _UPDATABLE
                 (*values.values(), lease.job_id, lease.token),
@@ -622,6 +695,41 @@ class Ledger:
                 )
             row = db.execute("SELECT * FROM jobs WHERE job_id=?", (lease.job_id,)).fetchone()
         return _record(row)
+
+    def _check_move(self, db: sqlite3.Connection, lease: Lease, new: JobStatus) -> None:
+        """The one place a status change is judged against the state table (`states`)."""
+        row = db.execute(
+            "SELECT status FROM jobs WHERE job_id=? AND lease_token=?", (lease.job_id, lease.token)
+        ).fetchone()
+        if row is not None:  # a lost lease is reported by the UPDATE that follows
+            check_transition(JobStatus(row["status"]), new)
+
+    def remove(self, job_id: str, *, force: bool = False) -> JobRecord:
+        """Delete a job's row (``preflight jobs rm``); returns the row as it was.
+
+        Refuses while another live process holds the job, and (unless ``force``) while a task may
+        be running at the provider: forgetting it would leave a paid task nobody collects.
+        """
+        record = self.get(job_id)
+        now = self.clock()
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM jobs WHERE job_id=?", (record.job_id,)).fetchone()
+            if row is None:
+                raise LedgerError(f"no job {job_id!r} in the ledger {self.path}")
+            current = _record(row)
+            if not self._claimable(row, now):
+                raise LedgerError(
+                    f"job {current.job_id} is being run by process {current.lease_pid} on "
+                    f"{current.lease_host}; stop it first"
+                )
+            if current.status in IN_FLIGHT and not force:
+                raise LedgerError(
+                    f"job {current.job_id} is {current.status.value}: a task may be running at "
+                    f"{current.provider}. Cancel it first (`preflight jobs cancel "
+                    f"{current.job_id}`), or remove it anyway with --force"
+                )
+            db.execute("DELETE FROM jobs WHERE job_id=?", (current.job_id,))
+        return current
 
     def get(self, job_id: str) -> JobRecord:
         """A row by job id, or by a unique prefix of it. Raises LedgerError when not found."""
@@ -660,54 +768,25 @@ class Ledger:
     def unfinished(self) -> list[JobRecord]:
         return self.jobs([s for s in JobStatus if s not in TERMINAL])
 
-    # --- hosting cache -----------------------------------------------------------------------
 
-    def cached_upload(
-        self, sha256: str, target: str, *, min_valid: float = 0.0
-    ) -> tuple[str, float | None] | None:
-        """``(url, expires_at)`` where content ``sha256`` already is at ``target``, when that URL
-        stays valid ``min_valid`` seconds more; else None."""
-        rows = self._read(
-            "SELECT url, expires_at FROM uploads WHERE sha256=? AND target=?", (sha256, target)
-        )
-        if not rows:
-            return None
-        expires = rows[0]["expires_at"]
-        if expires is not None and expires <= self.clock() + min_valid:
-            return None
-        return str(rows[0]["url"]), expires
+def _place(tmp: Path, path: Path) -> None:
+    """Put the finished file ``tmp`` at ``path`` unless something is there already (then keep it).
 
-    def record_upload(self, sha256: str, target: str, url: str, expires_at: float | None) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO uploads (sha256, target, url, expires_at, created_at) "
-                "VALUES (?,?,?,?,?)",
-                (sha256, target, url, expires_at, self.clock()),
-            )
-
-    # --- file hashes -----------------------------------------------------------------------
-
-    def file_sha256(self, path: str | os.PathLike[str]) -> str:
-        """:func:`file_sha256`, cached by absolute path, size and modification time."""
-        absolute = os.path.abspath(path)
+    A hard link does it atomically; where the file system has none, an exclusive create and a
+    copy (a racing opener may then briefly see an incomplete file and refuse it, never reuse it).
+    """
+    try:
+        os.link(tmp, path)
+    except FileExistsError:  # another process made it first: use that one
+        return
+    except OSError:
         try:
-            st = os.stat(absolute)
-        except OSError as exc:
-            raise LedgerError(f"cannot read {os.fspath(path)!r}: {exc.strerror}") from exc
-        rows = self._read(
-            "SELECT sha256 FROM file_hashes WHERE path=? AND size=? AND mtime_ns=?",
-            (absolute, st.st_size, st.st_mtime_ns),
-        )
-        if rows:
-            return str(rows[0]["sha256"])
-        digest = file_sha256(absolute)
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO file_hashes (path, size, mtime_ns, sha256) "
-                "VALUES (?,?,?,?)",
-                (absolute, st.st_size, st.st_mtime_ns, digest),
-            )
-        return digest
+            with open(path, "xb") as out:
+                out.write(tmp.read_bytes())
+                out.flush()
+                os.fsync(out.fileno())
+        except FileExistsError:
+            return
 
 
 def _like_prefix(prefix: str) -> str:

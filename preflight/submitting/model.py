@@ -15,6 +15,8 @@ from urllib.parse import unquote, urlsplit
 from preflight.model.errors import ConfigError, UsageError
 from preflight.model.findings import Finding
 from preflight.model.sources import is_url
+from preflight.model.speech import Speech
+from preflight.submitting.registry import PROVIDERS, entry
 
 __all__ = [
     "PROVIDERS",
@@ -25,10 +27,6 @@ __all__ = [
     "is_url",
 ]
 
-PROVIDERS = ("kling", "wavespeed")
-VOICE_LANGUAGES = ("zh", "en")
-DEFAULT_VOICE_LANGUAGE = "en"
-DEFAULT_VOICE_SPEED = 1.0
 OUT_SUFFIX = ".lipsync.mp4"
 
 
@@ -80,55 +78,32 @@ class SubmitRequest:
 
     def validate(self) -> SubmitRequest:
         """This request with defaults filled in; raises ConfigError on a wrong combination."""
-        if self.provider not in PROVIDERS:
-            raise ConfigError(
-                f"--provider must be one of {', '.join(PROVIDERS)}, not {self.provider!r}"
-            )
+        entry(self.provider)  # ConfigError naming the known providers
         if not self.video:
             raise UsageError("a video (path or URL) is required")
-        if self.audio is not None and self.text is not None:
-            raise UsageError("give either --audio or --text (with --voice-id), not both")
-        if self.audio is None and self.text is None:
-            raise UsageError("give either --audio AUDIO or --text TEXT --voice-id VOICE")
-        if self.text is not None and not self.voice_id:
-            raise UsageError("--text needs --voice-id")
-        if self.audio is not None and (self.voice_id or self.voice_language or self.voice_speed):
-            raise UsageError(
-                "--voice-id/--voice-language/--voice-speed go with --text, not --audio"
-            )
-        language = self.voice_language
-        speed = self.voice_speed
-        if self.mode == "text":
-            language = language or DEFAULT_VOICE_LANGUAGE
-            speed = DEFAULT_VOICE_SPEED if speed is None else float(speed)
-            if language not in VOICE_LANGUAGES:
-                raise ConfigError(f"--voice-language must be zh or en, not {language!r}")
+        _check_sound(self)
         if self.timeout is not None and self.timeout <= 0:
             raise ConfigError("the wait timeout must be positive")
-        return _replace(self, voice_language=language, voice_speed=speed)
+        speech = self.speech
+        if speech is None:
+            return self
+        return _replace(self, voice_language=speech.voice_language, voice_speed=speech.voice_speed)
+
+    @property
+    def speech(self) -> Speech | None:
+        """What the voice says (text2video, defaults applied), or None for audio2video."""
+        return Speech.maybe(self)
 
     @property
     def profile_name(self) -> str:
-        if self.profile:
-            return self.profile
-        if self.provider == "wavespeed":
-            return (
-                "wavespeed-kling-lipsync-t2v"
-                if self.mode == "text"
-                else "wavespeed-kling-lipsync-a2v"
-            )
-        return "kling-lipsync"
+        return self.profile or entry(self.provider).profile(self.mode)
 
     def params(self) -> dict[str, Any]:
         """The request fields other than media: part of the job key."""
         data: dict[str, Any] = {"mode": self.mode}
-        if self.mode == "text":
-            data.update(
-                text=self.text,
-                voice_id=self.voice_id,
-                voice_language=self.voice_language,
-                voice_speed=self.voice_speed,
-            )
+        speech = self.speech
+        if speech is not None:
+            data.update(speech.fields())
         data.update(callback_url=self.callback_url, external_task_id=self.external_task_id)
         return {k: v for k, v in data.items() if v is not None}
 
@@ -162,6 +137,18 @@ class SubmitRequest:
         return unquote(Path(urlsplit(self.video).path).name) if is_url(self.video) else self.video
 
 
+def _check_sound(request: SubmitRequest) -> None:
+    """Exactly one of audio or text (with its voice), and voice options only with text."""
+    if request.audio is not None and request.text is not None:
+        raise UsageError("give either --audio or --text (with --voice-id), not both")
+    if request.audio is None and request.text is None:
+        raise UsageError("give either --audio AUDIO or --text TEXT --voice-id VOICE")
+    if request.audio is not None and (
+        request.voice_id or request.voice_language or request.voice_speed
+    ):
+        raise UsageError("--voice-id/--voice-language/--voice-speed go with --text, not --audio")
+
+
 def _absolute(source: str | None) -> str | None:
     """A local path made absolute (so `preflight resume` works from anywhere); URLs unchanged."""
     return source if source is None or is_url(source) else os.path.abspath(source)
@@ -179,12 +166,22 @@ class Outcome(enum.StrEnum):
     DONE = "done"  # the result is downloaded (exit 0)
     SUBMITTED = "submitted"  # created and left running (--no-wait) (exit 0)
     REJECTED = "rejected"  # the input fails the profile and was not fixed (exit 1)
+    BLOCKED = "blocked"  # stopped by configuration before anything was spent; an action (exit 1)
     FAILED = "failed"  # the provider refused the create, or the task failed (exit 1)
+    CANCELLED = "cancelled"  # `preflight jobs cancel` stopped it earlier (exit 1)
     TIMED_OUT = "timed_out"  # gave up waiting; `preflight resume` picks it up (exit 3)
 
     @property
     def exit_code(self) -> int:
-        return {"done": 0, "submitted": 0, "rejected": 1, "failed": 1, "timed_out": 3}[self.value]
+        return {
+            "done": 0,
+            "submitted": 0,
+            "rejected": 1,
+            "blocked": 1,
+            "failed": 1,
+            "cancelled": 1,
+            "timed_out": 3,
+        }[self.value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +220,7 @@ class JobResult:
     findings: tuple[Finding, ...] = ()
     resumed: bool = False
     provider: str | None = None
+    action: str | None = None  # for ``blocked``: what the user has to do before `resume`
 
     @property
     def ok(self) -> bool:
@@ -241,6 +239,7 @@ class JobResult:
             "provider": self.provider,
             "output": str(self.output) if self.output else None,
             "reason": self.reason,
+            "action": self.action,
             "resumed": self.resumed,
             "findings": [f.to_dict() for f in self.findings],
         }

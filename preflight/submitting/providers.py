@@ -1,8 +1,9 @@
 """What the pipeline needs from a provider, and the adapters over the clients that give it.
 
 The pipeline speaks to a `Provider`: create a lip-sync task from media references, find a task a
-dead process may have created, wait, and (WaveSpeed) upload. `KlingProvider` and
-`WaveSpeedProvider` map that onto `preflight.client`.
+dead process may have created, wait, look a task up, and (WaveSpeed) upload. `KlingProvider` and
+`WaveSpeedProvider` map that onto `preflight.client`; which adapter goes with which client, and
+what each provider can do, is the registry's table (`preflight.submitting.registry`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from preflight.model.errors import ConfigError
 from preflight.submitting.model import SubmitRequest
+from preflight.submitting.registry import REGISTRY, make_provider
 
 if TYPE_CHECKING:
     from preflight.client.models import Task
@@ -64,6 +66,14 @@ class Provider(Protocol):
 
     def endpoint(self, mode: str) -> str: ...
 
+    def get_task(self, task_id: str, kind: str = "lip-sync") -> Task:
+        """One task as the provider reports it now (`preflight status`)."""
+        ...
+
+    def list_tasks(self, kind: str, *, page: int, page_size: int) -> list[Task]:
+        """One page of recent tasks, newest first (`preflight tasks`; see ``can_list``)."""
+        ...
+
     def inline(self, role: str) -> bool:
         """Whether a local file for ``role`` is sent inline (no URL needed)."""
         ...
@@ -104,20 +114,23 @@ class KlingProvider:
         return "lip-sync"
 
     def inline(self, role: str) -> bool:
-        return role == "audio"
+        return role in REGISTRY[self.name].inline
 
     def host(self) -> Host | None:
         return None
 
+    def get_task(self, task_id: str, kind: str = "lip-sync") -> Task:
+        task: Task = self.client.get_task(kind, task_id)
+        return task
+
+    def list_tasks(self, kind: str, *, page: int, page_size: int) -> list[Task]:
+        return list(self.client.list_tasks(kind, page=page, page_size=page_size))
+
     def _fields(self, request: SubmitRequest, media: Mapping[str, Media]) -> dict[str, Any]:
         fields: dict[str, Any] = {"video_url": media["video"].url}
-        if request.mode == "text":
-            fields.update(
-                text=request.text,
-                voice_id=request.voice_id,
-                voice_language=request.voice_language,
-                voice_speed=request.voice_speed,
-            )
+        speech = request.speech
+        if speech is not None:
+            fields.update(speech.fields())
         else:
             audio = media["audio"]
             if audio.url is not None:
@@ -185,24 +198,27 @@ class WaveSpeedProvider:
         return WAVESPEED_MODELS[mode]
 
     def inline(self, role: str) -> bool:
-        return False
+        return role in REGISTRY[self.name].inline
 
     def host(self) -> Host | None:
         from preflight.submitting.hosting.wavespeed import WaveSpeedHost
 
         return WaveSpeedHost(self.client)
 
+    def get_task(self, task_id: str, kind: str = "lip-sync") -> Task:
+        task: Task = self.client.result(task_id)
+        return task
+
+    def list_tasks(self, kind: str, *, page: int, page_size: int) -> list[Task]:
+        raise ConfigError("WaveSpeed has no task listing")
+
     def create(
         self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
     ) -> Task:
         fields: dict[str, Any] = {"video": media["video"].url}
-        if request.mode == "text":
-            fields.update(
-                text=request.text,
-                voice_id=request.voice_id,
-                voice_language=request.voice_language,
-                voice_speed=request.voice_speed,
-            )
+        speech = request.speech
+        if speech is not None:
+            fields.update(speech.fields())
         else:
             fields["audio"] = media["audio"].url
         task: Task = self.client.submit(
@@ -271,16 +287,3 @@ def _same_inputs(task: Task, request: SubmitRequest, media: Mapping[str, Media])
     parent = info.get("parent_video") if isinstance(info, Mapping) else None
     url = parent.get("url") if isinstance(parent, Mapping) else None
     return url is not None and url == media["video"].url
-
-
-def make_provider(name: str, **client_kwargs: Any) -> Provider:
-    """A provider adapter with a client configured from ``client_kwargs`` and the environment."""
-    if name == "kling":
-        from preflight.client import KlingClient
-
-        return KlingProvider(KlingClient(**client_kwargs))
-    if name == "wavespeed":
-        from preflight.client import WaveSpeedClient
-
-        return WaveSpeedProvider(WaveSpeedClient(**client_kwargs))
-    raise ConfigError(f"unknown provider {name!r}")

@@ -11,22 +11,33 @@ Every call goes through :func:`run` (encode to a file, with progress) or :func:`
   can never become an option or a protocol, and a playlist disguised as ``.mp4`` cannot make FFmpeg
   open other files;
 - start the child in its own session (a terminal's Ctrl-C reaches preflight, which then kills it)
-  and kill it in ``finally`` whatever happens;
+  and kill it in ``finally`` whatever happens; on Linux the child also dies with preflight when
+  nothing runs a ``finally`` (``kill -9`` of preflight or of its process group): it is started with
+  ``PR_SET_PDEATHSIG`` = SIGKILL (see :class:`_Spawner` for why one long-lived thread starts it);
 - raise :class:`~preflight.model.errors.FFmpegError` carrying the argv and the tail of stderr, and
-  :class:`~preflight.model.errors.FFmpegTimeoutError` past the time limit.
+  :class:`~preflight.model.errors.FFmpegTimeoutError` past the time limit; every message names the
+  binary and its version (:func:`_named`), since the FFmpeg on PATH may not be the bundled one.
 
 Output files are written through :class:`TempOutput`: a temp file beside the target that is moved
-into place with ``os.replace`` only when the caller commits, and removed otherwise.
+into place with ``os.replace`` only when the caller commits, and removed otherwise. Its name
+carries the owner (pid and start time, :mod:`preflight.toolchain.leftovers`), and entering a
+``TempOutput`` removes the temp files a killed preflight left in that folder.
 """
 
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import contextlib
+import ctypes
+import ctypes.util
 import functools
 import logging
 import os
+import queue
+import re
 import shlex
+import signal
 import subprocess
 import sys
 import threading
@@ -35,10 +46,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
 
+from preflight.model.atomic import move_into_place
 from preflight.model.errors import FFmpegError, FFmpegTimeoutError, FixError
-from preflight.toolchain.binaries import ffmpeg_path
+from preflight.toolchain.binaries import ffmpeg, ffmpeg_path
+from preflight.toolchain.leftovers import OWNER_PATTERN, owner_tag, sweep
 
 __all__ = [
     "INPUT_OPTIONS",
@@ -56,6 +69,7 @@ __all__ = [
     "run",
     "run_argv",
     "stream",
+    "sweep_temp_outputs",
     "temp_path_for",
 ]
 
@@ -94,9 +108,29 @@ def input_args(path: str | os.PathLike[str]) -> list[str]:
 
 
 def temp_path_for(target: str | os.PathLike[str]) -> Path:
-    """Where the output for ``target`` is written before it is verified (deterministic)."""
+    """Where this process writes the output for ``target`` before it is verified.
+
+    ``.STEM.preflight-tmp-<pid>x<start>.SUFFIX``: the same for one process, never shared by two,
+    and removable by a later run once its owner is gone (:func:`sweep_temp_outputs`).
+    """
     target = Path(target)
-    return target.with_name(f".{target.stem}{TEMP_MARK}{target.suffix}")
+    return target.with_name(f".{target.stem}{TEMP_MARK}-{owner_tag()}{target.suffix}")
+
+
+_TEMP_OUTPUT = r"\..*" + re.escape(TEMP_MARK) + "-" + OWNER_PATTERN + r"(\.[^.]*)?"
+
+
+def sweep_temp_outputs(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove temp outputs in ``folder`` left by preflight processes that no longer run."""
+    removed = sweep(folder, _TEMP_OUTPUT)
+    for path in removed:
+        log.info("removed %s, left by a preflight that was killed", path)
+    return removed
+
+
+def _named(message: str) -> str:
+    """``message`` with the FFmpeg that was run: ``... [/usr/bin/ffmpeg (FFmpeg 6.1.1)]``."""
+    return f"{message} [{ffmpeg().label}]"
 
 
 def full_argv(args: Sequence[str]) -> list[str]:
@@ -172,15 +206,94 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
 
 
+PR_SET_PDEATHSIG = 1
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    """libc's ``prctl`` (resolved before any fork, so the child only calls it), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        function: Callable[..., int] = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    return function
+
+
+def _die_with_parent(prctl: Callable[..., int], parent: int) -> Callable[[], None]:
+    def arm() -> None:  # runs in the child between fork and exec: keep it to two calls
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the line above: do not run on
+            os._exit(1)
+
+    return arm
+
+
+class _Spawner:
+    """Starts every FFmpeg child from one thread that lives as long as the process.
+
+    ``PR_SET_PDEATHSIG`` fires when the *thread* that forked the child ends, not the process: a
+    child started from a fix worker or a frame-reading thread would be killed as soon as that
+    thread finished, while preflight still needs it. Forking from this one daemon thread ties
+    the children to the process itself. (A fork child of preflight, such as a process-pool
+    worker, gets its own spawner.)
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: queue.SimpleQueue[
+            tuple[list[str], dict[str, Any], concurrent.futures.Future[subprocess.Popen[bytes]]]
+        ] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def popen(self, argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+        prctl = _prctl()
+        if prctl is None:
+            return subprocess.Popen(argv, **kwargs)
+        with self._lock:
+            if self._thread is None or self._pid != os.getpid():
+                self._jobs = queue.SimpleQueue()
+                self._pid = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._serve, args=(self._jobs, prctl), name="ffmpeg-spawner", daemon=True
+                )
+                self._thread.start()
+            jobs = self._jobs
+        done: concurrent.futures.Future[subprocess.Popen[bytes]] = concurrent.futures.Future()
+        jobs.put((argv, kwargs, done))
+        return done.result()
+
+    @staticmethod
+    def _serve(
+        jobs: queue.SimpleQueue[
+            tuple[list[str], dict[str, Any], concurrent.futures.Future[subprocess.Popen[bytes]]]
+        ],
+        prctl: Callable[..., int],
+    ) -> None:
+        while True:
+            argv, kwargs, done = jobs.get()
+            arm = _die_with_parent(prctl, os.getpid())
+            try:
+                done.set_result(subprocess.Popen(argv, preexec_fn=arm, **kwargs))
+            except BaseException as exc:  # noqa: BLE001 - the caller raises it
+                done.set_exception(exc)
+
+
+_SPAWNER = _Spawner()
+
+
 def _spawn(argv: list[str], *, stdout: int) -> subprocess.Popen[bytes]:
     log.info("ffmpeg: %s", shlex.join(argv))
     # Checking for cancellation and registering the child under one lock: cancel_all either
     # sees this child or this call sees the cancellation, never neither.
     with _ACTIVE_LOCK:
         if _CANCELLED.is_set():
-            raise FFmpegError("FFmpeg was cancelled", argv=argv)
+            raise FFmpegError(_named("FFmpeg was cancelled"), argv=argv)
         try:
-            proc = subprocess.Popen(
+            proc = _SPAWNER.popen(
                 argv,
                 stdin=subprocess.DEVNULL,
                 stdout=stdout,
@@ -188,7 +301,7 @@ def _spawn(argv: list[str], *, stdout: int) -> subprocess.Popen[bytes]:
                 start_new_session=True,  # Ctrl-C goes to preflight, which kills the child itself
             )
         except OSError as exc:
-            raise FFmpegError(f"could not start FFmpeg: {exc}", argv=argv) from exc
+            raise FFmpegError(_named(f"could not start FFmpeg: {exc}"), argv=argv) from exc
         _ACTIVE.add(proc)
     return proc
 
@@ -279,15 +392,17 @@ def run(
     stderr_tail = "\n".join(tail)
     if watchdog.fired.is_set():
         raise FFmpegTimeoutError(
-            f"FFmpeg took longer than {timeout:g} s and was stopped",
+            _named(f"FFmpeg took longer than {timeout:g} s and was stopped"),
             argv=argv,
             stderr_tail=stderr_tail,
         )
     if _CANCELLED.is_set():  # even a run that finished: its output must not be used
-        raise FFmpegError("FFmpeg was cancelled", argv=argv, stderr_tail=stderr_tail)
+        raise FFmpegError(_named("FFmpeg was cancelled"), argv=argv, stderr_tail=stderr_tail)
     if returncode != 0:
         raise FFmpegError(
-            f"FFmpeg failed with exit status {returncode}", argv=argv, stderr_tail=stderr_tail
+            _named(f"FFmpeg failed with exit status {returncode}"),
+            argv=argv,
+            stderr_tail=stderr_tail,
         )
     return RunResult(argv=tuple(argv), elapsed=elapsed, stderr_tail=stderr_tail)
 
@@ -339,12 +454,14 @@ def stream(
         stderr_tail = "\n".join(tail)
         if watchdog.fired.is_set():
             raise FFmpegTimeoutError(
-                f"FFmpeg took longer than {timeout:g} s and was stopped",
+                _named(f"FFmpeg took longer than {timeout:g} s and was stopped"),
                 argv=argv,
                 stderr_tail=stderr_tail,
             )
         raise FFmpegError(
-            f"FFmpeg failed with exit status {returncode}", argv=argv, stderr_tail=stderr_tail
+            _named(f"FFmpeg failed with exit status {returncode}"),
+            argv=argv,
+            stderr_tail=stderr_tail,
         )
 
 
@@ -415,10 +532,11 @@ class TempOutput:
     def __enter__(self) -> TempOutput:
         if not self.target.parent.is_dir():
             raise FixError(f"output folder does not exist: {self.target.parent}")
+        sweep_temp_outputs(self.target.parent)
         return self
 
     def commit(self) -> Path:
-        os.replace(self.path, self.target)
+        move_into_place(self.path, self.target)
         self.committed = True
         return self.target
 

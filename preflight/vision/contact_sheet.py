@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from preflight.model.atomic import atomic_open, shared_perms
 from preflight.model.errors import ConfigError
 from preflight.vision.analysis import FaceAnalysis
 from preflight.vision.detector import require_vision
@@ -113,22 +113,9 @@ def write_contact_sheet(
         raise ConfigError(f"cannot encode the contact sheet for {path}")
     target = os.path.abspath(os.fspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(
-            dir=os.path.dirname(target), prefix=f".{os.path.basename(target)}.", suffix=".part"
-        )
+        # mkstemp makes 0600; a picture is for sharing
+        with atomic_open(target, "wb", perms=shared_perms()) as fh:
+            fh.write(encoded.tobytes())
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(encoded.tobytes())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a picture is for sharing
-        os.replace(tmp, target)
-    except BaseException as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        raise
     return target

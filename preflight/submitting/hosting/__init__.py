@@ -9,7 +9,8 @@ Three ways, picked by the provider and the user's options:
 - :mod:`preflight.submitting.hosting.inline`: audio inlined as raw base64 for Kling's
   ``audio_file``.
 
-Uploads are content-addressed: :func:`host_file` keeps, in the ledger, which content (sha256)
+Uploads are content-addressed: :func:`host_file` keeps, in the ledger's file
+(`preflight.submitting.caches.UploadCache`), which content (sha256)
 is already at which place with which URL until when, and does not upload it again while the URL
 stays valid for at least ``min_valid`` seconds more.
 """
@@ -62,13 +63,16 @@ def host_file(
     min_valid: float = DEFAULT_MIN_VALID,
 ) -> Hosted:
     """A URL for ``path`` at ``host``: a still-valid cached one, else a fresh upload (recorded)."""
-    sha256 = ledger.file_sha256(path)
+    from preflight.submitting.caches import HashCache, UploadCache
+
+    sha256 = HashCache(ledger).sha256(path)
+    uploads = UploadCache(ledger)
     with _lock_for(sha256, host.target):  # a batch uploads shared content once, not N times
-        cached = ledger.cached_upload(sha256, host.target, min_valid=min_valid)
+        cached = uploads.get(sha256, host.target, min_valid=min_valid)
         if cached is not None:
             return Hosted(cached[0], cached[1], cached=True)
         hosted = host.upload(Path(path), sha256=sha256)
-        ledger.record_upload(sha256, host.target, hosted.url, hosted.expires_at)
+        uploads.put(sha256, host.target, hosted.url, hosted.expires_at)
         return hosted
 
 

@@ -1,0 +1,140 @@
+"""The wait and download steps (``submitted`` → ``processing`` → ``succeeded`` → ``done``)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from preflight.model.atomic import atomic_open
+from preflight.model.errors import (
+    APIConnectionError,
+    RateLimitError,
+    ServerError,
+    TaskFailedError,
+)
+from preflight.submitting.download import download
+from preflight.submitting.ledger import JobRecord, JobStatus, Lease
+from preflight.submitting.model import JobResult, Outcome, SubmitRequest
+from preflight.submitting.providers import Provider
+from preflight.submitting.steps.base import StepBase
+
+if TYPE_CHECKING:
+    from preflight.client.models import Task
+
+__all__ = ["Finishing", "deliver"]
+
+
+class Finishing(StepBase):
+    """Wait for the task, download its result, or report how another process finished it."""
+
+    def _wait(
+        self,
+        request: SubmitRequest,
+        provider: Provider,
+        record: JobRecord,
+        lease: Lease,
+        task_id: str,
+    ) -> JobRecord | JobResult:
+        job = record.job_id
+        started = time.monotonic()
+        self.emit("wait", "start", f"waiting for task {task_id}", job, task_id=task_id)
+        last = [record.status]
+
+        def on_update(task: Task) -> None:
+            status = task.status.value
+            mapped = {
+                "submitted": JobStatus.SUBMITTED,
+                "processing": JobStatus.PROCESSING,
+            }.get(status)
+            if mapped is not None and mapped is not last[0]:
+                self.ledger.update(lease, status=mapped)
+                last[0] = mapped
+            self.emit(
+                "wait",
+                "progress",
+                f"task {task_id}: {status}",
+                job,
+                task_id=task_id,
+                status=status,
+                elapsed=round(time.monotonic() - started, 1),
+            )
+
+        try:
+            task = provider.wait(task_id, timeout=request.timeout, on_update=on_update)
+        except TaskFailedError as exc:
+            reason = exc.message
+            self.ledger.update(lease, status=JobStatus.FAILED, error=reason)
+            self.emit("wait", "fail", f"task {task_id} failed: {reason}", job, task_id=task_id)
+            return self._result(request, self.ledger.get(job), Outcome.FAILED, reason=reason)
+        except (APIConnectionError, ServerError, RateLimitError) as exc:
+            reason = f"gave up waiting: {exc}"
+            self.emit(
+                "wait",
+                "fail",
+                f"{reason}; `preflight resume {job}` continues",
+                job,
+                task_id=task_id,
+            )
+            return self._result(request, self.ledger.get(job), Outcome.TIMED_OUT, reason=reason)
+        url = task.video_url
+        if not url:
+            reason = f"task {task_id} succeeded without a result video"
+            self.ledger.update(lease, status=JobStatus.FAILED, error=reason)
+            return self._result(request, self.ledger.get(job), Outcome.FAILED, reason=reason)
+        self.emit("wait", "done", f"task {task_id} succeeded", job, task_id=task_id)
+        return self.ledger.update(lease, status=JobStatus.SUCCEEDED, result_url=url)
+
+    def _download(
+        self, request: SubmitRequest, record: JobRecord, lease: Lease, out: Path, resumed: bool
+    ) -> JobResult:
+        job = record.job_id
+        assert record.result_url is not None
+        self.emit("download", "start", f"downloading to {out}", job, path=str(out))
+        shown = [-1]
+
+        def progress(done: int, total: int | None) -> None:
+            step = int(done * 10 / total) if total else done // (1 << 20)  # 10 % (or 1 MB) steps
+            if step != shown[0]:
+                shown[0] = step
+                size = (
+                    f"{done / 1e6:.1f} of {total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+                )
+                self.emit("download", "progress", f"downloading: {size}", job, bytes=done,
+                          total=total)  # fmt: skip
+
+        download(record.result_url, out, on_progress=progress)
+        self.emit(
+            "download",
+            "done",
+            f"downloaded {out.stat().st_size} bytes",
+            job,
+            path=str(out),
+            bytes=out.stat().st_size,
+        )
+        record = self.ledger.update(lease, status=JobStatus.DONE, result_path=str(out))
+        self.emit("done", "done", f"result at {out}", job, output=str(out), task_id=record.task_id)
+        return self._result(request, record, Outcome.DONE, output=out, resumed=resumed)
+
+    def _finished(self, request: SubmitRequest, record: JobRecord, out: Path) -> JobResult:
+        """The result of a job another process finished."""
+        if record.status is JobStatus.DONE and record.result_path:
+            output = deliver(Path(record.result_path), out)
+            self.emit("done", "done", f"result at {output}", record.job_id, output=str(output))
+            return self._result(request, record, Outcome.DONE, output=output, resumed=True)
+        outcome = {
+            JobStatus.REJECTED: Outcome.REJECTED,
+            JobStatus.CANCELLED: Outcome.CANCELLED,
+        }.get(record.status, Outcome.FAILED)
+        return self._result(request, record, outcome, reason=record.error, resumed=True)
+
+
+def deliver(result: Path, out: Path) -> Path:
+    """The finished file at ``out`` (copied there, whole, when the job wrote it elsewhere)."""
+    if result.resolve() == out.resolve():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(result, "rb") as source, atomic_open(out) as target:
+        shutil.copyfileobj(source, target)
+    return out
