@@ -252,7 +252,7 @@ def test_check_reports_its_steps(media: Media) -> None:
     preflight.check([media("ok"), media("short")], on_progress=lambda *a: seen.append(a))
     assert seen[:2] == [("probe", 0, 2), ("probe", 2, 2)]
     faces = [s for s in seen if s[0] == "faces"]
-    assert faces == [("faces", 1, 2), ("faces", 2, 2)]
+    assert faces == [("faces", 0, 2), ("faces", 1, 2), ("faces", 2, 2)]  # shown before the first
 
 
 def test_no_progress_reaches_a_pipe(media: Media) -> None:

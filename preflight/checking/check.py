@@ -62,6 +62,7 @@ def check(
     cache: bool = True,
     workers: int | None = None,
     face: bool = True,
+    force_face: bool = False,
     preview: PathLike | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
     **request: Any,
@@ -76,9 +77,11 @@ def check(
     media alone are checked: `media_only`. Raises `ConfigError` for a bad profile, an unknown
     field, a missing jobs file or nothing to check; never for a bad input (that is a finding).
     Face checks (``docs/vision.md``) run only when the profile enables a ``face.*`` rule:
-    ``face=False`` skips them, ``preview`` writes a contact sheet PNG of the sampled frames there
-    (``out-2.png``... for several videos). ``on_progress(step, done, total)`` hears how the
-    long steps advance (``probe``, then ``faces`` once per analysed video), for a live counter.
+    ``face=False`` skips them; a job that already fails an error no fix mends is not analysed
+    (`faces.unusable`) unless ``force_face``; ``preview`` writes a contact sheet PNG of the
+    sampled frames there (``out-2.png``... for several videos). ``on_progress(step, done,
+    total)`` hears how the long steps advance (``probe``, then ``faces`` once per analysed
+    video), for a live counter.
     """
     cfg = resolve_config(config)
     if not isinstance(profile, Profile):
@@ -99,6 +102,7 @@ def check(
         cache=cache,
         workers=workers,
         face=face,
+        force_face=force_face,
         preview=preview,
         on_progress=on_progress,
     )

@@ -6,6 +6,13 @@ OpenCV only then. A URL is analysed from a temporary copy fetched under the same
 caps the probe uses (`fetch_copy`), so a URL is judged like the file it names. Any problem
 (extra missing, video undecodable, a URL that cannot be fetched) becomes a `FaceSkipped` reason
 that the face rules report as an info finding.
+
+Decoding and analysing frames costs far more than everything else a check does, so it is not
+spent where its answer cannot matter: `unusable` names an error no fix mends (no audio stream in
+the job's audio, a duration that cannot be read, a job field the provider refuses), and the
+check then records the skip instead (``force_face`` / ``--face`` analyses anyway). A *fixable*
+error (too short, too large, wrong container) keeps the face checks: whether the clip shows a
+usable face is what says if fixing it is worth an encode and a paid job.
 """
 
 from __future__ import annotations
@@ -13,12 +20,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from preflight.model.errors import FFmpegError, InputError
+from preflight.model.findings import Severity
 from preflight.model.job import Job
 from preflight.model.sources import is_url
 from preflight.vision import DEFAULT_RATE, available
@@ -35,6 +42,7 @@ __all__ = [
     "face_timeline",
     "fetch_copy",
     "preview_path",
+    "unusable",
     "with_face_analysis",
 ]
 
@@ -62,6 +70,23 @@ def face_settings(profile: Profile, config: Config | None = None) -> dict[str, M
         if on:
             enabled[rule_id] = setting.params if setting is not None else get(rule_id).defaults()
     return enabled
+
+
+def unusable(job: Job, profile: Profile, config: Config | None = None) -> str | None:
+    """Why face checks on ``job`` cannot change what happens to it, or None when they can.
+
+    That is so when, before any face analysis, an error-level finding of another rule is not
+    fixable: the job fails whatever the frames show, and no fix will make it pass. The answer
+    is the reason the face rules report (as an info finding) in place of their verdict.
+    """
+    from preflight.checking.evaluate import evaluate
+
+    for finding in evaluate(job, profile, config):
+        if finding.severity is not Severity.ERROR:
+            break  # errors come first
+        if not finding.fixable and finding.rule not in FACE_RULES:
+            return f"the job already fails {finding.rule}, which no fix mends (--face runs them)"
+    return None
 
 
 def preview_path(base: str | os.PathLike[str], index: int, count: int) -> str:
@@ -130,6 +155,8 @@ def _result(
 def fetch_copy(url: str) -> Iterator[str]:
     """A temporary local copy of ``url``, fetched under the probe's caps (`PREFLIGHT_MAX_DOWNLOAD_
     BYTES`, its timeout), removed on exit. Raises `InputError` when it cannot be fetched."""
+    import tempfile  # with shutil, bz2, lzma: only a URL's face check needs it
+
     import httpx
 
     from preflight.probing._remote import TIMEOUT_S, max_download_bytes

@@ -124,6 +124,7 @@ def judge(
     cache: bool = True,
     workers: int | None = None,
     face: bool = True,
+    force_face: bool = False,
     preview: PathLike | None = None,
     on_progress: Progress | None = None,
 ) -> Report:
@@ -131,7 +132,8 @@ def judge(
     judged against that one); every source is probed once, in parallel.
 
     ``on_progress(step, done, total)`` hears how the long steps advance (``probe``, then
-    ``faces`` once per analysed video), for a live counter."""
+    ``faces`` at 0 before the first video is decoded and once per analysed video), for a live
+    counter. ``force_face`` analyses even a job that already fails for good (`faces.unusable`)."""
     from preflight.checking.faces import face_settings, face_timeline, preview_path
 
     tell = on_progress or _silent
@@ -154,7 +156,9 @@ def judge(
         own = _own_profile(p.profile, profiles) if p.profile else profile
         settings = face_settings(own, config)
         if settings and job.video is not None:
-            job = _with_faces(job, own, config, face=face, preview=sheet)
+            if face and analysed == 0:  # the counter shows before the first frames are decoded
+                tell("faces", 0, to_analyse)
+            job = _with_faces(job, own, config, face=face, force=force_face, preview=sheet)
             if face:
                 analysed += 1
                 tell("faces", analysed, to_analyse)
@@ -182,15 +186,23 @@ def _silent(step: str, done: int, total: int) -> None:
 
 
 def _with_faces(
-    job: Job, profile: Profile, config: Config | None, *, face: bool, preview: PathLike | None
+    job: Job,
+    profile: Profile,
+    config: Config | None,
+    *,
+    face: bool,
+    force: bool = False,
+    preview: PathLike | None,
 ) -> Job:
-    """``job`` with its face analysis attached (once: `judge_job` then reuses it)."""
-    from preflight.checking.faces import face_settings, with_face_analysis
+    """``job`` with its face analysis attached (once: `judge_job` then reuses it); for a job that
+    already fails an error no fix mends, the reason it was skipped instead (unless ``force``)."""
+    from preflight.checking.faces import face_settings, unusable, with_face_analysis
 
     settings = face_settings(profile, config)
     if not settings or job.video is None or "face" in job.analysis:
         return job
-    return with_face_analysis(job, settings, enabled=face, preview=preview)
+    skip = unusable(job, profile, config) if face and not force else None
+    return with_face_analysis(job, settings, enabled=face, skip=skip, preview=preview)
 
 
 def _own_profile(name: str, loaded: dict[str, Profile]) -> Profile:

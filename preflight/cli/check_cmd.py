@@ -92,6 +92,12 @@ def pick_format(fmt: str | None) -> str:
 @click.option("--workers", type=click.IntRange(min=1), help="Parallel probes [default: CPUs].")
 @click.option("--config", "config_path", metavar="FILE", help="preflight.toml or pyproject.toml.")
 @click.option("--no-face", "no_face", is_flag=True, help="Skip the face checks (faster).")
+@click.option(
+    "--face",
+    "force_face",
+    is_flag=True,
+    help="Run the face checks even on inputs that already fail for good (skipped by default).",
+)
 @click.option("--preview", metavar="PNG", help="Write a contact sheet of the face check's frames.")
 @click.option("--fix", "then_fix", is_flag=True, help="Then fix failing inputs (`preflight fix`).")
 @click.option(
@@ -124,6 +130,7 @@ def check_command(
     config_path: str | None,
     then_fix: bool,
     no_face: bool = False,
+    force_face: bool = False,
     preview: str | None = None,
     engine: str | None = None,
     scheduler: str | None = None,
@@ -143,10 +150,13 @@ def check_command(
     from preflight.checking.config import load_config
     from preflight.cli.progress import Steps
 
+    if no_face and force_face:
+        raise click.UsageError("--face and --no-face contradict each other: give one")
     if not inputs and jobs is None and not request.get("image"):
         raise click.UsageError("nothing to check: give PATHS, URLS or DIRS, or --jobs FILE")
     config = load_config(config_path)
-    apply_url_timeout(url_timeout)
+    if url_timeout is not None:  # else there is nothing to set, and the URL reader stays unloaded
+        apply_url_timeout(url_timeout)
     try:
         with Steps(enabled=not quiet) as steps:
             run: Any = check
@@ -166,6 +176,7 @@ def check_command(
                 cache=not no_cache,
                 workers=workers,
                 face=not no_face,
+                force_face=force_face,
                 preview=preview,
                 **extra,
                 **request,

@@ -25,6 +25,7 @@ from typing import BinaryIO
 
 from preflight.model.errors import ConfigError, InputError, ProbeError
 from preflight.model.facts import MediaFacts
+from preflight.model.sources import is_url
 from preflight.probing._local import check_path, open_input
 from preflight.probing._parsed import Parsed
 from preflight.probing._sniff import Sniff, sniff
@@ -54,9 +55,9 @@ def probe(
     """Probe one local path or ``http(s)://`` URL. Raises InputError if it is not readable media."""
     name = resolve_backend(backend)
     text = os.fspath(source)
-    from preflight.probing import _remote
+    if is_url(text):  # the remote reader (and its HTTP client) load only for a URL
+        from preflight.probing import _remote
 
-    if _remote.is_url(text):
         return _remote.probe_url(text, backend=name)
     st = check_path(text)
     store = None

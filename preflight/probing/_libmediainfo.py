@@ -16,7 +16,6 @@ looking for numbered siblings (``clip_0001.mp4`` → ``clip_0002.mp4``) as an im
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import importlib.util
 import os
@@ -50,23 +49,34 @@ def _library_paths() -> list[str]:
         if os.path.isfile(shipped):
             paths.append(shipped)
     paths.append("libmediainfo.so.0")
-    found = ctypes.util.find_library("mediainfo")
-    if found:
-        paths.append(found)
     return paths
+
+
+def _found_library() -> str | None:
+    """The system's own lookup (``ldconfig``, ``gcc``: a subprocess), asked only when the usual
+    names did not load: importing `ctypes.util` alone costs a run a few milliseconds."""
+    import ctypes.util
+
+    return ctypes.util.find_library("mediainfo")
 
 
 @functools.cache
 def _library() -> Any:
     """The loaded library with its prototypes declared, or None when there is none to load."""
     for path in _library_paths():
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        _declare(lib)
-        return lib
-    return None
+        if (lib := _load(path)) is not None:
+            return lib
+    found = _found_library()
+    return _load(found) if found else None
+
+
+def _load(path: str) -> Any:
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError:
+        return None
+    _declare(lib)
+    return lib
 
 
 def _declare(lib: Any) -> None:

@@ -14,10 +14,10 @@ anything else (a missing ffprobe) propagates.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 from preflight.model.errors import InputError
 from preflight.model.facts import MediaFacts
+from preflight.model.sources import is_url
 
 __all__ = ["run_many"]
 
@@ -41,12 +41,12 @@ def run_many(
     stats: dict[int, os.stat_result] = {}
     store = None
     if cache:
-        from preflight.probing import _cache, _remote, resolve_backend
+        from preflight.probing import _cache, resolve_backend
         from preflight.probing._local import check_path
 
         store = _cache.open_cache()
         for i, text in enumerate(texts):
-            if _remote.is_url(text):
+            if is_url(text):
                 continue
             try:
                 stats[i] = check_path(text)
@@ -78,5 +78,7 @@ def _probe_all(texts: list[str], backend: str, workers: int | None) -> list[Resu
     count = min(workers or os.cpu_count() or 1, len(texts))
     if count <= 1:
         return [_one(t, backend) for t in texts]
+    from concurrent.futures import ThreadPoolExecutor  # with logging: ~5 ms a run needs not pay
+
     with ThreadPoolExecutor(max_workers=count) as pool:
         return list(pool.map(lambda t: _one(t, backend), texts))

@@ -1,0 +1,33 @@
+"""`preflight check one.mp4 --no-face` pays only for what it uses: a local file never loads the
+URL reader, one file never starts a thread pool, and the library is found without a subprocess.
+Each of these is a few milliseconds of a run that should cost not much more than Python
+importing click (benchmarks/startup.py measures the ratio)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+NOT_NEEDED = (
+    "preflight.probing._remote",  # URLs only
+    "concurrent.futures",  # more than one file only (it brings logging)
+    "tempfile",  # a URL input only (a local copy for the face checks)
+    "ctypes.util",  # only when libmediainfo is not where pymediainfo or the loader put it
+    "httpx",
+    "cv2",
+    "preflight.vision.analysis",
+)
+
+
+def test_one_local_file_loads_nothing_it_does_not_use(media: Callable[[str], Path]) -> None:
+    code = (
+        "import sys\nfrom preflight.cli import main\n"
+        f"try:\n    main(['check', {str(media('short'))!r}, '--no-face', '--no-cache', '-q'])\n"
+        "except SystemExit as exc:\n    assert exc.code in (0, 1), exc.code\n"
+        f"print(sorted(m for m in {NOT_NEEDED!r} if m in sys.modules), file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "short_1s.mp4" in done.stdout  # it did check the file
+    assert done.stderr.strip().splitlines()[-1] == "[]"
