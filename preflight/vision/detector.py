@@ -1,7 +1,10 @@
-"""The CPU face detector: OpenCV's Haar cascade ``haarcascade_frontalface_alt2``.
+"""The CPU face detectors: YuNet (the default) and OpenCV's Haar cascade (for comparison).
 
-The cascade file ships inside the ``opencv-python-headless`` wheel (``cv2.data.haarcascades``), so
-nothing is downloaded at run time. Why this one and not YuNet or MediaPipe: ``docs/vision.md``.
+`YuNetDetector` runs OpenCV Zoo's YuNet model through ``cv2.FaceDetectorYN``: boxes, scores and
+five landmarks (eyes, nose tip, mouth corners). The model file (~230 KB, MIT) ships inside
+preflight as package data (``preflight/vision/models/``), so nothing is downloaded at run time.
+`HaarDetector` (``haarcascade_frontalface_alt2``, inside the ``opencv-python-headless`` wheel) is
+kept for ``benchmarks/face_detectors.py``. Why YuNet: ``docs/vision.md``.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from preflight.errors import PreflightError
 
@@ -17,9 +20,20 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["CASCADE", "Box", "HaarDetector", "VisionUnavailableError", "require_vision"]
+__all__ = [
+    "CASCADE",
+    "YUNET_MODEL",
+    "Box",
+    "Detector",
+    "HaarDetector",
+    "VisionUnavailableError",
+    "YuNetDetector",
+    "require_vision",
+    "yunet_path",
+]
 
 CASCADE = "haarcascade_frontalface_alt2.xml"
+YUNET_MODEL = "face_detection_yunet_2026may.onnx"
 INSTALL_HINT = "install media-preflight[vision]"
 
 
@@ -45,10 +59,25 @@ class Box:
     y: int
     w: int
     h: int
+    score: float | None = None  # the detector's confidence, 0-1 (Haar gives none)
+    # eyes, nose tip, mouth corners as (x, y) in the same pixels; empty when the detector gives
+    # none (Haar). Order: the eye and mouth corner on the image's left first.
+    landmarks: tuple[tuple[float, float], ...] = ()
 
     @property
     def area(self) -> int:
         return self.w * self.h
+
+
+class Detector(Protocol):
+    """What the analysis needs of a face detector."""
+
+    name: str
+    colour: bool  # True: `detect` wants BGR frames (gray ones still work, converted)
+
+    def detect(self, image: npt.NDArray[np.uint8]) -> list[Box]:
+        """Every face in ``image``, largest first."""
+        ...
 
 
 @functools.cache
@@ -76,6 +105,7 @@ class HaarDetector:
     """
 
     name = "opencv-haar-frontalface-alt2"
+    colour = False
 
     def __init__(
         self,
@@ -100,11 +130,87 @@ class HaarDetector:
             maxSize=(largest, largest) if largest else (0, 0),
         )
 
-    def detect(self, gray: npt.NDArray[np.uint8]) -> list[Box]:
-        """Every face found in ``gray`` (2-D uint8), largest first."""
+    def detect(self, image: npt.NDArray[np.uint8]) -> list[Box]:
+        """Every face found in ``image`` (gray or BGR uint8), largest first."""
+        gray = image
+        if image.ndim == 3:
+            gray = require_vision().cvtColor(image, require_vision().COLOR_BGR2GRAY)
         large = max(self.min_size, round(self.large_share * min(gray.shape[:2])))
         found = self._find(gray, large, None)
         if len(found) == 0 and large > self.min_size:
             found = self._find(gray, self.min_size, large + large // 4)
         boxes = [Box(int(x), int(y), int(w), int(h)) for x, y, w, h in found]
         return sorted(boxes, key=lambda b: b.area, reverse=True)
+
+
+def yunet_path() -> str:
+    """The path of the YuNet model file shipped inside preflight."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "models", YUNET_MODEL)
+
+
+class YuNetDetector:
+    """Faces with landmarks in a BGR (or gray) image, largest first: OpenCV Zoo's YuNet.
+
+    ``score`` is the lowest confidence kept. 0.6 keeps every face in the test clips down to
+    ~10 px and nothing on FFmpeg's ``testsrc2`` pattern (``benchmarks/face_detectors.py``);
+    Wav2Lip's S3FD and LatentSync's InsightFace keep faces above 0.5. YuNet finds faces of about
+    10 to 300 px in the image it is given: when a frame whose shorter side is over
+    ``large_side`` px shows none, it looks again at half size, for a face too large for one pass
+    (a close-up filling a 640x360 sample).
+    """
+
+    name = "opencv-yunet-2026may"
+    colour = True
+
+    def __init__(
+        self, *, score: float = 0.6, nms: float = 0.3, top_k: int = 50, large_side: int = 320
+    ) -> None:
+        cv2 = require_vision()
+        path = yunet_path()
+        if not hasattr(cv2, "FaceDetectorYN"):
+            raise VisionUnavailableError(
+                f"OpenCV {cv2.__version__} has no FaceDetectorYN (4.8 or later needed)"
+            )
+        if not os.path.isfile(path):
+            raise VisionUnavailableError(f"the face model {path} is missing from the install")
+        self.score = score
+        self.large_side = large_side
+        self._model = cv2.FaceDetectorYN.create(path, "", (320, 320), score, nms, top_k)
+        self._size = (320, 320)
+
+    def _run(self, bgr: npt.NDArray[np.uint8]) -> Any:
+        size = (int(bgr.shape[1]), int(bgr.shape[0]))
+        if size != self._size:
+            self._model.setInputSize(size)
+            self._size = size
+        _, found = self._model.detect(bgr)
+        return found
+
+    def detect(self, image: npt.NDArray[np.uint8]) -> list[Box]:
+        """Every face found in ``image`` (BGR, or gray: converted), largest first."""
+        cv2 = require_vision()
+        bgr = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        height, width = bgr.shape[:2]
+        found = self._run(bgr)
+        factor = 1.0
+        if found is None and min(height, width) > self.large_side:
+            half = cv2.resize(bgr, (width // 2, height // 2), interpolation=cv2.INTER_AREA)
+            found = self._run(half)
+            factor = width / (width // 2)
+        if found is None:
+            return []
+        boxes = [_yunet_box(row, factor, width, height) for row in found]
+        return sorted((b for b in boxes if b.w > 0 and b.h > 0), key=lambda b: b.area, reverse=True)
+
+
+def _yunet_box(row: Any, factor: float, width: int, height: int) -> Box:
+    """One row of YuNet's output (box, 5 landmarks, score) in ``factor``-scaled pixels, clipped
+    to the ``width`` x ``height`` image (landmarks are not clipped: outside means cut off)."""
+    x, y, w, h = (float(v) * factor for v in row[:4])
+    left, top = max(0, round(x)), max(0, round(y))
+    right, bottom = min(width, round(x + w)), min(height, round(y + h))
+    points = [(float(row[4 + 2 * i]) * factor, float(row[5 + 2 * i]) * factor) for i in range(5)]
+    eyes = sorted(points[0:2])
+    mouth = sorted(points[3:5])
+    landmarks = (eyes[0], eyes[1], points[2], mouth[0], mouth[1])
+    return Box(left, top, right - left, bottom - top, float(row[14]), landmarks)
