@@ -157,13 +157,24 @@ class YuNetDetector:
     10 to 300 px in the image it is given: when a frame whose shorter side is over
     ``large_side`` px shows none, it looks again at half size, for a face too large for one pass
     (a close-up filling a 640x360 sample).
+
+    Speed: when the previous frame's largest face was at least ``half_from`` px, the frame is
+    searched at half size first (a quarter of the work): that face is then still 24 px or more,
+    and any face half its size, the smallest `face.count` counts, still 12 px. Only when the
+    half-size search finds nothing is the full frame searched.
     """
 
     name = "opencv-yunet-2026may"
     colour = True
 
     def __init__(
-        self, *, score: float = 0.6, nms: float = 0.3, top_k: int = 50, large_side: int = 320
+        self,
+        *,
+        score: float = 0.6,
+        nms: float = 0.3,
+        top_k: int = 50,
+        large_side: int = 320,
+        half_from: int | None = 48,
     ) -> None:
         cv2 = require_vision()
         path = yunet_path()
@@ -175,15 +186,20 @@ class YuNetDetector:
             raise VisionUnavailableError(f"the face model {path} is missing from the install")
         self.score = score
         self.large_side = large_side
-        self._model = cv2.FaceDetectorYN.create(path, "", (320, 320), score, nms, top_k)
-        self._size = (320, 320)
+        self.half_from = half_from
+        self._last_side = 0  # shorter side of the largest face in the previous image
+        self._create = functools.partial(
+            cv2.FaceDetectorYN.create, path, "", score_threshold=score, nms_threshold=nms,
+            top_k=top_k,
+        )  # fmt: skip
+        self._models: dict[tuple[int, int], Any] = {}  # one per input size (full, half)
 
     def _run(self, bgr: npt.NDArray[np.uint8]) -> Any:
         size = (int(bgr.shape[1]), int(bgr.shape[0]))
-        if size != self._size:
-            self._model.setInputSize(size)
-            self._size = size
-        _, found = self._model.detect(bgr)
+        model = self._models.get(size)
+        if model is None:
+            model = self._models[size] = self._create(input_size=size)
+        _, found = model.detect(bgr)
         return found
 
     def detect(self, image: npt.NDArray[np.uint8]) -> list[Box]:
@@ -191,16 +207,23 @@ class YuNetDetector:
         cv2 = require_vision()
         bgr = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
         height, width = bgr.shape[:2]
-        found = self._run(bgr)
-        factor = 1.0
-        if found is None and min(height, width) > self.large_side:
-            half = cv2.resize(bgr, (width // 2, height // 2), interpolation=cv2.INTER_AREA)
-            found = self._run(half)
-            factor = width / (width // 2)
+        found, factor = None, 1.0
+        if self.half_from is not None and self._last_side >= self.half_from:
+            found, factor = self._half(bgr)
         if found is None:
-            return []
-        boxes = [_yunet_box(row, factor, width, height) for row in found]
-        return sorted((b for b in boxes if b.w > 0 and b.h > 0), key=lambda b: b.area, reverse=True)
+            found, factor = self._run(bgr), 1.0
+        if found is None and min(height, width) > self.large_side:
+            found, factor = self._half(bgr)
+        boxes = [] if found is None else [_yunet_box(r, factor, width, height) for r in found]
+        boxes = sorted((b for b in boxes if b.w > 0 and b.h > 0), key=lambda b: b.area, reverse=True)
+        self._last_side = min(boxes[0].w, boxes[0].h) if boxes else 0
+        return boxes
+
+    def _half(self, bgr: npt.NDArray[np.uint8]) -> tuple[Any, float]:
+        cv2 = require_vision()
+        height, width = bgr.shape[:2]
+        half = cv2.resize(bgr, (width // 2, height // 2), interpolation=cv2.INTER_AREA)
+        return self._run(half), width / (width // 2)
 
 
 def _yunet_box(row: Any, factor: float, width: int, height: int) -> Box:
