@@ -189,9 +189,7 @@ def main() -> int:
             total += scored
             seen += len(clip_frames)
             per_clip.append(f"{name} {good}/{scored}")
-        print(
-            f"{label:40s} {right / total:7.1%} {1000 * spent / seen:9.1f}  {', '.join(per_clip)}"
-        )
+        print(f"{label:40s} {right / total:7.1%} {1000 * spent / seen:9.1f}  {', '.join(per_clip)}")
     return 0
 
 

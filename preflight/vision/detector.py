@@ -215,7 +215,7 @@ class YuNetDetector:
         if found is None and min(height, width) > self.large_side:
             found, factor = self._half(bgr)
         boxes = [] if found is None else [_yunet_box(r, factor, width, height) for r in found]
-        boxes = sorted((b for b in boxes if b.w > 0 and b.h > 0), key=lambda b: b.area, reverse=True)
+        boxes = sorted((b for b in boxes if b.w > 0 and b.h > 0), key=_area, reverse=True)
         self._last_side = min(boxes[0].w, boxes[0].h) if boxes else 0
         return boxes
 
@@ -224,6 +224,10 @@ class YuNetDetector:
         height, width = bgr.shape[:2]
         half = cv2.resize(bgr, (width // 2, height // 2), interpolation=cv2.INTER_AREA)
         return self._run(half), width / (width // 2)
+
+
+def _area(box: Box) -> int:
+    return box.area
 
 
 def _yunet_box(row: Any, factor: float, width: int, height: int) -> Box:
