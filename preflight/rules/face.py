@@ -270,6 +270,12 @@ def _where(a: FaceAnalysis, face: FaceBox) -> str:
     return "left" if cx < third else "right" if cx > 2 * third else "centre"
 
 
+def _tied(s: FaceSample) -> bool:
+    """The two largest faces of a sample are within 10% of each other's side."""
+    sides = sorted((f.side for f in s.faces), reverse=True)
+    return len(sides) >= 2 and sides[1] >= 0.9 * sides[0]
+
+
 def check_count(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
     """At most ``max`` faces may be visible at once (default 1).
 
@@ -288,11 +294,14 @@ def check_count(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
             return
         crowded = [s for s, f in zip(a.samples, flags, strict=True) if f]
         most = max(_counted(s, params) for s in crowded)
-        largest = max((s.face for s in crowded if s.face), key=lambda f: f.side)
+        largest = max((f for s in crowded for f in s.faces), key=lambda f: f.side)
+        which = f"the largest, {round(largest.side)} px at the {_where(a, largest)} of the frame"
+        if any(_tied(s) for s in crowded):
+            which += " (another face is about as large: it may pick either; crop to one)"
         limit = int(params.get("max", 1))
         yield Violation(
-            f"{most} faces in view (at most {limit} allowed); the provider will use the largest, "
-            f"{round(largest.side)} px at the {_where(a, largest)} of the frame: {_at(spans)}",
+            f"{most} faces in view (at most {limit} allowed); the provider will use {which}: "
+            f"{_at(spans)}",
             most,
             limit,
             False,

@@ -1,11 +1,13 @@
 """Per-sample face measurements of one video, as frozen values the face rules read.
 
-For each sampled frame: every face found (largest first) in display pixels, with the detector's
-score and five landmarks; for the largest face, the mean luminance and contrast (standard
-deviation, 0-255 scale) of its region, its sharpness (variance of the Laplacian of the region
-scaled to a fixed size, so near and far faces compare), its movement since the previous sample
-(centre shift in face sides, relative change of side), its yaw (degrees, from the landmarks) and
-how much detail its mouth region shows against the whole face (low: covered).
+For each sampled frame: every face found in display pixels, with the detector's score and five
+landmarks, the followed face first (the largest, unless one nearly as large stays where the
+previous sample's was: two faces of one size must not read as jumps between them). For that
+face: the mean luminance and contrast (standard deviation, 0-255 scale) of its region, its
+sharpness (variance of the Laplacian of the region scaled to a fixed size, so near and far faces
+compare), its movement since the previous sample (centre shift in face sides, relative change of
+side), its yaw (degrees, from the landmarks) and how much detail its mouth region shows against
+the whole face (low: covered).
 The result goes into ``job.analysis["face"]``; `FaceSkipped` goes there instead when the analysis
 could not run, so the rules say "skipped" rather than pass.
 """
@@ -84,7 +86,8 @@ class FaceBox:
 
 @dataclass(frozen=True, slots=True)
 class FaceSample:
-    """What one sampled frame showed. Measurements are of the largest face; None without one."""
+    """What one sampled frame showed. Measurements are of `face` (the largest, or one nearly as
+    large that stays where the previous sample's was); None without a face."""
 
     index: int
     time: float
@@ -103,7 +106,8 @@ class FaceSample:
 
     @property
     def face(self) -> FaceBox | None:
-        """The largest face, or None."""
+        """The face followed (measured): the largest, or one nearly as large (80%) that is
+        nearer the face followed in the previous sample. None without a face."""
         return self.faces[0] if self.faces else None
 
     def to_dict(self) -> dict[str, Any]:
@@ -235,6 +239,7 @@ def _sample_of(
     frame: Frame, gray: npt.NDArray[np.uint8], boxes: list[Box], geom: SampleGeometry,
     previous: _Previous,
 ) -> FaceSample:  # fmt: skip
+    boxes = _keep_track(boxes, geom, previous.box)
     faces = tuple(_to_display(b, geom) for b in boxes)
     if not faces:
         previous.box = None
@@ -260,6 +265,26 @@ def _sample_of(
         yaw_degrees(face.landmarks),
         m.mouth_detail,
     )
+
+
+TRACK_RATIO = 0.8  # faces this close to the largest one's side may stay the followed face
+
+
+def _keep_track(boxes: list[Box], geom: SampleGeometry, before: FaceBox | None) -> list[Box]:
+    """``boxes`` (largest first) with the face to follow first: the largest, unless another one
+    nearly as large (`TRACK_RATIO`) is nearer the face followed in the previous sample. Two faces
+    of one size otherwise take turns at being "the largest" and read as jumps between them."""
+    if before is None or len(boxes) < 2:
+        return boxes
+    floor = TRACK_RATIO * min(boxes[0].w, boxes[0].h)
+    px, py = before.centre
+
+    def distance(box: Box) -> float:
+        cx, cy = _to_display(box, geom).centre
+        return math.hypot(cx - px, cy - py)
+
+    near = min((b for b in boxes if min(b.w, b.h) >= floor), key=distance)
+    return [near, *(b for b in boxes if b is not near)]
 
 
 def analyse_frames(
