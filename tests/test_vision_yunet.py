@@ -87,14 +87,14 @@ def test_a_large_face_is_searched_at_half_size_next_time() -> None:
     detector = YuNetDetector()
     (first,) = detector.detect(sample)
     (second,) = detector.detect(sample)
-    assert list(detector._models) == [(640, 360), (320, 180)]
+    assert list(detector._models) == [(320, 320), (640, 360), (320, 180)]
     assert contains(second, centre)
     assert abs(second.w - first.w) <= 0.15 * first.w
     # without the shortcut only the full size is ever searched
     exact = YuNetDetector(half_from=None)
     exact.detect(sample)
     exact.detect(sample)
-    assert list(exact._models) == [(640, 360)]
+    assert list(exact._models) == [(320, 320), (640, 360)]
 
 
 class Counting(YuNetDetector):
@@ -122,3 +122,17 @@ def test_detection_work_per_sample_stays_small(face_media: Callable[[str], Path]
     b = analyse(face_media("none"), 1280, 720, detector=none)
     # without a face: a full pass, and a quarter-size one for a face too large for the full pass
     assert none.passes == {(640, 360): len(b.samples), (320, 180): len(b.samples)}
+
+
+def test_a_model_opencv_cannot_read_is_a_vision_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # checks.py turns VisionUnavailableError into a "face checks skipped" finding, never a crash
+    from preflight.vision import detector as module
+    from preflight.vision.detector import VisionUnavailableError
+
+    broken = tmp_path / YUNET_MODEL
+    broken.write_bytes(b"not an onnx file")
+    monkeypatch.setattr(module, "yunet_path", lambda: str(broken))
+    with pytest.raises(VisionUnavailableError, match="could not load the face model"):
+        YuNetDetector()

@@ -193,13 +193,23 @@ class YuNetDetector:
             top_k=top_k,
         )  # fmt: skip
         self._models: dict[tuple[int, int], Any] = {}  # one per input size (full, half)
+        self._load((320, 320))  # a model OpenCV cannot read fails here, not mid-analysis
 
-    def _run(self, bgr: npt.NDArray[np.uint8]) -> Any:
-        size = (int(bgr.shape[1]), int(bgr.shape[0]))
+    def _load(self, size: tuple[int, int]) -> Any:
         model = self._models.get(size)
         if model is None:
-            model = self._models[size] = self._create(input_size=size)
-        _, found = model.detect(bgr)
+            cv2 = require_vision()
+            try:
+                model = self._models[size] = self._create(input_size=size)
+            except cv2.error as exc:
+                raise VisionUnavailableError(
+                    f"OpenCV {cv2.__version__} could not load the face model {yunet_path()}: "
+                    f"{str(exc).strip().splitlines()[-1]}"
+                ) from exc
+        return model
+
+    def _run(self, bgr: npt.NDArray[np.uint8]) -> Any:
+        _, found = self._load((int(bgr.shape[1]), int(bgr.shape[0]))).detect(bgr)
         return found
 
     def detect(self, image: npt.NDArray[np.uint8]) -> list[Box]:
