@@ -419,6 +419,23 @@ def test_face_size_is_judged_after_the_planned_scale() -> None:
     assert failing("face.size", a, SETTINGS["face.size"]) == [True] * 16
 
 
+@pytest.mark.parametrize(
+    ("width", "height"),
+    [(1280, 720), (3840, 2160), (640, 360), (480, 854), (4000, 600), (720, 720), (2160, 3840)],
+)
+def test_the_planned_scale_is_the_fixers(width: int, height: int) -> None:
+    from preflight.fixing.geometry import fit_window
+    from preflight.rules.face import planned_scale
+
+    a = replace(analysis([good(0)]), width=width, height=height)
+    params = {"frame_min": 720, "frame_max": 1920}
+    fixer = fit_window(
+        width, height, min_width=720, max_width=1920, min_height=720, max_height=1920
+    )
+    assert planned_scale(a, params) == pytest.approx(fixer.factor)
+    assert planned_scale(a, {}) == 1.0
+
+
 def test_faces_much_smaller_than_the_largest_are_background() -> None:
     crowd = (FaceBox(500, 100, 200, 200), FaceBox(100, 100, 60, 60), FaceBox(900, 100, 90, 90))
     assert judged([good(i, faces=crowd) for i in range(16)]) == []

@@ -86,10 +86,14 @@ def planned_scale(a: FaceAnalysis, p: Mapping[str, Any]) -> float:
     lo, hi = p.get("frame_min"), p.get("frame_max")
     if lo is None and hi is None:
         return 1.0
-    from preflight.fixing.geometry import fit_window
-
-    found = fit_window(a.width, a.height, min_width=lo, max_width=hi, min_height=lo, max_height=hi)
-    return found.factor
+    # the fixer's arithmetic (fixing.geometry.fit_window), which rules must not import: the
+    # factor closest to 1 that fits both sides, else the one that fits the maxima (padding)
+    w, h = a.width, a.height
+    s_lo = max(lo / w, lo / h) if lo else 0.0
+    s_hi = min(hi / w, hi / h) if hi else math.inf
+    if s_lo <= s_hi + 1e-9:
+        return float(min(max(1.0, s_lo), s_hi))
+    return float(s_hi)
 
 
 def _too_small(a: FaceAnalysis, s: FaceSample, p: Mapping[str, Any]) -> bool:
