@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from fixtures.faces import portrait  # noqa: E402
-from preflight.tools import ffmpeg_path  # noqa: E402
+from preflight.toolchain.binaries import ffmpeg_path  # noqa: E402
 from preflight.vision.analysis import analyse  # noqa: E402
 from preflight.vision.detector import HaarDetector  # noqa: E402
 from preflight.vision.sampler import DEFAULT_RATE, geometry, sample  # noqa: E402

@@ -27,9 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from preflight.ffmpeg_runner import input_args, run
 from preflight.fixing import FixOptions, fix
-from preflight.profiles import load_profile
+from preflight.rules.profiles import load_profile
+from preflight.toolchain.runner import input_args, run
 
 
 def make_source(path: Path, size: str, seconds: float, fmt: str, noise: int = 0) -> Path:

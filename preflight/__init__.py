@@ -3,7 +3,7 @@
 The library API, one function per step (each also a CLI command)::
 
     preflight.probe(path) -> MediaFacts            # preflight.probing
-    preflight.check(inputs, profile=...) -> Report # preflight.checking
+    preflight.check(inputs, profile=...) -> Report # preflight.checking.check
     preflight.plan_fix(...) / preflight.fix(...)   # preflight.fixing
     preflight.submit(...) -> JobResult             # preflight.submitting
 
@@ -17,16 +17,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from preflight.checking import check
-    from preflight.errors import PreflightError
-    from preflight.facts import AudioStream, ImageInfo, MediaFacts, VideoStream
-    from preflight.findings import Finding, Severity
+    from preflight.checking.check import check
     from preflight.fixing import FixOptions, FixPlan, FixResult, fix, plan_fix
-    from preflight.job import Job
+    from preflight.model.errors import PreflightError
+    from preflight.model.facts import AudioStream, ImageInfo, MediaFacts, VideoStream
+    from preflight.model.findings import Finding, Severity
+    from preflight.model.job import Job
+    from preflight.model.profile import Profile
     from preflight.probing import probe, probe_many
-    from preflight.profile import Profile
-    from preflight.profiles import load_profile
     from preflight.report import Report
+    from preflight.rules.profiles import load_profile
     from preflight.submitting import JobResult, submit
 
 __all__ = [
@@ -53,27 +53,27 @@ __all__ = [
     "submit",
 ]
 
-__version__ = "0.1.0"
+from preflight.model.version import __version__ as __version__
 
 _HOME = {
-    "check": "preflight.checking",
-    "PreflightError": "preflight.errors",
-    "AudioStream": "preflight.facts",
-    "ImageInfo": "preflight.facts",
-    "MediaFacts": "preflight.facts",
-    "VideoStream": "preflight.facts",
-    "Finding": "preflight.findings",
-    "Severity": "preflight.findings",
+    "check": "preflight.checking.check",
+    "PreflightError": "preflight.model.errors",
+    "AudioStream": "preflight.model.facts",
+    "ImageInfo": "preflight.model.facts",
+    "MediaFacts": "preflight.model.facts",
+    "VideoStream": "preflight.model.facts",
+    "Finding": "preflight.model.findings",
+    "Severity": "preflight.model.findings",
     "FixOptions": "preflight.fixing",
     "FixPlan": "preflight.fixing",
     "FixResult": "preflight.fixing",
     "fix": "preflight.fixing",
     "plan_fix": "preflight.fixing",
-    "Job": "preflight.job",
+    "Job": "preflight.model.job",
     "probe": "preflight.probing",
     "probe_many": "preflight.probing",
-    "Profile": "preflight.profile",
-    "load_profile": "preflight.profiles",
+    "Profile": "preflight.model.profile",
+    "load_profile": "preflight.rules.profiles",
     "Report": "preflight.report",
     "JobResult": "preflight.submitting",
     "submit": "preflight.submitting",
@@ -90,4 +90,6 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    """The public API only: what `__all__` names, and the version (not this module's helpers,
+    nor the subpackages an import happened to load)."""
+    return sorted({*__all__, "__version__"})

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from preflight.engine import evaluate
-from preflight.facts import AudioStream, ImageInfo, MediaFacts, VideoStream
-from preflight.findings import Finding
-from preflight.job import Job
-from preflight.profile import Profile
-from preflight.profiles import load_profile
+from preflight.checking.evaluate import evaluate
+from preflight.model.facts import AudioStream, ImageInfo, MediaFacts, VideoStream
+from preflight.model.findings import Finding
+from preflight.model.job import Job
+from preflight.model.profile import Profile
+from preflight.rules.profiles import load_profile
 
 
 def video(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from preflight.profile import Profile
+from preflight.model.profile import Profile
 
 
 @dataclass(frozen=True)

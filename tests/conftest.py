@@ -50,18 +50,18 @@ def ffprobe_bin() -> str:
 @pytest.fixture(scope="session", autouse=True)
 def _ffprobe_for_backend(ffprobe_bin: str) -> Iterator[None]:
     """Let preflight's ffprobe backend find the test ffprobe when none is on PATH."""
-    from preflight import tools
+    from preflight.toolchain import binaries
 
     old = os.environ.get("PREFLIGHT_FFPROBE")
     if shutil.which("ffprobe") is None:
         os.environ["PREFLIGHT_FFPROBE"] = ffprobe_bin
-    tools.find_ffprobe.cache_clear()
+    binaries.find_ffprobe.cache_clear()
     yield
     if old is None:
         os.environ.pop("PREFLIGHT_FFPROBE", None)
     else:
         os.environ["PREFLIGHT_FFPROBE"] = old
-    tools.find_ffprobe.cache_clear()
+    binaries.find_ffprobe.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -113,10 +113,10 @@ def face_job(face_media: Callable[[str], Path]) -> Callable[[str], object]:
 
     Analysed once per session, with the kling-lipsync profile's face settings.
     """
-    from preflight.job import Job
+    from preflight.checking.faces import face_settings, with_face_analysis
+    from preflight.model.job import Job
     from preflight.probing import probe
-    from preflight.profiles import load_profile
-    from preflight.vision.checks import face_settings, with_face_analysis
+    from preflight.rules.profiles import load_profile
 
     settings = face_settings(load_profile("kling-lipsync"))
     made: dict[str, object] = {}

@@ -374,14 +374,14 @@ def test_ffprobe_backend_gives_the_same_verdicts(media: Media) -> None:
 
 
 def test_missing_ffprobe_is_a_usage_error(media: Media, monkeypatch: pytest.MonkeyPatch) -> None:
-    from preflight import tools
+    from preflight.toolchain import binaries
 
     monkeypatch.setenv("PREFLIGHT_FFPROBE", "/nonexistent/ffprobe")
-    tools.find_ffprobe.cache_clear()
+    binaries.find_ffprobe.cache_clear()
     try:
         result = run(media("ok"), *TEXT, "--backend", "ffprobe", "--no-cache")
     finally:
-        tools.find_ffprobe.cache_clear()
+        binaries.find_ffprobe.cache_clear()
     assert result.exit_code == 2, result.output
     assert "ffprobe not found" in result.output
 
@@ -439,7 +439,7 @@ def test_urls_are_checked_and_a_dead_url_is_a_finding(media: Media, tmp_path: Pa
 
 
 def test_library_rejects_unknown_request_fields(media: Media) -> None:
-    from preflight.errors import ConfigError
+    from preflight.model.errors import ConfigError
 
     with pytest.raises(ConfigError, match="unknown request field"):
         preflight.check([media("ok")], voice="x")

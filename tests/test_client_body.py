@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from preflight.client._kling import lip_sync_body, round_speed
-from preflight.errors import InvalidRequestError
+from preflight.model.errors import InvalidRequestError
 
 VIDEO = "http://127.0.0.1/clip.mp4"
 

@@ -19,7 +19,7 @@ from preflight.client import (
     WaveSpeedClient,
 )
 from preflight.client._auth import KlingAuth
-from preflight.errors import (
+from preflight.model.errors import (
     AccountError,
     APIConnectionError,
     APIError,

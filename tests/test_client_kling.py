@@ -21,7 +21,7 @@ import pytest
 
 from preflight.client import AsyncKlingClient, KlingClient, RetryPolicy, Task, TaskStatus
 from preflight.client.models import TaskKind
-from preflight.errors import (
+from preflight.model.errors import (
     AccountError,
     APITimeoutError,
     AuthenticationError,

@@ -19,7 +19,7 @@ from preflight.client._policy import (
     certainly_not_started,
     is_ambiguous,
 )
-from preflight.errors import (
+from preflight.model.errors import (
     AccountError,
     AuthenticationError,
     ConcurrencyLimitError,

@@ -14,7 +14,7 @@ import pytest
 
 from preflight.client import KlingClient, RetryPolicy
 from preflight.client._kling import SETTLE_DELAY
-from preflight.errors import APIConnectionError, APIError, APITimeoutError, ServerError
+from preflight.model.errors import APIConnectionError, APIError, APITimeoutError, ServerError
 
 NOW = 1_760_000_000.0
 ACCESS = "ak-recovery-0123456789"

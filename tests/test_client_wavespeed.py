@@ -27,7 +27,7 @@ from preflight.client import (
     verify_webhook,
 )
 from preflight.client.models import TaskKind
-from preflight.errors import (
+from preflight.model.errors import (
     APIConnectionError,
     InvalidRequestError,
     ServerError,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from preflight.config import Config, find_config, load_config
-from preflight.errors import ConfigError
-from preflight.findings import Severity
+from preflight.checking.config import Config, find_config, load_config
+from preflight.model.errors import ConfigError
+from preflight.model.findings import Severity
 
 
 def test_preflight_toml_found_upward(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -105,6 +105,6 @@ def test_profile_path_is_relative_to_the_config_file(
     monkeypatch.chdir(sub)
     config = load_config()
     assert config.profile == str(tmp_path / "ci" / "mine.toml")
-    from preflight.profiles import load_profile
+    from preflight.rules.profiles import load_profile
 
     assert load_profile(config.profile).id == "mine"

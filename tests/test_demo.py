@@ -9,7 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from preflight.checking import check
+from preflight.checking.check import check
 
 # run the CLI with the optional and test-only packages made unimportable: a plain
 # `pip install .` has none of them
@@ -43,8 +43,11 @@ def test_demo_runs_end_to_end_on_a_plain_install(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     result = tmp_path / "demo" / "sample.lipsync.mp4"
     assert proc.stdout.strip().splitlines()[0] == str(result)
-    for step in ("video.container", "video.duration", "fix: fixed the video", "task", "done"):
+    for step in ("video.container", "video.duration", "fix: fixed the video", "task", "downloaded"):
         assert step in proc.stderr
+    assert proc.stdout.count(str(result)) == 1  # the result is named once, not three times
+    assert "result at" not in proc.stderr
+    assert "lip-synced clip is at" not in proc.stdout + proc.stderr
     # what the demo produced passes the profile it was checked against
     report = check(
         [result], profile="kling-lipsync", text="hi", voice_id="genshin_klee2",

@@ -7,11 +7,11 @@ from types import MappingProxyType
 import pytest
 from _facts import run, text_job, video
 
-from preflight.config import Config, RuleOverride
-from preflight.engine import evaluate, is_ok
-from preflight.findings import Finding, Severity
-from preflight.job import Job
-from preflight.profiles import load_profile
+from preflight.checking.config import Config, RuleOverride
+from preflight.checking.evaluate import evaluate, is_ok
+from preflight.model.findings import Finding, Severity
+from preflight.model.job import Job
+from preflight.rules.profiles import load_profile
 from preflight.rules.registry import UnknownRuleError, get
 
 

@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-from preflight.engine import evaluate
-from preflight.facts import MediaFacts, VideoStream
-from preflight.findings import Finding, Severity
-from preflight.job import Job
-from preflight.profiles import load_profile
+from preflight.checking.evaluate import evaluate
+from preflight.checking.faces import FACE_RULES, face_settings, with_face_analysis
+from preflight.model.facts import MediaFacts, VideoStream
+from preflight.model.findings import Finding, Severity
+from preflight.model.job import Job
 from preflight.rules.face import SKIPPED, failing, runs, sample_failures
+from preflight.rules.profiles import load_profile
 from preflight.vision.analysis import FaceAnalysis, FaceBox, FaceSample, FaceSkipped
-from preflight.vision.checks import FACE_RULES, face_settings, with_face_analysis
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE = load_profile("kling-lipsync")
@@ -284,7 +284,7 @@ def test_no_analysis_when_the_profile_enables_no_face_rule() -> None:
 def test_a_config_can_switch_face_rules_off_or_on() -> None:
     from types import MappingProxyType
 
-    from preflight.config import Config, RuleOverride
+    from preflight.checking.config import Config, RuleOverride
 
     off = Config(rules=MappingProxyType({r: RuleOverride(enabled=False) for r in FACE_RULES}))
     assert face_settings(PROFILE, off) == {}
@@ -305,7 +305,7 @@ def test_without_the_vision_extra_face_rules_are_skipped(face_media: Callable[[s
         sys.modules["cv2"] = None  # what an install without media-preflight[vision] looks like
         import preflight.vision
         assert not preflight.vision.available()
-        from preflight.checking import check
+        from preflight.checking.check import check
         report = check([{str(face_media("still"))!r}], "kling-lipsync", text="hello",
                        voice_id="genshin_klee2", voice_language="en", cache=False)
         (result,) = report.results
@@ -345,7 +345,7 @@ def test_no_face_never_imports_opencv(face_media: Callable[[str], Path]) -> None
     script = textwrap.dedent(
         f"""
         import sys
-        from preflight.checking import check
+        from preflight.checking.check import check
         check([{str(face_media("still"))!r}], "kling-lipsync", face=False, cache=False)
         check([{str(face_media("still"))!r}], "kling-image2video", cache=False)
         print(sorted(m for m in ("cv2", "numpy") if m in sys.modules))

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from preflight import ffmpeg_runner as runner
-from preflight.errors import FFmpegError, FFmpegTimeoutError
+from preflight.model.errors import FFmpegError, FFmpegTimeoutError
+from preflight.toolchain import runner
 
 LAVFI = ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=2"]
 

@@ -21,8 +21,8 @@ from _independent import assert_passes, read
 from click.testing import CliRunner
 
 from preflight.cli import main
-from preflight.ffmpeg_runner import temp_path_for
-from preflight.profiles import load_profile
+from preflight.rules.profiles import load_profile
+from preflight.toolchain.runner import temp_path_for
 
 FAST = ["--preset", "ultrafast", "--no-quality"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from preflight.facts import VideoStream
 from preflight.fixing.geometry import ceil_even, fit_window, floor_even
 from preflight.fixing.planner import scale_flags
+from preflight.model.facts import VideoStream
 
 WINDOW = {"min_width": 720, "max_width": 1920, "min_height": 720, "max_height": 1920}
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from _independent import assert_passes, assert_reencoded, read
 
-from preflight.ffmpeg_runner import temp_path_for
 from preflight.fixing import FixOptions, Strategy, fix, fix_pair
-from preflight.profile import Profile
-from preflight.profiles import load_profile
+from preflight.model.profile import Profile
+from preflight.rules.profiles import load_profile
+from preflight.toolchain.runner import temp_path_for
 
 FAST = FixOptions(preset="ultrafast", quality=False)
 
@@ -247,7 +247,7 @@ def test_start_end_window_is_frame_accurate(
 ) -> None:
     import numpy as np
 
-    from preflight.ffmpeg_runner import read_frames
+    from preflight.toolchain.runner import read_frames
 
     src, out = media("long"), tmp_path / "window.mp4"
     options = FixOptions(preset="ultrafast", quality=False, start=5.0, end=8.0, crf=10)

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from preflight.facts import AudioStream, MediaFacts, VideoStream
-from preflight.findings import Finding, Severity
 from preflight.fixing.graph import encode_args
 from preflight.fixing.plan import FixOptions, FixPlan, Strategy
 from preflight.fixing.planner import Capabilities, plan
 from preflight.fixing.verify import check_facts
-from preflight.profile import Profile
-from preflight.profiles import load_profile
+from preflight.model.facts import AudioStream, MediaFacts, VideoStream
+from preflight.model.findings import Finding, Severity
+from preflight.model.profile import Profile
+from preflight.rules.profiles import load_profile
 
 
 @pytest.fixture(scope="module")

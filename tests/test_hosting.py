@@ -11,11 +11,11 @@ import boto3
 import httpx
 import pytest
 
-from preflight.errors import ConfigError, HostingError
-from preflight.hosting import host_file
-from preflight.hosting.inline import inline_base64
-from preflight.hosting.s3 import S3Host, parse_s3_url
-from preflight.ledger import Ledger, file_sha256
+from preflight.model.errors import ConfigError, HostingError
+from preflight.submitting.hosting import host_file
+from preflight.submitting.hosting.inline import inline_base64
+from preflight.submitting.hosting.s3 import S3Host, parse_s3_url
+from preflight.submitting.ledger import Ledger, file_sha256
 
 
 class Clock:

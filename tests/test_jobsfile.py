@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from preflight.errors import ConfigError
-from preflight.jobsfile import read_jobs_file
-from preflight.sources import is_url
+from preflight.checking.jobsfile import read_jobs_file
+from preflight.model.errors import ConfigError
+from preflight.model.sources import is_url
 
 
 def test_lines_are_parsed_and_bad_ones_kept_as_errors(tmp_path: Path) -> None:

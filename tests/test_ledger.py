@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from preflight.errors import LedgerError
-from preflight.ledger import JobStatus, Ledger, default_ledger_path, file_sha256, job_key
+from preflight.model.errors import LedgerError
+from preflight.submitting.ledger import JobStatus, Ledger, default_ledger_path, file_sha256, job_key
 
 PARAMS = {"text": "hello", "voice_id": "uk_man2", "voice_language": "en", "voice_speed": 1.0}
 INPUTS = {"video": {"sha256": "a" * 64}}
@@ -277,7 +277,7 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
 _CONTENDER = textwrap.dedent(
     """
     import os, sys
-    from preflight.ledger import JobStatus, Ledger, job_key
+    from preflight.submitting.ledger import JobStatus, Ledger, job_key
     ledger = Ledger(sys.argv[1], lease_seconds=5)
     key = job_key("kling", "lip-sync", {"text": "race"}, {"video": {"sha256": "b" * 64}})
     sys.stdin.readline()  # the start gun
@@ -329,7 +329,7 @@ def test_processes_racing_for_one_job_create_once(tmp_path: Path) -> None:
 _HOLDER = textwrap.dedent(
     """
     import sys
-    from preflight.ledger import Ledger, job_key
+    from preflight.submitting.ledger import Ledger, job_key
     ledger = Ledger(sys.argv[1], lease_seconds=3600)
     key = job_key("kling", "lip-sync", {"text": "dies"}, {})
     record, lease = ledger.open_job(key, name="d", provider="kling", endpoint="lip-sync",
@@ -392,7 +392,7 @@ def test_close_all_closes_every_threads_connection(tmp_path: Path) -> None:
 _OPEN_AT = textwrap.dedent(
     """
     import sys, time
-    from preflight.ledger import Ledger
+    from preflight.submitting.ledger import Ledger
     start = float(sys.argv[2])
     while time.time() < start:
         pass

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from preflight.errors import ConfigError, InputError
-from preflight.facts import MediaFacts
+from preflight.model.errors import ConfigError, InputError
+from preflight.model.facts import MediaFacts
 from preflight.probing import probe, probe_many
 
 Media = Callable[[str], Path]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from preflight.errors import InputError
-from preflight.facts import MediaFacts
+from preflight.model.errors import InputError
+from preflight.model.facts import MediaFacts
 from preflight.probing import _cache, probe, probe_many
 
 Media = Callable[[str], Path]

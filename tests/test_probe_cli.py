@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from preflight import tools
 from preflight.cli import main
 from preflight.probing import _cache
+from preflight.toolchain import binaries
 
 Media = Callable[[str], Path]
 
@@ -80,7 +80,7 @@ def test_unreadable_inputs_exit_1_without_traceback(
     [
         ((), "Missing argument"),
         (("--backend", "vlc", "x.mp4"), "Invalid value for '--backend'"),
-        (("--format", "xml", "x.mp4"), "Invalid value for '--format'"),
+        (("--format", "xml", "x.mp4"), "Invalid value for '-f' / '--format'"),
         (("--workers", "0", "x.mp4"), "Invalid value for '--workers'"),
     ],
 )
@@ -111,12 +111,12 @@ def test_missing_ffprobe_is_a_clear_error(
 ) -> None:
     monkeypatch.setenv("PREFLIGHT_FFPROBE", str(tmp_path / "no-ffprobe-here"))
     monkeypatch.setenv("PATH", str(tmp_path))
-    tools.find_ffprobe.cache_clear()
+    binaries.find_ffprobe.cache_clear()
     try:
         code, _, err = _run("--backend", "ffprobe", "--no-cache", str(media("ok")))
     finally:
         monkeypatch.undo()
-        tools.find_ffprobe.cache_clear()
+        binaries.find_ffprobe.cache_clear()
     assert code == 2
     assert "ffprobe not found" in err
     assert "Traceback" not in err
@@ -136,7 +136,7 @@ def test_unloadable_libmediainfo_is_a_tool_problem_not_an_input_problem(
     media: Media, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A broken install must say so once, not call every file unreadable."""
-    from preflight.errors import ToolNotFoundError
+    from preflight.model.errors import ToolNotFoundError
     from preflight.probing import _mediainfo, probe
 
     monkeypatch.setattr(_mediainfo, "_library_loads", lambda: False)

@@ -15,8 +15,8 @@ from urllib.parse import unquote
 
 import pytest
 
-from preflight.errors import InputError
-from preflight.facts import MediaFacts
+from preflight.model.errors import InputError
+from preflight.model.facts import MediaFacts
 from preflight.probing import probe, probe_many
 
 Media = Callable[[str], Path]

@@ -6,18 +6,20 @@ from pathlib import Path
 
 import pytest
 
-from preflight.errors import ConfigError
-from preflight.findings import Severity
-from preflight.profiles import list_profiles, load_profile
+from preflight.model.errors import ConfigError
+from preflight.model.findings import Severity
+from preflight.rules.profiles import list_profiles, load_profile
 from preflight.rules.registry import RULES
 
-SHIPPED = [
+SUBMIT = [  # profiles of the providers preflight submits to
     "kling-advanced-lipsync",
     "kling-image2video",
     "kling-lipsync",
     "wavespeed-kling-lipsync-a2v",
     "wavespeed-kling-lipsync-t2v",
 ]
+PEERS = ["fal-latentsync", "heygen-lipsync", "sync-lipsync-2", "videoretalk"]  # check/fix only
+SHIPPED = sorted(SUBMIT + PEERS)
 
 
 def test_list_profiles() -> None:
@@ -28,7 +30,7 @@ def test_list_profiles() -> None:
 def test_every_shipped_limit_names_its_source(name: str) -> None:
     profile = load_profile(name)
     assert profile.id == name
-    assert profile.provider in {"kling", "wavespeed"}
+    assert profile.provider in {"kling", "wavespeed", "sync", "heygen", "fal", "alibaba"}
     assert profile.endpoint.startswith("POST /")
     for rule_id, setting in profile.rules.items():
         if setting.enabled and setting.params and rule_id != "input.readable":

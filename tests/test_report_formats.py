@@ -10,7 +10,7 @@ from types import MappingProxyType
 import pytest
 from _facts import video
 
-from preflight.findings import Finding, Severity
+from preflight.model.findings import Finding, Severity
 from preflight.report import Report, Result, render
 from preflight.report.github import escape_data, escape_property
 

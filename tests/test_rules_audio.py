@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from _facts import audio, audio_job, only, rules_of, video
 
-from preflight.findings import Severity
+from preflight.model.findings import Severity
 
 
 def test_baseline_audio_job_passes() -> None:

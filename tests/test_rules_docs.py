@@ -8,8 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from preflight.cli import main
-from preflight.profiles import list_profiles
 from preflight.rules.docs import registry_markdown
+from preflight.rules.profiles import list_profiles
 from preflight.rules.registry import RULES
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "check.md"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from _facts import image, only, rules_of
 
-from preflight.job import Job
+from preflight.model.job import Job
 
 P = "kling-image2video"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from _facts import audio, only, rules_of, text_job
 
-from preflight.findings import Severity
+from preflight.model.findings import Severity
 
 
 @pytest.mark.parametrize(
@@ -121,7 +121,7 @@ def test_wavespeed_t2v_refuses_audio() -> None:
 def test_prompt_length(length: int, fails: bool) -> None:
     from _facts import image
 
-    from preflight.job import Job
+    from preflight.model.job import Job
 
     job = Job(name="i", image=image(), prompt="字" * length, negative_prompt="no")
     assert bool(only(job, "prompt.length", "kling-image2video")) is fails
@@ -134,7 +134,7 @@ def test_media_the_endpoint_does_not_take() -> None:
 
     (f,) = only(text_job(image=image()), "job.inputs")
     assert f.message == "this endpoint takes no image"
-    from preflight.job import Job
+    from preflight.model.job import Job
 
     found = only(
         Job(name="i", image=image(), video=text_job().video), "job.inputs", "kling-image2video"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from _facts import only, rules_of, run, text_job, video
 
-from preflight.findings import Severity
+from preflight.model.findings import Severity
 
 
 def test_baseline_job_passes() -> None:

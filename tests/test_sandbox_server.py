@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from preflight.cli import main
-from preflight.errors import ConfigError
+from preflight.model.errors import ConfigError
 from preflight.sandbox import Sandbox, SandboxConfig
 
 

@@ -14,11 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from preflight.cli import main
+from preflight.cli.demo import SandboxHost
 from preflight.cli.submit_cmd import Display
 from preflight.client import KlingClient, WaveSpeedClient
-from preflight.demo import SandboxHost
-from preflight.errors import ConfigError
-from preflight.ledger import JobStatus, Ledger
+from preflight.model.errors import ConfigError
 from preflight.probing import probe
 from preflight.sandbox import Sandbox, SandboxConfig
 from preflight.submitting import (
@@ -30,6 +29,7 @@ from preflight.submitting import (
     Submitter,
     submit,
 )
+from preflight.submitting.ledger import JobStatus, Ledger
 
 Media = Callable[[str], Path]
 TEXT = {"text": "Hello from the tests", "voice_id": "genshin_klee2", "face": False}

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from preflight.ledger import JobStatus, Ledger
 from preflight.sandbox import Sandbox, SandboxConfig
 from preflight.submitting.download import part_path
+from preflight.submitting.ledger import JobStatus, Ledger
 
 Media = Callable[[str], Path]
 

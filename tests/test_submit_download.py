@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from preflight.errors import APIError
+from preflight.model.errors import APIError
 from preflight.sandbox import Sandbox
 from preflight.submitting.download import download, part_path
 

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from preflight.cli import main
-from preflight.errors import ConfigError
+from preflight.model.errors import ConfigError
 from preflight.vision.analysis import FaceAnalysis, FaceSample, analyse_with_frames
 from preflight.vision.contact_sheet import (
     COLUMNS,

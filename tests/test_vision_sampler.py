@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from preflight.errors import FFmpegError
+from preflight.model.errors import FFmpegError
 from preflight.vision.sampler import DEFAULT_MAX_SIDE, DEFAULT_RATE, geometry, sample
 
 

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from preflight.checking.faces import face_settings, with_face_analysis
 from preflight.cli import main
-from preflight.errors import FixError
-from preflight.job import Job
+from preflight.fixing.face_window import FaceWindow, face_window, stretches
+from preflight.model.errors import FixError
+from preflight.model.job import Job
 from preflight.probing import probe
-from preflight.profiles import load_profile
+from preflight.rules.profiles import load_profile
 from preflight.vision.analysis import FaceAnalysis, FaceBox, FaceSample
-from preflight.vision.checks import face_settings, with_face_analysis
-from preflight.vision.window import FaceWindow, face_window, stretches
 
 PROFILE = load_profile("kling-lipsync")
 SETTINGS = face_settings(PROFILE)

@@ -16,7 +16,7 @@ import json, site, sys
 sys.path.insert(0, sys.argv[1])
 site.addsitedir(sys.argv[2])
 import preflight
-from preflight.profiles import list_profiles, load_profile, profiles_dir
+from preflight.rules.profiles import list_profiles, load_profile, profiles_dir
 assert preflight.__file__.startswith(sys.argv[1]), preflight.__file__
 names = list_profiles()
 loaded = {n: load_profile(n) for n in names}

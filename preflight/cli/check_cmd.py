@@ -12,11 +12,12 @@ from typing import Any
 
 import click
 
-from preflight.errors import ConfigError, ToolNotFoundError
+from preflight.cli import examples
+from preflight.model.errors import ConfigError, ToolNotFoundError
 
 __all__ = ["check_command", "write_atomic"]
 
-FORMAT_NAMES = ["text", "json", "junit", "sarif", "github"]
+FORMAT_NAMES = ["text", "json", "junit", "sarif", "github", "html"]
 
 
 def write_atomic(path: str, data: str) -> None:
@@ -52,7 +53,14 @@ def pick_format(fmt: str | None) -> str:
     return "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
 
 
-@click.command("check")
+@click.command(
+    "check",
+    epilog=examples(
+        "preflight check clip.mp4",
+        "preflight check videos/ --format html -o report.html",
+        'preflight check clip.mp4 --text "Hello" --voice-id genshin_klee2 --voice-language en',
+    ),
+)
 @click.argument("inputs", nargs=-1, metavar="[PATHS|URLS|DIRS]...")
 @click.option(
     "-p",
@@ -78,7 +86,8 @@ def pick_format(fmt: str | None) -> str:
     "--format",
     "fmt",
     type=click.Choice(FORMAT_NAMES),
-    help="Output format [default: text; github when GITHUB_ACTIONS=true].",
+    help="Output format [default: text; github when GITHUB_ACTIONS=true]; html: one page "
+    "with each input's frames and face timeline.",
 )
 @click.option("-o", "--output", metavar="FILE", help="Write the report here (atomically).")
 @click.option("--strict", is_flag=True, help="Warnings fail too.")
@@ -95,6 +104,7 @@ def pick_format(fmt: str | None) -> str:
 @click.option("--no-face", "no_face", is_flag=True, help="Skip the face checks (faster).")
 @click.option("--preview", metavar="PNG", help="Write a contact sheet of the face check's frames.")
 @click.option("--fix", "then_fix", is_flag=True, help="Then fix failing inputs (`preflight fix`).")
+@click.option("-q", "--quiet", is_flag=True, help="No live progress on the terminal.")
 @click.pass_context
 def check_command(
     ctx: click.Context,
@@ -114,52 +124,70 @@ def check_command(
     then_fix: bool,
     no_face: bool = False,
     preview: str | None = None,
+    quiet: bool = False,
     **request: Any,
 ) -> None:
     """Check media (and the job's text, voice or audio) against a provider profile.
 
     Exit status: 0 everything passes; 1 an input breaks an error-level rule or cannot be read
     (warnings too with --strict); 2 usage or configuration error. With --fix, failing inputs are
-    then fixed beside themselves (NAME.fixed.mp4) and the status is the fix's: 0 when all were.
+    then fixed beside themselves (NAME.fixed.mp4) and the status is the fix's: 0 when all were;
+    an input whose NAME.fixed.* is newer than it and passes is not encoded again.
     """
-    from preflight.checking import check
-    from preflight.config import load_config
-    from preflight.report import render
+    from preflight.checking.check import check
+    from preflight.checking.config import load_config
+    from preflight.cli.progress import Steps
 
     if not inputs and jobs is None and not request.get("image"):
         raise click.UsageError("nothing to check: give PATHS, URLS or DIRS, or --jobs FILE")
     config = load_config(config_path)
     try:
-        report = check(
-            inputs,
-            profile or config.profile or "kling-lipsync",
-            jobs=jobs,
-            include=include,
-            exclude=exclude,
-            config=config,
-            strict=strict,
-            backend=backend,
-            cache=not no_cache,
-            workers=workers,
-            face=not no_face,
-            preview=preview,
-            **request,
-        )
+        with Steps(enabled=not quiet) as steps:
+            report = check(
+                inputs,
+                profile or config.profile or "kling-lipsync",
+                jobs=jobs,
+                include=include,
+                exclude=exclude,
+                config=config,
+                strict=strict,
+                backend=backend,
+                cache=not no_cache,
+                workers=workers,
+                face=not no_face,
+                preview=preview,
+                on_progress=steps,
+                **request,
+            )
     except ToolNotFoundError as exc:  # e.g. --backend ffprobe with no ffprobe: a usage problem
         raise ConfigError(str(exc)) from exc
     chosen = pick_format(fmt)
     if output:
-        write_atomic(output, render(report, chosen))
+        write_atomic(output, _rendered(report, chosen))
         if chosen != "text":
-            click.echo(render(report, "text", color=_tty(sys.stderr)), err=True, nl=False)
+            click.echo(_rendered(report, "text", color=_tty(sys.stderr)), err=True, nl=False)
     else:
         color = chosen == "text" and _tty(sys.stdout)
-        click.echo(render(report, chosen, color=color), nl=False, color=color)
+        click.echo(_rendered(report, chosen, color=color), nl=False, color=color)
     if then_fix and not report.ok:
         from preflight.cli.fix_cmd import fix_failing
 
-        ctx.exit(fix_failing(report, profile or config.profile or "kling-lipsync", config))
+        chosen_profile = profile or config.profile or "kling-lipsync"
+        ctx.exit(fix_failing(report, chosen_profile, config, quiet=quiet, face=not no_face))
     ctx.exit(report.exit_code)
+
+
+def _rendered(report: Any, fmt: str, *, color: bool = False) -> str:
+    """``report`` in ``fmt``; for html, with each input's thumbnail strip (FFmpeg runs here)."""
+    from preflight.report import render
+
+    if fmt != "html":
+        return render(report, fmt, color=color)
+    from preflight.report.html import render as render_html
+    from preflight.report.thumbnails import report_thumbnails
+
+    thumbs = report_thumbnails((r.name, r.facts) for r in report.results)
+    return render_html(report, thumbs=thumbs)
 
 
 def _tty(stream: Any) -> bool:

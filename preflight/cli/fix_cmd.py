@@ -10,19 +10,29 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shlex
 import signal
 import sys
 from collections.abc import Sequence
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
 import click
 
-__all__ = ["fix_command", "render_plan", "render_result"]
+from preflight.cli import examples
+from preflight.cli.fix_render import render_plan, render_result
+
+__all__ = ["fix_command"]
 
 
-@click.command("fix")
+@click.command(
+    "fix",
+    epilog=examples(
+        "preflight fix clip.mp4",
+        "preflight fix videos/ --out-dir fixed/ --format html > fixes.html",
+        "preflight fix clip.mp4 --dry-run",
+    ),
+)
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-o", "--output", metavar="OUT", help="Output file (one input only).")
 @click.option("--out-dir", metavar="DIR", help="Write outputs here (compliant inputs are skipped).")
@@ -62,17 +72,25 @@ __all__ = ["fix_command", "render_plan", "render_result"]
     "-f",
     "--format",
     "fmt",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "html"]),
     default="text",
     show_default=True,
+    help="How results are printed; html: one page with before/after frames (redirect it).",
 )
 @click.option("--jobs", type=click.IntRange(min=1), help="Inputs fixed at once [default: CPUs].")
 @click.option("--preset", default="fast", show_default=True, help="libx264 preset.")
-@click.option("--crf", type=click.IntRange(0, 51), default=20, show_default=True)
+@click.option(
+    "--crf",
+    type=click.IntRange(0, 51),
+    default=20,
+    show_default=True,
+    help="libx264 quality of re-encodes (lower: better and larger).",
+)
 @click.option("--no-quality", is_flag=True, help="Skip the SSIM measurement of re-encodes.")
 @click.option("--timeout", type=click.FloatRange(min=1), help="Seconds per FFmpeg run.")
 @click.option("--config", "config_path", metavar="FILE", help="preflight.toml or pyproject.toml.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every FFmpeg command line to stderr.")
+@click.option("-q", "--quiet", is_flag=True, help="No live progress on the terminal.")
 @click.pass_context
 def fix_command(
     ctx: click.Context,
@@ -97,19 +115,22 @@ def fix_command(
     config_path: str | None,
     verbose: bool = False,
     face_window: bool = False,
+    quiet: bool = False,
 ) -> None:
     """Fix INPUT... so it passes the profile, with the cheapest FFmpeg operation that works.
 
     Containers are remuxed without re-encoding when the codecs allow it; anything else is one
     re-encode pass (trim, extend, scale, pad or crop, tone-map, compress to size). Every output
-    is probed and checked against the same profile before it is moved into place.
+    is probed and checked against the same profile before it is moved into place. A directory
+    INPUT stands for the media files inside it (as `preflight check DIR` finds them).
     """
-    from preflight.config import load_config
+    from preflight.checking.config import load_config
     from preflight.fixing import FixOptions, fix_many, fix_pair, plan_fix, plan_pair
-    from preflight.profiles import load_profile
+    from preflight.rules.profiles import load_profile
 
     if output and out_dir:
         raise click.UsageError("give -o/--output or --out-dir, not both")
+    inputs = _expand(inputs)
     if verbose:
         _log_commands()
     if output and len(inputs) > 1:
@@ -143,7 +164,7 @@ def fix_command(
         "out_dir": out_dir,
     }
     if face_window:
-        from preflight.vision.cli import fix_face_windows
+        from preflight.cli.face_window import fix_face_windows
 
         if start is not None or end is not None:
             raise click.UsageError("--face-window chooses --start/--end itself: give neither")
@@ -161,30 +182,35 @@ def fix_command(
                 click.echo(render_plan(plan))
         ctx.exit(0 if all(p.strategy.value != "unfixable" for p in plans) else 1)
 
-    show_progress = len(inputs) == 1 and fmt == "text"
+    from preflight.cli.progress import Progress
+
+    show_progress = len(inputs) == 1 and fmt == "text" and not quiet
+    bar = Progress(len(inputs), "fixing", enabled=len(inputs) > 1 and not quiet)
 
     def done(result: Any) -> None:
         if fmt == "text":
-            click.echo(render_result(result))
+            bar.line(render_result(result))
+        bar.advance()
 
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` cleans up like Ctrl-C
     try:
-        if audio is not None:
-            del common["threads"]
-            results = list(
-                fix_pair(inputs[0], audio, output=output, show_progress=show_progress, **common)
-            )
-            for result in results:
-                done(result)
-        else:
-            results = fix_many(
-                list(inputs),
-                jobs=workers,
-                on_done=done,
-                output=output,
-                show_progress=show_progress,
-                **common,
-            )
+        with bar:
+            if audio is not None:
+                del common["threads"]
+                results = list(
+                    fix_pair(inputs[0], audio, output=output, show_progress=show_progress, **common)
+                )
+                for result in results:
+                    done(result)
+            else:
+                results = fix_many(
+                    list(inputs),
+                    jobs=workers,
+                    on_done=done,
+                    output=output,
+                    show_progress=show_progress,
+                    **common,
+                )
     except KeyboardInterrupt:
         click.secho(
             "preflight fix: interrupted; FFmpeg was stopped, its temp output removed, and no "
@@ -201,9 +227,32 @@ def fix_command(
                 {"results": [r.to_dict() for r in results], "summary": _summary(results)}, indent=2
             )
         )
+    elif fmt == "html":
+        from preflight.report.html import render_fix
+        from preflight.report.thumbnails import fix_frames
+
+        click.echo(render_fix(results, frames=fix_frames(results)), nl=False)
     else:
         click.echo(_summary_line(results))
     ctx.exit(0 if all(r.ok for r in results) else 1)
+
+
+def _expand(inputs: Sequence[str]) -> tuple[str, ...]:
+    """``inputs`` with each directory replaced by the media files inside it (sorted)."""
+    from preflight.checking.check import DEFAULT_INCLUDE, OWN_OUTPUTS, walk
+
+    expanded: list[str] = []
+    for item in inputs:
+        if not os.path.isdir(item):
+            expanded.append(item)
+            continue
+        files, problems = walk(item, DEFAULT_INCLUDE["video"], (), skip=OWN_OUTPUTS)
+        for _, message in problems:
+            click.echo(f"preflight fix: {message}", err=True)
+        if not files and not problems:
+            raise click.UsageError(f"directory {item} has no video files to fix")
+        expanded += files
+    return tuple(expanded)
 
 
 def _log_commands() -> None:
@@ -237,53 +286,9 @@ def _summary_line(results: Sequence[Any]) -> str:
     return f"summary: {', '.join(parts) or 'nothing to do'} ({counts['total']} inputs): {verdict}"
 
 
-def render_plan(plan: Any) -> str:
-    """A plan as text: strategy, target, numbered steps, warnings and the exact command lines."""
-    head = f"{plan.source}: {plan.strategy.value}"
-    if plan.target:
-        head += f" -> {plan.target}"
-    lines = [head]
-    if plan.reason:
-        lines.append(f"  {plan.reason}")
-    for n, step in enumerate(plan.steps, 1):
-        rule = f" [{step.rule}]" if step.rule else ""
-        lines.append(f"  {n}. {step.kind}: {step.reason}{rule}")
-    lines += [f"  warning: {w}" for w in plan.warnings]
-    if plan.compress:
-        lines.append("  (re-measured after encoding; retried at a lower bit rate if still over)")
-    lines += [f"  $ {shlex.join(cmd)}" for cmd in plan.commands]
-    return "\n".join(lines)
-
-
-def render_result(result: Any) -> str:
-    """One input's outcome as text: status, output, what moved, quality, warnings."""
-    target = f" -> {result.output}" if result.output else ""
-    lines = [f"{result.source}{target}: {result.status} ({result.message}, {result.elapsed:.1f} s)"]
-    plan = result.plan
-    if plan is not None and result.status == "fixed":
-        lines += [f"  {s.kind}: {s.reason}" for s in plan.steps]
-    for change in result.changes:
-        lines.append(f"  {change.key}: {_show(change.before)} -> {_show(change.after)}")
-    if result.ssim is not None:
-        lines.append(f"  quality: SSIM {result.ssim:.4f} against the source")
-    if plan is not None:
-        lines += [f"  warning: {w}" for w in plan.warnings]
-    if not result.ok:
-        lines = [click.style(lines[0], fg="red") if _tty() else lines[0], *lines[1:]]
-    return "\n".join(lines)
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.3f}".rstrip("0").rstrip(".")
-    return "-" if value is None else str(value)
-
-
-def _tty() -> bool:
-    return sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
-
-
-def fix_failing(report: Any, profile: str, config: Any) -> int:
+def fix_failing(
+    report: Any, profile: str, config: Any, *, quiet: bool = False, face: bool = True
+) -> int:
     """`preflight check --fix`: fix every failing input of ``report`` beside itself (to stderr).
 
     Returns the exit status: 0 when every failing input was fixed (its output passes), else 1.
@@ -301,12 +306,51 @@ def fix_failing(report: Any, profile: str, config: Any) -> int:
     if not sources:
         click.echo("preflight check --fix: nothing the fixer can change", err=True)
         return 1
+    sources, ready = _already_fixed(sources, profile, config, face=face)
+    for source, target in ready:
+        click.echo(
+            f"{source} -> {target}: already fixed (the output is there and passes)", err=True
+        )
+    if not sources:
+        return 0
+    from preflight.cli.progress import Progress
+
     click.echo(f"preflight check --fix: fixing {len(sources)} input(s)", err=True)
-    results = fix_many(
-        sources,
-        profile=profile,
-        config=config,
-        on_done=lambda r: click.echo(render_result(r), err=True),
-    )
+    with Progress(len(sources), "fixing", enabled=len(sources) > 1 and not quiet) as bar:
+
+        def done(result: Any) -> None:
+            bar.line(render_result(result), err=True)
+            bar.advance()
+
+        results = fix_many(sources, profile=profile, config=config, on_done=done)
     click.echo(_summary_line(results), err=True)
     return 0 if all(r.ok for r in results) else 1
+
+
+def _already_fixed(
+    sources: list[str], profile: str, config: Any, *, face: bool
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Split ``sources`` into those still to fix and (source, output) pairs whose default output
+    (``NAME.fixed.*`` beside it) is newer than the source and passes ``profile``: re-running
+    ``check --fix`` on a folder must not pay for the same encode twice."""
+    from preflight.checking.check import check
+
+    candidates: dict[str, str] = {}
+    for source in sources:
+        path = Path(source)
+        if not path.is_file():
+            continue
+        made = [
+            p
+            for p in sorted(path.parent.glob(f"{glob_escape(path.stem)}.fixed.*"))
+            if not p.name.startswith(".") and p.stat().st_mtime >= path.stat().st_mtime
+        ]
+        if made:
+            candidates[source] = str(made[0])
+    if not candidates:
+        return sources, []
+    report = check(list(candidates.values()), profile, config=config, cache=False, face=face)
+    passing = {r.name for r in report.results if r.ok}
+    ready = [(s, t) for s, t in candidates.items() if t in passing]
+    done = {s for s, _ in ready}
+    return [s for s in sources if s not in done], ready

@@ -12,13 +12,21 @@ from typing import Any
 
 import click
 
-from preflight.errors import ConfigError, InputError, ToolNotFoundError
-from preflight.facts import MediaFacts
+from preflight.cli import examples
+from preflight.model.errors import ConfigError, InputError, ToolNotFoundError
+from preflight.model.facts import MediaFacts
 
 __all__ = ["probe"]
 
 
-@click.command(name="probe")
+@click.command(
+    name="probe",
+    epilog=examples(
+        "preflight probe clip.mp4",
+        "preflight probe clip.mp4 voice.mp3 --format json",
+        "preflight probe https://example.com/clip.mp4 --backend ffprobe",
+    ),
+)
 @click.argument("inputs", nargs=-1, required=True, metavar="PATH_OR_URL...")
 @click.option(
     "--backend",
@@ -28,6 +36,7 @@ __all__ = ["probe"]
     help="auto = MediaInfo in-process; ffprobe needs ffprobe on PATH or $PREFLIGHT_FFPROBE.",
 )
 @click.option(
+    "-f",
     "--format",
     "fmt",
     type=click.Choice(["json", "table"]),

@@ -7,12 +7,20 @@ import threading
 
 import click
 
+from preflight.cli import examples
 from preflight.sandbox import Faults, Sandbox, SandboxConfig
 
 __all__ = ["sandbox"]
 
 
-@click.command("sandbox")
+@click.command(
+    "sandbox",
+    epilog=examples(
+        "preflight sandbox --port 8000",
+        "preflight sandbox --clock-scale 10",
+        "preflight sandbox --fail-every 3 --max-open-tasks 2",
+    ),
+)
 @click.option(
     "--host",
     default="127.0.0.1",

@@ -17,8 +17,9 @@ from typing import Any, TextIO
 
 import click
 
-from preflight.errors import PreflightError
-from preflight.ledger import JobStatus, Ledger
+from preflight.cli import examples
+from preflight.model.errors import PreflightError
+from preflight.submitting.ledger import JobStatus, Ledger
 from preflight.submitting.model import Event, JobResult, Outcome, SubmitRequest
 
 __all__ = ["animate", "demo", "jobs", "resume", "submit"]
@@ -94,6 +95,8 @@ class Display:
         if event.state == "progress":
             self.status(event.message)
             return
+        if event.step == "done" and event.message.startswith("result at"):
+            return  # the result line names the output: once is enough
         if event.step == "check" and event.state == "fail":
             self.line(f"check: {event.message}", fg="yellow")
             for finding in event.data.get("findings", []):
@@ -176,6 +179,7 @@ _COMMON = [
         help="The job ledger (default: in the user data directory; env PREFLIGHT_LEDGER).",
     ),
     click.option(
+        "-f",
         "--format",
         "fmt",
         type=click.Choice(["text", "json"]),
@@ -192,15 +196,26 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-@click.command("submit")
+@click.command(
+    "submit",
+    epilog=examples(
+        "preflight submit clip.mp4 --audio voice.mp3",
+        'preflight submit clip.mp4 --text "Hello" --voice-id genshin_klee2 -o talk.mp4',
+        "preflight submit --jobs jobs.jsonl --concurrency 3",
+    ),
+)
 @click.argument("video", required=False)
 @click.option("--audio", metavar="AUDIO", help="Audio file or URL (audio2video).")
 @click.option("--text", metavar="TEXT", help="Text to speak (text2video); needs --voice-id.")
-@click.option("--voice-id", metavar="V")
+@click.option("--voice-id", metavar="V", help="Voice for --text (`preflight voices` lists them).")
 @click.option("--voice-language", type=click.Choice(["zh", "en"]), help="Default: en.")
 @click.option("--voice-speed", type=float, metavar="S", help="0.8-2.0 (default 1.0).")
 @click.option(
-    "--provider", type=click.Choice(["kling", "wavespeed"]), default="kling", show_default=True
+    "--provider",
+    type=click.Choice(["kling", "wavespeed"]),
+    default="kling",
+    show_default=True,
+    help="Where the job runs: Kling directly, or through WaveSpeedAI.",
 )
 @click.option("--profile", metavar="P", help="Default: the provider's profile for the mode.")
 @click.option(
@@ -217,14 +232,21 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     show_default=True,
     help="Run the profile's face checks (with the vision extra installed).",
 )
-@click.option("--callback-url", metavar="URL")
-@click.option("--external-task-id", metavar="ID")
+@click.option("--callback-url", metavar="URL", help="The provider calls this URL when done.")
+@click.option(
+    "--external-task-id", metavar="ID", help="Your own id for the task (Kling; unique per account)."
+)
 @click.option(
     "--upload-to",
     metavar="s3://BUCKET/PREFIX",
     help="Host local media on S3-compatible storage (AWS_ENDPOINT_URL for others).",
 )
-@click.option("--wait/--no-wait", default=True, show_default=True)
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Wait for the result and download it, or stop once the task is created.",
+)
 @click.option(
     "--timeout",
     type=float,
@@ -233,7 +255,14 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     metavar="SECONDS",
     help="Seconds to wait for the task before giving up (exit 3).",
 )
-@click.option("-o", "--out", metavar="OUT.mp4", help="Default: NAME.lipsync.mp4 beside VIDEO.")
+@click.option(
+    "-o",
+    "--output",
+    "--out",
+    "out",
+    metavar="OUT.mp4",
+    help="Where the result goes [default: NAME.lipsync.mp4 beside VIDEO].",
+)
 @click.option("--new", is_flag=True, help="Start a new job even if this one ran before.")
 @click.option(
     "--jobs",
@@ -248,6 +277,7 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     metavar="N",
     help="Jobs holding a provider slot at once (default: 3 for Kling, 5 WaveSpeed).",
 )
+@click.option("-q", "--quiet", is_flag=True, help="No live progress on the terminal.")
 @_common
 def submit(
     video: str | None,
@@ -255,6 +285,7 @@ def submit(
     concurrency: int | None,
     ledger_path: str | None,
     fmt: str,
+    quiet: bool = False,
     **options: Any,
 ) -> None:
     """Check, fix, host, submit, wait for and download one lip-sync job (or --jobs FILE).
@@ -263,6 +294,7 @@ def submit(
     job instead of creating a second task.
     """
     display = Display(fmt)
+    display.tty = display.tty and not quiet
     if jobs_file is not None:
         if video is not None:
             raise click.UsageError("give VIDEO or --jobs FILE, not both")
@@ -310,12 +342,14 @@ def _batch(
     submitter = _submitter(ledger, display if display.fmt == "json" else quiet)
     submitter.show_progress = False  # parallel fixes would draw over each other
 
+    started = time.monotonic()
+
     def on_result(result: JobResult) -> None:
         done[0] += 1
         display.outcome_line(result)
-        display.status(_bar(done[0], total))
+        display.status(_bar(done[0], total, time.monotonic() - started))
 
-    display.status(_bar(0, total))
+    display.status(_bar(0, total, 0.0))
     with ledger, submitter:
         results = run_batch(submitter, lines, concurrency=limit, on_result=on_result)
     report = summary(results)
@@ -326,9 +360,12 @@ def _batch(
     _exit(batch_exit_code(results))
 
 
-def _bar(done: int, total: int, width: int = 30) -> str:
+def _bar(done: int, total: int, elapsed: float, width: int = 30) -> str:
+    """``[█████·····] 4/10 jobs · 1.2/min · ETA 5:00``: counts, rate and time left."""
+    from preflight.cli.progress import eta_text
+
     filled = int(width * done / total) if total else width
-    return f"[{'█' * filled}{'·' * (width - filled)}] {done}/{total} jobs"
+    return f"[{'█' * filled}{'·' * (width - filled)}] {eta_text(done, total, elapsed, 'jobs')}"
 
 
 def _with(request: SubmitRequest, **changes: Any) -> SubmitRequest:
@@ -337,7 +374,10 @@ def _with(request: SubmitRequest, **changes: Any) -> SubmitRequest:
     return replace(request, **changes)
 
 
-@click.command("jobs")
+@click.command(
+    "jobs",
+    epilog=examples("preflight jobs", "preflight jobs --status unfinished --format json"),
+)
 @click.option(
     "--status",
     "statuses",
@@ -367,11 +407,24 @@ def jobs(statuses: tuple[str, ...], ledger_path: str | None, fmt: str) -> None:
         )
 
 
-@click.command("resume")
+@click.command(
+    "resume",
+    epilog=examples("preflight resume", "preflight resume 3f2a9c --no-wait"),
+)
 @click.argument("job", required=False)
-@click.option("--wait/--no-wait", default=True, show_default=True)
 @click.option(
-    "--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True, metavar="SECONDS"
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Wait for the result and download it, or only look once.",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds to wait for each task before giving up (exit 3).",
 )
 @_common
 def resume(job: str | None, wait: bool, timeout: float, ledger_path: str | None, fmt: str) -> None:
@@ -398,26 +451,73 @@ def resume(job: str | None, wait: bool, timeout: float, ledger_path: str | None,
     _exit(batch_exit_code(results))
 
 
-@click.command("animate")
-@click.argument("image")
-@click.option("--prompt", required=True, metavar="P")
-@click.option("--negative-prompt", metavar="N")
-@click.option("--duration", type=click.Choice(["5", "10"]), default="5", show_default=True)
-@click.option("--mode", type=click.Choice(["std", "pro"]), default="std", show_default=True)
-@click.option("--model", "model_name", metavar="NAME", help="Kling model, e.g. kling-v1-6.")
-@click.option("--audio", metavar="AUDIO")
-@click.option("--text", metavar="TEXT")
-@click.option("--voice-id", metavar="V")
-@click.option("--voice-language", type=click.Choice(["zh", "en"]))
-@click.option("--voice-speed", type=float, metavar="S")
-@click.option("--fix/--no-fix", "fix", default=True, show_default=True)
-@click.option("--face/--no-face", "face", default=True, show_default=True)
-@click.option("--upload-to", metavar="s3://BUCKET/PREFIX")
-@click.option(
-    "--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True, metavar="SECONDS"
+@click.command(
+    "animate",
+    epilog=examples(
+        'preflight animate face.jpg --prompt "a person talking" --audio voice.mp3',
+        'preflight animate face.jpg --prompt "smiling" --text "Hi" --voice-id genshin_klee2',
+        'preflight animate face.jpg --prompt "calm" --audio voice.mp3 --mode pro -o talk.mp4',
+    ),
 )
-@click.option("-o", "--out", metavar="OUT.mp4", help="Default: NAME.lipsync.mp4 beside IMAGE.")
-@click.option("--new", is_flag=True)
+@click.argument("image")
+@click.option("--prompt", required=True, metavar="P", help="What the video should show.")
+@click.option("--negative-prompt", metavar="N", help="What it should not show.")
+@click.option(
+    "--duration",
+    type=click.Choice(["5", "10"]),
+    default="5",
+    show_default=True,
+    help="Seconds of video.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["std", "pro"]),
+    default="std",
+    show_default=True,
+    help="Kling's quality mode (pro costs more).",
+)
+@click.option("--model", "model_name", metavar="NAME", help="Kling model, e.g. kling-v1-6.")
+@click.option("--audio", metavar="AUDIO", help="Audio file or URL to lip-sync to.")
+@click.option("--text", metavar="TEXT", help="Text to speak instead of --audio.")
+@click.option("--voice-id", metavar="V", help="Voice for --text (`preflight voices` lists them).")
+@click.option("--voice-language", type=click.Choice(["zh", "en"]), help="Language of the voice.")
+@click.option("--voice-speed", type=float, metavar="S", help="0.8-2.0 (default 1.0).")
+@click.option(
+    "--fix/--no-fix",
+    "fix",
+    default=True,
+    show_default=True,
+    help="Fix inputs that fail the check (or stop with the report).",
+)
+@click.option(
+    "--face/--no-face",
+    "face",
+    default=True,
+    show_default=True,
+    help="Run the profile's face checks (with the vision extra installed).",
+)
+@click.option(
+    "--upload-to",
+    metavar="s3://BUCKET/PREFIX",
+    help="Host local media on S3-compatible storage (AWS_ENDPOINT_URL for others).",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds to wait for each task before giving up (exit 3).",
+)
+@click.option(
+    "-o",
+    "--output",
+    "--out",
+    "out",
+    metavar="OUT.mp4",
+    help="Where the result goes [default: NAME.lipsync.mp4 beside IMAGE].",
+)
+@click.option("--new", is_flag=True, help="Start a new job even if this one ran before.")
 @_common
 def animate(image: str, ledger_path: str | None, fmt: str, **options: Any) -> None:
     """Make a talking video from IMAGE: image2video with --prompt, then lip-sync it."""
@@ -431,7 +531,10 @@ def animate(image: str, ledger_path: str | None, fmt: str, **options: Any) -> No
     _finish(result)
 
 
-@click.command("demo")
+@click.command(
+    "demo",
+    epilog=examples("preflight demo", "preflight demo --out-dir demo/ --format json"),
+)
 @click.option(
     "--out-dir",
     type=click.Path(file_okay=False),
@@ -439,15 +542,19 @@ def animate(image: str, ledger_path: str | None, fmt: str, **options: Any) -> No
     help="Where the sample, the fixed clip and the result go (default: a new temp dir).",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per event and result.",
 )
 def demo(out_dir: str | None, fmt: str) -> None:
     """Run the whole job on a local sandbox: no keys, no network."""
-    from preflight.demo import run_demo
+    from preflight.cli.demo import run_demo
 
     display = Display(fmt)
     result = run_demo(Path(out_dir) if out_dir else None, display=display)
     display.result(result)
-    if result.ok and fmt == "text":
-        display.line(f"done: the lip-synced clip is at {result.output}", fg="green")
     _finish(result)

@@ -20,7 +20,7 @@ import httpx
 from preflight.client._errors import error_from_envelope
 from preflight.client._policy import Failure, RetryPolicy, is_ambiguous
 from preflight.client.models import Task, TaskStatus
-from preflight.errors import APIConnectionError, APIError, APITimeoutError, TaskFailedError
+from preflight.model.errors import APIConnectionError, APIError, APITimeoutError, TaskFailedError
 
 __all__ = [
     "AmbiguousCreateError",

@@ -1,4 +1,4 @@
-"""Provider business codes -> the exception classes of `preflight.errors`.
+"""Provider business codes -> the exception classes of `preflight.model.errors`.
 
 Kling and WaveSpeed answer with a business ``code`` inside a JSON envelope; the HTTP status alone
 does not say what happened (Kling's 429 covers billing, rate, concurrency and IP policy). The
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from preflight.errors import (
+from preflight.model.errors import (
     AccountError,
     APIError,
     AuthenticationError,

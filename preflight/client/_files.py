@@ -14,7 +14,12 @@ import httpx
 from preflight.client._errors import error_from_envelope
 from preflight.client._policy import Failure, RetryPolicy
 from preflight.client.models import Task
-from preflight.errors import APIConnectionError, APIError, APITimeoutError, InvalidRequestError
+from preflight.model.errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    InvalidRequestError,
+)
 
 __all__ = ["atomic_target", "download_async", "download_sync", "result_url"]
 

@@ -36,7 +36,7 @@ from preflight.client._auth import KlingAuth
 from preflight.client._core import AmbiguousCreateError, Core, Op, Pause
 from preflight.client._policy import Failure, RetryPolicy
 from preflight.client.models import FaceSession, Task, TaskKind
-from preflight.errors import APIError, InvalidRequestError
+from preflight.model.errors import APIError, InvalidRequestError
 
 __all__ = ["DEFAULT_KLING_BASE_URL", "KlingCore", "lip_sync_body"]
 

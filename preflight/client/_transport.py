@@ -74,8 +74,8 @@ class SyncTransport(Generic[CoreT]):
     ) -> Task:
         """Poll until the task ends; return it when it succeeded.
 
-        Raises :class:`~preflight.errors.TaskFailedError` (with the provider's reason) when it
-        failed, and :class:`~preflight.errors.APITimeoutError` after ``timeout`` seconds.
+        Raises :class:`~preflight.model.errors.TaskFailedError` (with the provider's reason) when it
+        failed, and :class:`~preflight.model.errors.APITimeoutError` after ``timeout`` seconds.
         ``on_update`` is called with the task whenever its status or message changes.
         """
         return self._run(self._wait(task, timeout, on_update))

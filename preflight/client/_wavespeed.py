@@ -16,7 +16,7 @@ from typing import Any
 from preflight.client._core import AmbiguousCreateError, Core, Op
 from preflight.client._policy import RetryPolicy
 from preflight.client.models import Task
-from preflight.errors import APIError, InvalidRequestError
+from preflight.model.errors import APIError, InvalidRequestError
 
 __all__ = [
     "AUDIO_TO_VIDEO_MODEL",

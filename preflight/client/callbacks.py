@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from preflight.client.models import Task, TaskKind
-from preflight.errors import InvalidRequestError
+from preflight.model.errors import InvalidRequestError
 
 __all__ = ["WEBHOOK_TOLERANCE", "parse_callback", "verify_webhook"]
 

@@ -27,7 +27,7 @@ from preflight.client._kling import (
 from preflight.client._policy import RetryPolicy
 from preflight.client._transport import AsyncTransport, SyncTransport
 from preflight.client.models import FaceSession, Task, TaskKind, TaskStatus
-from preflight.errors import ConfigError, InvalidRequestError
+from preflight.model.errors import InvalidRequestError, MissingKeyError
 
 __all__ = ["AsyncKlingClient", "KlingClient"]
 
@@ -53,9 +53,11 @@ class _KlingBase:
         access_key = access_key or os.environ.get("KLING_ACCESS_KEY")
         secret_key = secret_key or os.environ.get("KLING_SECRET_KEY")
         if not access_key or not secret_key:
-            raise ConfigError(
+            raise MissingKeyError(
                 "Kling needs an access key and a secret key: pass access_key= and secret_key=, "
-                "or set KLING_ACCESS_KEY and KLING_SECRET_KEY"
+                "or set KLING_ACCESS_KEY and KLING_SECRET_KEY",
+                provider="kling",
+                env=("KLING_ACCESS_KEY", "KLING_SECRET_KEY"),
             )
         base_url = base_url or os.environ.get("KLING_BASE_URL") or DEFAULT_KLING_BASE_URL
         self._core = KlingCore(
@@ -207,7 +209,7 @@ class KlingClient(_KlingBase, SyncTransport[KlingCore]):
     ) -> Task:
         """Start a lip-sync task: a video (URL or Kling id) with text+voice, or with audio.
 
-        Wrong combinations raise :class:`~preflight.errors.InvalidRequestError` before any
+        Wrong combinations raise :class:`~preflight.model.errors.InvalidRequestError` before any
         request. A local ``audio_file`` is sent as raw base64. Never starts two tasks.
         """
         op = self._create_lip_sync(

@@ -26,7 +26,7 @@ from preflight.client._wavespeed import (
 )
 from preflight.client.callbacks import verify_webhook
 from preflight.client.models import Task, TaskKind, TaskStatus
-from preflight.errors import ConfigError
+from preflight.model.errors import MissingKeyError
 
 __all__ = [
     "AUDIO_TO_VIDEO_MODEL",
@@ -52,7 +52,11 @@ class _WaveSpeedBase:
     ) -> None:
         api_key = api_key or os.environ.get("WAVESPEED_API_KEY")
         if not api_key:
-            raise ConfigError("WaveSpeed needs an API key: pass api_key= or set WAVESPEED_API_KEY")
+            raise MissingKeyError(
+                "WaveSpeed needs an API key: pass api_key= or set WAVESPEED_API_KEY",
+                provider="wavespeed",
+                env=("WAVESPEED_API_KEY",),
+            )
         base_url = base_url or os.environ.get("WAVESPEED_BASE_URL") or DEFAULT_WAVESPEED_BASE_URL
         self._core = WaveSpeedCore(api_key, base_url, policy=retry or RetryPolicy(), clock=clock)
 

@@ -7,7 +7,7 @@
     result.ok, result.output, result.changes, result.ssim
 
 `fix` never modifies its input and never leaves a partial output: FFmpeg writes a temp file
-beside the target (`preflight.ffmpeg_runner.temp_path_for`), which is probed and checked against
+beside the target (`preflight.toolchain.runner.temp_path_for`), which is probed and checked against
 the same profile and moved into place only when it passes.
 """
 
@@ -23,9 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from preflight.errors import FFmpegError, InputError, PreflightError
-from preflight.facts import MediaFacts
-from preflight.ffmpeg_runner import (
+from preflight.fixing import planner
+from preflight.fixing.graph import encode_args
+from preflight.fixing.plan import FixOptions, FixPlan, Strategy
+from preflight.fixing.verify import Change, changes, check_facts, errors_in, measure_ssim
+from preflight.model.errors import FFmpegError, InputError, PreflightError
+from preflight.model.facts import MediaFacts
+from preflight.model.findings import Finding
+from preflight.model.profile import Profile
+from preflight.toolchain.runner import (
     TempOutput,
     cancel_all,
     has_filters,
@@ -34,15 +40,9 @@ from preflight.ffmpeg_runner import (
     run_argv,
     temp_path_for,
 )
-from preflight.findings import Finding
-from preflight.fixing import planner
-from preflight.fixing.graph import encode_args
-from preflight.fixing.plan import FixOptions, FixPlan, Strategy
-from preflight.fixing.verify import Change, changes, check_facts, errors_in, measure_ssim
-from preflight.profile import Profile
 
 if TYPE_CHECKING:
-    from preflight.config import Config
+    from preflight.checking.config import Config
 
 __all__ = ["Attempt", "FixResult", "fix", "fix_many", "fix_pair", "plan_fix", "plan_pair"]
 
@@ -101,7 +101,7 @@ class FixResult:
 def _profile(profile: ProfileLike) -> Profile:
     if isinstance(profile, Profile):
         return profile
-    from preflight.profiles import load_profile
+    from preflight.rules.profiles import load_profile
 
     return load_profile(profile)
 

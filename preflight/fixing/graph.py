@@ -12,8 +12,8 @@ from typing import Any
 
 import ffmpeg
 
-from preflight.ffmpeg_runner import INPUT_OPTIONS, input_url
 from preflight.fixing.plan import FixPlan, Strategy, VideoSpec
+from preflight.toolchain.runner import INPUT_OPTIONS, input_url
 
 __all__ = ["encode_args", "reference_video", "ssim_args"]
 

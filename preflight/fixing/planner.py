@@ -19,11 +19,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from preflight.facts import MediaFacts, VideoStream
-from preflight.findings import Finding, Severity
 from preflight.fixing.geometry import fit_window
 from preflight.fixing.plan import AudioSpec, FixOptions, FixPlan, FixStep, Role, Strategy, VideoSpec
-from preflight.profile import Profile
+from preflight.model.facts import MediaFacts, VideoStream
+from preflight.model.findings import Finding, Severity
+from preflight.model.profile import Profile
 
 __all__ = ["Capabilities", "plan", "relevant"]
 

@@ -1,8 +1,8 @@
 """Prove a fix: probe the output, check it against the same profile, say what moved and the cost.
 
 The output is read with `preflight.probing` (the same probe `check` uses) and evaluated with
-`preflight.engine`; only findings the fixer answers for count (`input.*`, and `video.*` or
-`audio.*` by the input's role). Quality is SSIM of the output against the source passed through
+`preflight.checking.evaluate`; only findings the fixer answers for count (`input.*`, and `video.*`
+or `audio.*` by the input's role). Quality is SSIM of the output against the source passed through
 the plan's own timing and geometry, so only the encoding loss is measured.
 """
 
@@ -14,18 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from preflight.engine import evaluate
-from preflight.facts import MediaFacts
-from preflight.ffmpeg_runner import has_filters, run
-from preflight.findings import Finding, Severity
+from preflight.checking.evaluate import evaluate
 from preflight.fixing.graph import ssim_args
 from preflight.fixing.plan import FixPlan
 from preflight.fixing.planner import relevant
-from preflight.job import Job
-from preflight.profile import Profile
+from preflight.model.facts import MediaFacts
+from preflight.model.findings import Finding, Severity
+from preflight.model.job import Job
+from preflight.model.profile import Profile
+from preflight.toolchain.runner import has_filters, run
 
 if TYPE_CHECKING:
-    from preflight.config import Config
+    from preflight.checking.config import Config
 
 __all__ = ["Change", "changes", "check_facts", "errors_in", "measure_ssim"]
 

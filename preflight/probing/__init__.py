@@ -22,8 +22,8 @@ from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
-from preflight.errors import ConfigError, InputError, ProbeError
-from preflight.facts import MediaFacts
+from preflight.model.errors import ConfigError, InputError, ProbeError
+from preflight.model.facts import MediaFacts
 from preflight.probing._local import check_path, open_input
 from preflight.probing._parsed import Parsed
 from preflight.probing._sniff import Sniff, sniff

@@ -19,7 +19,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from preflight.facts import AudioStream, ImageInfo, MediaFacts, VideoStream
+from preflight.model.facts import AudioStream, ImageInfo, MediaFacts, VideoStream
 
 __all__ = ["SCHEMA", "ProbeCache", "cache_dir", "close_all", "open_cache"]
 

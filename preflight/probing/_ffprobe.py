@@ -14,8 +14,8 @@ import subprocess
 from fractions import Fraction
 from typing import Any
 
-from preflight.errors import ProbeError
-from preflight.facts import AudioStream, ImageInfo, VideoStream
+from preflight.model.errors import ProbeError
+from preflight.model.facts import AudioStream, ImageInfo, VideoStream
 from preflight.probing._geometry import display_size, normalise_rotation, sar_from_ratio, sar_text
 from preflight.probing._names import IMAGE_CONTAINERS, container_from_ffprobe
 from preflight.probing._parsed import Parsed
@@ -36,7 +36,7 @@ def _target(path: str) -> str:
 
 def run_ffprobe(path: str) -> dict[str, Any]:
     """Run ffprobe on a path or URL and return its parsed JSON. Raises ProbeError on failure."""
-    from preflight.tools import ffprobe_path
+    from preflight.toolchain.binaries import ffprobe_path
 
     target = _target(path)
     argv = [ffprobe_path(), "-v", "error", "-show_format", "-show_streams", "-of", "json"]

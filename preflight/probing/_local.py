@@ -7,7 +7,7 @@ import os
 import stat
 from typing import BinaryIO
 
-from preflight.errors import InputError
+from preflight.model.errors import InputError
 
 __all__ = ["check_path", "open_input"]
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-from preflight.errors import InputError
-from preflight.facts import MediaFacts
+from preflight.model.errors import InputError
+from preflight.model.facts import MediaFacts
 
 __all__ = ["run_many"]
 

@@ -1,4 +1,4 @@
-"""The MediaInfo backend: libmediainfo in-process through pymediainfo, headers only.
+"""The MediaInfo backend: libmediainfo in-process (the library pymediainfo ships), headers only.
 
 Parse depth: ``ParseSpeed=0`` reads the container's headers/index and no more (about 2 ms a clip,
 against ~10 ms at pymediainfo's default 0.5), and on every generated fixture gives the same
@@ -9,8 +9,9 @@ header pass, and that has streams, is parsed once more at ``ParseSpeed=1``.
 
 The file is handed over as an open file object (MediaInfo's buffer API), not a path: the library's
 own path handling depends on the process locale and fails on non-ASCII names under ``LC_ALL=C``,
-and the same code then reads remote inputs through a ranged reader. ``output="JSON"`` with
-``full=False`` gives machine-readable values (seconds, bits/s, plain numbers) only.
+and the same code then reads remote inputs through a ranged reader. JSON output without
+``Complete`` gives machine-readable values (seconds, bits/s, plain numbers) only. The library is
+loaded once and its handles reused (`preflight.probing._libmediainfo`).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import functools
 import json
 from typing import Any, BinaryIO
 
-from preflight.errors import ProbeError, ToolNotFoundError
-from preflight.facts import AudioStream, ImageInfo, VideoStream
+from preflight.model.errors import ProbeError, ToolNotFoundError
+from preflight.model.facts import AudioStream, ImageInfo, VideoStream
+from preflight.probing import _libmediainfo
 from preflight.probing._geometry import (
     display_size,
     normalise_rotation,
@@ -48,22 +50,17 @@ FULL_PARSE_SPEED = 1.0
 
 @functools.cache
 def _library_loads() -> bool:
-    from pymediainfo import MediaInfo  # imported here: keeps `preflight --help` light
-
-    return bool(MediaInfo.can_parse())
+    return _libmediainfo.available()
 
 
 def _parse(fh: BinaryIO, speed: float) -> list[dict[str, Any]]:
-    from pymediainfo import MediaInfo
-
     if not _library_loads():
         raise ToolNotFoundError(
             "libmediainfo could not be loaded (pymediainfo's wheels carry it; elsewhere install "
             "MediaInfo's library), so the mediainfo backend cannot run: use --backend ffprobe"
         )
-    fh.seek(0)
     try:
-        text = MediaInfo.parse(fh, parse_speed=speed, full=False, output="JSON")
+        text = _libmediainfo.inform(fh, speed)
     except (OSError, RuntimeError, ValueError) as exc:
         raise ProbeError(f"MediaInfo could not read it: {exc}") from exc
     try:

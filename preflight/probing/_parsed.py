@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight.facts import AudioStream, ImageInfo, VideoStream
+from preflight.model.facts import AudioStream, ImageInfo, VideoStream
 
 __all__ = ["Parsed"]
 

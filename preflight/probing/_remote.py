@@ -23,9 +23,9 @@ import tempfile
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import unquote, urlsplit
 
-from preflight.errors import InputError
-from preflight.facts import MediaFacts
-from preflight.sources import is_url
+from preflight.model.errors import InputError
+from preflight.model.facts import MediaFacts
+from preflight.model.sources import is_url
 
 if TYPE_CHECKING:
     import httpx

@@ -1,4 +1,5 @@
-"""The report of one `preflight check` run, and its renderers (text, json, junit, sarif, github).
+"""The report of one `preflight check` run, and its renderers (text, json, junit, sarif, github,
+html).
 
 The model is plain values (`Report`, `Result`); each renderer is a function ``Report -> str`` in
 its own module, imported only when used. ``render(report, "json")`` picks one by name.
@@ -8,9 +9,9 @@ from __future__ import annotations
 
 import importlib
 
-from preflight.report.model import Report, Result
+from preflight.report.model import Report, Result, Timeline
 
-__all__ = ["FORMATS", "Report", "Result", "render"]
+__all__ = ["FORMATS", "Report", "Result", "Timeline", "render"]
 
 FORMATS: dict[str, str] = {
     "text": "preflight.report.text",
@@ -18,6 +19,7 @@ FORMATS: dict[str, str] = {
     "junit": "preflight.report.junit",
     "sarif": "preflight.report.sarif",
     "github": "preflight.report.github",
+    "html": "preflight.report.html",  # pictures come from `preflight.report.thumbnails`
 }
 
 

@@ -6,7 +6,7 @@ property values ``:`` and ``,`` are too, so a file name or message can never bre
 
 from __future__ import annotations
 
-from preflight.findings import Severity
+from preflight.model.findings import Severity
 from preflight.report.model import Report
 
 __all__ = ["escape_data", "escape_property", "render"]

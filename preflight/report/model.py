@@ -8,12 +8,26 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from preflight.facts import MediaFacts
-from preflight.findings import Finding, Severity
+from preflight.model.facts import MediaFacts
+from preflight.model.findings import Finding, Severity
 
-__all__ = ["REPORT_VERSION", "Report", "Result"]
+__all__ = ["REPORT_VERSION", "Report", "Result", "Timeline"]
 
 REPORT_VERSION = 1
+
+TimeSpan = tuple[float, float, str]  # start, end (seconds), "pass" | "fail" | "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """Where along a clip each time-based check passed and failed, for a picture (the HTML
+    report's face bars). ``tracks`` maps a rule id to contiguous spans covering the clip; a span
+    is ``(start, end, state)``: ``pass``, ``fail``, or ``none`` where a rule had nothing to judge
+    (no face in the frame). Built by the check run from the sampled analysis, so a rule that
+    passed everywhere still has its (all-pass) track."""
+
+    duration: float
+    tracks: Mapping[str, tuple[TimeSpan, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +41,7 @@ class Result:
     facts: Mapping[str, MediaFacts] = field(default_factory=lambda: MappingProxyType({}))
     location: str = ""  # the file annotations point at ('' = ``name``): e.g. the jobs file
     line: int | None = None  # its line, for a job read from a jobs file
+    timeline: Timeline | None = field(default=None, compare=False)  # face checks, where they ran
 
     @property
     def path(self) -> str:

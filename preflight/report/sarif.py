@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from preflight.findings import Severity
+from preflight.model.findings import Severity
 from preflight.report.json_format import dumps
 from preflight.report.model import Report, Result
 
@@ -36,7 +36,7 @@ def _location(result: Result) -> dict[str, Any]:
 
 
 def render(report: Report) -> str:
-    from preflight import __version__
+    from preflight.model.version import __version__
     from preflight.rules.registry import get
 
     used = sorted({f.rule for _, f in report.findings()})

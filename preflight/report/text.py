@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from preflight.facts import MediaFacts
-from preflight.findings import Finding, Severity
+from preflight.model.facts import MediaFacts
+from preflight.model.findings import Finding, Severity
 from preflight.report.model import Report
 from preflight.rules.base import fmt_num
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from preflight.facts import MediaFacts
-from preflight.job import Job
+from preflight.model.facts import MediaFacts
+from preflight.model.findings import Severity
+from preflight.model.job import Job
 from preflight.rules.base import Param, ParamType, Rule, Violation, fmt_bytes, name_of
 from preflight.rules.video import bounds
 
@@ -101,6 +102,26 @@ def check_duration(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
     yield from bounds(round(duration, 3), params, what="audio duration", unit=" s", fixable=True)
 
 
+def check_streams(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
+    """The audio should come as at most ``max`` audio streams (the file that carries the audio).
+
+    Some hosts use only the first audio stream and ignore the rest, so a second language track
+    or a commentary track is silently dropped. The file that carries the audio is the audio
+    input when one is given, else the video. Fixable: the fixer keeps the first audio stream.
+    """
+    facts = job.audio if job.audio is not None else job.video
+    limit = params.get("max")
+    if facts is None or limit is None or facts.audio_streams <= limit:
+        return
+    yield Violation(
+        f"{name_of(facts)} has {facts.audio_streams} audio streams; only the first "
+        f"{'is' if limit == 1 else f'{limit} are'} used",
+        facts.audio_streams,
+        limit,
+        True,
+    )
+
+
 RULES = (
     Rule(
         "audio.format",
@@ -115,5 +136,11 @@ RULES = (
             "min": Param(ParamType.NUMBER, help="shortest accepted, seconds (inclusive)"),
             "max": Param(ParamType.NUMBER, help="longest accepted, seconds (inclusive)"),
         },
+    ),
+    Rule(
+        "audio.streams",
+        check_streams,
+        {"max": Param(ParamType.INTEGER, 1, "audio streams the host reads")},
+        default_severity=Severity.WARNING,
     ),
 )

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from preflight.facts import MediaFacts
-from preflight.findings import Severity
-from preflight.job import Job
+from preflight.model.facts import MediaFacts
+from preflight.model.findings import Severity
+from preflight.model.job import Job
 
 __all__ = ["Check", "Param", "ParamType", "Rule", "Violation", "fmt_bytes", "fmt_num", "name_of"]
 
@@ -50,6 +50,7 @@ class Param:
     type: ParamType
     default: Any = None  # None: no default (an unset bound means "no limit")
     help: str = ""
+    choices: tuple[str, ...] = ()  # for a list of strings: the only values it may hold
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from preflight.profile import Profile
+from preflight.model.profile import Profile
 from preflight.rules.registry import RULES
 
 __all__ = ["profile_rows", "registry_markdown", "registry_rows", "render_text"]

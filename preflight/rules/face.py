@@ -15,8 +15,8 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from preflight.findings import Severity
-from preflight.job import Job
+from preflight.model.findings import Severity
+from preflight.model.job import Job
 from preflight.rules.base import Param, ParamType, Rule, Violation, fmt_num
 from preflight.vision import INSTALL_HINT
 from preflight.vision.landmarks import mouth_problem

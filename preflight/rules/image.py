@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from preflight.facts import MediaFacts
-from preflight.job import Job
+from preflight.model.facts import MediaFacts
+from preflight.model.job import Job
 from preflight.rules.base import Param, ParamType, Rule, Violation, fmt_bytes, fmt_num, name_of
 
 __all__ = ["RULES", "image_format", "image_size"]

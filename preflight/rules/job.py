@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from preflight.findings import Severity
-from preflight.job import Job
+from preflight.model.findings import Severity
+from preflight.model.job import Job
 from preflight.rules.base import Param, ParamType, Rule, Violation, fmt_num
 
 __all__ = ["RULES"]
@@ -103,6 +103,33 @@ def check_av_duration(job: Job, params: Mapping[str, Any]) -> Iterator[Violation
         )
 
 
+def check_av_ratio(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
+    """The audio's length must be within ``tolerance`` (a fraction) of the video's length.
+
+    A relative version of ``job.av_duration`` for hosts that state one (a HeyGen reseller: within
+    15 % of the video, an unbilled failure otherwise). Fixable: the fixer fits the video to the
+    audio (trim, or hold the last frame).
+    """
+    video, audio = job.video, job.audio
+    if video is None or audio is None or video.video is None or audio.audio is None:
+        return
+    v = video.effective_duration
+    a = audio.audio.duration if audio.audio.duration is not None else audio.duration
+    tolerance = params.get("tolerance")
+    if v is None or a is None or not v or tolerance is None:
+        return
+    ratio = round(abs(a - v) / v, 4)
+    if ratio > tolerance:
+        longer = "longer" if a > v else "shorter"
+        yield Violation(
+            f"audio is {fmt_num(a)} s and video {fmt_num(v)} s: the audio is "
+            f"{fmt_num(ratio * 100)} % {longer} (tolerance {fmt_num(tolerance * 100)} %)",
+            ratio,
+            tolerance,
+            True,
+        )
+
+
 RULES = (
     Rule("input.readable", check_readable),
     Rule(
@@ -118,5 +145,14 @@ RULES = (
         check_av_duration,
         {"tolerance": Param(ParamType.NUMBER, 0.5, "seconds of difference allowed")},
         default_severity=Severity.WARNING,
+    ),
+    Rule(
+        "job.av_ratio",
+        check_av_ratio,
+        {
+            "tolerance": Param(
+                ParamType.NUMBER, 0.15, "difference allowed, as a fraction of the video"
+            )
+        },
     ),
 )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from preflight.job import Job
+from preflight.model.job import Job
 from preflight.rules.base import Param, ParamType, Rule, Violation, fmt_num
 
 __all__ = ["RULES", "char_count"]
@@ -59,6 +60,11 @@ def check_voice_id(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
         )
     else:
         message = f"voice id {voice!r} is not one of the {known} voices this endpoint knows"
+        every = [*common, *(v for ids in by_language.values() for v in ids)]
+        close = difflib.get_close_matches(voice, every, n=1, cutoff=0.6)
+        if close:
+            message += f"; did you mean {close[0]}?"
+        message += " (`preflight voices` lists them)"
     yield Violation(message, voice, f"one of {known} known voice ids", False)
 
 

@@ -1,11 +1,12 @@
-"""Rules on the video input: container, stream, duration, display size, file size, codec."""
+"""Rules on the video input: container, stream, duration, display size, file size, codec, frame
+rate and the header metadata a host reads."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from preflight.job import Job
+from preflight.model.job import Job
 from preflight.rules.base import Param, ParamType, Rule, Violation, fmt_bytes, fmt_num, name_of
 
 __all__ = ["RULES", "bounds"]
@@ -197,6 +198,46 @@ def check_codec(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
         )
 
 
+def check_frame_rate(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
+    """The video's frame rate must lie within ``min``..``max`` frames per second (inclusive).
+
+    The rate is the stream's average (variable-rate clips are judged by it). An unknown rate is
+    ``video.metadata``'s finding, not this rule's. Fixable: the fixer resamples with FFmpeg's
+    ``fps`` filter to the nearest bound.
+    """
+    facts = job.video
+    if facts is None or facts.video is None or facts.video.frame_rate is None:
+        return
+    rate = round(facts.video.frame_rate, 3)
+    yield from bounds(rate, params, what="frame rate", unit=" fps", fixable=True)
+
+
+_METADATA = {
+    "duration": lambda facts: facts.effective_duration is not None,
+    "frame_rate": lambda facts: facts.video is not None and facts.video.frame_rate is not None,
+}
+
+
+def check_metadata(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
+    """The video file must carry the metadata named in ``requires`` (``duration``, ``frame_rate``).
+
+    Some hosts read the duration and frame rate from the container's header and fail the job,
+    after it is paid for, when a file (a raw stream, a live recording cut short) has none.
+    Fixable: the fixer remuxes into MP4 (and re-encodes at a constant rate when the rate is
+    unknown), which writes both.
+    """
+    facts = job.video
+    if facts is None or facts.video is None:
+        return
+    wanted = tuple(params.get("requires", ()))  # the profile loader allows only _METADATA's keys
+    missing = [k for k in wanted if not _METADATA[k](facts)]
+    if missing:
+        shown = " and ".join(k.replace("_", " ") for k in missing)
+        yield Violation(
+            f"{name_of(facts)} carries no {shown} in its header", missing, list(wanted), True
+        )
+
+
 _SECONDS = {
     "min": Param(ParamType.NUMBER, help="shortest accepted, seconds (inclusive)"),
     "max": Param(ParamType.NUMBER, help="longest accepted, seconds (inclusive)"),
@@ -224,5 +265,22 @@ RULES = (
         "video.codec",
         check_codec,
         {"allowed": Param(ParamType.STRINGS, ["h264", "hevc"], "codec names (FFmpeg's)")},
+    ),
+    Rule(
+        "video.frame_rate",
+        check_frame_rate,
+        {
+            "min": Param(ParamType.NUMBER, help="lowest accepted, frames per second (inclusive)"),
+            "max": Param(ParamType.NUMBER, help="highest accepted, frames per second (inclusive)"),
+        },
+    ),
+    Rule(
+        "video.metadata",
+        check_metadata,
+        {
+            "requires": Param(
+                ParamType.STRINGS, ["duration"], "header fields a host reads", tuple(_METADATA)
+            )
+        },
     ),
 )

@@ -3,7 +3,8 @@
 The structural checks (the ``input`` wrapper, exactly one video, mode and audio_type agreeing with
 the fields sent, required fields present, types) run before any media is fetched. The limits
 (text length, voices, voice speed, media format, size, duration, dimensions) are the shipped
-profiles' rules, run by ``preflight.engine`` on the probed media: the sandbox refuses exactly what
+profiles' rules, run by ``preflight.checking.evaluate`` on the probed media: the sandbox refuses
+exactly what
 ``preflight check`` flags as an error.
 """
 
@@ -11,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from preflight.engine import evaluate
-from preflight.findings import Severity
-from preflight.job import Job
-from preflight.profile import Profile
+from preflight.checking.evaluate import evaluate
+from preflight.model.findings import Severity
+from preflight.model.job import Job
+from preflight.model.profile import Profile
 
 __all__ = ["Invalid", "judge", "lip_sync_input", "number", "text_fields"]
 

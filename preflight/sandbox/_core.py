@@ -24,12 +24,12 @@ from urllib.parse import quote, unquote
 
 import httpx
 
-from preflight.errors import InputError
-from preflight.facts import MediaFacts
-from preflight.job import Job
+from preflight.model.errors import InputError
+from preflight.model.facts import MediaFacts
+from preflight.model.job import Job
+from preflight.model.profile import Profile
 from preflight.probing import probe
-from preflight.profile import Profile
-from preflight.profiles import load_profile
+from preflight.rules.profiles import load_profile
 from preflight.sandbox import _checks as checks
 from preflight.sandbox import _media
 from preflight.sandbox._auth import sign_webhook

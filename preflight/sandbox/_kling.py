@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from preflight.facts import MediaFacts
-from preflight.profile import Profile
+from preflight.model.facts import MediaFacts
+from preflight.model.profile import Profile
 from preflight.sandbox import _checks as checks
 from preflight.sandbox._auth import AuthFailure, check_kling_token
 from preflight.sandbox._checks import Invalid

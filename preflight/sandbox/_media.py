@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from preflight import ffmpeg_runner
-from preflight.errors import FFmpegError
+from preflight.model.errors import FFmpegError
+from preflight.toolchain import runner
 
 __all__ = [
     "MediaRejected",
@@ -147,9 +147,9 @@ def _run(args: list[str], target: Path, fmt: str) -> Path:
     with lock:
         if target.exists():
             return target
-        with ffmpeg_runner.TempOutput(target) as out:
+        with runner.TempOutput(target) as out:
             try:
-                ffmpeg_runner.run(
+                runner.run(
                     ["-y", "-loglevel", "error", *args, "-f", fmt, str(out.path)],
                     timeout=FFMPEG_TIMEOUT,
                     label="sandbox",
@@ -168,11 +168,9 @@ FOR_WEB = ["-movflags", "+faststart"]
 def _input(path: Path, fmt: str | None = None) -> list[str]:
     """One local input, opened as a plain file by real media demuxers only (the runner's
     whitelist): a fetched "clip.m3u8" must not make FFmpeg read other files into a result."""
-    options = [
-        item for key, value in ffmpeg_runner.INPUT_OPTIONS.items() for item in (f"-{key}", value)
-    ]
+    options = [item for key, value in runner.INPUT_OPTIONS.items() for item in (f"-{key}", value)]
     forced = ["-f", fmt] if fmt else []
-    return [*options, *forced, "-i", ffmpeg_runner.input_url(path)]
+    return [*options, *forced, "-i", runner.input_url(path)]
 
 
 def mux_audio(

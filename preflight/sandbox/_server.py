@@ -16,7 +16,7 @@ from typing import Any
 
 import uvicorn
 
-from preflight.errors import ConfigError, PreflightError
+from preflight.model.errors import ConfigError, PreflightError
 from preflight.sandbox._app import build_app
 from preflight.sandbox._clock import Clock
 from preflight.sandbox._config import Faults, SandboxConfig

@@ -1,7 +1,7 @@
 """`preflight.submit(...)`: check -> fix -> host -> create -> wait -> download, resumable.
 
 The library API behind `preflight submit`. Every run is recorded in the job ledger
-(`preflight.ledger`); running the same job again resumes it instead of paying twice.
+(`preflight.submitting.ledger`); running the same job again resumes it instead of paying twice.
 
 Importing this package stays light (no SQLite, no httpx): the pipeline modules load on first use.
 The runner and its parts live in `preflight.submitting.pipeline` (`Submitter`),
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from preflight.submitting.model import Event, JobResult, Outcome, SubmitRequest
 
 if TYPE_CHECKING:
-    from preflight.ledger import Ledger
+    from preflight.submitting.ledger import Ledger
     from preflight.submitting.pipeline import EventSink
 
 __all__ = [
@@ -91,7 +91,7 @@ def submit(
     user's data directory). Raises `ConfigError` for a wrong combination of arguments; a rejected
     input or a failed task is an outcome, not an exception.
     """
-    from preflight.ledger import Ledger
+    from preflight.submitting.ledger import Ledger
     from preflight.submitting.pipeline import Submitter
     from preflight.submitting.providers import (
         KlingProvider,

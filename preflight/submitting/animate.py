@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from preflight.errors import (
+from preflight.model.errors import (
     APIConnectionError,
     ContentPolicyError,
     InvalidRequestError,
     ServerError,
     TaskFailedError,
 )
-from preflight.findings import Severity
-from preflight.ledger import JobStatus, job_key
+from preflight.model.findings import Severity
+from preflight.submitting.ledger import JobStatus, job_key
 from preflight.submitting.model import OUT_SUFFIX, JobResult, Outcome, SubmitRequest, is_url
 from preflight.submitting.pipeline import Submitter, _url_fingerprint
 
@@ -98,7 +98,7 @@ def run_animate(submitter: Submitter, request: AnimateRequest) -> JobResult:
     ledger = submitter.ledger
     emit = submitter.emit
 
-    from preflight.checking import check
+    from preflight.checking.check import check
 
     emit("check", "start", f"checking the image against {IMAGE_PROFILE}", None)
     report = check(

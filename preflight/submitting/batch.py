@@ -17,8 +17,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from preflight.errors import ConfigError, PreflightError
-from preflight.jobsfile import read_jobs_file
+from preflight.checking.jobsfile import read_jobs_file
+from preflight.model.errors import ConfigError, PreflightError
 from preflight.submitting.model import JobResult, Outcome, SubmitRequest
 from preflight.submitting.pipeline import Submitter
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from preflight.errors import APIConnectionError, APIError
+from preflight.model.errors import APIConnectionError, APIError
 from preflight.submitting._crashpoints import crash_point
 
 if TYPE_CHECKING:

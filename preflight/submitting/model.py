@@ -12,9 +12,9 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from preflight.errors import ConfigError
-from preflight.findings import Finding
-from preflight.sources import is_url
+from preflight.model.errors import ConfigError
+from preflight.model.findings import Finding
+from preflight.model.sources import is_url
 
 __all__ = [
     "PROVIDERS",

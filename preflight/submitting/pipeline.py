@@ -1,9 +1,10 @@
 """One job from input to downloaded result: check -> fix -> host -> create -> wait -> download.
 
 Every step is written to the ledger as it completes, so a run that dies anywhere is resumed by
-running the same command again (see `preflight.ledger`). The create is the only paid step: its row
-is written as ``creating`` first, and a row found in that state is reconciled with the provider
-(is there a task with our external id, or with our inputs?) before anything is created again.
+running the same command again (see `preflight.submitting.ledger`). The create is the only paid
+step: its row is written as ``creating`` first, and a row found in that state is reconciled with
+the provider (is there a task with our external id, or with our inputs?) before anything is
+created again.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from preflight.errors import (
+from preflight.model.errors import (
     APIConnectionError,
     APIError,
     ConcurrencyLimitError,
@@ -33,20 +34,20 @@ from preflight.errors import (
     ServerError,
     TaskFailedError,
 )
-from preflight.findings import Finding, Severity
-from preflight.ledger import JobRecord, JobStatus, Lease, Ledger, job_key
+from preflight.model.findings import Finding, Severity
 from preflight.submitting._crashpoints import crash_point
 from preflight.submitting.download import download
 from preflight.submitting.gate import MAX_CREATE_ATTEMPTS, SlotGate
+from preflight.submitting.ledger import JobRecord, JobStatus, Lease, Ledger, job_key
 from preflight.submitting.model import Event, JobResult, Outcome, SubmitRequest, is_url
 from preflight.submitting.providers import Media, Provider
 
 if TYPE_CHECKING:
     from preflight.client.models import Task
     from preflight.fixing import FixOptions
-    from preflight.hosting import Host
-    from preflight.hosting.s3 import S3Host
     from preflight.report.model import Result
+    from preflight.submitting.hosting import Host
+    from preflight.submitting.hosting.s3 import S3Host
 
 __all__ = ["EventSink", "Submitter"]
 
@@ -128,7 +129,7 @@ class Submitter:
 
     def s3_host(self, url: str) -> S3Host:
         """One S3 host (one boto3 client) per ``--upload-to`` for every job of this submitter."""
-        from preflight.hosting.s3 import S3Host
+        from preflight.submitting.hosting.s3 import S3Host
 
         with self._lock:
             if url not in self._hosts:
@@ -197,7 +198,7 @@ class Submitter:
 
     def _usage(self, request: SubmitRequest, provider: Provider) -> None:
         if request.upload_to:
-            from preflight.hosting.s3 import parse_s3_url
+            from preflight.submitting.hosting.s3 import parse_s3_url
 
             parse_s3_url(request.upload_to)
         if (
@@ -376,7 +377,7 @@ class Submitter:
 
     def _local_copies(self, sources: Mapping[str, str], job: str) -> dict[str, str]:
         """Local copies of URL inputs the probe cannot read where they are (checked, not sent)."""
-        from preflight.errors import InputError
+        from preflight.model.errors import InputError
         from preflight.probing import probe
 
         copies: dict[str, str] = {}
@@ -397,7 +398,7 @@ class Submitter:
         return copies
 
     def _check(self, request: SubmitRequest, sources: Mapping[str, str]) -> Result:
-        from preflight.checking import check
+        from preflight.checking.check import check
 
         fields: dict[str, Any] = {"audio": sources.get("audio")}
         if request.mode == "text":
@@ -474,7 +475,7 @@ class Submitter:
     def _host(
         self, request: SubmitRequest, provider: Provider, role: str, source: str, job: str
     ) -> str:
-        from preflight.hosting import host_file
+        from preflight.submitting.hosting import host_file
 
         host: Host | None
         if request.upload_to:

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from preflight.errors import ConfigError
+from preflight.model.errors import ConfigError
 from preflight.submitting.model import SubmitRequest
 
 if TYPE_CHECKING:
     from preflight.client.models import Task
-    from preflight.hosting import Host
+    from preflight.submitting.hosting import Host
 
 __all__ = [
     "KlingProvider",
@@ -188,7 +188,7 @@ class WaveSpeedProvider:
         return False
 
     def host(self) -> Host | None:
-        from preflight.hosting.wavespeed import WaveSpeedHost
+        from preflight.submitting.hosting.wavespeed import WaveSpeedHost
 
         return WaveSpeedHost(self.client)
 
@@ -241,7 +241,7 @@ def _find_by_listing(
     """The task this job created, from the recent task list: by our external id when the list
     shows it, else by the same inputs, made after ``since``. Several matches: ConfigError-free
     refusal to guess (an APIError naming them)."""
-    from preflight.errors import APIError
+    from preflight.model.errors import APIError
 
     exact: list[Task] = []
     similar: list[Task] = []

@@ -1,4 +1,4 @@
-"""Raw frames from FFmpeg (through `preflight.ffmpeg_runner.stream`), read ahead in a thread.
+"""Raw frames from FFmpeg (through `preflight.toolchain.runner.stream`), read ahead in a thread.
 
 The runner's `stream` reads the pipe only when asked for the next chunk, so FFmpeg would wait
 while a frame is being analysed. Reading a few frames ahead in a thread lets decoding and face
@@ -11,7 +11,7 @@ import queue
 import threading
 from collections.abc import Iterator
 
-from preflight import ffmpeg_runner
+from preflight.toolchain import runner
 
 __all__ = ["stream_raw"]
 
@@ -29,7 +29,7 @@ class _End:
 def _read(
     args: list[str], size: int, out: queue.Queue[bytes | _End], stop: threading.Event
 ) -> None:
-    chunks = ffmpeg_runner.stream(args, chunk_size=size)
+    chunks = runner.stream(args, chunk_size=size)
     end = _End()
     try:
         for chunk in chunks:

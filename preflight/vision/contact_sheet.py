@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from preflight.errors import ConfigError
+from preflight.model.errors import ConfigError
 from preflight.vision.analysis import FaceAnalysis
 from preflight.vision.detector import require_vision
 

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from preflight.errors import PreflightError
+from preflight.model.errors import PreflightError
 
 if TYPE_CHECKING:
     import numpy as np

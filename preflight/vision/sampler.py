@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from preflight.ffmpeg_runner import input_args
+from preflight.toolchain.runner import input_args
 from preflight.vision import DEFAULT_RATE
 from preflight.vision._ffmpeg import stream_raw
 

@@ -12,7 +12,7 @@ import functools
 import os
 import shutil
 
-from preflight.errors import ToolNotFoundError
+from preflight.model.errors import ToolNotFoundError
 
 __all__ = ["ffmpeg_path", "ffprobe_path", "find_ffprobe"]
 

@@ -12,22 +12,22 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from preflight.config import Config
-from preflight.engine import evaluate, is_ok
-from preflight.errors import ConfigError, InputError, PreflightError
-from preflight.facts import MediaFacts
-from preflight.job import Job
-from preflight.jobsfile import JobsFile, read_jobs_file
-from preflight.profile import Profile
+from preflight.checking.config import Config
+from preflight.checking.evaluate import evaluate, is_ok
+from preflight.checking.jobsfile import JobsFile, read_jobs_file
+from preflight.model.errors import ConfigError, InputError, PreflightError
+from preflight.model.facts import MediaFacts
+from preflight.model.job import Job
+from preflight.model.profile import Profile
+from preflight.model.sources import is_url
 from preflight.report.model import Report, Result
-from preflight.sources import is_url
 
-__all__ = ["DEFAULT_INCLUDE", "check", "collect", "read_jobs"]
+__all__ = ["DEFAULT_INCLUDE", "OWN_OUTPUTS", "check", "collect", "read_jobs"]
 
 PathLike = str | os.PathLike[str]
 
@@ -38,6 +38,10 @@ DEFAULT_INCLUDE = {
     ),
     "image": ("*.jpg", "*.jpeg", "*.png", "*.webp", "*.bmp", "*.gif", "*.tif", "*.tiff", "*.heic"),
 }  # fmt: skip
+
+# what preflight itself writes beside an input (`fix`, `submit`): a directory walk skips them
+# unless an --include glob names them, so re-checking a folder does not check the outputs too
+OWN_OUTPUTS = ("*.fixed.*", "*.lipsync.*")
 
 _MEDIA_ROLES = ("video", "audio", "image")
 _JOB_FIELDS = {
@@ -97,10 +101,12 @@ def _matches(rel: str, patterns: Iterable[str]) -> bool:
 
 
 def walk(
-    directory: str, include: Iterable[str], exclude: Iterable[str]
+    directory: str, include: Iterable[str], exclude: Iterable[str], *, skip: Iterable[str] = ()
 ) -> tuple[list[str], list[tuple[str, str]]]:
-    """Media files under ``directory`` (sorted, hidden entries skipped) and unreadable folders."""
-    include, exclude = tuple(include), tuple(exclude)
+    """Media files under ``directory`` (sorted, hidden entries skipped) and unreadable folders.
+
+    Files matching ``skip`` (e.g. `OWN_OUTPUTS`) are left out like excluded ones."""
+    include, exclude = tuple(include), (*exclude, *skip)
     found: list[str] = []
     problems: list[tuple[str, str]] = []
 
@@ -129,7 +135,9 @@ def collect(
     exclude: Iterable[str] = (),
     fields: Mapping[str, Any] | None = None,
 ) -> list[Planned]:
-    """One planned job per input file or URL; directories expand to the media inside them."""
+    """One planned job per input file or URL; directories expand to the media inside them
+    (preflight's own outputs, `OWN_OUTPUTS`, only when an ``include`` glob is given)."""
+    skip = () if include else OWN_OUTPUTS
     include = tuple(include) or DEFAULT_INCLUDE.get(role, ("*",))
     exclude = tuple(exclude)
     shared = dict(fields or {})
@@ -140,7 +148,7 @@ def collect(
             planned.append(Planned(source, {role: source}, shared))
             continue
         if os.path.isdir(source):
-            files, problems = walk(source, include, exclude)
+            files, problems = walk(source, include, exclude, skip=skip)
             for where, message in problems:
                 planned.append(Planned(where, {}, shared, ((role, message),)))
             if not files and not problems:
@@ -153,7 +161,7 @@ def collect(
 
 
 def read_jobs(path: PathLike, *, defaults: Mapping[str, Any] | None = None) -> list[Planned]:
-    """Jobs from a JSONL file (`preflight.jobsfile`): one JSON object per line.
+    """Jobs from a JSONL file (`preflight.checking.jobsfile`): one JSON object per line.
 
     Keys: ``video``, ``audio``, ``image`` (paths relative to the jobs file, or URLs), ``text``,
     ``voice_id``, ``voice_language``, ``voice_speed``, ``prompt``, ``negative_prompt``, ``name``.
@@ -306,6 +314,10 @@ def media_only(profile: Profile) -> Profile:
     return replace(profile, rules=rules)
 
 
+def _silent(step: str, done: int, total: int) -> None:
+    """The default progress listener: nobody is listening."""
+
+
 def check(
     inputs: Iterable[PathLike] = (),
     profile: str | os.PathLike[str] | Profile = "kling-lipsync",
@@ -320,6 +332,7 @@ def check(
     workers: int | None = None,
     face: bool = True,
     preview: PathLike | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
     **request: Any,
 ) -> Report:
     """Check every input against ``profile`` and return the `Report`.
@@ -331,9 +344,11 @@ def check(
     nothing to check; never for a bad input (that is a finding). Face checks (``docs/vision.md``)
     run only when the profile enables a ``face.*`` rule: ``face=False`` skips them, ``preview``
     writes a contact sheet PNG of the sampled frames there (``out-2.png``... for several videos).
+    ``on_progress(step, done, total)`` hears how the long steps advance (``probe``, then
+    ``faces`` once per analysed video), for a live counter.
     """
     if not isinstance(profile, Profile):
-        from preflight.profiles import load_profile
+        from preflight.rules.profiles import load_profile
 
         profile = load_profile(profile)
     if config is not None:
@@ -343,17 +358,34 @@ def check(
         profile = media_only(profile)
     planned = plan(inputs, profile, jobs=jobs, include=include, exclude=exclude, **request)
     sources = list(dict.fromkeys(s for p in planned for s in p.sources.values()))
+    tell = on_progress or _silent
+    tell("probe", 0, len(sources))
     probed = _probe_all(sources, backend=backend, cache=cache, workers=workers) if sources else {}
-    from preflight.vision.checks import face_settings, preview_path, with_face_analysis
+    tell("probe", len(sources), len(sources))
+    from preflight.checking.faces import (
+        face_settings,
+        face_timeline,
+        preview_path,
+        with_face_analysis,
+    )
 
     faces = face_settings(profile, config)
     videos = [p.name for p in planned if "video" in p.sources]
+    analysed = 0
+    to_analyse = 0
+    if faces and face:
+        to_analyse = sum(
+            isinstance(probed.get(p.sources.get("video", "")), MediaFacts) for p in planned
+        )
     results = []
     for p in planned:
         job = _job(p, probed)
         if faces and job.video is not None:
             sheet = preview and preview_path(preview, videos.index(p.name), len(videos))
             job = with_face_analysis(job, faces, enabled=face, preview=sheet)
+            if to_analyse:
+                analysed += 1
+                tell("faces", analysed, to_analyse)
         findings = evaluate(job, profile, config)
         media = {r: m for r in _MEDIA_ROLES if (m := getattr(job, r)) is not None}
         results.append(
@@ -364,6 +396,7 @@ def check(
                 facts=media,
                 location=p.location,
                 line=p.line,
+                timeline=face_timeline(job, faces) if faces else None,
             )
         )
     return Report(profile=profile.id, results=tuple(results), strict=strict)

@@ -7,11 +7,11 @@ A profile is validated once into frozen values; nothing edits it afterwards. See
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from preflight.findings import Severity
+from preflight.model.findings import Severity
 
 __all__ = ["Profile", "RuleSetting"]
 
@@ -42,6 +42,7 @@ class Profile:
     description: str = ""
     origin: str = ""  # the file it was loaded from
     extends: str | None = None
+    sources: Mapping[str, str] = field(default_factory=dict)  # source key -> the document it names
 
     def setting(self, rule: str) -> RuleSetting | None:
         return self.rules.get(rule)

@@ -15,9 +15,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from preflight.errors import ConfigError
-from preflight.findings import Severity
-from preflight.profile import Profile, RuleSetting
+from preflight.model.errors import ConfigError
+from preflight.model.findings import Severity
+from preflight.model.profile import Profile, RuleSetting
 from preflight.rules.base import Param, ParamType, Rule
 from preflight.rules.registry import RULES, UnknownRuleError, get
 
@@ -30,10 +30,11 @@ _ALWAYS_ON = "input.readable"
 
 def profiles_dir() -> Path:
     """The shipped profiles: inside the installed package, else the source tree's rules/."""
-    packaged = Path(__file__).resolve().parent / "_profiles"
+    package = Path(__file__).resolve().parent.parent  # preflight/
+    packaged = package / "_profiles"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parent.parent / "rules"
+    return package.parent / "rules"
 
 
 def list_profiles() -> list[str]:
@@ -191,6 +192,12 @@ def check_param(param: Param, value: Any, where: str) -> Any:
     if kind is ParamType.STRINGS:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: must be a list of strings (got {value!r})")
+        wrong = [v for v in value if param.choices and v not in param.choices]
+        if wrong:
+            raise ConfigError(
+                f"{where}: unknown value(s) {', '.join(map(repr, wrong))} "
+                f"(choose from {', '.join(param.choices)})"
+            )
         return tuple(value)
     if not isinstance(value, dict) or not all(
         isinstance(v, list) and all(isinstance(s, str) for s in v) for v in value.values()
@@ -233,4 +240,5 @@ def _build(raw: dict[str, Any], path: Path) -> Profile:
         description=raw.get("description", ""),
         origin=str(path),
         extends=raw.get("extends"),
+        sources=MappingProxyType(dict(raw.get("sources", {}))),
     )

@@ -12,8 +12,8 @@ Every call goes through :func:`run` (encode to a file, with progress) or :func:`
   open other files;
 - start the child in its own session (a terminal's Ctrl-C reaches preflight, which then kills it)
   and kill it in ``finally`` whatever happens;
-- raise :class:`~preflight.errors.FFmpegError` carrying the argv and the tail of stderr, and
-  :class:`~preflight.errors.FFmpegTimeoutError` past the time limit.
+- raise :class:`~preflight.model.errors.FFmpegError` carrying the argv and the tail of stderr, and
+  :class:`~preflight.model.errors.FFmpegTimeoutError` past the time limit.
 
 Output files are written through :class:`TempOutput`: a temp file beside the target that is moved
 into place with ``os.replace`` only when the caller commits, and removed otherwise.
@@ -37,8 +37,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from preflight.errors import FFmpegError, FFmpegTimeoutError, FixError
-from preflight.tools import ffmpeg_path
+from preflight.model.errors import FFmpegError, FFmpegTimeoutError, FixError
+from preflight.toolchain.binaries import ffmpeg_path
 
 __all__ = [
     "INPUT_OPTIONS",

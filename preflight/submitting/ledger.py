@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from preflight.errors import LedgerError
+from preflight.model.errors import LedgerError
 
 __all__ = [
     "LEDGER_ENV",

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from preflight.errors import ConfigError, HostingError
-from preflight.hosting import Hosted
+from preflight.model.errors import ConfigError, HostingError
+from preflight.submitting.hosting import Hosted
 
 __all__ = ["DEFAULT_EXPIRES_IN", "S3Host", "parse_s3_url"]
 

@@ -14,15 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from preflight.errors import FixError
+from preflight.model.errors import FixError
 from preflight.rules.base import fmt_num
 from preflight.rules.face import failing
 from preflight.vision import DEFAULT_RATE
 from preflight.vision.analysis import FaceAnalysis
 
 if TYPE_CHECKING:
-    from preflight.config import Config
-    from preflight.profile import Profile
+    from preflight.checking.config import Config
+    from preflight.model.profile import Profile
 
 __all__ = ["FaceWindow", "face_window", "stretches", "window_for"]
 
@@ -106,10 +106,10 @@ def window_for(
 ) -> FaceWindow:
     """Probe and analyse ``source``, then find its face window under ``profile``'s face rules
     and ``video.duration`` limits. Raises `FixError` with the reason when there is none."""
+    from preflight.checking.faces import face_settings
     from preflight.probing import probe
     from preflight.vision import INSTALL_HINT, available
     from preflight.vision.analysis import analyse
-    from preflight.vision.checks import face_settings
 
     settings = face_settings(profile, config)
     if not settings:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from preflight.errors import ConfigError
-from preflight.sources import is_url
+from preflight.model.errors import ConfigError
+from preflight.model.sources import is_url
 
 __all__ = ["JobLine", "JobsFile", "read_jobs_file"]
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from preflight.errors import APIError, HostingError
-from preflight.hosting import Hosted
+from preflight.model.errors import APIError, HostingError
+from preflight.submitting.hosting import Hosted
 
 __all__ = ["ASSUMED_TTL", "Uploader", "WaveSpeedHost"]
 

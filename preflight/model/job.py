@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight.facts import MediaFacts
+from preflight.model.facts import MediaFacts
 
 __all__ = ["Job"]
 

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
-from preflight.hosting import Hosted
+from preflight.submitting.hosting import Hosted
 from preflight.submitting.model import Event, JobResult, SubmitRequest
 
 __all__ = ["DEMO_TEXT", "DEMO_VOICE", "SandboxHost", "make_sample", "run_demo"]
@@ -44,7 +44,7 @@ class SandboxHost:
 
 def make_sample(target: Path, *, seconds: float = 15.0, size: str = "640x360") -> Path:
     """A test-pattern clip with a tone, in Matroska: too long, too small, wrong container."""
-    from preflight.ffmpeg_runner import TempOutput, run
+    from preflight.toolchain.runner import TempOutput, run
 
     target.parent.mkdir(parents=True, exist_ok=True)
     with TempOutput(target) as tmp:
@@ -64,12 +64,12 @@ def make_sample(target: Path, *, seconds: float = 15.0, size: str = "640x360") -
 
 def run_demo(out_dir: Path | None, *, display: _Display) -> JobResult:
     """Run the demo; the result of the lip-sync job (``output`` is the downloaded clip)."""
-    from preflight.checking import check
+    from preflight.checking.check import check
     from preflight.client import KlingClient
     from preflight.fixing import FixOptions
-    from preflight.ledger import Ledger
     from preflight.report import render
     from preflight.sandbox import Sandbox, SandboxConfig
+    from preflight.submitting.ledger import Ledger
     from preflight.submitting.pipeline import Submitter
     from preflight.submitting.providers import KlingProvider
 

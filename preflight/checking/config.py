@@ -28,8 +28,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from preflight.errors import ConfigError
-from preflight.findings import Severity
+from preflight.model.errors import ConfigError
+from preflight.model.findings import Severity
 
 __all__ = ["Config", "RuleOverride", "find_config", "load_config"]
 
@@ -107,7 +107,7 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
 
 
 def _validate(table: Any, where: str, origin: str) -> Config:
-    from preflight.profiles import parse_severity
+    from preflight.rules.profiles import parse_severity
     from preflight.rules.registry import UnknownRuleError, get
 
     if not isinstance(table, dict):

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from preflight.findings import Finding, Severity
-from preflight.job import Job
-from preflight.profile import Profile
+from preflight.model.findings import Finding, Severity
+from preflight.model.job import Job
+from preflight.model.profile import Profile
 from preflight.rules.registry import get
 
 if TYPE_CHECKING:
-    from preflight.config import Config
+    from preflight.checking.config import Config
 
 __all__ = ["evaluate", "is_ok"]
 

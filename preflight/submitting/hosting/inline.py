@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import os
 
-from preflight.errors import HostingError
+from preflight.model.errors import HostingError
 
 __all__ = ["MAX_INLINE_BYTES", "inline_base64"]
 

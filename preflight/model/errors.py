@@ -4,6 +4,7 @@
 
     PreflightError                  anything preflight raises on purpose
     ├── ConfigError                 a bad profile, config file or option (CLI exit 2)
+    │   └── MissingKeyError         a provider's keys are not given (names the env variables)
     ├── InputError                  an input that cannot be read as media (finding `input.readable`)
     │   └── ProbeError              the probe backend could not read it
     ├── ToolNotFoundError           FFmpeg / ffprobe is not available
@@ -47,6 +48,7 @@ __all__ = [
     "InputError",
     "InvalidRequestError",
     "LedgerError",
+    "MissingKeyError",
     "PreflightError",
     "ProbeError",
     "RateLimitError",
@@ -62,6 +64,16 @@ class PreflightError(Exception):
 
 class ConfigError(PreflightError):
     """A profile, config file or option is invalid. The message names the file, rule and key."""
+
+
+class MissingKeyError(ConfigError):
+    """A provider client was made without its keys. ``env`` names the environment variables
+    that hold them, so the CLI can say what to set (its users pass no library arguments)."""
+
+    def __init__(self, message: str, *, provider: str, env: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.env = env
 
 
 class InputError(PreflightError):

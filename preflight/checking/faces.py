@@ -13,17 +13,18 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from preflight.errors import FFmpegError
-from preflight.job import Job
-from preflight.sources import is_url
+from preflight.model.errors import FFmpegError
+from preflight.model.job import Job
+from preflight.model.sources import is_url
 from preflight.vision import DEFAULT_RATE, available
 
 if TYPE_CHECKING:  # analysis, detector and sampler load only when a face check really runs
-    from preflight.config import Config
-    from preflight.profile import Profile
+    from preflight.checking.config import Config
+    from preflight.model.profile import Profile
+    from preflight.report.model import Timeline
     from preflight.vision.analysis import FaceAnalysis, FaceSkipped
 
-__all__ = ["FACE_RULES", "face_settings", "preview_path", "with_face_analysis"]
+__all__ = ["FACE_RULES", "face_settings", "face_timeline", "preview_path", "with_face_analysis"]
 
 FACE_RULES = (
     "face.present",
@@ -147,3 +148,35 @@ def _analyse(
 
         write_contact_sheet(analysis, frames, sample_failures(analysis, settings), preview)
     return analysis
+
+
+def face_timeline(job: Job, settings: Mapping[str, Mapping[str, Any]]) -> Timeline | None:
+    """Per face rule, the spans of ``job``'s clip that pass, fail, or have no face to judge
+    (``none``; `face.present` has no such span: no face is its failure). None without analysis.
+
+    Sample ``i`` stands for ``[t_i, t_i + interval)``, as in the findings' ranges; neighbouring
+    samples with the same verdict merge into one span, so a clip is a handful of bars.
+    """
+    from preflight.report.model import Timeline
+
+    analysis = job.analysis.get("face")
+    if analysis is None or not settings or not hasattr(analysis, "samples"):
+        return None
+    if not analysis.samples:
+        return Timeline(duration=analysis.duration)
+    from preflight.rules.face import failing, runs
+
+    tracks: dict[str, tuple[tuple[float, float, str], ...]] = {}
+    for rule_id, params in settings.items():
+        flags = failing(rule_id, analysis, params)
+        states = [
+            "fail" if bad else "none" if rule_id != "face.present" and not s.faces else "pass"
+            for bad, s in zip(flags, analysis.samples, strict=True)
+        ]
+        spans: list[tuple[float, float, str]] = []
+        for state in ("pass", "fail", "none"):
+            for first, last in runs([s == state for s in states]):
+                start, end = analysis.span(first, last)
+                spans.append((start, end, state))
+        tracks[rule_id] = tuple(sorted(spans))
+    return Timeline(duration=analysis.duration, tracks=tracks)

@@ -2,10 +2,12 @@
 
 Three ways, picked by the provider and the user's options:
 
-- :mod:`preflight.hosting.s3`: upload to S3-compatible storage (AWS, R2, MinIO through
+- :mod:`preflight.submitting.hosting.s3`: upload to S3-compatible storage (AWS, R2, MinIO through
   ``AWS_ENDPOINT_URL``) and hand out a presigned GET URL (optional extra ``s3``);
-- :mod:`preflight.hosting.wavespeed`: WaveSpeed's own upload endpoint, through the client;
-- :mod:`preflight.hosting.inline`: audio inlined as raw base64 for Kling's ``audio_file``.
+- :mod:`preflight.submitting.hosting.wavespeed`: WaveSpeed's own upload endpoint, through the
+  client;
+- :mod:`preflight.submitting.hosting.inline`: audio inlined as raw base64 for Kling's
+  ``audio_file``.
 
 Uploads are content-addressed: :func:`host_file` keeps, in the ledger, which content (sha256)
 is already at which place with which URL until when, and does not upload it again while the URL
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from preflight.ledger import Ledger
+    from preflight.submitting.ledger import Ledger
 
 __all__ = ["DEFAULT_MIN_VALID", "Host", "Hosted", "host_file"]
 

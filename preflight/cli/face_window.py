@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from preflight.errors import PreflightError
+from preflight.model.errors import PreflightError
 from preflight.rules.base import fmt_num
 
 __all__ = ["fix_face_windows"]
@@ -33,9 +33,9 @@ def fix_face_windows(
     out_dir: str | None,
 ) -> int:
     """Fix every input trimmed to its face window; print as `preflight fix` does; exit code."""
-    from preflight.cli.fix_cmd import render_plan, render_result
+    from preflight.cli.fix_render import render_plan, render_result
     from preflight.fixing import FixResult, fix, plan_fix
-    from preflight.vision.window import window_for
+    from preflight.fixing.face_window import window_for
 
     records: list[dict[str, Any]] = []
     ok = True
