@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import textwrap
@@ -21,6 +22,7 @@ from preflight.model.job import Job
 from preflight.rules.face import SKIPPED, failing, runs, sample_failures
 from preflight.rules.profiles import load_profile
 from preflight.vision.analysis import FaceAnalysis, FaceBox, FaceSample, FaceSkipped
+from preflight.vision.landmarks import NOSE_DEPTH
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE = load_profile("kling-lipsync")
@@ -47,16 +49,20 @@ def facts(duration: float = 4.0, width: int = 1280, height: int = 720) -> MediaF
 
 
 def _points(x: float, y: float, side: float, turn: float = 0.0) -> tuple[tuple[float, float], ...]:
-    """Five landmarks of a frontal face in the box (x, y, side, side); ``turn`` moves the nose
-    tip sideways by that many half eye distances."""
+    """BlazeFace's six keypoints of a frontal face in the box (x, y, side, side): eyes, nose tip,
+    mouth centre, ear tragions. ``turn`` moves the nose tip sideways by that many half eye
+    distances, and the ears the other way as a head turned that far would show them."""
     half = 0.2 * side
     cx = x + side / 2
+    nose = cx + turn * half
+    ears = nose - math.sin(math.atan2(turn, NOSE_DEPTH)) * 2.2 * half  # their midpoint
     return (
         (cx - half, y + 0.4 * side),
         (cx + half, y + 0.4 * side),
-        (cx + turn * half, y + 0.6 * side),
-        (cx - 0.8 * half, y + 0.8 * side),
-        (cx + 0.8 * half, y + 0.8 * side),
+        (nose, y + 0.6 * side),
+        (cx, y + 0.8 * side),
+        (ears - 2.2 * half, y + 0.5 * side),
+        (ears + 2.2 * half, y + 0.5 * side),
     )
 
 
@@ -455,13 +461,29 @@ def test_pose_and_mouth_need_landmarks() -> None:
 @pytest.mark.parametrize(
     ("turn", "turned"), [(0.0, False), (0.3, False), (0.8, True), (-1.5, True)]
 )
-def test_yaw_from_the_nose_between_the_eyes(turn: float, turned: bool) -> None:
+def test_yaw_from_the_nose_between_the_eyes_and_the_ears(turn: float, turned: bool) -> None:
     from preflight.vision.landmarks import yaw_degrees
 
-    yaw = yaw_degrees(_points(500, 200, 140, turn))
+    points = _points(500, 200, 140, turn)
+    yaw = yaw_degrees(points)
     assert yaw is not None
     assert (abs(yaw) > 45) is turned
     assert (yaw > 0) is (turn > 0) or turn == 0
+    # the eyes alone (no ears) give the same side and verdict
+    eyes_only = yaw_degrees(points[:3])
+    assert eyes_only is not None
+    assert (abs(eyes_only) > 45) is turned
+
+
+def test_yaw_of_a_profile_reads_the_ears() -> None:
+    from preflight.vision.landmarks import yaw_degrees
+
+    # the keypoints BlazeFace gives on scikit-image's cameraman in profile (display px): the
+    # nose tip lies beyond the eyes and past the near ear
+    cameraman = ((592, 262), (622, 262), (629, 308), (608, 330), (511, 245), (596, 256))
+    yaw = yaw_degrees(cameraman)
+    assert yaw is not None
+    assert 60 < yaw <= 90
 
 
 def test_mouth_geometry() -> None:
@@ -469,13 +491,20 @@ def test_mouth_geometry() -> None:
 
     box = (500.0, 200.0, 140.0, 140.0)
     frontal = _points(*box[:3])
+    ears = frontal[4:]
     assert mouth_problem(frontal, box, 1280, 720) is None
-    low = (*frontal[:3], (540.0, 400.0), (600.0, 400.0))  # corners well below the chin
+    low = (*frontal[:3], (570.0, 400.0), *ears)  # mouth well below the chin
     assert mouth_problem(low, box, 1280, 720) == "outside the face"
-    above = (*frontal[:3], (560.0, 240.0), (580.0, 240.0))  # "mouth" above the eyes
+    above = (*frontal[:3], (570.0, 240.0), *ears)  # "mouth" above the eyes
     assert mouth_problem(above, box, 1280, 720) == "not below the eyes"
     assert mouth_problem(frontal, box, 1280, 300) == "cut off by the frame's edge"
-    assert mouth_problem(frontal[:2], box, 1280, 720) is None
+    # the mouth centre inside the frame, but a corner past its left edge: cut off too
+    assert mouth_problem(frontal, box, 1280, 720) is None
+    edge = tuple((px - 560.0, py) for px, py in frontal)
+    edged_box = (box[0] - 560.0, *box[1:])
+    assert edge[3][0] > 0
+    assert mouth_problem(edge, edged_box, 1280, 720) == "cut off by the frame's edge"
+    assert mouth_problem(frontal[:3], box, 1280, 720) is None
 
 
 def test_a_face_leaving_the_frame_is_missing_from_when_it_is_gone(face_job: FaceJob) -> None:

@@ -58,7 +58,7 @@ def test_rotated_video_is_sampled_upright(face_media: Callable[[str], Path]) -> 
     from preflight.vision.analysis import analyse_frames
     from preflight.vision.detector import HaarDetector
 
-    # Haar finds only upright frontal faces (YuNet also finds one lying on its side)
+    # Haar finds only upright frontal faces (BlazeFace may find one lying on its side)
     g = geometry(1280, 720)
     upright = analyse_frames(
         sample(face_media("rotated"), g, rate=2), g, interval=0.5, detector=HaarDetector()

@@ -1,7 +1,7 @@
 """Per-sample face measurements of one video, as frozen values the face rules read.
 
-For each sampled frame: every face found in display pixels, with the detector's score and five
-landmarks, the followed face first (the largest, unless one nearly as large stays where the
+For each sampled frame: every face found in display pixels, with the detector's score and six
+keypoints, the followed face first (the largest, unless one nearly as large stays where the
 previous sample's was: two faces of one size must not read as jumps between them). For that
 face: the mean luminance and contrast (standard deviation, 0-255 scale) of its region, its
 sharpness (variance of the Laplacian of the region scaled to a fixed size, so near and far faces
@@ -20,8 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from preflight.vision.detector import Box, Detector, YuNetDetector, require_vision
-from preflight.vision.landmarks import yaw_degrees
+from preflight.vision.detector import BlazeFaceDetector, Box, Detector, require_vision
+from preflight.vision.landmarks import mouth_region, yaw_degrees
 from preflight.vision.sampler import (
     DEFAULT_MAX_SIDE,
     DEFAULT_RATE,
@@ -59,7 +59,7 @@ class FaceBox:
     w: float
     h: float
     score: float | None = None  # the detector's confidence, 0-1
-    landmarks: tuple[tuple[float, float], ...] = ()  # eyes, nose tip, mouth corners (display px)
+    landmarks: tuple[tuple[float, float], ...] = ()  # eyes, nose, mouth, ears (display px)
 
     @property
     def side(self) -> float:
@@ -206,23 +206,20 @@ def measure(gray: npt.NDArray[np.uint8], box: Box) -> _Measured:
 def mouth_detail(gray: npt.NDArray[np.uint8], box: Box, face_contrast: float) -> float | None:
     """The contrast (standard deviation) of the mouth region over the whole face's.
 
-    The region spans the mouth corners plus a tenth of the mouth's width on each side, and 0.3
-    of its width above and below them. Lips, teeth and their shadows make it about as varied as
-    the face (0.6-1.0 on the test portrait, also when dark or blurred); a hand, a microphone or a
-    blurred patch over the mouth brings it under 0.3. None without landmarks, when a corner lies
-    outside the frame, or for a featureless face.
+    The region (`preflight.vision.landmarks.mouth_region`) is centred on BlazeFace's mouth
+    keypoint, 0.9 eye distances wide and 0.5 high. Lips, teeth and their shadows make it about
+    as varied as the face (0.35-0.7 on the test portrait, also when small, dark or blurred); a
+    hand, a microphone or a flat patch over the mouth brings it under 0.3. None without
+    landmarks, when the region is not wholly inside the frame, or for a featureless face.
     """
-    if len(box.landmarks) < 5 or face_contrast < 1.0:
+    region_box = mouth_region(box.landmarks)
+    if region_box is None or face_contrast < 1.0:
         return None
-    (x1, y1), (x2, y2) = box.landmarks[3], box.landmarks[4]
+    left, top, right, bottom = (round(v) for v in region_box)
     height, width = gray.shape[:2]
-    if not all(0 <= x < width and 0 <= y < height for x, y in ((x1, y1), (x2, y2))):
+    if left < 0 or top < 0 or right >= width or bottom >= height:
         return None
-    span = max(abs(x2 - x1), 2.0)
-    cy = (y1 + y2) / 2
-    left, right = round(min(x1, x2) - 0.1 * span), round(max(x1, x2) + 0.1 * span) + 1
-    top, bottom = round(cy - 0.3 * span), round(cy + 0.3 * span) + 1
-    region = gray[max(0, top) : min(height, bottom), max(0, left) : min(width, right)]
+    region = gray[top : bottom + 1, left : right + 1]
     if region.size < 4:
         return None
     return float(region.std()) / face_contrast
@@ -298,11 +295,11 @@ def analyse_frames(
 ) -> FaceAnalysis:
     """Measure faces in already-sampled ``frames`` (gray or BGR) of a ``geom`` video.
 
-    The detector defaults to `YuNetDetector`; it is given the frame as sampled (BGR when the
+    The detector defaults to `BlazeFaceDetector`; it is given the frame as sampled (BGR when the
     frames are in colour), the measurements are taken on its gray version.
     """
     cv2 = require_vision()
-    detector = detector or YuNetDetector()
+    detector = detector or BlazeFaceDetector()
     previous = _Previous()
     samples: list[FaceSample] = []
     for frame in frames:
@@ -335,7 +332,7 @@ def analyse(
 ) -> FaceAnalysis:
     """Sample ``source`` (display size ``width`` x ``height``) and measure its faces.
 
-    ``detector`` defaults to `YuNetDetector`. Raises `VisionUnavailableError` without the vision
+    ``detector`` defaults to `BlazeFaceDetector`. Raises `VisionUnavailableError` without the vision
     extra, `FFmpegError` when decoding fails.
     """
     analysis, _ = analyse_with_frames(
@@ -366,7 +363,7 @@ def analyse_with_frames(
     for a contact sheet. With ``keep=False`` the list is empty (and frames are sampled gray when
     the detector does not want colour)."""
     cv2 = require_vision()
-    detector = detector or YuNetDetector()
+    detector = detector or BlazeFaceDetector()
     geom = geometry(width, height, max_side)
     kept: list[npt.NDArray[np.uint8]] = []
 

