@@ -1,9 +1,10 @@
 """Which CPU face detector: accuracy and speed on the test clips and on portraits of every size.
 
-Compares YuNet (``cv2.FaceDetectorYN`` with the model shipped in ``preflight/vision/models``, the
-one preflight uses), OpenCV's Haar cascades (``frontalface_alt2``, used before, and
-``frontalface_default``) and, when it is importable, MediaPipe 0.10.21's legacy face detector
-(short- and full-range models). Two measures, in the same run:
+Compares BlazeFace full-range (MediaPipe's model shipped in ``preflight/vision/models``, run by
+``cv2.dnn``: the one preflight uses, and the same without its tiled second pass), OpenCV's Haar
+cascades (``frontalface_alt2``, used before, and ``frontalface_default``) and, when it is
+importable, MediaPipe 0.10.21's legacy face detector (short- and full-range models). Two
+measures, in the same run:
 
 - portraits: scikit-image's astronaut scaled to 40..700 px on a grey 1280x720 frame, reduced to
   the 640x360 sample the analysis sees; a hit is one face found, on the portrait's face;
@@ -16,8 +17,7 @@ one preflight uses), OpenCV's Haar cascades (``frontalface_alt2``, used before, 
 MediaPipe is not a dependency (it pins NumPy below 2 and pulls in jax, jaxlib, matplotlib and
 opencv-contrib-python); to include it, run this script from a separate environment that has
 ``mediapipe==0.10.21`` and ``scikit-image``, with ``PYTHONPATH`` pointing at the repository and
-``PREFLIGHT_FFMPEG`` at an FFmpeg binary. YuNet (``cv2.FaceDetectorYN``) is not compared: its ONNX
-model was not inside any wheel before preflight shipped it.
+``PREFLIGHT_FFMPEG`` at an FFmpeg binary.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 
 from fixtures.faces import make  # noqa: E402
-from preflight.vision.detector import HaarDetector, YuNetDetector  # noqa: E402
+from preflight.vision.detector import BlazeFaceDetector, HaarDetector  # noqa: E402
 from preflight.vision.sampler import Frame, geometry, sample  # noqa: E402
 
 # clip -> expected number of faces at time t (None: not scored, the face is half out of frame)
@@ -56,7 +56,7 @@ EXPECTED: dict[str, Callable[[float], int | None]] = {
     "exits": lambda t: 1 if t < 2.0 else None if t < 2.75 else 0,
 }
 SIZES = (40, 60, 80, 100, 130, 160, 220, 300, 400, 500, 600, 700)
-# the astronaut's face in the 512 px portrait (YuNet's box, checked by eye)
+# the astronaut's face in the 512 px portrait (checked by eye)
 FACE = (178, 63, 90, 113)
 
 Counter = Callable[[Any], int]  # a BGR frame -> number of faces
@@ -82,8 +82,8 @@ def haar(cascade: str) -> Finder:
     return find
 
 
-def yunet() -> Finder:
-    detector = YuNetDetector()
+def blazeface(*, tiles: bool = True) -> Finder:
+    detector = BlazeFaceDetector() if tiles else BlazeFaceDetector(tile=1 << 20)
 
     def find(bgr: Any) -> list[tuple[float, float, float, float]]:
         return [(b.x, b.y, b.w, b.h) for b in detector.detect(bgr)]
@@ -142,7 +142,8 @@ def mediapipe(model: int) -> Counter | None:
 
 def main() -> int:
     finders: dict[str, Finder] = {
-        "opencv yunet 2026may (chosen)": yunet(),
+        "blazeface full-range + tiles (chosen)": blazeface(),
+        "blazeface full-range, whole frame only": blazeface(tiles=False),
         "opencv haar frontalface_alt2": haar("alt2"),
         "opencv haar frontalface_default": haar("default"),
     }

@@ -248,7 +248,7 @@ class BlazeFaceDetector:
             values = [cx - row[2] / 2, cy - row[3] / 2, row[2], row[3]]
             for k in range(6):
                 values += [anchor[0] + row[4 + 2 * k], anchor[1] + row[5 + 2 * k]]
-            found.append(_Raw(float(p), [v / scale for v in values]))
+            found.append(_Raw(float(p), [float(v) / scale for v in values]))
         return found
 
     def _tiles(self, bgr: npt.NDArray[np.uint8]) -> list[_Raw]:
