@@ -135,6 +135,11 @@ def test_detection_work_per_sample_stays_small(face_media: Callable[[str], Path]
     b = analyse(face_media("none"), 1280, 720, detector=none)
     n = len(b.samples)
     assert none.passes == {(640, 360): n, (224, 224): 8 * n}
+    # a small face: found by the 8 tiles once, then in the one tile around where it was
+    small = Counting()
+    c = analyse(face_media("small"), 1280, 720, detector=small)
+    assert all(s.count == 1 for s in c.samples)
+    assert small.passes == {(640, 360): 16, (224, 224): 8 + 15}
 
 
 def test_a_model_opencv_cannot_read_is_a_vision_error(
