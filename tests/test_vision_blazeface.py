@@ -19,15 +19,15 @@ FACE = (178, 63, 90, 113)
 SHA256 = "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3"
 
 
-def portrait_sample(size: int) -> tuple[Any, tuple[float, float]]:
-    """The portrait at ``size`` px centred on a grey 1280x720 frame, reduced to the 640x360
-    sample the analysis sees, and its face's centre in the sample."""
+def portrait_sample(size: int, dx: int = 0, dy: int = 0) -> tuple[Any, tuple[float, float]]:
+    """The portrait at ``size`` px on a grey 1280x720 frame (centred, or moved by ``dx``, ``dy``),
+    reduced to the 640x360 sample the analysis sees, and its face's centre in the sample."""
     import cv2
     import skimage.data
 
     image = cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)
     frame = np.full((720, 1280, 3), 128, dtype=np.uint8)
-    x0, y0 = (1280 - size) // 2, (720 - size) // 2
+    x0, y0 = (1280 - size) // 2 + dx, (720 - size) // 2 + dy
     frame[y0 : y0 + size, x0 : x0 + size] = cv2.resize(image, (size, size))
     k = size / 512
     centre = ((x0 + (FACE[0] + FACE[2] / 2) * k) / 2, (y0 + (FACE[1] + FACE[3] / 2) * k) / 2)
@@ -68,6 +68,16 @@ def test_faces_from_12_sample_px_up_are_found_with_keypoints(size: int) -> None:
     assert left_ear[0] < left_eye[0] < nose[0] < right_eye[0] < right_ear[0]
     assert left_eye[0] < mouth[0] < right_eye[0]
     assert max(left_eye[1], right_eye[1]) < nose[1] < mouth[1]
+
+
+@pytest.mark.parametrize(("dx", "dy"), [(-200, -120), (-75, 60), (75, -120), (200, 60)])
+def test_a_60_px_face_is_found_wherever_it_is(dx: int, dy: int) -> None:
+    # the issue's case: a face 60 px wide in 720p (30 in the sample), too small for the whole
+    # frame pass; moved about so it crosses the tiles' seams
+    sample, centre = portrait_sample(341, dx, dy)
+    (face,) = BlazeFaceDetector().detect(sample)
+    assert contains(face, centre)
+    assert 20 <= face.w <= 40
 
 
 def test_a_face_under_ten_sample_pixels_is_not_found() -> None:
