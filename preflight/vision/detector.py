@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CASCADE",
     "MODEL",
+    "NEAR_MODEL",
     "BlazeFaceDetector",
     "Box",
     "Detector",
@@ -37,6 +38,7 @@ __all__ = [
 
 CASCADE = "haarcascade_frontalface_alt2.xml"
 MODEL = "face_detection_full_range.tflite"
+NEAR_MODEL = "face_detection_short_range.tflite"  # 128x128: a crop around a known face
 INSTALL_HINT = "install media-preflight[vision]"
 
 
@@ -147,23 +149,45 @@ class HaarDetector:
         return sorted(boxes, key=lambda b: b.area, reverse=True)
 
 
-def model_path() -> str:
-    """The path of the BlazeFace model file shipped inside preflight."""
-    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "models", MODEL)
+def model_path(name: str = MODEL) -> str:
+    """The path of a BlazeFace model file shipped inside preflight."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "models", name)
 
 
-INPUT = 192  # the full-range model's input side
-GRID = 48  # its anchors: one per cell of a 48x48 grid (stride 4), centred in the cell
+INPUT = 192  # the full-range model's input side: one anchor per cell of a 48x48 grid (stride 4)
+NEAR_INPUT = 128  # the short-range model's: 2 anchors per cell of 16x16, 6 per cell of 8x8
 
 
 @functools.cache
-def _anchors() -> npt.NDArray[np.float32]:
-    """Anchor centres in input pixels, one row (x, y) per cell, row-major like the outputs."""
+def _anchors(side: int) -> npt.NDArray[np.float32]:
+    """Anchor centres in input pixels of the model with input ``side``, one row (x, y) per
+    anchor, in the order of the model's outputs (per layer, row-major, anchors of a cell
+    together)."""
     import numpy as np
 
-    ys, xs = np.mgrid[0:GRID, 0:GRID].astype(np.float32)
-    stride = INPUT / GRID
-    return np.stack([(xs.ravel() + 0.5) * stride, (ys.ravel() + 0.5) * stride], axis=1)
+    layers = ((4, 1),) if side == INPUT else ((8, 2), (16, 6))
+    rows = []
+    for stride, per_cell in layers:
+        ys, xs = np.mgrid[0 : side // stride, 0 : side // stride].astype(np.float32)
+        centres = np.stack([(xs.ravel() + 0.5) * stride, (ys.ravel() + 0.5) * stride], axis=1)
+        rows.append(np.repeat(centres, per_cell, axis=0))
+    return np.concatenate(rows)
+
+
+def _load(name: str) -> tuple[Any, Any]:
+    """A model shipped inside preflight, read by OpenCV, and its output names."""
+    cv2 = require_vision()
+    path = model_path(name)
+    if not os.path.isfile(path):
+        raise VisionUnavailableError(f"the face model {path} is missing from the install")
+    try:
+        net = cv2.dnn.readNetFromTFLite(path)
+        return net, net.getUnconnectedOutLayersNames()
+    except cv2.error as exc:
+        raise VisionUnavailableError(
+            f"OpenCV {cv2.__version__} could not load the face model {path}: "
+            f"{str(exc).strip().splitlines()[-1]}"
+        ) from exc
 
 
 class BlazeFaceDetector:
@@ -185,6 +209,13 @@ class BlazeFaceDetector:
     pass. 192 px tiles would find faces of 9-10 px too, but take 12 passes; 256 px tiles take 6
     and miss faces under 14 px (``docs/vision.md``).
 
+    Speed, for a large face that stays: while the previous image showed exactly one face of at
+    least ``near_from`` pixels, the next is searched only in a square of three times that face's
+    side around it, with MediaPipe's short-range model (128x128 input, about a quarter of the
+    full-range model's work); every ``full_every``-th image, or when the crop finds nothing, the
+    whole frame is searched as above, so a second face entering is seen within that many
+    samples. ``near_from=None`` turns this off.
+
     Speed, for a small face that stays: when the tiles found a face in the previous image, the
     next one is first searched in one tile centred on where that face was (2 passes in all
     instead of 9); only when it is not found there are all the tiles searched. A second small
@@ -202,51 +233,51 @@ class BlazeFaceDetector:
         nms: float = 0.3,
         tile: int = 224,
         overlap: int = 40,
+        near_from: int | None = 24,
+        full_every: int = 4,
     ) -> None:
         cv2 = require_vision()
-        path = model_path()
         if not hasattr(cv2.dnn, "readNetFromTFLite"):
             raise VisionUnavailableError(
                 f"OpenCV {cv2.__version__} cannot read TFLite models (4.8 or later needed)"
             )
-        if not os.path.isfile(path):
-            raise VisionUnavailableError(f"the face model {path} is missing from the install")
-        try:
-            self._net = cv2.dnn.readNetFromTFLite(path)
-            self._outputs = self._net.getUnconnectedOutLayersNames()
-        except cv2.error as exc:
-            raise VisionUnavailableError(
-                f"OpenCV {cv2.__version__} could not load the face model {path}: "
-                f"{str(exc).strip().splitlines()[-1]}"
-            ) from exc
+        self._net, self._outputs = _load(MODEL)
+        self._near = _load(NEAR_MODEL) if near_from is not None else None
         self.score = score
         self.nms = nms
         self.tile = tile
         self.overlap = overlap
+        self.near_from = near_from
+        self.full_every = full_every
         self._tracked: tuple[float, float] | None = None  # centre of a face the tiles found
+        self._alone: tuple[float, float, float] | None = None  # centre, side of a lone face
+        self._crops = 0  # images searched by crop since the last whole-frame search
 
-    def _run(self, bgr: npt.NDArray[np.uint8]) -> list[_Raw]:
-        """One pass of the model on ``bgr`` letterboxed into 192x192 (top left, black margin):
-        the faces over ``score``, in ``bgr``'s pixels."""
+    def _run(self, bgr: npt.NDArray[np.uint8], *, near: bool = False) -> list[_Raw]:
+        """One pass of the full-range model (or with ``near`` the short-range one) on ``bgr``
+        letterboxed into its input (top left, black margin): the faces over ``score``, in
+        ``bgr``'s pixels."""
         cv2 = require_vision()
         import numpy as np
 
+        net, outputs = self._near if near and self._near else (self._net, self._outputs)
+        side = NEAR_INPUT if near else INPUT
         height, width = bgr.shape[:2]
-        scale = INPUT / max(width, height)
+        scale = side / max(width, height)
         w, h = max(1, round(width * scale)), max(1, round(height * scale))
-        canvas = np.zeros((INPUT, INPUT, 3), dtype=np.uint8)
+        canvas = np.zeros((side, side, 3), dtype=np.uint8)
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         canvas[:h, :w] = cv2.resize(bgr, (w, h), interpolation=interpolation)
         blob = cv2.dnn.blobFromImage(
-            canvas, 1 / 127.5, (INPUT, INPUT), (127.5, 127.5, 127.5), swapRB=True
+            canvas, 1 / 127.5, (side, side), (127.5, 127.5, 127.5), swapRB=True
         )
-        self._net.setInput(blob)
-        scores_out, boxes_out = self._net.forward(self._outputs)
+        net.setInput(blob)
+        scores_out, boxes_out = net.forward(outputs)
         logits = scores_out.reshape(-1)
         keep = np.nonzero(logits >= math.log(self.score / (1 - self.score)))[0]
         if keep.size == 0:
             return []
-        anchors = _anchors()[keep]
+        anchors = _anchors(side)[keep]
         raw = boxes_out.reshape(-1, 16)[keep].astype(np.float64)
         scores = 1 / (1 + np.exp(-logits[keep].astype(np.float64)))
         found = []
@@ -282,7 +313,12 @@ class BlazeFaceDetector:
         cv2 = require_vision()
         bgr = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
         height, width = bgr.shape[:2]
-        found = _merge(self._run(bgr), self.nms)
+        found = self._crop(bgr)
+        if found:
+            self._crops += 1
+        else:
+            self._crops = 0
+            found = _merge(self._run(bgr), self.nms)
         tiled = not found and max(width, height) > self.tile
         if tiled and self._tracked is not None:
             found = _merge(self._around(bgr, self._tracked), self.nms)
@@ -293,7 +329,30 @@ class BlazeFaceDetector:
             x, y, w, h = found[0].values[:4]
             self._tracked = (x + w / 2, y + h / 2)
         boxes = [raw.box(width, height) for raw in found]
-        return sorted((b for b in boxes if b.w > 0 and b.h > 0), key=_area, reverse=True)
+        boxes = sorted((b for b in boxes if b.w > 0 and b.h > 0), key=_area, reverse=True)
+        self._alone = None
+        if len(boxes) == 1 and self.near_from is not None:
+            b = boxes[0]
+            if min(b.w, b.h) >= self.near_from:
+                self._alone = (b.x + b.w / 2, b.y + b.h / 2, max(b.w, b.h))
+        return boxes
+
+    def _crop(self, bgr: npt.NDArray[np.uint8]) -> list[_Raw]:
+        """The lone large face of the previous image, looked for with the short-range model in
+        a square three times its side around where it was; [] when not looked for, or when the
+        crop does not show exactly one face (then the whole frame is searched)."""
+        if self._alone is None or self._crops + 1 >= self.full_every:
+            return []
+        height, width = bgr.shape[:2]
+        cx, cy, side = self._alone
+        crop = min(round(3 * side), width, height)
+        left = min(max(0, round(cx - crop / 2)), width - crop)
+        top = min(max(0, round(cy - crop / 2)), height - crop)
+        piece = bgr[top : top + crop, left : left + crop]
+        found = _merge([raw.moved(left, top) for raw in self._run(piece, near=True)], self.nms)
+        # one face, as before; anything else (a second box on a covered mouth, say) is for the
+        # full-range model to judge on the whole frame
+        return found if len(found) == 1 else []
 
 
 def _starts(length: int, tile: int, overlap: int) -> list[int]:
