@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import socket
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from preflight.model.job import Job
 from preflight.rules.face import SKIPPED, failing, runs, sample_failures
 from preflight.rules.profiles import load_profile
 from preflight.vision.analysis import FaceAnalysis, FaceBox, FaceSample, FaceSkipped
+from preflight.vision.landmarks import NOSE_DEPTH
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE = load_profile("kling-lipsync")
@@ -47,17 +49,38 @@ def facts(duration: float = 4.0, width: int = 1280, height: int = 720) -> MediaF
     )
 
 
+def _points(x: float, y: float, side: float, turn: float = 0.0) -> tuple[tuple[float, float], ...]:
+    """BlazeFace's six keypoints of a frontal face in the box (x, y, side, side): eyes, nose tip,
+    mouth centre, ear tragions. ``turn`` moves the nose tip sideways by that many half eye
+    distances, and the ears the other way as a head turned that far would show them."""
+    half = 0.2 * side
+    cx = x + side / 2
+    nose = cx + turn * half
+    ears = nose - math.sin(math.atan2(turn, NOSE_DEPTH)) * 2.2 * half  # their midpoint
+    return (
+        (cx - half, y + 0.4 * side),
+        (cx + half, y + 0.4 * side),
+        (nose, y + 0.6 * side),
+        (cx, y + 0.8 * side),
+        (ears - 2.2 * half, y + 0.5 * side),
+        (ears + 2.2 * half, y + 0.5 * side),
+    )
+
+
 def good(i: int, **changes: Any) -> FaceSample:
-    """A sample with one 140 px, well-lit, sharp face in the middle of a 1280x720 frame."""
+    """A sample with one 140 px, frontal, well-lit, sharp face in the middle of a 1280x720 frame,
+    its mouth in view."""
     base = FaceSample(
         index=i,
         time=i * INTERVAL,
-        faces=(FaceBox(570, 200, 140, 140),),
+        faces=(FaceBox(570, 200, 140, 140, 0.9, _points(570, 200, 140)),),
         luma=150.0,
         contrast=50.0,
         sharpness=500.0,
         shift=None if i == 0 else 0.01,
         size_change=None if i == 0 else 0.01,
+        yaw=2.0,
+        mouth_detail=0.7,
     )
     return replace(base, **changes)
 
@@ -117,6 +140,28 @@ CASES = [
         set(range(16)),
         "face is only 60 px (8%",
         ((0.0, 4.0),),
+    ),
+    (
+        "face.count",
+        lambda i: good(i, faces=(FaceBox(900, 100, 200, 200), FaceBox(100, 100, 120, 120))),
+        set(range(16)),
+        "the provider will use the largest, 200 px at the right of the frame",
+        ((0.0, 4.0),),
+    ),
+    ("face.pose", lambda i: good(i, yaw=-68.0), set(range(4, 10)), "about 68°", ((1.0, 2.5),)),
+    (
+        "face.mouth",
+        lambda i: good(i, mouth_detail=0.05),
+        set(range(16)),
+        "mouth not clearly visible (covered or blurred)",
+        ((0.0, 4.0),),
+    ),
+    (
+        "face.mouth",
+        lambda i: good(i, faces=(FaceBox(570, 620, 140, 140, 0.9, _points(570, 620, 140)),)),
+        set(range(12, 16)),
+        "cut off by the frame's edge",
+        ((3.0, 4.0),),
     ),
     ("face.lighting", lambda i: good(i, luma=20.0), {2, 3, 4}, "too dark (luma 20", ((0.5, 1.25),)),
     ("face.lighting", lambda i: good(i, luma=240.0), {10, 11}, "too bright", ((2.5, 3.0),)),
@@ -334,6 +379,9 @@ EXPECTED: dict[str, tuple[str, tuple[tuple[float, float], ...]]] = {
     "dark": ("face.lighting", ((0.0, 4.0),)),
     "blurred": ("face.sharpness", ((0.0, 4.0),)),
     "leaves": ("face.present", ((3.0, 5.0),)),
+    "small": ("face.size", ((0.0, 4.0),)),
+    "profile": ("face.pose", ((0.0, 4.0),)),
+    "covered": ("face.mouth", ((0.0, 4.0),)),
     "jump": ("face.stability", ((1.75, 2.0),)),
 }
 
@@ -357,3 +405,124 @@ def test_each_bad_clip_fails_the_right_rule_at_the_right_time(face_job: FaceJob,
     for (start, end), (want_start, want_end) in zip(spans, expected, strict=True):
         assert start == pytest.approx(want_start, abs=interval)
         assert end == pytest.approx(want_end, abs=interval)
+
+
+def test_a_small_face_is_small_not_missing(face_job: FaceJob) -> None:
+    # the issue's case: a portrait scaled to 220 px in a 1280x720 frame (face ~40x48 px)
+    (finding,) = face_findings(face_job("small"))
+    assert finding.rule == "face.size"
+    assert 30 <= finding.measured <= 60
+    assert "face is only" in finding.message
+
+
+def test_face_size_is_judged_after_the_planned_scale() -> None:
+    # a 140 px face passes in 720p, but a 3840x2160 video is sent at 1920x1080: 70 px
+    samples = [good(i, faces=(FaceBox(1800, 1000, 140, 140),)) for i in range(16)]
+    a = replace(analysis(samples), width=3840, height=2160)
+    job = Job(name="t", video=facts(width=3840, height=2160), analysis={"face": a})
+    (finding,) = face_findings(job)
+    assert finding.rule == "face.size"
+    assert finding.measured == 70
+    assert "once scaled to about 1920x1080 (140 px in the 3840x2160 video)" in finding.message
+    # without a frame window the face is judged as it is (and 140 px is 6% of 2160: too small)
+    params = dict(SETTINGS["face.size"])
+    del params["frame_min"], params["frame_max"]
+    assert failing("face.size", a, {**params, "min_share": 0}) == [False] * 16
+    assert failing("face.size", a, SETTINGS["face.size"]) == [True] * 16
+
+
+@pytest.mark.parametrize(
+    ("width", "height"),
+    [(1280, 720), (3840, 2160), (640, 360), (480, 854), (4000, 600), (720, 720), (2160, 3840)],
+)
+def test_the_planned_scale_is_the_fixers(width: int, height: int) -> None:
+    from preflight.fixing.geometry import fit_window
+    from preflight.rules.face import planned_scale
+
+    a = replace(analysis([good(0)]), width=width, height=height)
+    params = {"frame_min": 720, "frame_max": 1920}
+    fixer = fit_window(
+        width, height, min_width=720, max_width=1920, min_height=720, max_height=1920
+    )
+    assert planned_scale(a, params) == pytest.approx(fixer.factor)
+    assert planned_scale(a, {}) == 1.0
+
+
+def test_faces_much_smaller_than_the_largest_are_background() -> None:
+    crowd = (FaceBox(500, 100, 200, 200), FaceBox(100, 100, 60, 60), FaceBox(900, 100, 90, 90))
+    assert judged([good(i, faces=crowd) for i in range(16)]) == []
+    crowd += (FaceBox(1000, 300, 150, 150),)
+    (finding,) = judged([good(i, faces=crowd) for i in range(16)])
+    assert finding.rule == "face.count"
+    assert finding.measured == 2
+    assert "200 px at the centre" in finding.message
+
+
+def test_pose_and_mouth_need_landmarks() -> None:
+    # Haar-era analyses (no landmarks, no yaw) are not judged on pose or mouth
+    plain = [good(i, yaw=None, mouth_detail=None) for i in range(16)]
+    assert judged(plain) == []
+
+
+@pytest.mark.parametrize(
+    ("turn", "turned"), [(0.0, False), (0.3, False), (0.8, True), (-1.5, True)]
+)
+def test_yaw_from_the_nose_between_the_eyes_and_the_ears(turn: float, turned: bool) -> None:
+    from preflight.vision.landmarks import yaw_degrees
+
+    points = _points(500, 200, 140, turn)
+    yaw = yaw_degrees(points)
+    assert yaw is not None
+    assert (abs(yaw) > 45) is turned
+    assert (yaw > 0) is (turn > 0) or turn == 0
+    # the eyes alone (no ears) give the same side and verdict
+    eyes_only = yaw_degrees(points[:3])
+    assert eyes_only is not None
+    assert (abs(eyes_only) > 45) is turned
+
+
+def test_yaw_of_a_profile_reads_the_ears() -> None:
+    from preflight.vision.landmarks import yaw_degrees
+
+    # the keypoints BlazeFace gives on scikit-image's cameraman in profile (display px): the
+    # nose tip lies beyond the eyes and past the near ear
+    cameraman = ((592, 262), (622, 262), (629, 308), (608, 330), (511, 245), (596, 256))
+    yaw = yaw_degrees(cameraman)
+    assert yaw is not None
+    assert 60 < yaw <= 90
+
+
+def test_mouth_geometry() -> None:
+    from preflight.vision.landmarks import mouth_problem
+
+    box = (500.0, 200.0, 140.0, 140.0)
+    frontal = _points(*box[:3])
+    ears = frontal[4:]
+    assert mouth_problem(frontal, box, 1280, 720) is None
+    low = (*frontal[:3], (570.0, 400.0), *ears)  # mouth well below the chin
+    assert mouth_problem(low, box, 1280, 720) == "outside the face"
+    above = (*frontal[:3], (570.0, 240.0), *ears)  # "mouth" above the eyes
+    assert mouth_problem(above, box, 1280, 720) == "not below the eyes"
+    assert mouth_problem(frontal, box, 1280, 300) == "cut off by the frame's edge"
+    # the mouth centre inside the frame, but a corner past its left edge: cut off too
+    assert mouth_problem(frontal, box, 1280, 720) is None
+    edge = tuple((px - 560.0, py) for px, py in frontal)
+    edged_box = (box[0] - 560.0, *box[1:])
+    assert edge[3][0] > 0
+    assert mouth_problem(edge, edged_box, 1280, 720) == "cut off by the frame's edge"
+    assert mouth_problem(frontal[:3], box, 1280, 720) is None
+
+
+def test_a_face_leaving_the_frame_is_missing_from_when_it_is_gone(face_job: FaceJob) -> None:
+    # drifting right, the face is cut by the frame's edge from about 2 s and gone from 2.5 s
+    job = face_job("exits")
+    interval = job.analysis["face"].interval
+    found = {f.rule: f for f in face_findings(job)}
+    present = found.pop("face.present")
+    ((start, end),) = present.ranges
+    assert start == pytest.approx(2.5, abs=interval)
+    assert end == pytest.approx(4.0, abs=0.05)
+    # while half out of frame, the clipped box may also read as a jump or a cut-off mouth
+    assert set(found) <= {"face.stability", "face.mouth", "face.size"}
+    for finding in found.values():
+        assert all(2.0 - interval <= a and b <= 2.75 + interval for a, b in finding.ranges)

@@ -17,7 +17,7 @@ from preflight.vision.analysis import (
     analyse_with_frames,
     measure,
 )
-from preflight.vision.detector import Box, HaarDetector
+from preflight.vision.detector import BlazeFaceDetector, Box, HaarDetector
 
 FaceJob = Callable[[str], Any]
 
@@ -33,12 +33,12 @@ def test_one_clear_face_in_every_sample(face_job: FaceJob) -> None:
     assert (a.width, a.height, a.sample_width, a.sample_height) == (1280, 720, 640, 360)
     assert a.interval == 0.25
     assert a.duration == pytest.approx(4.0, abs=0.05)
-    assert a.detector == HaarDetector.name
+    assert a.detector == BlazeFaceDetector.name
     assert len(a.samples) == 16
     assert all(s.count == 1 for s in a.samples)
     for s in a.samples:
         assert s.face is not None
-        # the portrait is 720 px high, its face ~95/512 of that, centred horizontally
+        # the portrait is 720 px high, its face ~90/512 of that, centred horizontally
         assert 110 <= s.face.side <= 160
         cx, _ = s.face.centre
         assert abs(cx - 640) < 60

@@ -56,12 +56,19 @@ def test_rotated_video_is_sampled_upright(face_media: Callable[[str], Path]) -> 
     # stored turned a quarter, with a display matrix turning it back: the face is upright only
     # when rotation metadata is applied while decoding
     from preflight.vision.analysis import analyse_frames
+    from preflight.vision.detector import HaarDetector
 
+    # Haar finds only upright frontal faces (BlazeFace may find one lying on its side)
     g = geometry(1280, 720)
-    upright = analyse_frames(sample(face_media("rotated"), g, rate=2), g, interval=0.5)
+    upright = analyse_frames(
+        sample(face_media("rotated"), g, rate=2), g, interval=0.5, detector=HaarDetector()
+    )
     assert all(s.count == 1 for s in upright.samples)
     stored = geometry(720, 1280)  # the same pixels without the matrix: a face lying on its side
-    sideways = analyse_frames(sample(face_media("sideways"), stored, rate=2), stored, interval=0.5)
+    sideways = analyse_frames(
+        sample(face_media("sideways"), stored, rate=2), stored, interval=0.5,
+        detector=HaarDetector(),
+    )  # fmt: skip
     assert all(s.count == 0 for s in sideways.samples)
 
 

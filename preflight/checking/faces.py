@@ -50,6 +50,8 @@ FACE_RULES = (
     "face.present",
     "face.count",
     "face.size",
+    "face.pose",
+    "face.mouth",
     "face.lighting",
     "face.sharpness",
     "face.stability",

@@ -1,4 +1,4 @@
-"""Face rules: one clear, large-enough, well-lit, sharp, steady face (lip-sync video inputs).
+"""Face rules: one clear, large-enough, frontal, well-lit, sharp, steady face with a visible mouth.
 
 They read the per-sample measurements that `preflight.vision` puts into ``job.analysis["face"]``
 and do no I/O themselves. Each finding names the time ranges where it fails: a sample at ``t``
@@ -19,11 +19,12 @@ from preflight.model.findings import Severity
 from preflight.model.job import Job
 from preflight.rules.base import Param, ParamType, Rule, Violation, fmt_num
 from preflight.vision import INSTALL_HINT
+from preflight.vision.landmarks import mouth_problem
 
 if TYPE_CHECKING:  # the analysis module pulls in the sampler and FFmpeg runner: load on use
-    from preflight.vision.analysis import FaceAnalysis, FaceSample
+    from preflight.vision.analysis import FaceAnalysis, FaceBox, FaceSample
 
-__all__ = ["RULES", "SKIPPED", "failing", "runs", "sample_failures"]
+__all__ = ["RULES", "SKIPPED", "failing", "planned_scale", "runs", "sample_failures"]
 
 SKIPPED = f"face checks skipped: {INSTALL_HINT}"
 
@@ -67,15 +68,61 @@ def _no_face(a: FaceAnalysis, s: FaceSample, p: Mapping[str, Any]) -> bool:
     return s.face is None
 
 
+def _counted(s: FaceSample, p: Mapping[str, Any]) -> int:
+    """Faces at least ``min_ratio`` of the largest one's side (smaller ones are background)."""
+    if s.face is None:
+        return 0
+    floor = float(p.get("min_ratio", 0.0)) * s.face.side
+    return sum(1 for f in s.faces if f.side >= floor)
+
+
 def _too_many(a: FaceAnalysis, s: FaceSample, p: Mapping[str, Any]) -> bool:
-    return s.count > int(p.get("max", 1))
+    return _counted(s, p) > int(p.get("max", 1))
+
+
+def planned_scale(a: FaceAnalysis, p: Mapping[str, Any]) -> float:
+    """The factor the fixer will scale the video by to bring both sides into the ``frame_min``
+    .. ``frame_max`` window (1.0 without one, or when the size already fits)."""
+    lo, hi = p.get("frame_min"), p.get("frame_max")
+    if lo is None and hi is None:
+        return 1.0
+    # the fixer's arithmetic (fixing.geometry.fit_window), which rules must not import: the
+    # factor closest to 1 that fits both sides, else the one that fits the maxima (padding)
+    w, h = a.width, a.height
+    s_lo = max(lo / w, lo / h) if lo else 0.0
+    s_hi = min(hi / w, hi / h) if hi else math.inf
+    if s_lo <= s_hi + 1e-9:
+        return float(min(max(1.0, s_lo), s_hi))
+    return float(s_hi)
 
 
 def _too_small(a: FaceAnalysis, s: FaceSample, p: Mapping[str, Any]) -> bool:
     face = s.face
     if face is None:
         return False
-    return face.side < float(p.get("min_px", 0)) or a.share(face) < float(p.get("min_share", 0))
+    side = face.side * planned_scale(a, p)
+    return side < float(p.get("min_px", 0)) or a.share(face) < float(p.get("min_share", 0))
+
+
+def _turned(a: FaceAnalysis, s: FaceSample, p: Mapping[str, Any]) -> bool:
+    return s.yaw is not None and abs(s.yaw) > float(p.get("max_yaw", 90))
+
+
+def _mouth_issue(a: FaceAnalysis, s: FaceSample, p: Mapping[str, Any]) -> str | None:
+    """Why the largest face's mouth is not usable in sample ``s``, or None."""
+    face = s.face
+    if face is None or not face.landmarks:
+        return None
+    problem = mouth_problem(face.landmarks, face.rect, a.width, a.height)
+    if problem is not None:
+        return problem
+    if s.mouth_detail is not None and s.mouth_detail < float(p.get("min_detail", 0)):
+        return "covered or blurred"
+    return None
+
+
+def _mouth_hidden(a: FaceAnalysis, s: FaceSample, p: Mapping[str, Any]) -> bool:
+    return _mouth_issue(a, s, p) is not None
 
 
 def _too_dark(a: FaceAnalysis, s: FaceSample, p: Mapping[str, Any]) -> bool:
@@ -112,6 +159,8 @@ _VERDICTS: dict[str, Verdict] = {
     "face.present": _no_face,
     "face.count": _too_many,
     "face.size": _too_small,
+    "face.pose": _turned,
+    "face.mouth": _mouth_hidden,
     "face.lighting": _badly_lit,
     "face.sharpness": _blurred,
     "face.stability": _moves,
@@ -218,11 +267,28 @@ def check_present(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
     yield from _family(job, check)
 
 
+def _where(a: FaceAnalysis, face: FaceBox) -> str:
+    """Where a face is in the frame, in words: left, centre or right (by its centre)."""
+    cx, _ = face.centre
+    third = a.width / 3
+    return "left" if cx < third else "right" if cx > 2 * third else "centre"
+
+
+def _tied(s: FaceSample) -> bool:
+    """The two largest faces of a sample are within 10% of each other's side."""
+    sides = sorted((f.side for f in s.faces), reverse=True)
+    return len(sides) >= 2 and sides[1] >= 0.9 * sides[0]
+
+
 def check_count(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
     """At most ``max`` faces may be visible at once (default 1).
 
-    The one-step lip-sync endpoint animates one person and does not say which; with several faces
-    in view it may pick the wrong one. Kling's two-step endpoint lets you choose a face instead.
+    The finding names the face the provider will use. Only faces at least ``min_ratio`` of the
+    largest face's side are counted: smaller ones are background. Lip-sync services animate the
+    largest face when there are several (LatentSync, Vozo; Vozo fails with "too many face
+    tracks"); Kling's one-step endpoint animates one person and does not say which. Knowing which
+    face that will be (the largest, and where), you can crop to the one you want. Kling's
+    two-step endpoint lets you choose a face.
     """
 
     def check(a: FaceAnalysis) -> Iterator[Violation]:
@@ -230,10 +296,16 @@ def check_count(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
         spans = _spans(a, flags, params.get("tolerance", 0.0))
         if not spans:
             return
-        most = max(s.count for s, f in zip(a.samples, flags, strict=True) if f)
+        crowded = [s for s, f in zip(a.samples, flags, strict=True) if f]
+        most = max(_counted(s, params) for s in crowded)
+        largest = max((f for s in crowded for f in s.faces), key=lambda f: f.side)
+        which = f"the largest, {round(largest.side)} px at the {_where(a, largest)} of the frame"
+        if any(_tied(s) for s in crowded):
+            which += " (another face is about as large: it may pick either; crop to one)"
         limit = int(params.get("max", 1))
         yield Violation(
-            f"{most} faces in view (at most {limit} allowed): {_at(spans)}",
+            f"{most} faces in view (at most {limit} allowed); the provider will use {which}: "
+            f"{_at(spans)}",
             most,
             limit,
             False,
@@ -244,13 +316,17 @@ def check_count(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
 
 
 def check_size(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
-    """The face must be large enough to re-animate.
+    """The face must be large enough to re-animate, at the size it will be sent.
 
-    Its shorter side must be at least ``min_px`` display pixels and at least ``min_share`` of the
-    frame's shorter side.
+    Its shorter side must be at least ``min_px`` pixels after the planned scale and at least
+    ``min_share`` of the frame's shorter side. The planned scale is the one the fixer applies to
+    bring both sides of the frame into ``frame_min`` .. ``frame_max`` (the profile's frame size
+    limits): a 4K video is sent at half size, so its faces are judged at half size too.
 
-    A mouth a few pixels wide cannot be re-animated convincingly. The size is the detector's box
-    (brows to chin, about the face's width), mapped back to the video's display resolution.
+    A mouth a few pixels wide cannot be re-animated convincingly: LatentSync drops faces under
+    50x80 px and trains on 256 px faces; sync.so works on faces scaled to 512x512. The size is
+    the detector's box (brows to chin, about the face's width). A small face is reported here,
+    not as a missing one: `face.present` fails only when no face is found at any size.
     """
 
     def check(a: FaceAnalysis) -> Iterator[Violation]:
@@ -259,14 +335,86 @@ def check_size(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
         if not spans:
             return
         sides = [s.face.side for s, f in zip(a.samples, flags, strict=True) if f and s.face]
-        smallest = round(min(sides))
-        share = smallest / min(a.width, a.height)
+        factor = planned_scale(a, params)
+        smallest = round(min(sides) * factor)
+        share = min(sides) / min(a.width, a.height)
         min_px, min_share = params.get("min_px", 0), params.get("min_share", 0)
+        scaled = ""
+        if abs(factor - 1.0) > 1e-6:
+            w, h = round(a.width * factor), round(a.height * factor)
+            scaled = (
+                f" once scaled to about {w}x{h} ({round(min(sides))} px in the "
+                f"{a.width}x{a.height} video)"
+            )
         yield Violation(
-            f"face is only {smallest} px ({share:.0%} of the frame's shorter side; needs "
+            f"face is only {smallest} px{scaled} ({share:.0%} of the frame's shorter side; needs "
             f"{fmt_num(min_px)} px and {min_share:.0%}): {_at(spans)}",
             smallest,
             {"min_px": min_px, "min_share": min_share},
+            False,
+            spans,
+        )
+
+    yield from _family(job, check)
+
+
+def check_pose(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
+    """The face should look at the camera: turned left or right by at most ``max_yaw`` degrees.
+
+    The turn (yaw) is estimated from the landmarks: where the nose tip lies between the eyes and
+    between the ears. A face in profile shows one side of the mouth; lip-sync services want a
+    frontal face (sync.so: "frontal and well lit") and their face detectors and landmark models
+    lose a profile face, so such jobs fail or come back with a smeared mouth after they are paid
+    for.
+    """
+
+    def check(a: FaceAnalysis) -> Iterator[Violation]:
+        flags = failing("face.pose", a, params)
+        spans = _spans(a, flags, params.get("tolerance", 0.0))
+        if not spans:
+            return
+        worst = max(abs(s.yaw or 0.0) for s, f in zip(a.samples, flags, strict=True) if f)
+        limit = params.get("max_yaw", 90)
+        yield Violation(
+            f"face is turned away from the camera (about {fmt_num(round(worst))}°, at most "
+            f"{fmt_num(limit)}°; profile views lip-sync badly): {_at(spans)}",
+            round(worst, 1),
+            limit,
+            False,
+            spans,
+        )
+
+    yield from _family(job, check)
+
+
+def check_mouth(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
+    """The mouth must be visible: inside the frame, where a mouth belongs, and not covered.
+
+    From the detector's mouth centre: a mouth reaching past the frame's edge is cut off; a
+    mouth centre outside the face, or not below the eyes, means the detector only guessed. The
+    mouth region's contrast over the whole face's must be at least ``min_detail``: a hand,
+    microphone or flat patch over the mouth makes it flat (a visible mouth reads 0.35-0.8 on the
+    test portrait, a blurred one 0.22, a covered one under 0.05). sync.so asks for nothing over
+    the mouth; Wav2Lip and LatentSync paste a new mouth over whatever is there.
+    """
+
+    def check(a: FaceAnalysis) -> Iterator[Violation]:
+        tolerance = params.get("tolerance", 0.0)
+        issues = [_mouth_issue(a, s, params) for s in a.samples]
+        spans = _spans(a, [i is not None for i in issues], tolerance)
+        if not spans:
+            return
+        reasons = sorted({i for i in issues if i is not None})
+        details = [
+            s.mouth_detail
+            for s, i in zip(a.samples, issues, strict=True)
+            if i is not None and s.mouth_detail is not None
+        ]
+        least = round(min(details), 2) if details else None
+        yield Violation(
+            f"mouth not clearly visible ({'; '.join(reasons)}): {_at(spans)}",
+            least,
+            params.get("min_detail"),
             False,
             spans,
         )
@@ -394,6 +542,9 @@ RULES = (
         check_count,
         {
             "max": Param(ParamType.INTEGER, 1, "faces allowed in view at once"),
+            "min_ratio": Param(
+                ParamType.NUMBER, 0.5, "count faces at least this share of the largest's side"
+            ),
             "tolerance": _tolerance(0.5),
         },
         Severity.WARNING,
@@ -404,6 +555,28 @@ RULES = (
         {
             "min_px": Param(ParamType.NUMBER, 100, "smallest face side, display pixels"),
             "min_share": Param(ParamType.NUMBER, 0.12, "face side / frame's shorter side"),
+            "frame_min": Param(ParamType.INTEGER, None, "planned scale: smallest frame side"),
+            "frame_max": Param(ParamType.INTEGER, None, "planned scale: largest frame side"),
+            "tolerance": _tolerance(0.5),
+        },
+        Severity.WARNING,
+    ),
+    Rule(
+        "face.pose",
+        check_pose,
+        {
+            "max_yaw": Param(ParamType.NUMBER, 45, "degrees the head may turn left or right"),
+            "tolerance": _tolerance(0.5),
+        },
+        Severity.WARNING,
+    ),
+    Rule(
+        "face.mouth",
+        check_mouth,
+        {
+            "min_detail": Param(
+                ParamType.NUMBER, 0.15, "mouth region's contrast / the face's (below: covered)"
+            ),
             "tolerance": _tolerance(0.5),
         },
         Severity.WARNING,

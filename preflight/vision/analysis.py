@@ -1,9 +1,13 @@
 """Per-sample face measurements of one video, as frozen values the face rules read.
 
-For each sampled frame: every face found (largest first) in display pixels; for the largest face,
-the mean luminance and contrast (standard deviation, 0-255 scale) of its region, its sharpness
-(variance of the Laplacian of the region scaled to a fixed size, so near and far faces compare),
-and its movement since the previous sample (centre shift in face sides, relative change of side).
+For each sampled frame: every face found in display pixels, with the detector's score and six
+keypoints, the followed face first (the largest, unless one nearly as large stays where the
+previous sample's was: two faces of one size must not read as jumps between them). For that
+face: the mean luminance and contrast (standard deviation, 0-255 scale) of its region, its
+sharpness (variance of the Laplacian of the region scaled to a fixed size, so near and far faces
+compare), its movement since the previous sample (centre shift in face sides, relative change of
+side), its yaw (degrees, from the landmarks) and how much detail its mouth region shows against
+the whole face (low: covered).
 The result goes into ``job.analysis["face"]``; `FaceSkipped` goes there instead when the analysis
 could not run, so the rules say "skipped" rather than pass.
 """
@@ -16,7 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from preflight.vision.detector import Box, HaarDetector, require_vision
+from preflight.vision.detector import BlazeFaceDetector, Box, Detector, require_vision
+from preflight.vision.landmarks import mouth_region, yaw_degrees
 from preflight.vision.sampler import (
     DEFAULT_MAX_SIDE,
     DEFAULT_RATE,
@@ -53,6 +58,8 @@ class FaceBox:
     y: float
     w: float
     h: float
+    score: float | None = None  # the detector's confidence, 0-1
+    landmarks: tuple[tuple[float, float], ...] = ()  # eyes, nose, mouth, ears (display px)
 
     @property
     def side(self) -> float:
@@ -63,14 +70,24 @@ class FaceBox:
     def centre(self) -> tuple[float, float]:
         return (self.x + self.w / 2, self.y + self.h / 2)
 
-    def to_dict(self) -> dict[str, float]:
-        return {"x": round(self.x, 1), "y": round(self.y, 1), "w": round(self.w, 1),
-                "h": round(self.h, 1)}  # fmt: skip
+    @property
+    def rect(self) -> tuple[float, float, float, float]:
+        return (self.x, self.y, self.w, self.h)
+
+    def to_dict(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"x": round(self.x, 1), "y": round(self.y, 1),
+                                 "w": round(self.w, 1), "h": round(self.h, 1)}  # fmt: skip
+        if self.score is not None:
+            found["score"] = round(self.score, 3)
+        if self.landmarks:
+            found["landmarks"] = [[round(x, 1), round(y, 1)] for x, y in self.landmarks]
+        return found
 
 
 @dataclass(frozen=True, slots=True)
 class FaceSample:
-    """What one sampled frame showed. Measurements are of the largest face; None without one."""
+    """What one sampled frame showed. Measurements are of `face` (the largest, or one nearly as
+    large that stays where the previous sample's was); None without a face."""
 
     index: int
     time: float
@@ -80,6 +97,8 @@ class FaceSample:
     sharpness: float | None = None
     shift: float | None = None  # centre shift since the previous sample, in face sides
     size_change: float | None = None  # |side / previous side - 1|
+    yaw: float | None = None  # head turned left/right, degrees (0 frontal); None: no landmarks
+    mouth_detail: float | None = None  # mouth region's contrast / the face's (low: covered)
 
     @property
     def count(self) -> int:
@@ -87,7 +106,8 @@ class FaceSample:
 
     @property
     def face(self) -> FaceBox | None:
-        """The largest face, or None."""
+        """The face followed (measured): the largest, or one nearly as large (80%) that is
+        nearer the face followed in the previous sample. None without a face."""
         return self.faces[0] if self.faces else None
 
     def to_dict(self) -> dict[str, Any]:
@@ -100,6 +120,8 @@ class FaceSample:
             "sharpness": _round(self.sharpness),
             "shift": _round(self.shift, 3),
             "size_change": _round(self.size_change, 3),
+            "yaw": _round(self.yaw),
+            "mouth_detail": _round(self.mouth_detail, 3),
         }
 
 
@@ -158,6 +180,7 @@ class _Measured:
     luma: float
     contrast: float
     sharpness: float
+    mouth_detail: float | None = None
 
 
 def _round(value: float | None, digits: int = 1) -> float | None:
@@ -165,7 +188,8 @@ def _round(value: float | None, digits: int = 1) -> float | None:
 
 
 def measure(gray: npt.NDArray[np.uint8], box: Box) -> _Measured:
-    """Luminance, contrast and sharpness of ``box`` in ``gray`` (sample pixels)."""
+    """Luminance, contrast and sharpness of ``box`` in ``gray`` (sample pixels), and with
+    landmarks the detail of its mouth region (`mouth_detail`)."""
     cv2 = require_vision()
     region = gray[box.y : box.y + box.h, box.x : box.x + box.w]
     mean, std = cv2.meanStdDev(region)
@@ -173,19 +197,46 @@ def measure(gray: npt.NDArray[np.uint8], box: Box) -> _Measured:
     interpolation = cv2.INTER_AREA if min(box.w, box.h) >= side else cv2.INTER_LINEAR
     fixed = cv2.resize(region, (side, side), interpolation=interpolation)
     laplacian = cv2.Laplacian(fixed, cv2.CV_64F)
-    return _Measured(float(mean[0, 0]), float(std[0, 0]), float(laplacian.var()))
+    contrast = float(std[0, 0])
+    return _Measured(
+        float(mean[0, 0]), contrast, float(laplacian.var()), mouth_detail(gray, box, contrast)
+    )
+
+
+def mouth_detail(gray: npt.NDArray[np.uint8], box: Box, face_contrast: float) -> float | None:
+    """The contrast (standard deviation) of the mouth region over the whole face's.
+
+    The region (`preflight.vision.landmarks.mouth_region`) is centred on BlazeFace's mouth
+    keypoint, 0.9 eye distances wide and 0.5 high. Lips, teeth and their shadows make it about
+    as varied as the face (0.35-0.7 on the test portrait, also when small, dark or blurred); a
+    hand, a microphone or a flat patch over the mouth brings it under 0.3. None without
+    landmarks, when the region is not wholly inside the frame, or for a featureless face.
+    """
+    region_box = mouth_region(box.landmarks)
+    if region_box is None or face_contrast < 1.0:
+        return None
+    left, top, right, bottom = (round(v) for v in region_box)
+    height, width = gray.shape[:2]
+    if left < 0 or top < 0 or right >= width or bottom >= height:
+        return None
+    region = gray[top : bottom + 1, left : right + 1]
+    if region.size < 4:
+        return None
+    return float(region.std()) / face_contrast
 
 
 def _to_display(box: Box, geom: SampleGeometry) -> FaceBox:
     sx = geom.width / geom.sample_width
     sy = geom.height / geom.sample_height
-    return FaceBox(box.x * sx, box.y * sy, box.w * sx, box.h * sy)
+    points = tuple((x * sx, y * sy) for x, y in box.landmarks)
+    return FaceBox(box.x * sx, box.y * sy, box.w * sx, box.h * sy, box.score, points)
 
 
 def _sample_of(
     frame: Frame, gray: npt.NDArray[np.uint8], boxes: list[Box], geom: SampleGeometry,
     previous: _Previous,
 ) -> FaceSample:  # fmt: skip
+    boxes = _keep_track(boxes, geom, previous.box)
     faces = tuple(_to_display(b, geom) for b in boxes)
     if not faces:
         previous.box = None
@@ -200,8 +251,37 @@ def _sample_of(
         size_change = abs(face.side / before.side - 1.0)
     previous.box = face
     return FaceSample(
-        frame.index, frame.time, faces, m.luma, m.contrast, m.sharpness, shift, size_change
+        frame.index,
+        frame.time,
+        faces,
+        m.luma,
+        m.contrast,
+        m.sharpness,
+        shift,
+        size_change,
+        yaw_degrees(face.landmarks),
+        m.mouth_detail,
     )
+
+
+TRACK_RATIO = 0.8  # faces this close to the largest one's side may stay the followed face
+
+
+def _keep_track(boxes: list[Box], geom: SampleGeometry, before: FaceBox | None) -> list[Box]:
+    """``boxes`` (largest first) with the face to follow first: the largest, unless another one
+    nearly as large (`TRACK_RATIO`) is nearer the face followed in the previous sample. Two faces
+    of one size otherwise take turns at being "the largest" and read as jumps between them."""
+    if before is None or len(boxes) < 2:
+        return boxes
+    floor = TRACK_RATIO * min(boxes[0].w, boxes[0].h)
+    px, py = before.centre
+
+    def distance(box: Box) -> float:
+        cx, cy = _to_display(box, geom).centre
+        return math.hypot(cx - px, cy - py)
+
+    near = min((b for b in boxes if min(b.w, b.h) >= floor), key=distance)
+    return [near, *(b for b in boxes if b is not near)]
 
 
 def analyse_frames(
@@ -211,17 +291,21 @@ def analyse_frames(
     interval: float,
     duration: float | None = None,
     source: str = "",
-    detector: HaarDetector | None = None,
+    detector: Detector | None = None,
 ) -> FaceAnalysis:
-    """Measure faces in already-sampled ``frames`` (gray or BGR) of a ``geom`` video."""
+    """Measure faces in already-sampled ``frames`` (gray or BGR) of a ``geom`` video.
+
+    The detector defaults to `BlazeFaceDetector`; it is given the frame as sampled (BGR when the
+    frames are in colour), the measurements are taken on its gray version.
+    """
     cv2 = require_vision()
-    detector = detector or HaarDetector()
+    detector = detector or BlazeFaceDetector()
     previous = _Previous()
     samples: list[FaceSample] = []
     for frame in frames:
         image = frame.image
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        samples.append(_sample_of(frame, gray, detector.detect(gray), geom, previous))
+        samples.append(_sample_of(frame, gray, detector.detect(image), geom, previous))
     covered = len(samples) * interval
     return FaceAnalysis(
         source=source,
@@ -244,15 +328,22 @@ def analyse(
     duration: float | None = None,
     rate: float = DEFAULT_RATE,
     max_side: int = DEFAULT_MAX_SIDE,
-    min_face: int = 24,
+    detector: Detector | None = None,
 ) -> FaceAnalysis:
     """Sample ``source`` (display size ``width`` x ``height``) and measure its faces.
 
-    ``min_face`` is the smallest face side searched for, in sample pixels. Raises
-    `VisionUnavailableError` without the vision extra, `FFmpegError` when decoding fails.
+    ``detector`` defaults to `BlazeFaceDetector`. Raises `VisionUnavailableError` without the vision
+    extra, `FFmpegError` when decoding fails.
     """
     analysis, _ = analyse_with_frames(
-        source, width, height, duration=duration, rate=rate, max_side=max_side, min_face=min_face
+        source,
+        width,
+        height,
+        duration=duration,
+        rate=rate,
+        max_side=max_side,
+        detector=detector,
+        keep=False,
     )
     return analysis
 
@@ -265,12 +356,14 @@ def analyse_with_frames(
     duration: float | None = None,
     rate: float = DEFAULT_RATE,
     max_side: int = DEFAULT_MAX_SIDE,
-    min_face: int = 24,
+    detector: Detector | None = None,
     keep: bool = True,
 ) -> tuple[FaceAnalysis, list[npt.NDArray[np.uint8]]]:
     """`analyse`, also returning the sampled frames in colour (BGR, at most ``THUMB_SIDE`` px)
-    for a contact sheet. With ``keep=False`` frames are sampled gray and the list is empty."""
+    for a contact sheet. With ``keep=False`` the list is empty (and frames are sampled gray when
+    the detector does not want colour)."""
     cv2 = require_vision()
+    detector = detector or BlazeFaceDetector()
     geom = geometry(width, height, max_side)
     kept: list[npt.NDArray[np.uint8]] = []
 
@@ -281,13 +374,14 @@ def analyse_with_frames(
             kept.append(cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA))
             yield frame
 
-    frames = sample(source, geom, rate=rate, pix_fmt="bgr24" if keep else "gray")
+    colour = keep or detector.colour
+    frames = sample(source, geom, rate=rate, pix_fmt="bgr24" if colour else "gray")
     analysis = analyse_frames(
         keeping(frames) if keep else frames,
         geom,
         interval=1.0 / rate,
         duration=duration,
         source=os.fspath(source),
-        detector=HaarDetector(min_size=min_face),
+        detector=detector,
     )
     return analysis, kept
