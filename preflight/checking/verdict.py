@@ -26,7 +26,7 @@ from preflight.report.model import Report, Result
 if TYPE_CHECKING:
     from preflight.checking.config import Config
 
-__all__ = ["judge", "judge_job", "passes", "probe_all", "to_job"]
+__all__ = ["attach_faces", "judge", "judge_job", "passes", "probe_all", "to_job"]
 
 PathLike = str | os.PathLike[str]
 
@@ -158,7 +158,7 @@ def judge(
         if settings and job.video is not None:
             if face and analysed == 0:  # the counter shows before the first frames are decoded
                 tell("faces", 0, to_analyse)
-            job = _with_faces(job, own, config, face=face, force=force_face, preview=sheet)
+            job = attach_faces(job, own, config, face=face, force=force_face, preview=sheet)
             if face:
                 analysed += 1
                 tell("faces", analysed, to_analyse)
@@ -185,7 +185,7 @@ def _silent(step: str, done: int, total: int) -> None:
     """The default progress listener: hears nothing."""
 
 
-def _with_faces(
+def attach_faces(
     job: Job,
     profile: Profile,
     config: Config | None,

@@ -70,6 +70,7 @@ def check_batch(
     backend: str = "auto",
     cache: bool = True,
     face: bool = True,
+    force_face: bool = False,
     preview: PathLike | None = None,
     on_planned: Callable[[int], None] | None = None,
     on_result: Callable[[int], None] | None = None,
@@ -104,6 +105,7 @@ def check_batch(
             backend=backend,
             cache=cache,
             face=face,
+            force_face=force_face,
             preview=(
                 preview_path(preview, videos.index(p.name), len(videos))
                 if preview and "video" in p.sources

@@ -75,6 +75,7 @@ class CheckItem:
     backend: str = "auto"
     cache: bool = True
     face: bool = True
+    force_face: bool = False
     preview: str | None = None  # this job's contact sheet path, when asked for
 
 
@@ -140,7 +141,8 @@ def probe_source(source: str, *, backend: str, cache: bool) -> MediaFacts | Inpu
 def check_item(item: CheckItem, profile: Profile, config: Config | None) -> CheckItemResult:
     """Probe the job's sources, evaluate the job, and return its `Result` as data."""
     from preflight.checking.evaluate import evaluate, is_ok
-    from preflight.checking.faces import face_settings, face_timeline, with_face_analysis
+    from preflight.checking.faces import face_settings, face_timeline
+    from preflight.checking.verdict import attach_faces
 
     started = time.monotonic()
     plan = item.plan
@@ -163,8 +165,9 @@ def check_item(item: CheckItem, profile: Profile, config: Config | None) -> Chec
             **{k: v for k, v in plan.fields.items() if v is not None},
         )
         faces = face_settings(profile, config)
-        if faces and job.video is not None:
-            job = with_face_analysis(job, faces, enabled=item.face, preview=item.preview)
+        job = attach_faces(  # the verdict's own face step: same analysis, same skips
+            job, profile, config, face=item.face, force=item.force_face, preview=item.preview
+        )
         findings = evaluate(job, profile, config)
         facts = {r: m for r in _MEDIA_ROLES if (m := getattr(job, r)) is not None}
         result = Result(
