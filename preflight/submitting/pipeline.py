@@ -322,12 +322,20 @@ def _profile_fits(request: SubmitRequest) -> None:
 
 
 def _url_fingerprint(url: str) -> dict[str, Any]:
-    """The URL, plus its ETag and size when a HEAD request tells them."""
+    """The URL, plus its ETag and size when a HEAD request tells them.
+
+    The HEAD runs under one overall deadline (`preflight.client.deadline`), like every fetch of
+    an input: a server that trickles its headers cannot stall a submit, it only loses the ETag."""
     import httpx
 
+    from preflight.client.deadline import Deadline, deadline_client
+
     found: dict[str, Any] = {"url": url}
-    with contextlib.suppress(httpx.HTTPError):
-        response = httpx.head(url, timeout=HEAD_TIMEOUT, follow_redirects=True)
+    with (
+        contextlib.suppress(httpx.HTTPError),
+        deadline_client(Deadline(HEAD_TIMEOUT), read_timeout=HEAD_TIMEOUT) as client,
+    ):
+        response = client.head(url)
         if response.status_code == 200:
             if response.headers.get("etag"):
                 found["etag"] = response.headers["etag"]

@@ -126,6 +126,8 @@ class Hostile:
                 except (TimeoutError, BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
 
+            do_HEAD = do_GET  # a HEAD meets the same drips (submit asks for the ETag with one)
+
             def _serve(self, route: Any, query: str) -> None:
                 if route is None:
                     self._send(404, b"not here", "text/plain")

@@ -125,3 +125,17 @@ def test_submit_gives_up_on_a_dripping_url_before_spending(tmp_path: Path) -> No
     assert result.exit_code == 1, result.output
     assert "within 2 s" in result.output
     assert took < BOUND_S
+
+
+def test_submit_s_etag_lookup_gives_up_on_dripping_headers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The HEAD that fingerprints a URL input runs under one overall deadline: a server that
+    trickles header lines costs the fingerprint its ETag, not the submit its afternoon."""
+    from preflight.submitting import pipeline
+
+    monkeypatch.setattr(pipeline, "HEAD_TIMEOUT", 1.0)
+    with Hostile({"/clip.mp4": SlowHeaders(every=0.3)}) as srv:
+        start = time.monotonic()
+        found = pipeline._url_fingerprint(srv.url("/clip.mp4"))
+        took = time.monotonic() - start
+    assert found == {"url": srv.url("/clip.mp4")}  # no ETag or size from a half answer
+    assert took < 5
