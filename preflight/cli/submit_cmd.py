@@ -234,6 +234,37 @@ _SOUND = [
 ]
 
 
+# how the inputs are judged before anything is spent: the same options on submit and animate
+_JUDGING = [
+    click.option(
+        "--fix/--no-fix",
+        "fix",
+        default=True,
+        show_default=True,
+        help="Fix inputs that fail the check (or stop with the report).",
+    ),
+    click.option(
+        "--face/--no-face",
+        "face",
+        default=True,
+        show_default=True,
+        help="Run the profile's face checks (with the vision extra installed).",
+    ),
+    click.option("--strict", is_flag=True, help="Warnings block the job too (as check --strict)."),
+    click.option(
+        "--config",
+        metavar="FILE",
+        help="preflight.toml or pyproject.toml [default: found upward, as check does].",
+    ),
+]
+
+
+def _judging(f: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_JUDGING):
+        f = option(f)
+    return f
+
+
 def _sound(f: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(_SOUND):
         f = option(f)
@@ -264,26 +295,7 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     help="Where the job runs: Kling directly, or a host that resells it (WaveSpeedAI).",
 )
 @click.option("--profile", metavar="P", help="Default: the provider's profile for the mode.")
-@click.option(
-    "--fix/--no-fix",
-    "fix",
-    default=True,
-    show_default=True,
-    help="Fix inputs that fail the check (or stop with the report).",
-)
-@click.option(
-    "--face/--no-face",
-    "face",
-    default=True,
-    show_default=True,
-    help="Run the profile's face checks (with the vision extra installed).",
-)
-@click.option("--strict", is_flag=True, help="Warnings block the job too (as check --strict).")
-@click.option(
-    "--config",
-    metavar="FILE",
-    help="preflight.toml or pyproject.toml [default: found upward, as check does].",
-)
+@_judging
 @click.option("--callback-url", metavar="URL", help="The provider calls this URL when done.")
 @click.option(
     "--external-task-id", metavar="ID", help="Your own id for the task (Kling; unique per account)."
@@ -620,27 +632,8 @@ def _list_blocked(records: list[JobRecord], display: Display) -> None:
     help="Kling's quality mode (pro costs more).",
 )
 @click.option("--model", "model_name", metavar="NAME", help="Kling model, e.g. kling-v1-6.")
-@click.option("--audio", metavar="AUDIO", help="Audio file or URL to lip-sync to.")
-@click.option("--text", metavar="TEXT", help="Text to speak instead of --audio.")
-@click.option("--voice-id", metavar="V", help="Voice for --text (`preflight voices` lists them).")
-@click.option("--voice-language", type=click.Choice(["zh", "en"]), help="Language of the voice.")
-@click.option("--voice-speed", type=float, metavar="S", help="0.8-2.0 (default 1.0).")
-@click.option(
-    "--fix/--no-fix",
-    "fix",
-    default=True,
-    show_default=True,
-    help="Fix inputs that fail the check (or stop with the report).",
-)
-@click.option(
-    "--face/--no-face",
-    "face",
-    default=True,
-    show_default=True,
-    help="Run the profile's face checks (with the vision extra installed).",
-)
-@click.option("--strict", is_flag=True, help="Warnings block too (as check --strict).")
-@click.option("--config", metavar="FILE", help="preflight.toml or pyproject.toml.")
+@_sound
+@_judging
 @_UPLOAD_TO
 @click.option(
     "--timeout",
