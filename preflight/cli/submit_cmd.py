@@ -207,6 +207,17 @@ _COMMON = [
 ]
 
 
+# how long to wait for a task: the same on submit, resume and animate
+_TIMEOUT = click.option(
+    "--timeout",
+    type=float,
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds to wait for each task before giving up (exit 3).",
+)
+
+
 # the hosting options: the same on submit, resume and animate
 _UPLOAD_TO = click.option(
     "--upload-to",
@@ -307,14 +318,7 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     show_default=True,
     help="Wait for the result and download it, or stop once the task is created.",
 )
-@click.option(
-    "--timeout",
-    type=float,
-    default=DEFAULT_TIMEOUT,
-    show_default=True,
-    metavar="SECONDS",
-    help="Seconds to wait for the task before giving up (exit 3).",
-)
+@_TIMEOUT
 @click.option(
     "-o",
     "--output",
@@ -533,14 +537,7 @@ def jobs_cancel(job: str, ledger_path: str | None) -> None:
     show_default=True,
     help="Wait for the result and download it, or only look once.",
 )
-@click.option(
-    "--timeout",
-    type=float,
-    default=DEFAULT_TIMEOUT,
-    show_default=True,
-    metavar="SECONDS",
-    help="Seconds to wait for each task before giving up (exit 3).",
-)
+@_TIMEOUT
 @_UPLOAD_TO
 @_common
 def resume(
@@ -635,14 +632,7 @@ def _list_blocked(records: list[JobRecord], display: Display) -> None:
 @_sound
 @_judging
 @_UPLOAD_TO
-@click.option(
-    "--timeout",
-    type=float,
-    default=DEFAULT_TIMEOUT,
-    show_default=True,
-    metavar="SECONDS",
-    help="Seconds to wait for each task before giving up (exit 3).",
-)
+@_TIMEOUT
 @click.option(
     "-o",
     "--output",
