@@ -55,8 +55,8 @@ SUMMARIES: dict[str, str] = {
     "demo": "Run the whole job on a local sandbox: no keys, no network.",
     "status": "Show one task: its status, reason and result videos.",
     "tasks": "List recent tasks, newest first.",
-    "sandbox": "Serve a local stand-in for Kling's API and WaveSpeedAI (loopback only) until "
-    "Ctrl-C.",
+    "sandbox": "Serve a local stand-in for Kling's API, WaveSpeedAI and fal (loopback only) "
+    "until Ctrl-C.",
     "voices": "List the voice ids a profile accepts for --text, with their language.",
 }
 
@@ -66,7 +66,7 @@ def examples(*lines: str) -> str:
     return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
-_PROVIDER_NAMES = {"kling": "Kling", "wavespeed": "WaveSpeed"}
+_PROVIDER_NAMES = {"kling": "Kling", "wavespeed": "WaveSpeed", "fal": "fal"}
 
 
 def missing_key_message(exc: MissingKeyError) -> str:

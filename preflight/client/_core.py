@@ -52,6 +52,7 @@ class Call:
     json: Any = None
     files: Mapping[str, tuple[str, bytes, str]] | None = None
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    content: bytes | None = field(default=None, repr=False)  # a raw body (an upload)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,7 @@ def run_sync(op: Op[T], http: httpx.Client, sleep: Callable[[float], None]) -> T
             json=effect.json,
             files=effect.files,
             headers=dict(effect.headers),
+            content=effect.content,
         )
         try:
             reply = http.send(request)
@@ -119,6 +121,7 @@ async def run_async(op: Op[T], http: httpx.AsyncClient, sleep: Callable[[float],
             json=effect.json,
             files=effect.files,
             headers=dict(effect.headers),
+            content=effect.content,
         )
         try:
             reply = await http.send(request)
@@ -163,16 +166,20 @@ class Core(abc.ABC):
         json: Any = None,
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
         create: bool = False,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Op[Any]:
         """Send a request with the retry policy; return the envelope's ``data``.
 
         With ``create=True`` a failure that may have started a task raises
-        :class:`AmbiguousCreateError` instead of retrying.
+        :class:`AmbiguousCreateError` instead of retrying. ``headers`` are added to (and may
+        replace) the authentication headers; ``content`` is a raw body.
         """
         attempt = 0
         renewed = False
         while True:
-            reply = yield Call(method, self.url(path), params, json, files, self._auth_headers())
+            sent = {**self._auth_headers(), **(headers or {})}
+            reply = yield Call(method, self.url(path), params, json, files, sent, content)
             assert reply is not None
             outcome = self._interpret(reply, method, path)
             if not isinstance(outcome, tuple):

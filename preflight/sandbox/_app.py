@@ -1,4 +1,4 @@
-"""The ASGI app: both providers' routes, served files, and the `/_sandbox` test API."""
+"""The ASGI app: every provider's routes (Kling, WaveSpeed, fal), files, and the `/_sandbox` API."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from preflight.sandbox import _kling, _wavespeed
+from preflight.sandbox import _fal, _kling, _wavespeed
 from preflight.sandbox._config import Faults
 from preflight.sandbox._core import Core
 from preflight.sandbox._http import kling_error, wavespeed_error
@@ -72,6 +72,8 @@ async def internal_error(request: Request, exc: Exception) -> Response:
     """A sandbox bug still answers in the provider's shape (uvicorn logs the traceback)."""
     if request.url.path.startswith("/api/v3/"):
         return wavespeed_error(5000, "Internal server error", 500)
+    if request.url.path.startswith(("/fal-ai/", "/storage/", "/files/upload")):
+        return _fal.fal_error(500, "Internal server error")
     return kling_error(5000, "Internal server error")
 
 
@@ -88,6 +90,7 @@ def build_app(core: Core) -> Starlette:
         routes=[
             *_kling.routes(),
             *_wavespeed.routes(),
+            *_fal.routes(),
             Route("/files/{name:path}", serve_file, methods=["GET", "HEAD"]),
             Route("/_sandbox/tasks", list_tasks, methods=["GET"]),
             Route("/_sandbox/faults", set_faults, methods=["PUT", "POST"]),

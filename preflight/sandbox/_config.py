@@ -46,6 +46,7 @@ class SandboxConfig:
     kling_secret_key: str = field(default_factory=lambda: "sk_" + secrets.token_hex(16))
     wavespeed_api_key: str = field(default_factory=lambda: "ws_" + secrets.token_hex(16))
     wavespeed_webhook_secret: str = field(default_factory=lambda: "whsec_" + secrets.token_hex(16))
+    fal_key: str = field(default_factory=lambda: "fal_" + secrets.token_hex(16))
     submitted_seconds: float = 0.05
     processing_seconds: float = 0.1
     clock_scale: float = 1.0

@@ -28,6 +28,7 @@ from preflight.model.errors import InputError
 from preflight.model.facts import MediaFacts
 from preflight.probing import probe
 from preflight.sandbox import _checks as checks
+from preflight.sandbox import _fal_wire as fal_wire
 from preflight.sandbox import _media
 from preflight.sandbox._auth import sign_webhook
 from preflight.sandbox._clock import Clock
@@ -232,6 +233,8 @@ class Core:
         self.spawn(self._notify(task.id, self.serialize(task)))
 
     def serialize(self, task: Task) -> dict[str, Any]:
+        if task.provider == "fal":
+            return fal_wire.webhook_body(task)
         if task.provider == "wavespeed":
             return self.wavespeed_object(task)
         return self.kling_object(task)
@@ -421,10 +424,16 @@ class Core:
             return
         if provider == "wavespeed" and body["status"] not in ("completed", "failed"):
             return
+        if provider == "fal" and body["status"] not in ("OK", "ERROR"):
+            return  # fal calls its webhook once, when the request is done
         lock = self._callback_locks.setdefault(task_id, asyncio.Lock())
         async with lock:
             if provider == "kling":
                 await self._post(url, task_id, status, json.dumps(body).encode(), {}, attempts=1)
+            elif provider == "fal":  # unsigned here (fal signs with ED25519 keys it publishes)
+                raw = json.dumps(body).encode()
+                attempts = max(1, self.config.webhook_attempts)
+                await self._post(url, task_id, status, raw, {}, attempts=attempts)
             else:
                 raw = json.dumps(body).encode()
                 webhook_id = uuid.uuid4().hex

@@ -21,8 +21,8 @@ class Task:
     """One task, mutated only under ``Store.lock``. Status names are Kling's."""
 
     id: str
-    provider: str  # "kling" | "wavespeed"
-    endpoint: str  # "lip-sync", "image2video", "advanced-lip-sync", or a WaveSpeed model
+    provider: str  # "kling" | "wavespeed" | "fal"
+    endpoint: str  # "lip-sync", "image2video", "advanced-lip-sync", or a WaveSpeed/fal model
     params: dict[str, Any]  # what the request asked for, as the provider would echo it
     work: dict[str, Any]  # how to make the result (local paths, tone spec ...)
     created_at: int  # ms on the sandbox clock
@@ -41,6 +41,7 @@ class Task:
     result_id: str | None = None
     result_duration: float | None = None
     parent_video: dict[str, str] | None = None
+    cancelled: bool = False  # fal: cancelled through its queue API
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,13 @@ class Store:
     def new_wavespeed_id(self) -> str:
         while True:
             task_id = uuid.uuid4().hex
+            if task_id not in self.tasks:
+                return task_id
+
+    def new_fal_id(self) -> str:
+        """A dashed UUID, like fal's request ids."""
+        while True:
+            task_id = str(uuid.uuid4())
             if task_id not in self.tasks:
                 return task_id
 
