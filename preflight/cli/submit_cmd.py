@@ -303,7 +303,7 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     type=click.Choice(PROVIDERS),
     default=PROVIDERS[0],
     show_default=True,
-    help="Where the job runs: Kling directly, or a host that resells it (WaveSpeedAI).",
+    help="Where the job runs: Kling directly, or a host that resells it (WaveSpeedAI, fal).",
 )
 @click.option("--profile", metavar="P", help="Default: the provider's profile for the mode.")
 @_judging

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from preflight.submitting.hosting import Host
 
 __all__ = [
+    "FalProvider",
     "KlingProvider",
     "Media",
     "Provider",
@@ -39,6 +40,10 @@ FIND_MAX_PAGES = 5
 WAVESPEED_MODELS = {
     "text": "kwaivgi/kling-lipsync/text-to-video",
     "audio": "kwaivgi/kling-lipsync/audio-to-video",
+}
+FAL_MODELS = {
+    "text": "fal-ai/kling-video/lipsync/text-to-video",
+    "audio": "fal-ai/kling-video/lipsync/audio-to-video",
 }
 
 
@@ -235,6 +240,68 @@ class WaveSpeedProvider:
     ) -> Task | None:
         # WaveSpeed has no listing or client id: a submit that died before its answer cannot be
         # found. The official SDK never retries a submit for the same reason.
+        return None
+
+    def wait(
+        self, task_id: str, *, timeout: float | None, on_update: Callable[[Task], object]
+    ) -> Task:
+        waited: Task = self.client.wait(task_id, timeout=timeout, on_update=on_update)
+        return waited
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class FalProvider:
+    """fal's Kling lip-sync models through `preflight.client.FalClient` (its queue API)."""
+
+    name = "fal"
+    can_find = False
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def endpoint(self, mode: str) -> str:
+        return FAL_MODELS[mode]
+
+    def inline(self, role: str) -> bool:
+        return role in REGISTRY[self.name].inline
+
+    def host(self) -> Host | None:
+        from preflight.submitting.hosting.fal import FalHost
+
+        return FalHost(self.client)
+
+    def get_task(self, task_id: str, kind: str = "lip-sync") -> Task:
+        task: Task = self.client.status(task_id)  # both models share one app: any model works
+        return task
+
+    def list_tasks(self, kind: str, *, page: int, page_size: int) -> list[Task]:
+        raise ConfigError("fal's queue API has no task listing")
+
+    def create(
+        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
+    ) -> Task:
+        fields: dict[str, Any] = {"video_url": media["video"].url}
+        speech = request.speech
+        if speech is not None:
+            fields.update(speech.fields())
+        else:
+            fields["audio_url"] = media["audio"].url
+        task: Task = self.client.submit(
+            self.endpoint(request.mode), webhook=request.callback_url, **fields
+        )
+        return task
+
+    def find(
+        self,
+        request: SubmitRequest,
+        media: Mapping[str, Media],
+        external_task_id: str,
+        since: float,
+    ) -> Task | None:
+        # fal looks a request up by its id only: a submit that died before its answer cannot
+        # be found (the client never resends one either)
         return None
 
     def wait(

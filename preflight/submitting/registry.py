@@ -125,6 +125,24 @@ REGISTRY: Mapping[str, ProviderEntry] = MappingProxyType(
             task_kinds=("lip-sync",),
             can_list=False,  # no listing: a lost submit answer cannot be found again
         ),
+        "fal": ProviderEntry(
+            name="fal",
+            title="fal",
+            client="preflight.client.fal:FalClient",
+            adapter="preflight.submitting.providers:FalProvider",
+            profiles=MappingProxyType(
+                {"text": "fal-kling-lipsync-t2v", "audio": "fal-kling-lipsync-a2v"}
+            ),
+            uploads=True,  # fal's CDN: POST /storage/auth/token, then POST /files/upload
+            concurrency=3,  # fal publishes no per-key figure for this model: Kling's own default
+            # request ids are dashed UUIDs, which WaveSpeed's pattern also takes: `status ID`
+            # without --provider finds fal's in the ledger, else asks which of the two it is
+            task_id=re.compile(
+                r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE
+            ),
+            task_kinds=("lip-sync",),
+            can_list=False,  # the queue API looks a request up by its id only
+        ),
     }
 )
 
