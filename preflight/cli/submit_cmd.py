@@ -356,8 +356,8 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.option(
     "--public-url",
     metavar="URL",
-    help="With --listen: the URL the provider calls, when a tunnel or proxy forwards it to the "
-    "receiver (a provider cannot reach loopback).",
+    help="With --listen (recommended): the URL the provider calls, which a tunnel or proxy "
+    "forwards to the receiver; a real provider cannot reach loopback.",
 )
 @url_timeout_option
 @_common

@@ -199,8 +199,6 @@ class Listener:
         server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        with self._cond:
-            self._cond.notify_all()
 
     def __enter__(self) -> Listener:
         return self.start()
@@ -310,7 +308,7 @@ class Listener:
             return note if note is not None and note.seq > after else None
 
         with self._cond:
-            self._cond.wait_for(lambda: newer() is not None or self._server is None, timeout)
+            self._cond.wait_for(lambda: newer() is not None, timeout)
             return newer()
 
     # --- waiting -------------------------------------------------------------------------------
@@ -344,7 +342,8 @@ class Listener:
             note = self.next_note(task_id, seen, pause)
             if note is None:
                 task = provider.get_task(task_id)
-                on_note(f"no callback for {pause:g}s: polled, {task.status.value}", via="poll")
+                found = task.status.value
+                on_note(f"no callback for {pause:g}s: polled, {found}", via="poll", status=found)
             else:
                 seen = note.seq
                 task = _believe(note, provider, on_note)
