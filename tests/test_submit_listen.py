@@ -199,7 +199,9 @@ def test_a_forged_kling_success_is_not_believed(
     ):
         results: list[Any] = []
         worker = threading.Thread(
-            target=lambda: results.append(runner.run(SubmitRequest(url, **TEXT)))
+            target=lambda: results.append(
+                runner.run(SubmitRequest(url, **TEXT, out=str(tmp_path / "o.mp4")))
+            )
         )
         worker.start()
         task_id = _created(frozen, listener)
@@ -231,7 +233,7 @@ def test_no_callback_at_all_still_times_out(frozen: Sandbox, media: Media, tmp_p
         Listener(poll_interval=0.2) as listener,
         kling_submitter(frozen, tmp_path, listener, events) as runner,
     ):
-        result = runner.run(SubmitRequest(url, **TEXT, timeout=1.0))
+        result = runner.run(SubmitRequest(url, **TEXT, timeout=1.0, out=str(tmp_path / "t.mp4")))
     assert result.outcome is Outcome.TIMED_OUT
     assert sum(1 for e in events if e.data.get("via") == "poll") >= 2
 
