@@ -365,7 +365,12 @@ def _believe(note: Note, provider: Provider, on_note: Callable[..., None]) -> Ta
         return note.task
     task = provider.get_task(note.task.id)
     found = task.status.value
-    told = "confirmed by a query" if found == claimed else f"a query says {found}: not believed"
+    if found == claimed:
+        told = "confirmed by a query"
+    elif note.task.is_terminal and not task.is_terminal:
+        told = f"a query says {found}: not believed"
+    else:
+        told = f"a query says {found} by now"
     on_note(
         f"callback says {claimed}; {told}",
         via="callback",
