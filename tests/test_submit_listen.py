@@ -40,7 +40,13 @@ from preflight.submitting import (
     WaveSpeedProvider,
 )
 from preflight.submitting.ledger import JobStatus, Ledger
-from preflight.submitting.listen import MAX_BODY, POLL_INTERVAL, Listener, parse_listen
+from preflight.submitting.listen import (
+    MAX_BODY,
+    POLL_INTERVAL,
+    Listener,
+    listener_for,
+    parse_listen,
+)
 
 Media = Callable[[str], Path]
 SAY = ["--no-face", "--text", "Hello from the tests", "--voice-id", "genshin_klee2"]
@@ -149,6 +155,25 @@ def test_wavespeed_job_ends_by_a_verified_webhook(
     assert delivery["http_status"] == 200
     assert sandbox.wavespeed_webhook_secret not in result.output
     assert sandbox.wavespeed_webhook_secret.removeprefix("whsec_") not in result.output
+
+
+def test_one_receiver_serves_a_batch(sandbox: Sandbox, media: Media, tmp_path: Path) -> None:
+    url = sandbox.serve_file(media("ok"))
+    jobs = tmp_path / "jobs.jsonl"
+    lines = [{"video": url, "text": f"line {i}", "out": f"out{i}.mp4"} for i in range(2)]
+    jobs.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    args = ["submit", "--jobs", str(jobs), "--no-face", "--voice-id", "genshin_klee2",
+            "--listen", "--format", "json"]  # fmt: skip
+    result = CliRunner().invoke(main, args, env=cli_env(sandbox, tmp_path))
+    assert result.exit_code == 0, result.output
+    events = json_lines(result.output)
+    assert len([e for e in events if e["event"] == "listen"]) == 1
+    ended = {e["task_id"] for e in waits(events) if e["status"] == "succeeded"}
+    assert ended == {t.id for t in sandbox.tasks()}
+    assert len(ended) == 2
+    assert {e["via"] for e in waits(events)} == {"callback"}
+    assert (tmp_path / "out0.mp4").exists()
+    assert (tmp_path / "out1.mp4").exists()
 
 
 # --- refusals: the job still ends, by polling ----------------------------------------------------
@@ -329,6 +354,18 @@ def test_listen_values() -> None:
     with Listener(public_url="https://tunnel.example/hook/s3cr3t") as behind:
         assert behind.url == "https://tunnel.example/hook/s3cr3t"
         assert "s3cr3t" not in repr(behind)
+
+
+def test_a_wavespeed_job_without_the_secret_is_told_so() -> None:
+    events: list[Event] = []
+    listener_for(":0", providers=("wavespeed",), environ={}, on_event=events.append)
+    (told,) = events
+    assert "WAVESPEED_WEBHOOK_SECRET is not set" in told.message
+    quiet: list[Event] = []
+    secret = {"WAVESPEED_WEBHOOK_SECRET": "whsec_" + uuid.uuid4().hex}
+    listener_for(":0", providers=("wavespeed",), environ=secret, on_event=quiet.append)
+    listener_for(":0", providers=("kling",), environ={}, on_event=quiet.append)
+    assert quiet == []
 
 
 def test_usage_errors_are_exit_2(sandbox: Sandbox, tmp_path: Path) -> None:

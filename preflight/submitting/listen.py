@@ -155,10 +155,6 @@ class Listener:
     def __repr__(self) -> str:  # the secret never reaches a log or a traceback
         return f"Listener({self.host!r}, {self.port}, public_url={_origin(self.public_url)!r})"
 
-    @property
-    def has_secret(self) -> bool:
-        return self._secret is not None
-
     # --- lifetime ------------------------------------------------------------------------------
 
     def start(self) -> Listener:
