@@ -402,6 +402,26 @@ def test_an_empty_or_missing_file_is_rejected_before_sending(
     assert seen.requests == []
 
 
+def test_a_file_that_shrinks_before_the_put_is_a_clear_error(
+    sandbox: Sandbox, media: Callable[[str], Path], tmp_path: Path
+) -> None:
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(media("ok").read_bytes())
+
+    def truncate_before_put(request: httpx.Request) -> None:
+        if request.method == "PUT":
+            clip.write_bytes(clip.read_bytes()[:1000])
+
+    before = len(sandbox.uploads())
+    with (
+        wavespeed(sandbox, hooks={"request": [truncate_before_put]}) as client,
+        pytest.raises(InvalidRequestError, match="changed size while it was being uploaded"),
+    ):
+        client.upload(clip)
+    (record,) = sandbox.uploads()[before:]
+    assert record["stored"] is False
+
+
 def test_upload_above_the_cap_is_refused_at_the_instruction(
     media: Callable[[str], Path],
 ) -> None:
