@@ -306,12 +306,18 @@ class Seen:
 
 
 def test_upload_uses_the_instruction_and_a_put_without_the_key(
-    sandbox: Sandbox, media: Callable[[str], Path]
+    sandbox: Sandbox, media: Callable[[str], Path], caplog: pytest.LogCaptureFixture
 ) -> None:
     seen = Seen()
     before = len(sandbox.uploads())
-    with wavespeed(sandbox, hooks={"request": [seen]}) as client:
+    with (
+        caplog.at_level("DEBUG", logger="preflight.client"),
+        wavespeed(sandbox, hooks={"request": [seen]}) as client,
+    ):
         url = client.upload(media("mp3"))
+    assert "voice.mp3" in caplog.text
+    assert "through /api/v3/media/uploads: PUT to 127.0.0.1" in caplog.text
+    assert "/storage/" not in caplog.text  # the URL's token stays out of the log
     post, put = seen.requests
     assert (post.method, post.url.path) == ("POST", "/api/v3/media/uploads")
     assert json.loads(post.content) == {
