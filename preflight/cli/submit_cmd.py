@@ -344,6 +344,21 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     help="Jobs holding a provider slot at once (default: the provider's, e.g. 3 for Kling).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No live progress on the terminal.")
+@click.option(
+    "--listen",
+    is_flag=False,
+    flag_value="127.0.0.1:0",
+    metavar="[HOST:]PORT",
+    help="Receive the provider's callbacks here (loopback unless HOST is given; alone, a free "
+    "port) and wake on them instead of polling often; still polls every 60 s "
+    "(WaveSpeed: WAVESPEED_WEBHOOK_SECRET verifies webhooks). See docs/submit.md.",
+)
+@click.option(
+    "--public-url",
+    metavar="URL",
+    help="With --listen (recommended): the URL the provider calls, which a tunnel or proxy "
+    "forwards to the receiver; a real provider cannot reach loopback.",
+)
 @url_timeout_option
 @_common
 def submit(
@@ -364,18 +379,46 @@ def submit(
     apply_url_timeout(url_timeout)
     display = Display(fmt)
     display.tty = display.tty and not quiet
+    listening = _listening(options, display)
     if jobs_file is not None:
         if video is not None:
             raise click.UsageError("give VIDEO or --jobs FILE, not both")
-        _batch(jobs_file, concurrency, ledger_path, display, options)
+        with listening as listener:
+            _batch(jobs_file, concurrency, ledger_path, display, options, listener)
         return
     if video is None:
         raise click.UsageError("give a VIDEO (path or URL), or --jobs FILE")
     request = SubmitRequest(video=video, **options)
-    with _ledger(ledger_path) as ledger, _submitter(ledger, display) as runner:
+    with (
+        listening as listener,
+        _ledger(ledger_path) as ledger,
+        _submitter(ledger, display, listener=listener) as runner,
+    ):
         result = runner.run(request)
     display.result(result)
     _finish(result)
+
+
+def _listening(options: dict[str, Any], display: Display) -> Any:
+    """The callback receiver ``--listen`` asks for (a context that starts and stops it), or a
+    context that gives None; takes ``listen``/``public_url`` out of ``options``."""
+    import contextlib
+
+    listen, public_url = options.pop("listen", None), options.pop("public_url", None)
+    if listen is None:
+        if public_url is not None:
+            raise click.UsageError("--public-url goes with --listen")
+        return contextlib.nullcontext()
+    from preflight.submitting.listen import listener_for
+
+    return listener_for(
+        listen,
+        public_url=public_url,
+        providers=(options.get("provider") or PROVIDERS[0],),
+        callback_url=options.get("callback_url"),
+        wait=options.get("wait", True),
+        on_event=display.event,
+    )
 
 
 def _batch(
@@ -384,6 +427,7 @@ def _batch(
     ledger_path: str | None,
     display: Display,
     options: dict[str, Any],
+    listener: Any = None,
 ) -> None:
     from preflight.submitting.batch import (
         batch_exit_code,
@@ -407,7 +451,7 @@ def _batch(
     quiet = Display(display.fmt, out=display.out, err=display.err)
     quiet.event = lambda event: None  # type: ignore[method-assign]
     ledger = _ledger(ledger_path)
-    submitter = _submitter(ledger, display if display.fmt == "json" else quiet)
+    submitter = _submitter(ledger, display if display.fmt == "json" else quiet, listener=listener)
     submitter.show_progress = False  # parallel fixes would draw over each other
 
     started = time.monotonic()

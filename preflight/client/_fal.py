@@ -40,6 +40,7 @@ import httpx
 
 from preflight.client._core import AmbiguousCreateError, Core, Op, _json_or_none
 from preflight.client._errors import error_class
+from preflight.client._files import FileBody
 from preflight.client._policy import Failure, RetryPolicy
 from preflight.client.models import Task, TaskKind, TaskStatus, Video
 from preflight.model.errors import (
@@ -272,7 +273,9 @@ class FalCore(Core):
         """Upload a local file to fal's CDN; its URL (``access_url``)."""
         file = Path(path)
         try:
-            content = file.read_bytes()
+            size = file.stat().st_size
+            with file.open("rb"):
+                pass
         except OSError as exc:
             raise InvalidRequestError(
                 f"rejected before sending: cannot read {os.fspath(path)!r}: {exc.strerror or exc}"
@@ -285,7 +288,8 @@ class FalCore(Core):
             "Content-Type": mime,
             "X-Fal-File-Name": file.name,
         }
-        data = yield from self.request("POST", target, content=content, headers=headers)
+        body = FileBody(file, size)  # streamed, never held whole
+        data = yield from self.request("POST", target, content=body, headers=headers)
         url = data.get("access_url")
         if not url:
             raise APIError("fal: the upload answered without an access_url")

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from preflight.fixing import FixOptions
     from preflight.submitting.hosting import Host
     from preflight.submitting.hosting.s3 import S3Host
+    from preflight.submitting.listen import Listener
 
 __all__ = ["EventSink", "Submitter", "fix_input", "request_from_record"]
 
@@ -53,7 +54,8 @@ class Submitter(Preparing, Creating, Finishing):
     ``providers`` gives the `Provider` for a name (a mapping, or a factory called once per name).
     ``fallback_host`` gives local media a URL when no ``upload_to`` is set (the demo's sandbox).
     ``gate`` bounds open tasks (batch); ``work_dir`` holds fixed files (default beside the ledger);
-    ``fix_options`` are handed to `preflight.fixing.fix`.
+    ``fix_options`` are handed to `preflight.fixing.fix`; ``listener`` (`submit --listen`) is
+    the callback receiver whose URL the create sends and whose callbacks wake the wait.
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class Submitter(Preparing, Creating, Finishing):
         fallback_host: Host | None = None,
         work_dir: str | os.PathLike[str] | None = None,
         fix_options: FixOptions | None = None,
+        listener: Listener | None = None,
     ) -> None:
         self.ledger = ledger
         self._providers = providers
@@ -78,6 +81,7 @@ class Submitter(Preparing, Creating, Finishing):
         self.work_dir = Path(work_dir) if work_dir else ledger.path.parent / "work"
         self.fix_options = fix_options
         self.show_progress = False  # FFmpeg's own progress bar while fixing (on a terminal)
+        self.listener = listener
 
     # --- plumbing ---------------------------------------------------------------------------
 

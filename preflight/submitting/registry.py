@@ -115,7 +115,7 @@ REGISTRY: Mapping[str, ProviderEntry] = MappingProxyType(
             profiles=MappingProxyType(
                 {"text": "wavespeed-kling-lipsync-t2v", "audio": "wavespeed-kling-lipsync-a2v"}
             ),
-            uploads=True,  # POST /api/v3/media/upload
+            uploads=True,  # POST /api/v3/media/uploads + PUT; older hosts: /media/upload/binary
             concurrency=5,
             # 32 hex digits, or the same as a dashed UUID
             task_id=re.compile(

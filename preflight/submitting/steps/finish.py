@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from preflight.model.atomic import atomic_open
 from preflight.model.errors import (
@@ -62,7 +63,7 @@ class Finishing(StepBase):
             )
 
         try:
-            task = provider.wait(task_id, timeout=request.timeout, on_update=on_update)
+            task = self._await(provider, task_id, request.timeout, on_update, job)
         except TaskFailedError as exc:
             reason = exc.message
             self.ledger.update(lease, status=JobStatus.FAILED, error=reason)
@@ -85,6 +86,25 @@ class Finishing(StepBase):
             return self._result(request, self.ledger.get(job), Outcome.FAILED, reason=reason)
         self.emit("wait", "done", f"task {task_id} succeeded", job, task_id=task_id)
         return self.ledger.update(lease, status=JobStatus.SUCCEEDED, result_url=url)
+
+    def _await(
+        self,
+        provider: Provider,
+        task_id: str,
+        timeout: float | None,
+        on_update: Callable[[Task], object],
+        job: str,
+    ) -> Task:
+        """The task once it ended: woken by callbacks when its create carried the listener's URL
+        (`preflight.submitting.listen`), else by polling alone."""
+        listener = self.listener
+        if listener is None or not listener.expects(task_id):
+            return provider.wait(task_id, timeout=timeout, on_update=on_update)
+
+        def note(message: str, **data: Any) -> None:
+            self.emit("wait", "info", f"task {task_id}: {message}", job, task_id=task_id, **data)
+
+        return listener.wait(provider, task_id, timeout=timeout, on_update=on_update, on_note=note)
 
     def _download(
         self, request: SubmitRequest, record: JobRecord, lease: Lease, out: Path, resumed: bool
