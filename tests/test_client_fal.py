@@ -20,6 +20,7 @@ from preflight.client import (
     RetryPolicy,
     TaskKind,
     TaskStatus,
+    parse_callback,
 )
 from preflight.model.errors import (
     AccountError,
@@ -289,3 +290,14 @@ async def test_async_upload_submit_wait_cancel(
         assert await client.cancel(task.id) == "ALREADY_COMPLETED"
     assert done.status is again.status is TaskStatus.SUCCEEDED
     assert path.stat().st_size > 0
+
+
+def test_parse_callback_reads_fals_webhook() -> None:
+    done = parse_callback(
+        b'{"request_id": "r-1", "gateway_request_id": "r-1", "status": "OK",'
+        b' "payload": {"video": {"url": "https://cdn.example/out.mp4"}}}'
+    )
+    assert (done.provider, done.id, done.status) == ("fal", "r-1", TaskStatus.SUCCEEDED)
+    assert done.video_url == "https://cdn.example/out.mp4"
+    failed = parse_callback({"request_id": "r-2", "status": "ERROR", "error": "no face"})
+    assert (failed.status, failed.status_message) == (TaskStatus.FAILED, "no face")

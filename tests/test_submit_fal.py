@@ -150,3 +150,22 @@ def test_bad_key_is_one_line_and_never_shown(
     assert "fal_not_the_right_key_123456" not in result.output
     assert "to fal failed: fal: No user found for Key ID and Secret (http=401)" in result.output
     assert sandbox.tasks("fal") == []
+
+
+def test_listen_ends_the_fal_job_by_its_webhook(
+    sandbox: Sandbox, media: Media, tmp_path: Path
+) -> None:
+    video, audio = copy(media, "ok", tmp_path), copy(media, "mp3", tmp_path)
+    args = ["submit", "--no-face", str(video), "--audio", str(audio), "--provider", "fal",
+            "--listen", ":0", "--format", "json"]  # fmt: skip
+    result = CliRunner().invoke(main, args, env=env_for(sandbox, tmp_path))
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    heard = [e for e in lines if e.get("event") == "wait" and e.get("via") == "callback"]
+    assert heard, "the wait never heard fal's webhook"
+    # fal's webhook is not verified here: the wait confirms it by a query
+    assert heard[-1]["verified"] is False
+    assert heard[-1]["status"] == "succeeded"
+    (delivery,) = sandbox.callbacks()  # fal calls once, when the request is done
+    assert delivery["http_status"] == 200
+    assert delivery["status"] == "OK"
