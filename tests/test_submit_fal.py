@@ -169,3 +169,26 @@ def test_listen_ends_the_fal_job_by_its_webhook(
     (delivery,) = sandbox.callbacks()  # fal calls once, when the request is done
     assert delivery["http_status"] == 200
     assert delivery["status"] == "OK"
+
+
+def test_jobs_cancel_asks_fal_to_cancel_the_queued_request(media: Media, tmp_path: Path) -> None:
+    with Sandbox(SandboxConfig(clock_scale=0.0)) as sandbox:  # the request stays queued
+        env = env_for(sandbox, tmp_path)
+        runner = CliRunner()
+        args = ["submit", "--no-face", str(copy(media, "ok", tmp_path)), "--audio",
+                str(copy(media, "mp3", tmp_path)), "--provider", "fal", "--no-wait"]  # fmt: skip
+        assert runner.invoke(main, args, env=env).exit_code == 0
+        (record,) = Ledger(tmp_path / "cli.sqlite3").jobs()
+        assert record.task_id is not None
+        assert sandbox.task(record.task_id).status == "submitted"
+
+        cancelled = runner.invoke(main, ["jobs", "cancel", record.job_id], env=env)
+        assert cancelled.exit_code == 0, cancelled.output
+        assert f"asked fal to cancel task {record.task_id}: CANCELLATION_REQUESTED" in (
+            cancelled.output
+        )
+        assert sandbox.task(record.task_id).status == "failed"  # fal dropped it from its queue
+        (after,) = Ledger(tmp_path / "cli.sqlite3").jobs()
+        assert after.status is JobStatus.CANCELLED
+        again = runner.invoke(main, args, env=env)  # a re-run leaves a cancelled job alone
+        assert len(sandbox.tasks("fal")) == 1, again.output

@@ -562,9 +562,18 @@ def jobs_rm(job: str, force: bool, ledger_path: str | None) -> None:
 def jobs_cancel(job: str, ledger_path: str | None) -> None:
     """Cancel JOB: `resume` and re-runs leave it alone (`submit --new` starts it again)."""
     from preflight.submitting.admin import cancel_job
+    from preflight.submitting.registry import make_provider
+
+    def ask(provider: str, task_id: str) -> str:  # only for providers that can cancel
+        adapter = make_provider(provider)
+        try:
+            answer: str = adapter.cancel(task_id)  # type: ignore[attr-defined]
+        finally:
+            adapter.close()
+        return answer
 
     with _group_ledger(ledger_path) as ledger:
-        done = cancel_job(ledger, job)
+        done = cancel_job(ledger, job, cancel=ask)
     click.echo(f"cancelled job {done.record.job_id} ({done.record.name})")
     if done.note:
         click.secho(f"note: {done.note}", fg="yellow", err=True)

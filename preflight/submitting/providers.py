@@ -279,6 +279,11 @@ class FalProvider:
     def list_tasks(self, kind: str, *, page: int, page_size: int) -> list[Task]:
         raise ConfigError("fal's queue API has no task listing")
 
+    def cancel(self, task_id: str) -> str:
+        """Ask fal to stop the request: ``CANCELLATION_REQUESTED`` or ``ALREADY_COMPLETED``."""
+        answer: str = self.client.cancel(task_id)
+        return answer
+
     def create(
         self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
     ) -> Task:

@@ -59,6 +59,7 @@ class ProviderEntry:
     task_id: re.Pattern[str] = field(default=re.compile(r".+"))
     task_kinds: tuple[str, ...] = ("lip-sync",)
     can_list: bool = False
+    can_cancel: bool = False  # the adapter's `cancel(task_id)` asks the provider to stop a task
 
     def profile(self, mode: str) -> str:
         """The default profile for ``mode`` (``text`` or ``audio``)."""
@@ -142,6 +143,7 @@ REGISTRY: Mapping[str, ProviderEntry] = MappingProxyType(
             ),
             task_kinds=("lip-sync",),
             can_list=False,  # the queue API looks a request up by its id only
+            can_cancel=True,  # PUT .../requests/{id}/cancel
         ),
     }
 )
