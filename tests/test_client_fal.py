@@ -111,6 +111,8 @@ def test_upload_then_text_to_video(
     assert video.startswith(sandbox.url)
     assert httpx.get(video).content == media("ok").read_bytes()
     assert done.status is TaskStatus.SUCCEEDED
+    assert done.model is None  # looked up by id alone: the answer does not name the model
+    assert task.model == FAL_TEXT_TO_VIDEO_MODEL
     params = sandbox.task(task.id).params
     assert (params["voice_language"], params["voice_speed"]) == ("en", 1.0)  # fal's defaults
 
@@ -301,3 +303,29 @@ def test_parse_callback_reads_fals_webhook() -> None:
     assert done.video_url == "https://cdn.example/out.mp4"
     failed = parse_callback({"request_id": "r-2", "status": "ERROR", "error": "no face"})
     assert (failed.status, failed.status_message) == (TaskStatus.FAILED, "no face")
+
+
+def test_policy_retries_a_status_poll_but_never_a_submit() -> None:
+    """Transport-level unit test of the policy (MockTransport): a 503 on a poll is retried; a 503
+    on a submit is ambiguous (the request may be queued) and is not sent again."""
+    calls: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(f"{request.method} {request.url.path}")
+        if len(calls) == 1 or request.method == "POST":
+            return httpx.Response(503, json={"detail": "busy"})
+        return httpx.Response(200, json={"status": "IN_QUEUE", "queue_position": 3})
+
+    http = httpx.Client(transport=httpx.MockTransport(answer))
+    policy = RetryPolicy(random=lambda: 0.0)
+    with FalClient(
+        "k", base_url="https://q.test", http_client=http, retry=policy, sleep=lambda _: None
+    ) as c:
+        task = c.status("abc")
+        assert task.status_message == "in queue, position 3"
+        assert calls == ["GET /fal-ai/kling-video/requests/abc/status"] * 2
+        with pytest.raises(ServerError, match="may have been queued"):
+            c.submit(
+                FAL_AUDIO_TO_VIDEO_MODEL, video_url="https://x/v.mp4", audio_url="https://x/a.mp3"
+            )
+    assert calls[2:] == ["POST /fal-ai/kling-video/lipsync/audio-to-video"]

@@ -219,21 +219,24 @@ class FalCore(Core):
         )
         return data
 
-    def fetch(self, model: str, request_id: str) -> Op[Task]:
-        """The request as a Task: its status, and its result video once it completed."""
-        body = yield from self.status(model, request_id)
+    def fetch(self, model: str | None, request_id: str) -> Op[Task]:
+        """The request as a Task: its status, and its result video once it completed.
+
+        ``model`` only names the app to ask (any model of it will do); it is the Task's ``model``
+        when given, else None (the status answer does not say which model it ran)."""
+        body = yield from self.status(model or AUDIO_TO_VIDEO_MODEL, request_id)
         task = task_from_status(request_id, body, model=model)
         if task.status is not TaskStatus.SUCCEEDED:
             return task
         try:
-            output = yield from self.result(model, request_id)
+            output = yield from self.result(model or AUDIO_TO_VIDEO_MODEL, request_id)
         except InvalidRequestError as exc:  # a completed request whose output is an error
             failed = {**body, "error": exc.message.removeprefix("fal: ")}
             return task_from_status(request_id, failed, model=model)
         return task_from_status(request_id, body, model=model, result=output)
 
     def refresh(self, task: Task) -> Op[Task]:
-        return self.fetch(task.model or AUDIO_TO_VIDEO_MODEL, task.id)
+        return self.fetch(task.model, task.id)
 
     def cancel(self, model: str, request_id: str) -> Op[str]:
         """Ask fal to cancel; its answer: ``CANCELLATION_REQUESTED`` or ``ALREADY_COMPLETED``."""

@@ -129,8 +129,9 @@ class FalClient(_FalBase, SyncTransport[FalCore]):
         (``video_url``, ``audio_url`` or ``text``/``voice_id``/...). Sent once."""
         return self._run(self._core.submit(model, fields, webhook))
 
-    def status(self, request_id: str, *, model: str = AUDIO_TO_VIDEO_MODEL) -> Task:
-        """The request now, with its result video once it completed."""
+    def status(self, request_id: str, *, model: str | None = None) -> Task:
+        """The request now, with its result video once it completed (``model``: any model of
+        its app; the lip-sync models share one, so None will do)."""
         return self._run(self._core.fetch(model, request_id))
 
     def result(self, request_id: str, *, model: str = AUDIO_TO_VIDEO_MODEL) -> dict[str, Any]:
@@ -169,7 +170,7 @@ class AsyncFalClient(_FalBase, AsyncTransport[FalCore]):
     async def submit(self, model: str, *, webhook: str | None = None, **fields: Any) -> Task:
         return await self._run(self._core.submit(model, fields, webhook))
 
-    async def status(self, request_id: str, *, model: str = AUDIO_TO_VIDEO_MODEL) -> Task:
+    async def status(self, request_id: str, *, model: str | None = None) -> Task:
         return await self._run(self._core.fetch(model, request_id))
 
     async def result(self, request_id: str, *, model: str = AUDIO_TO_VIDEO_MODEL) -> dict[str, Any]:
