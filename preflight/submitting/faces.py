@@ -242,8 +242,19 @@ def window_problem(
         return (
             f"the sound window ({window.text()}) overlaps face {face.face_id}, on screen "
             f"{face.span_text()}, by {max(0, overlap) / 1000:.1f} s; it must overlap by at "
-            f"least {MIN_OVERLAP_MS / 1000:.0f} s (--sound-insert between "
-            f"{max(0, face.start_ms + MIN_OVERLAP_MS - window.length_ms)} and "
-            f"{face.end_ms - MIN_OVERLAP_MS} ms)"
+            f"least {MIN_OVERLAP_MS / 1000:.0f} s ({_fitting_inserts(window, face, video_ms)})"
         )
     return None
+
+
+def _fitting_inserts(window: SoundWindow, face: FaceSpan, video_ms: int) -> str:
+    """The --sound-insert values that would fit this cut, or what to change instead."""
+    low = max(0, face.start_ms + MIN_OVERLAP_MS - window.length_ms)
+    high = min(face.end_ms - MIN_OVERLAP_MS, video_ms - window.length_ms)
+    if face.length_ms < MIN_OVERLAP_MS:
+        return f"face {face.face_id} is on screen for less than that: choose another face"
+    if low > high:
+        return "no --sound-insert fits this cut: make it shorter with --sound-end"
+    if low == high:
+        return f"--sound-insert {low} fits"
+    return f"--sound-insert from {low} to {high} ms fits"

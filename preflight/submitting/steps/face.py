@@ -95,7 +95,10 @@ class Choosing(StepBase):
         for role in ("audio", "video"):
             source = record.fixed.get(role) or getattr(request, role)
             assert source is not None
-            facts = probe(source if is_url(source) else str(source))
+            if is_url(source):  # the local copy the check step made of a URL it could not probe
+                copies = sorted((self.work_dir / job).glob(f"{role}-source.*"))
+                source = str(copies[0]) if copies else source
+            facts = probe(source)
             lengths.append(round((facts.effective_duration or 0.0) * 1000))
         return lengths[0], lengths[1]
 
