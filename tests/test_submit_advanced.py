@@ -157,11 +157,18 @@ def test_an_out_of_range_index_lists_the_faces() -> None:
 def test_one_face_end_to_end_then_a_rerun_pays_nothing(
     sandbox: Sandbox, runner: Submitter, face_media: Media, media: Media, tmp_path: Path, sent: Sent
 ) -> None:
-    job = request(face_media("clear"), media("mp3"), tmp_path / "one.mp4")
+    job = request(
+        face_media("clear"),
+        media("mp3"),
+        tmp_path / "one.mp4",
+        sound_volume=1.5,
+        original_audio_volume=0.25,
+    )
     result = runner.run(job)
     assert result.outcome is Outcome.DONE, result.reason
     (task,) = advanced_tasks(sandbox)
     assert task.params["face_id"] == "0"
+    assert (task.params["sound_volume"], task.params["original_audio_volume"]) == (1.5, 0.25)
     # the whole 4 s audio, at the face's start (the face is there for the whole 4 s clip)
     assert (task.params["sound_start_time"], task.params["sound_end_time"]) == (0, 4000)
     assert task.params["sound_insert_time"] == 0
@@ -311,6 +318,8 @@ def test_cli_unknown_faces_are_usage_errors(
         (["--audio", "{mp3}", "--provider", "wavespeed"], "wavespeed does not offer it"),
         (["--audio", "{mp3}", "--face-index", "0", "--face-id", "1"], "not both"),
         (["--audio", "{mp3}", "--sound-volume", "3"], "--sound-volume must be between 0 and 2"),
+        (["--audio", "{mp3}", "--jobs", "jobs.jsonl"], "--advanced runs one job"),
+        (["--audio", "{mp3}", "--sound-start", "900", "--sound-end", "800"], "must be after"),
     ],
 )
 def test_cli_advanced_usage_errors(

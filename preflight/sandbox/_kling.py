@@ -422,6 +422,8 @@ async def create_advanced(request: Request, core: Core) -> Response:
         "sound_start_time": start,
         "sound_end_time": end,
         "sound_insert_time": insert,
+        "sound_volume": volume,
+        "original_audio_volume": original,
     }
     task = new_task(
         core,
