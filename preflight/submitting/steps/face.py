@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from preflight.model.errors import InvalidRequestError, UsageError
+from preflight.model.errors import ConfigError, InvalidRequestError, UsageError
+from preflight.submitting.advanced import AdvancedKling
 from preflight.submitting.faces import FaceSpan, SoundWindow, pick_face, plan_window, window_problem
 from preflight.submitting.ledger import JobRecord, JobStatus, Lease
 from preflight.submitting.model import JobResult, Outcome, SubmitRequest, is_url
 from preflight.submitting.providers import Media, Provider
 from preflight.submitting.steps.base import StepBase
-
-if TYPE_CHECKING:
-    from preflight.submitting.advanced import AdvancedKling
 
 __all__ = ["Choosing"]
 
@@ -40,14 +38,14 @@ class Choosing(StepBase):
     ) -> SubmitRequest | JobResult:
         """The request with its face and window resolved, or how the job ended short of that."""
         job = record.job_id
-        advanced: AdvancedKling = provider  # type: ignore[assignment]
         choice = request.advanced
-        assert choice is not None
+        if choice is None or not isinstance(provider, AdvancedKling):
+            raise ConfigError(f"{provider.name} was not set up for advanced lip-sync (a bug)")
         video_url = media["video"].url
         assert video_url is not None  # Kling fetches the video by URL: the host step gave one
         self.emit("face", "start", "identify-face: looking for the faces in the video", job)
         try:
-            session = advanced.identify(video_url)
+            session = provider.identify(video_url)
         except InvalidRequestError as exc:
             return self._refuse(request, lease, job, f"identify-face refused the video: {exc}")
         try:
