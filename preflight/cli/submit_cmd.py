@@ -270,6 +270,66 @@ _JUDGING = [
 ]
 
 
+# Kling's advanced lip-sync (`preflight.submitting.faces`): submit only
+_ADVANCED = [
+    click.option(
+        "--advanced",
+        is_flag=True,
+        help="Kling's advanced lip-sync: identify-face, then lip-sync one face (needs --audio).",
+    ),
+    click.option(
+        "--face-index",
+        type=int,
+        metavar="N",
+        help="With --advanced: the face to lip-sync, 0-based in identify-face's order "
+        "[default: the face on screen longest].",
+    ),
+    click.option("--face-id", metavar="ID", help="With --advanced: the face, by its face_id."),
+    click.option(
+        "--sound-start", type=int, metavar="MS", help="With --advanced: the audio cut starts here."
+    ),
+    click.option(
+        "--sound-end",
+        type=int,
+        metavar="MS",
+        help="With --advanced: the audio cut ends here [default: the audio's end, within the "
+        "video's length].",
+    ),
+    click.option(
+        "--sound-insert",
+        type=int,
+        metavar="MS",
+        help="With --advanced: where in the video the cut goes [default: the face's start].",
+    ),
+    click.option("--sound-volume", type=float, metavar="V", help="With --advanced: 0-2."),
+    click.option(
+        "--original-audio-volume",
+        type=float,
+        metavar="V",
+        help="With --advanced: the video's own sound, 0-2.",
+    ),
+]
+_ADVANCED_NAMES = ("face_index", "face_id", "sound_start", "sound_end", "sound_insert",
+                   "sound_volume", "original_audio_volume")  # fmt: skip
+
+
+def _advanced_choice(options: dict[str, Any]) -> Any:
+    """Pop the advanced options from ``options``: the `AdvancedLipSync` asked for, or None."""
+    from preflight.model.errors import UsageError
+    from preflight.submitting.faces import AdvancedLipSync
+
+    wanted = options.pop("advanced", False)
+    values = {name: options.pop(name, None) for name in _ADVANCED_NAMES}
+    if not wanted:
+        given = [f"--{n.replace('_', '-')}" for n, v in values.items() if v is not None]
+        if given:
+            raise UsageError(
+                f"{', '.join(given)} go{'es' if len(given) == 1 else ''} with --advanced"
+            )
+        return None
+    return AdvancedLipSync(**values)
+
+
 def _judging(f: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(_JUDGING):
         f = option(f)
@@ -284,6 +344,12 @@ def _sound(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(_COMMON):
+        f = option(f)
+    return f
+
+
+def _advanced(f: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_ADVANCED):
         f = option(f)
     return f
 
@@ -360,6 +426,7 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     "forwards to the receiver; a real provider cannot reach loopback.",
 )
 @url_timeout_option
+@_advanced
 @_common
 def submit(
     video: str | None,
@@ -379,6 +446,9 @@ def submit(
     apply_url_timeout(url_timeout)
     display = Display(fmt)
     display.tty = display.tty and not quiet
+    advanced = _advanced_choice(options)
+    if jobs_file is not None and advanced is not None:
+        raise click.UsageError("--advanced runs one job: give VIDEO, not --jobs FILE")
     listening = _listening(options, display)
     if jobs_file is not None:
         if video is not None:
@@ -388,7 +458,7 @@ def submit(
         return
     if video is None:
         raise click.UsageError("give a VIDEO (path or URL), or --jobs FILE")
-    request = SubmitRequest(video=video, **options)
+    request = SubmitRequest(video=video, advanced=advanced, **options)
     with (
         listening as listener,
         _ledger(ledger_path) as ledger,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from preflight.submitting.model import Event, JobResult, Outcome, SubmitRequest
 
 if TYPE_CHECKING:
+    from preflight.submitting.faces import AdvancedLipSync
     from preflight.submitting.ledger import Ledger
     from preflight.submitting.pipeline import EventSink
 
@@ -91,6 +92,7 @@ def submit(
     ledger: Ledger | str | os.PathLike[str] | None = None,
     client: Any = None,
     on_event: EventSink | None = None,
+    advanced: AdvancedLipSync | None = None,
 ) -> JobResult:
     """Run one lip-sync job to its end and return how it ended (see `JobResult`).
 
@@ -102,7 +104,8 @@ def submit(
     from the working directory), and warnings block only with ``strict``. Raises `ConfigError`
     for a wrong combination of arguments (`ProviderMismatchError` for a client that does not
     fit) before any ledger row is written, and `InputError` for a missing input; a rejected
-    input, a blocked job or a failed task is an outcome, not an exception.
+    input, a blocked job or a failed task is an outcome, not an exception. ``advanced`` (an
+    `preflight.submitting.faces.AdvancedLipSync`) makes it Kling's advanced lip-sync of one face.
     """
     from preflight.submitting.ledger import Ledger
     from preflight.submitting.pipeline import Submitter
@@ -130,6 +133,7 @@ def submit(
         wait=wait,
         timeout=timeout,
         new=new,
+        advanced=advanced,
     )
     request.validate()  # usage errors before the ledger is even opened
     book = ledger if isinstance(ledger, Ledger) else Ledger(ledger)

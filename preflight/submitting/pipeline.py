@@ -29,6 +29,7 @@ from preflight.submitting.ledger import JobRecord, JobStatus, Lease, Ledger, job
 from preflight.submitting.model import Event, JobResult, Outcome, SubmitRequest, is_url
 from preflight.submitting.providers import Media, Provider
 from preflight.submitting.steps.create import Creating
+from preflight.submitting.steps.face import Choosing
 from preflight.submitting.steps.finish import Finishing, deliver
 from preflight.submitting.steps.prepare import Preparing, fix_input
 
@@ -48,7 +49,7 @@ def _quiet(event: Event) -> None:
     del event
 
 
-class Submitter(Preparing, Creating, Finishing):
+class Submitter(Preparing, Choosing, Creating, Finishing):
     """Runs jobs against one ledger. Thread-safe: a batch shares one Submitter.
 
     ``providers`` gives the `Provider` for a name (a mapping, or a factory called once per name).
@@ -128,6 +129,10 @@ class Submitter(Preparing, Creating, Finishing):
             if source is not None and not is_url(source) and not os.path.isfile(source):
                 raise InputError(f"no such file: {source}", source=source)  # exit 1, not usage
         provider = self.provider(request.provider)
+        if request.advanced is not None:  # identify-face, then one face (same states, ledger)
+            from preflight.submitting.advanced import advanced_provider
+
+            provider = advanced_provider(provider)
         _profile_fits(request)
         if request.upload_to:
             from preflight.submitting.hosting.s3 import parse_s3_url
@@ -222,8 +227,9 @@ class Submitter(Preparing, Creating, Finishing):
         )
         if record.out_path != str(out):
             record = self.ledger.update(lease, out_path=str(out))
-        if dict(record.options) != request.options():  # `resume` reruns with the latest
-            record = self.ledger.update(lease, options=request.options())
+        options = {**record.options, **request.options()}  # keeps what a step added (the face)
+        if dict(record.options) != options:  # `resume` reruns with the latest
+            record = self.ledger.update(lease, options=options)
         settled = self._settled(request, record, lease, out)
         if isinstance(settled, JobResult):
             return settled
@@ -241,6 +247,11 @@ class Submitter(Preparing, Creating, Finishing):
             if isinstance(checked, JobResult):
                 return checked
             prepared = checked
+            if request.advanced is not None:
+                chosen = self._choose_face(request, provider, record, lease, prepared)
+                if isinstance(chosen, JobResult):
+                    return chosen
+                request = chosen
         return self._paid(request, provider, record, lease, prepared, out, resumed)
 
     def _settled(
@@ -361,6 +372,8 @@ def request_from_record(
             "command again to continue it"
         )
     speech: dict[str, Any] = {name: params.get(name) for name in SPEECH_FIELDS}
+    from preflight.submitting.faces import AdvancedLipSync
+
     return SubmitRequest(
         video=str(options["video"]),
         provider=record.provider,
@@ -378,4 +391,5 @@ def request_from_record(
         wait=wait,
         timeout=timeout,
         name=options.get("name"),
+        advanced=AdvancedLipSync.from_params(params),
     )
