@@ -7,6 +7,7 @@ import enum
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -40,7 +41,9 @@ class SubmitRequest:
     ``out`` defaults to ``NAME.lipsync.mp4`` beside a local video (the current directory for a
     URL). ``timeout`` bounds the wait in seconds (None: wait as long as it takes). ``strict``
     makes warnings block as they fail ``check --strict``; ``config`` is a config file (None:
-    the ``preflight.toml`` / ``pyproject.toml`` that ``check`` would find).
+    the ``preflight.toml`` / ``pyproject.toml`` that ``check`` would find). ``max_cost`` (USD)
+    refuses the job before anything is recorded or sent when its estimate is above it or the
+    host publishes no price (`preflight.submitting.cost`).
     """
 
     video: str
@@ -63,6 +66,7 @@ class SubmitRequest:
     timeout: float | None = None
     new: bool = False
     name: str | None = None
+    max_cost: Decimal | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "video", os.fspath(self.video))
@@ -170,6 +174,7 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"  # the provider refused the create, or the task failed (exit 1)
     CANCELLED = "cancelled"  # `preflight jobs cancel` stopped it earlier (exit 1)
     TIMED_OUT = "timed_out"  # gave up waiting; `preflight resume` picks it up (exit 3)
+    REFUSED = "refused"  # --max-cost: over the limit or no published price; nothing sent (exit 1)
 
     @property
     def exit_code(self) -> int:
@@ -181,6 +186,7 @@ class Outcome(enum.StrEnum):
             "failed": 1,
             "cancelled": 1,
             "timed_out": 3,
+            "refused": 1,
         }[self.value]
 
 

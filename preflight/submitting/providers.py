@@ -19,6 +19,7 @@ from preflight.submitting.model import SubmitRequest
 from preflight.submitting.registry import REGISTRY, make_provider
 
 if TYPE_CHECKING:
+    from preflight.client._core import Call
     from preflight.client.models import Task
     from preflight.submitting.hosting import Host
 
@@ -86,6 +87,12 @@ class Provider(Protocol):
         self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
     ) -> Task: ...
 
+    def describe(
+        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
+    ) -> Call:
+        """The request `create` would send, built by the client's own code, sent nowhere."""
+        ...
+
     def find(
         self,
         request: SubmitRequest,
@@ -147,6 +154,13 @@ class KlingProvider:
         fields = self._fields(request, media)
         task: Task = self.client.create_lip_sync(**fields, external_task_id=external_task_id)
         return task
+
+    def describe(
+        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
+    ) -> Call:
+        fields = self._fields(request, media)
+        call: Call = self.client.describe_lip_sync(**fields, external_task_id=external_task_id)
+        return call
 
     def find(
         self,
@@ -212,19 +226,32 @@ class WaveSpeedProvider:
     def list_tasks(self, kind: str, *, page: int, page_size: int) -> list[Task]:
         raise ConfigError("WaveSpeed has no task listing")
 
-    def create(
-        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
-    ) -> Task:
+    def _fields(self, request: SubmitRequest, media: Mapping[str, Media]) -> dict[str, Any]:
         fields: dict[str, Any] = {"video": media["video"].url}
         speech = request.speech
         if speech is not None:
             fields.update(speech.fields())
         else:
             fields["audio"] = media["audio"].url
+        return fields
+
+    def create(
+        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
+    ) -> Task:
+        fields = self._fields(request, media)
         task: Task = self.client.submit(
             self.endpoint(request.mode), webhook=request.callback_url, **fields
         )
         return task
+
+    def describe(
+        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
+    ) -> Call:
+        fields = self._fields(request, media)
+        call: Call = self.client.describe_submit(
+            self.endpoint(request.mode), webhook=request.callback_url, **fields
+        )
+        return call
 
     def find(
         self,
