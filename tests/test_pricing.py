@@ -124,3 +124,16 @@ def test_a_profile_file_with_a_bad_pricing_key_names_the_file(tmp_path: Path) ->
     mine = load_profile(path).pricing
     assert mine is not None
     assert mine.estimate(6).amount == Decimal("0.140")
+
+
+def test_rules_lists_a_profiles_price_with_its_source() -> None:
+    from click.testing import CliRunner
+
+    from preflight.cli import main
+
+    assert FAL.summary() == "$0.014 per s of video, rounded up to 5 s"
+    shown = CliRunner().invoke(main, ["rules", "--profile", "fal-latentsync"])
+    assert shown.exit_code == 0
+    assert "pricing: $0.200 covering 40 s, then $0.005 per s of audio  [FAL-LS" in shown.output
+    as_json = CliRunner().invoke(main, ["rules", "--profile", "kling-lipsync", "-f", "json"])
+    assert '"published": false' in as_json.output

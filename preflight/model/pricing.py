@@ -112,6 +112,36 @@ class Pricing:
     included: Decimal = Decimal(0)
     note: str = ""
 
+    def summary(self) -> str:
+        """One line for `preflight rules`: ``$0.014 per s of video, rounded up to 5 s``."""
+        if not self.published:
+            return "no published price"
+        if self.unit == "job":
+            return f"{money(self.base + self.rate, self.currency)} a job"
+        per = f"{money(self.rate, self.currency)} per {UNIT_WORDS[self.unit]}"
+        if self.base:
+            per = f"{money(self.base, self.currency)} covering {self.included:f} s, then {per}"
+        if self.round_up_to:
+            per += f", rounded up to {self.round_up_to:f} s"
+        if self.min_quantity:
+            per += f", at least {self.min_quantity:f} s"
+        return per
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "published": self.published,
+            "summary": self.summary(),
+            "currency": self.currency,
+            "unit": self.unit,
+            "rate": f"{self.rate:f}",
+            "round_up_to": None if self.round_up_to is None else f"{self.round_up_to:f}",
+            "min_quantity": f"{self.min_quantity:f}",
+            "base": f"{self.base:f}",
+            "included": f"{self.included:f}",
+            "source": self.source,
+            "note": self.note,
+        }
+
     def counted(self, quantity: float) -> Decimal:
         """The quantity the price applies to: at least ``min_quantity``, rounded up."""
         if self.unit == "job":
