@@ -293,3 +293,29 @@ def test_the_library_refuses_over_max_cost_without_a_row(
     assert runner.ledger.jobs() == []
     assert sandbox.tasks() == []
     assert [e.state for e in events if e.step == "cost"] == ["info", "fail"]
+
+
+def test_a_url_needing_a_fix_is_planned_on_the_copy_submit_would_keep(
+    sandbox: Sandbox, media: Media, tmp_path: Path
+) -> None:
+    url = sandbox.serve_file(media("long"))
+    profile = str(priced_profile(tmp_path))
+    args = ["submit", url, *TEXT, "--profile", profile, "--upload-to", "s3://b/in", "--dry-run"]
+    dry = run(sandbox, tmp_path, *args, "-f", "json")
+    assert dry.exit_code == 0, dry.output
+    (plan,) = json.loads(dry.output)
+    (fix,) = plan["fixes"]
+    argv = " ".join(fix["commands"][0])
+    work = tmp_path / "work" / plan["job_id"]
+    assert f"file:{work / 'video-source.mp4'}" in argv  # where submit keeps its copy
+    assert "preflight-dry-run-" not in argv  # not the dry run's own temp folder
+    assert plan["hosting"]["video"].startswith("the fixed video: uploaded to s3://b/in")
+    assert plan["estimate"]["amount"] == "0.140"
+    nothing_sent(sandbox, tmp_path)
+    assert not work.exists()
+
+    refused = run(sandbox, tmp_path, *args, "--max-cost", "0.10")
+    assert refused.exit_code == 1, refused.output
+    assert "would send: no, refused: the job would cost an estimated $0.140" in refused.output
+    assert "request:" in refused.output  # still shows what it would have sent
+    nothing_sent(sandbox, tmp_path)

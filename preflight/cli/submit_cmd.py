@@ -547,7 +547,7 @@ def _job_line(r: JobRecord) -> str:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.updated_at))
     detail = r.result_path if r.status is JobStatus.DONE else (r.error or r.task_id or "")
     return (
-        f"{r.job_id:<16} {r.status.value:<10} {r.provider:<9} {when}  {_cost_text(r):<27} "
+        f"{r.job_id:<16} {r.status.value:<10} {r.provider:<9} {when}  {_cost_text(r):<30} "
         f"{printable(r.name)}  {printable(str(detail))}"
     )
 

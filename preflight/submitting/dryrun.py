@@ -189,6 +189,8 @@ class _Planner:
         self.fixes: list[dict[str, Any]] = []
         self.fixed: set[str] = set()
         self.hosting: dict[str, str] = {}
+        self.checked: dict[str, str] = dict(self.sources)
+        self.tmp = Path()
 
     def stop(self, verdict: str, reason: str | None, request: Any = None) -> JobPlan:
         return JobPlan(
@@ -206,10 +208,18 @@ class _Planner:
         )
 
     def plan(self) -> JobPlan:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="preflight-dry-run-") as tmp:
+            self.tmp = Path(tmp)
+            return self._plan()
+
+    def _plan(self) -> JobPlan:
         from preflight.submitting.cost import over_budget
         from preflight.submitting.steps.prepare import judge
 
-        result = judge(self.request, self.sources)
+        self.checked = {**self.sources, **self._copies()}
+        result = judge(self.request, self.checked)
         self.findings = tuple(result.findings)
         if not result.ok:
             stopped = self._fix(result)
@@ -239,12 +249,42 @@ class _Planner:
             reason = "; ".join(f"{f.rule}: {f.message}" for f in why)
             return self.stop("rejected", f"cannot be fixed: {reason}" if blocking else reason)
         for role in fix_roles(result, self.sources, strict=strict):
-            plan = _fix_plan(self.request, self.sources[role], role, self.job_id)
+            source = self.sources[role]
+            local = self._copy(role, source) if is_url(source) else source
+            plan = _fix_plan(self.request, local, role, self.job_id)
+            if local != source:  # submit fixes a copy it keeps in the work folder: show that path
+                kept = str(_work_dir(self.job_id) / Path(local).name)
+                plan["commands"] = [[a.replace(local, kept) for a in c] for c in plan["commands"]]
             self.fixes.append(plan)
             if plan["target"] is None:
                 return self.stop("rejected", f"the {role} cannot be fixed: {plan['reason']}")
             self.fixed.add(role)
         return None
+
+    def _copies(self) -> dict[str, str]:
+        """Copies of URL inputs the probe cannot read where they are, as submit fetches them to
+        check (the URL is still what would be sent)."""
+        from preflight.probing import probe
+
+        copies: dict[str, str] = {}
+        for role, source in self.sources.items():
+            if not is_url(source):
+                continue
+            try:
+                probe(source)
+            except InputError:
+                copies[role] = self._copy(role, source)
+        return copies
+
+    def _copy(self, role: str, url: str) -> str:
+        """A local copy of ``url`` in this dry run's temp folder (fetched once)."""
+        from preflight.submitting.download import download
+        from preflight.submitting.steps.prepare import _suffix
+
+        target = self.tmp / f"{role}-source{_suffix(url)}"
+        if not target.exists():
+            download(url, target)
+        return str(target)
 
     def _media(self) -> dict[str, Media] | JobPlan:
         """How each input would reach the provider, without uploading anything."""
@@ -283,14 +323,13 @@ def _fix_plan(request: SubmitRequest, source: str, role: str, job_id: str) -> di
 
     from preflight.checking.config import resolve_config
     from preflight.fixing import FixOptions, plan_fix
-    from preflight.submitting.ledger import default_ledger_path
 
     suffix = ".mp4" if role == "video" else ".m4a"
     stem = Path(source).stem if not is_url(source) else f"{role}-source"
     plan = plan_fix(
         source,
         profile=request.profile_name,
-        output=default_ledger_path().parent / "work" / job_id / f"{stem}.fixed{suffix}",
+        output=_work_dir(job_id) / f"{stem}.fixed{suffix}",
         options=dataclasses.replace(FixOptions(), face=request.face),
         config=resolve_config(request.config),
     )
@@ -302,6 +341,13 @@ def _fix_plan(request: SubmitRequest, source: str, role: str, job_id: str) -> di
         "duration": plan.duration,
         "commands": [list(c) for c in plan.commands],
     }
+
+
+def _work_dir(job_id: str) -> Path:
+    """Where a submit keeps this job's fixed files (beside the default ledger; created by it)."""
+    from preflight.submitting.ledger import default_ledger_path
+
+    return default_ledger_path().parent / "work" / job_id
 
 
 def _job_id(request: SubmitRequest, provider: Provider, sources: Mapping[str, str]) -> str:
