@@ -81,6 +81,7 @@ def test_the_dry_run_sends_nothing_and_shows_what_submit_sends(
     assert request["headers"]["Authorization"] == "Bearer ***"
     secrets = (sandbox.wavespeed_api_key, sandbox.kling_secret_key, sandbox.kling_access_key)
     assert not any(s in dry.output for s in secrets)
+    assert "eyJ" not in dry.output  # nor Kling's token (a JWT)
     assert plan["hosting"] == {"video": "by URL, as given", **(
         {"audio": "sent inline as base64 in the body"} if "--audio" in sound else {}
     )}  # fmt: skip

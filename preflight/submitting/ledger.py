@@ -514,7 +514,11 @@ class Ledger:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-            legacy = app_id == 0 and version == LEGACY_VERSION and "jobs" in tables
+            # before application_id (schema 1), or a copy that lost it: a jobs table and a
+            # version this preflight knows
+            legacy = (
+                app_id == 0 and LEGACY_VERSION <= version <= SCHEMA_VERSION and "jobs" in tables
+            )
             if app_id != APPLICATION_ID and not legacy:
                 detail = f"application_id {app_id:#x}" if app_id else "another SQLite database"
                 raise LedgerError(self._refusal(f"is not a preflight ledger ({detail})"))
