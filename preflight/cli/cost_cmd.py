@@ -34,7 +34,8 @@ def _lines(video: str | None, jobs_file: str | None, options: dict[str, Any]) ->
     """The jobs a submit command line names: one request, or one per line of ``--jobs``."""
     from preflight.submitting.batch import BatchLine, read_job_lines
 
-    fields = {k: v for k, v in options.items() if k in _FIELDS}
+    # --advanced (identify-face first) is priced as the plain job it extends
+    fields = {k: v for k, v in options.items() if k in _FIELDS and k != "advanced"}
     if jobs_file is not None:
         defaults = {k: v for k, v in fields.items() if v is not None and k != "out"}
         lines = read_job_lines(jobs_file, defaults)

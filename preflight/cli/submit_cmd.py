@@ -270,6 +270,66 @@ _JUDGING = [
 ]
 
 
+# Kling's advanced lip-sync (`preflight.submitting.faces`): submit only
+_ADVANCED = [
+    click.option(
+        "--advanced",
+        is_flag=True,
+        help="Kling's advanced lip-sync: identify-face, then lip-sync one face (needs --audio).",
+    ),
+    click.option(
+        "--face-index",
+        type=int,
+        metavar="N",
+        help="With --advanced: the face to lip-sync, 0-based in identify-face's order "
+        "[default: the face on screen longest].",
+    ),
+    click.option("--face-id", metavar="ID", help="With --advanced: the face, by its face_id."),
+    click.option(
+        "--sound-start", type=int, metavar="MS", help="With --advanced: the audio cut starts here."
+    ),
+    click.option(
+        "--sound-end",
+        type=int,
+        metavar="MS",
+        help="With --advanced: the audio cut ends here [default: the audio's end, within the "
+        "video's length].",
+    ),
+    click.option(
+        "--sound-insert",
+        type=int,
+        metavar="MS",
+        help="With --advanced: where in the video the cut goes [default: the face's start].",
+    ),
+    click.option("--sound-volume", type=float, metavar="V", help="With --advanced: 0-2."),
+    click.option(
+        "--original-audio-volume",
+        type=float,
+        metavar="V",
+        help="With --advanced: the video's own sound, 0-2.",
+    ),
+]
+_ADVANCED_NAMES = ("face_index", "face_id", "sound_start", "sound_end", "sound_insert",
+                   "sound_volume", "original_audio_volume")  # fmt: skip
+
+
+def _advanced_choice(options: dict[str, Any]) -> Any:
+    """Pop the advanced options from ``options``: the `AdvancedLipSync` asked for, or None."""
+    from preflight.model.errors import UsageError
+    from preflight.submitting.faces import AdvancedLipSync
+
+    wanted = options.pop("advanced", False)
+    values = {name: options.pop(name, None) for name in _ADVANCED_NAMES}
+    if not wanted:
+        given = [f"--{n.replace('_', '-')}" for n, v in values.items() if v is not None]
+        if given:
+            raise UsageError(
+                f"{', '.join(given)} go{'es' if len(given) == 1 else ''} with --advanced"
+            )
+        return None
+    return AdvancedLipSync(**values)
+
+
 class Money(click.ParamType):  # type: ignore[type-arg]
     """An amount in USD: ``0.50`` or ``$0.50`` (a Decimal, never negative)."""
 
@@ -304,6 +364,12 @@ def _sound(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(_COMMON):
+        f = option(f)
+    return f
+
+
+def _advanced(f: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_ADVANCED):
         f = option(f)
     return f
 
@@ -377,7 +443,23 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     help="Jobs holding a provider slot at once (default: the provider's, e.g. 3 for Kling).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No live progress on the terminal.")
+@click.option(
+    "--listen",
+    is_flag=False,
+    flag_value="127.0.0.1:0",
+    metavar="[HOST:]PORT",
+    help="Receive the provider's callbacks here (loopback unless HOST is given; alone, a free "
+    "port) and wake on them instead of polling often; still polls every 60 s "
+    "(WaveSpeed: WAVESPEED_WEBHOOK_SECRET verifies webhooks). See docs/submit.md.",
+)
+@click.option(
+    "--public-url",
+    metavar="URL",
+    help="With --listen (recommended): the URL the provider calls, which a tunnel or proxy "
+    "forwards to the receiver; a real provider cannot reach loopback.",
+)
 @url_timeout_option
+@_advanced
 @_common
 def submit(
     video: str | None,
@@ -398,20 +480,30 @@ def submit(
     apply_url_timeout(url_timeout)
     display = Display(fmt)
     display.tty = display.tty and not quiet
+    advanced = _advanced_choice(options)
+    if jobs_file is not None and advanced is not None:
+        raise click.UsageError("--advanced runs one job: give VIDEO, not --jobs FILE")
+    listening = _listening(options, display)
     if jobs_file is not None and video is not None:
         raise click.UsageError("give VIDEO or --jobs FILE, not both")
     if jobs_file is None and video is None:
         raise click.UsageError("give a VIDEO (path or URL), or --jobs FILE")
     if dry_run:
+        if advanced is not None:
+            raise click.UsageError(
+                "--dry-run does not cover --advanced: its identify-face step is itself a request "
+                "to Kling"
+            )
         from preflight.cli.cost_cmd import dry_run_command
 
         dry_run_command(video, jobs_file, fmt, options)
         return
     if jobs_file is not None:
-        _batch(jobs_file, concurrency, ledger_path, display, options)
+        with listening as listener:
+            _batch(jobs_file, concurrency, ledger_path, display, options, listener)
         return
     assert video is not None
-    request = SubmitRequest(video=video, **options)
+    request = SubmitRequest(video=video, advanced=advanced, **options)
     if request.max_cost is not None:  # refused before the ledger is even opened
         from preflight.cli.cost_cmd import refuse_batch_over_budget
         from preflight.submitting.batch import BatchLine
@@ -420,10 +512,36 @@ def submit(
         refuse_batch_over_budget(
             [BatchLine(checked.display_name, checked)], request.max_cost, display
         )
-    with _ledger(ledger_path) as ledger, _submitter(ledger, display) as runner:
+    with (
+        listening as listener,
+        _ledger(ledger_path) as ledger,
+        _submitter(ledger, display, listener=listener) as runner,
+    ):
         result = runner.run(request)
     display.result(result)
     _finish(result)
+
+
+def _listening(options: dict[str, Any], display: Display) -> Any:
+    """The callback receiver ``--listen`` asks for (a context that starts and stops it), or a
+    context that gives None; takes ``listen``/``public_url`` out of ``options``."""
+    import contextlib
+
+    listen, public_url = options.pop("listen", None), options.pop("public_url", None)
+    if listen is None:
+        if public_url is not None:
+            raise click.UsageError("--public-url goes with --listen")
+        return contextlib.nullcontext()
+    from preflight.submitting.listen import listener_for
+
+    return listener_for(
+        listen,
+        public_url=public_url,
+        providers=(options.get("provider") or PROVIDERS[0],),
+        callback_url=options.get("callback_url"),
+        wait=options.get("wait", True),
+        on_event=display.event,
+    )
 
 
 def _batch(
@@ -432,6 +550,7 @@ def _batch(
     ledger_path: str | None,
     display: Display,
     options: dict[str, Any],
+    listener: Any = None,
 ) -> None:
     from preflight.submitting.batch import (
         batch_exit_code,
@@ -459,7 +578,7 @@ def _batch(
     quiet = Display(display.fmt, out=display.out, err=display.err)
     quiet.event = lambda event: None  # type: ignore[method-assign]
     ledger = _ledger(ledger_path)
-    submitter = _submitter(ledger, display if display.fmt == "json" else quiet)
+    submitter = _submitter(ledger, display if display.fmt == "json" else quiet, listener=listener)
     submitter.show_progress = False  # parallel fixes would draw over each other
 
     started = time.monotonic()

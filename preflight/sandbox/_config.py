@@ -54,6 +54,8 @@ class SandboxConfig:
     fetch_timeout_seconds: float = 30.0  # per read of a media fetch
     fetch_deadline_seconds: float = 60.0  # the whole media fetch, however slowly bytes arrive
     upload_max_bytes: int = UPLOAD.max_bytes  # binary uploads above this answer 413
+    wavespeed_upload_tickets: bool = True  # POST /api/v3/media/uploads; False: 404, an older host
+    upload_ticket_seconds: float = 900.0  # how long an upload's PUT URL stays valid (clock s)
     callback_timeout_seconds: float = 5.0
     webhook_attempts: int = 3  # WaveSpeed retries a webhook up to 3 times
     webhook_retry_seconds: float = 0.2

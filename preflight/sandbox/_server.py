@@ -252,6 +252,22 @@ class Sandbox:
         with self.core.store.lock:
             return list(self.core.store.callbacks)
 
+    def uploads(self) -> list[dict[str, Any]]:
+        """Every WaveSpeed upload instruction handed out, oldest first: its served ``name``,
+        declared ``size`` and ``content_type``, whether the PUT ``stored`` it, and why PUTs were
+        ``refused``."""
+        with self.core.store.lock:
+            return [
+                {
+                    "name": t.name,
+                    "size": t.size,
+                    "content_type": t.content_type,
+                    "stored": t.stored,
+                    "refused": list(t.refused),
+                }
+                for t in self.core.store.tickets.values()
+            ]
+
     def wait_for_callbacks(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         """Block until at least ``count`` deliveries were attempted (no fixed sleeps)."""
         store = self.core.store

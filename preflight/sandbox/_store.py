@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["OPEN", "SandboxTask", "Session", "Store", "Task"]
+__all__ = ["OPEN", "SandboxTask", "Session", "Store", "Task", "UploadTicket"]
 
 OPEN = frozenset({"submitted", "processing"})
 DONE = frozenset({"succeed", "failed"})
@@ -72,6 +72,19 @@ class Session:
     expires_at: float  # sandbox-clock seconds
 
 
+@dataclass(slots=True)
+class UploadTicket:
+    """A WaveSpeed upload instruction (``POST /api/v3/media/uploads``): what the PUT must carry."""
+
+    token: str  # the opaque part of the PUT URL
+    name: str  # served name of the file once stored (``uploads/<id>/<filename>``)
+    size: int  # the declared size: a PUT of any other length is refused
+    content_type: str | None  # when declared, the PUT must send exactly this Content-Type
+    expires_at: float  # sandbox-clock seconds
+    stored: bool = False
+    refused: list[str] = field(default_factory=list)  # why PUTs were refused, for tests
+
+
 class Store:
     """Everything the sandbox remembers. Hold ``lock`` (or ``cond``) while touching fields."""
 
@@ -83,6 +96,7 @@ class Store:
         self.external: dict[tuple[str, str], str] = {}  # (endpoint, external id) -> task id
         self.sessions: dict[str, Session] = {}
         self.files: dict[str, Path] = {}  # served name -> path
+        self.tickets: dict[str, UploadTicket] = {}  # upload token -> its instruction
         self.creates = 0  # create requests since the faults were set
         self.created = 0  # tasks created since the faults were set
         self.open = 0

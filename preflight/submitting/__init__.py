@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from preflight.submitting.model import Event, JobResult, Outcome, SubmitRequest
 
 if TYPE_CHECKING:
+    from preflight.submitting.faces import AdvancedLipSync
     from preflight.submitting.ledger import Ledger
     from preflight.submitting.pipeline import EventSink
 
@@ -95,6 +96,7 @@ def submit(
     ledger: Ledger | str | os.PathLike[str] | None = None,
     client: Any = None,
     on_event: EventSink | None = None,
+    advanced: AdvancedLipSync | None = None,
 ) -> JobResult:
     """Run one lip-sync job to its end and return how it ended (see `JobResult`).
 
@@ -106,9 +108,10 @@ def submit(
     from the working directory), and warnings block only with ``strict``. Raises `ConfigError`
     for a wrong combination of arguments (`ProviderMismatchError` for a client that does not
     fit) before any ledger row is written, and `InputError` for a missing input; a rejected
-    input, a blocked job or a failed task is an outcome, not an exception. ``max_cost`` (USD)
-    refuses the job (`Outcome.REFUSED`, nothing recorded or sent) when its estimate is above it or
-    its host publishes no price (`preflight.submitting.cost`).
+    input, a blocked job or a failed task is an outcome, not an exception. ``advanced`` (an
+    `preflight.submitting.faces.AdvancedLipSync`) makes it Kling's advanced lip-sync of one face.
+    ``max_cost`` (USD) refuses the job (`Outcome.REFUSED`, nothing recorded or sent) when its
+    estimate is above it or its host publishes no price (`preflight.submitting.cost`).
     """
     from preflight.submitting.ledger import Ledger
     from preflight.submitting.pipeline import Submitter
@@ -136,6 +139,7 @@ def submit(
         wait=wait,
         timeout=timeout,
         new=new,
+        advanced=advanced,
         max_cost=None if max_cost is None else Decimal(str(max_cost)),
     )
     request.validate()  # usage errors before the ledger is even opened

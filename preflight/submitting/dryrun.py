@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from preflight.model.errors import InputError
+from preflight.model.errors import ConfigError, InputError
 from preflight.model.findings import Finding
 from preflight.model.pricing import Estimate
 from preflight.submitting.model import SubmitRequest, is_url
@@ -231,7 +231,10 @@ class _Planner:
         external = (
             self.request.external_task_id or f"preflight-{self.job_id}-<8 hex, when recorded>"
         )
-        call = self.provider.describe(self.request, media, external)
+        describe = getattr(self.provider, "describe", None)
+        if describe is None:
+            raise ConfigError(f"--dry-run cannot show {self.provider.name}'s request yet")
+        call = describe(self.request, media, external)
         shown = render_call(call)
         if self.request.max_cost is not None:
             refusal = over_budget([self.estimate], self.request.max_cost)

@@ -60,7 +60,11 @@ class Media:
 
 
 class Provider(Protocol):
-    """A provider as the pipeline sees it."""
+    """A provider as the pipeline sees it.
+
+    An adapter may also offer ``describe(request, media, external_task_id) -> Call``: the
+    request `create` would send, built by the client's own code and sent nowhere (what
+    `preflight submit --dry-run` prints; `preflight.submitting.dryrun`)."""
 
     name: str
     can_find: bool  # whether `find` can look up a task a dead process may have created
@@ -86,12 +90,6 @@ class Provider(Protocol):
     def create(
         self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
     ) -> Task: ...
-
-    def describe(
-        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
-    ) -> Call:
-        """The request `create` would send, built by the client's own code, sent nowhere."""
-        ...
 
     def find(
         self,

@@ -38,7 +38,8 @@ __all__ = [
 class ProviderEntry:
     """What preflight knows about one provider.
 
-    ``profiles`` maps a lip-sync mode (``text``/``audio``) to the profile checked by default.
+    ``profiles`` maps a lip-sync mode (``text``/``audio``) to the profile checked by default;
+    an ``advanced`` entry says the provider offers advanced lip-sync (``submit --advanced``).
     ``inline`` names the roles a local file may be sent for inline (base64 in the create body);
     ``uploads`` says whether the provider has its own upload endpoint. Any other local file needs
     ``--upload-to`` (S3). ``concurrency`` is the batch default (tasks holding a slot at once).
@@ -105,7 +106,13 @@ REGISTRY: Mapping[str, ProviderEntry] = MappingProxyType(
             title="Kling",
             client="preflight.client.kling:KlingClient",
             adapter="preflight.submitting.providers:KlingProvider",
-            profiles=MappingProxyType({"text": "kling-lipsync", "audio": "kling-lipsync"}),
+            profiles=MappingProxyType(
+                {
+                    "text": "kling-lipsync",
+                    "audio": "kling-lipsync",
+                    "advanced": "kling-advanced-lipsync",  # identify-face + advanced-lip-sync
+                }
+            ),
             inline=frozenset({"audio"}),  # audio_file: raw base64
             uploads=False,
             concurrency=3,  # a resource pack allows a few tasks at once; more only earns 1303s
@@ -124,7 +131,7 @@ REGISTRY: Mapping[str, ProviderEntry] = MappingProxyType(
             profiles=MappingProxyType(
                 {"text": "wavespeed-kling-lipsync-t2v", "audio": "wavespeed-kling-lipsync-a2v"}
             ),
-            uploads=True,  # POST /api/v3/media/upload
+            uploads=True,  # POST /api/v3/media/uploads + PUT; older hosts: /media/upload/binary
             concurrency=5,
             # 32 hex digits, or the same as a dashed UUID
             task_id=re.compile(

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from preflight.fixing import FixOptions
     from preflight.submitting.hosting import Host
     from preflight.submitting.hosting.s3 import S3Host
+    from preflight.submitting.listen import Listener
 
 __all__ = ["StepBase"]
 
@@ -33,6 +34,7 @@ class StepBase:
     work_dir: Path
     fix_options: FixOptions | None
     show_progress: bool
+    listener: Listener | None  # `submit --listen`: callbacks wake the wait (`.listen`)
     _lock: threading.Lock
     _hosts: dict[str, S3Host]
 

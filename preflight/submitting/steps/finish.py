@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +63,7 @@ class Finishing(StepBase):
             )
 
         try:
-            task = provider.wait(task_id, timeout=request.timeout, on_update=on_update)
+            task = self._await(provider, task_id, request.timeout, on_update, job)
         except TaskFailedError as exc:
             reason = exc.message
             self.ledger.update(lease, status=JobStatus.FAILED, error=reason)
@@ -107,6 +108,25 @@ class Finishing(StepBase):
             start = min(made, now) if made is not None else now
             kept["result_expires"] = start + found.result_days * 86400.0
         return kept
+
+    def _await(
+        self,
+        provider: Provider,
+        task_id: str,
+        timeout: float | None,
+        on_update: Callable[[Task], object],
+        job: str,
+    ) -> Task:
+        """The task once it ended: woken by callbacks when its create carried the listener's URL
+        (`preflight.submitting.listen`), else by polling alone."""
+        listener = self.listener
+        if listener is None or not listener.expects(task_id):
+            return provider.wait(task_id, timeout=timeout, on_update=on_update)
+
+        def note(message: str, **data: Any) -> None:
+            self.emit("wait", "info", f"task {task_id}: {message}", job, task_id=task_id, **data)
+
+        return listener.wait(provider, task_id, timeout=timeout, on_update=on_update, on_note=note)
 
     def _download(
         self, request: SubmitRequest, record: JobRecord, lease: Lease, out: Path, resumed: bool
