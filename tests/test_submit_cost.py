@@ -320,3 +320,14 @@ def test_a_url_needing_a_fix_is_planned_on_the_copy_submit_would_keep(
     assert "would send: no, refused: the job would cost an estimated $0.140" in refused.output
     assert "request:" in refused.output  # still shows what it would have sent
     nothing_sent(sandbox, tmp_path)
+
+
+def test_the_dry_run_does_not_pretend_to_cover_advanced_lip_sync(
+    sandbox: Sandbox, media: Media, tmp_path: Path
+) -> None:
+    url = sandbox.serve_file(media("ok"))
+    dry = run(sandbox, tmp_path, "submit", url, "--audio", str(media("mp3")), "--advanced",
+              "--no-face", "--dry-run")  # fmt: skip
+    assert dry.exit_code == 2, dry.output
+    assert "identify-face" in dry.output
+    nothing_sent(sandbox, tmp_path)
