@@ -330,6 +330,26 @@ def _advanced_choice(options: dict[str, Any]) -> Any:
     return AdvancedLipSync(**values)
 
 
+class Money(click.ParamType):  # type: ignore[type-arg]
+    """An amount in USD: ``0.50`` or ``$0.50`` (a Decimal, never negative)."""
+
+    name = "amount"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from decimal import Decimal, InvalidOperation
+
+        if isinstance(value, Decimal):
+            return value
+        text = str(value).strip().removeprefix("$").strip()
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            self.fail(f"{value!r} is not an amount (e.g. 0.50 or $0.50)", param, ctx)
+        if not amount.is_finite() or amount < 0:
+            self.fail(f"{value!r} is not an amount of 0 or more", param, ctx)
+        return amount
+
+
 def _judging(f: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(_JUDGING):
         f = option(f)
@@ -395,6 +415,19 @@ def _advanced(f: Callable[..., Any]) -> Callable[..., Any]:
 )
 @click.option("--new", is_flag=True, help="Start a new job even if this one ran before.")
 @click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check, plan the fix and the hosting, estimate, and print the exact request per job; "
+    "send nothing, record nothing (exit 1 if a job would be refused).",
+)
+@click.option(
+    "--max-cost",
+    type=Money(),
+    metavar="AMOUNT",
+    help="Refuse (exit 1, nothing sent) a job, or a --jobs batch, whose estimate in USD is above "
+    "AMOUNT; a job whose host publishes no price is refused too (`preflight estimate`).",
+)
+@click.option(
     "--jobs",
     "jobs_file",
     type=click.Path(dir_okay=False),
@@ -436,6 +469,7 @@ def submit(
     fmt: str,
     quiet: bool = False,
     url_timeout: float | None = None,
+    dry_run: bool = False,
     **options: Any,
 ) -> None:
     """Check, fix, host, submit, wait for and download one lip-sync job (or --jobs FILE).
@@ -450,15 +484,34 @@ def submit(
     if jobs_file is not None and advanced is not None:
         raise click.UsageError("--advanced runs one job: give VIDEO, not --jobs FILE")
     listening = _listening(options, display)
+    if jobs_file is not None and video is not None:
+        raise click.UsageError("give VIDEO or --jobs FILE, not both")
+    if jobs_file is None and video is None:
+        raise click.UsageError("give a VIDEO (path or URL), or --jobs FILE")
+    if dry_run:
+        if advanced is not None:
+            raise click.UsageError(
+                "--dry-run does not cover --advanced: its identify-face step is itself a request "
+                "to Kling"
+            )
+        from preflight.cli.cost_cmd import dry_run_command
+
+        dry_run_command(video, jobs_file, fmt, options)
+        return
     if jobs_file is not None:
-        if video is not None:
-            raise click.UsageError("give VIDEO or --jobs FILE, not both")
         with listening as listener:
             _batch(jobs_file, concurrency, ledger_path, display, options, listener)
         return
-    if video is None:
-        raise click.UsageError("give a VIDEO (path or URL), or --jobs FILE")
+    assert video is not None
     request = SubmitRequest(video=video, advanced=advanced, **options)
+    if request.max_cost is not None:  # refused before the ledger is even opened
+        from preflight.cli.cost_cmd import refuse_batch_over_budget
+        from preflight.submitting.batch import BatchLine
+
+        checked = request.validate()
+        refuse_batch_over_budget(
+            [BatchLine(checked.display_name, checked)], request.max_cost, display
+        )
     with (
         listening as listener,
         _ledger(ledger_path) as ledger,
@@ -509,6 +562,10 @@ def _batch(
     defaults = {k: v for k, v in options.items() if v is not None and k not in ("out",)}
     wait, timeout, new = defaults.pop("wait"), defaults.pop("timeout"), defaults.pop("new")
     lines = read_job_lines(jobs_file, defaults)
+    if options.get("max_cost") is not None:
+        from preflight.cli.cost_cmd import refuse_batch_over_budget
+
+        refuse_batch_over_budget(lines, options["max_cost"], display)
     lines = [
         line
         if line.request is None
@@ -583,25 +640,71 @@ def jobs(ctx: click.Context, statuses: tuple[str, ...], ledger_path: str | None,
     wanted = [s for s in statuses if s != "unfinished"]
     if "unfinished" in statuses:
         wanted += [s.value for s in JobStatus if s not in TERMINAL]
+    from preflight.submitting.expiry import link_state
+
     with _ledger(ledger_path) as ledger:
         records = ledger.jobs(wanted)
     if fmt == "json":
-        click.echo(json.dumps([r.to_dict() for r in records], indent=2))
+        listed = []
+        for r in records:
+            link = link_state(r)
+            listed.append({**r.to_dict(), "result_link": link and link.to_dict()})
+        click.echo(json.dumps(listed, indent=2))
         return
     if not records:
         click.echo(f"no jobs in {ledger.path}", err=True)
         return
     for r in records:
         click.echo(_job_line(r))
+        link = link_state(r)
+        if link is not None:
+            click.secho(f"  {link.message}", fg="red" if link.state == "expired" else "yellow")
+    click.echo(_costs_line(records))
 
 
 def _job_line(r: JobRecord) -> str:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.updated_at))
     detail = r.result_path if r.status is JobStatus.DONE else (r.error or r.task_id or "")
     return (
-        f"{r.job_id:<16} {r.status.value:<10} {r.provider:<9} {when}  "
+        f"{r.job_id:<16} {r.status.value:<10} {r.provider:<9} {when}  {_cost_text(r):<30} "
         f"{printable(r.name)}  {printable(str(detail))}"
     )
+
+
+def _cost_text(r: JobRecord) -> str:
+    """``est $0.070 · billed 1 units``: the estimate made before, what the provider billed."""
+    from preflight.model.pricing import Estimate, money
+
+    parts = []
+    if r.estimate is not None:
+        estimate = Estimate.from_dict(dict(r.estimate))
+        shown = money(estimate.amount, estimate.currency) if estimate.published else "unpriced"
+        parts.append(f"est {shown}")
+    if r.billed is not None:
+        parts.append(f"billed {r.billed.get('amount', 0):g} {r.billed.get('unit', '')}".rstrip())
+    return " · ".join(parts) or "-"
+
+
+def _costs_line(records: list[JobRecord]) -> str:
+    """The totals under the listing: estimated (per currency) and billed (per unit)."""
+    from decimal import Decimal
+
+    from preflight.model.pricing import Estimate, money, total
+
+    estimates = [Estimate.from_dict(dict(r.estimate)) for r in records if r.estimate is not None]
+    sums, unpriced = total(estimates)
+    shown = " + ".join(money(v, c) for c, v in sorted(sums.items())) or money(Decimal(0))
+    text = f"{len(records)} job{'s' if len(records) != 1 else ''}: estimated {shown}"
+    if unpriced:
+        text += f" ({unpriced} with no published price)"
+    billed: dict[str, float] = {}
+    for r in records:
+        if r.billed is not None:
+            unit = str(r.billed.get("unit", ""))
+            billed[unit] = billed.get(unit, 0.0) + float(r.billed.get("amount", 0))
+    if billed:
+        text += "; billed " + " + ".join(f"{v:g} {u}".rstrip() for u, v in sorted(billed.items()))
+    return text
 
 
 def _group_ledger(ledger_path: str | None) -> Ledger:
@@ -685,6 +788,7 @@ def resume(
         if upload_to is None:
             records = [r for r in records if r not in waiting]
         for record in records:
+            _warn_link(record, display)
             results.append(_resume_one(submitter, record, job, wait, timeout, upload_to, display))
     if upload_to is None:
         _list_blocked(waiting, display)
@@ -714,6 +818,21 @@ def _resume_one(
         result = JobResult(record.name, Outcome.FAILED, job_id=record.job_id, reason=str(exc))
     display.result(result)
     return result
+
+
+def _warn_link(record: JobRecord, display: Display) -> None:
+    """Before resuming a job: its result link is about to expire, or has."""
+    from preflight.submitting.expiry import link_state
+
+    link = link_state(record)
+    if link is None:
+        return
+    if display.fmt == "json":
+        entry = {"event": "result_link", "job_id": record.job_id, **link.to_dict()}
+        display.out.write(json.dumps(entry) + "\n")
+        return
+    colour = "red" if link.state == "expired" else "yellow"
+    display.line(f"job {record.job_id}: {link.message}", fg=colour)
 
 
 def _list_blocked(records: list[JobRecord], display: Display) -> None:

@@ -37,6 +37,7 @@ __all__ = [
     "Core",
     "Op",
     "Pause",
+    "first_call",
     "run_async",
     "run_sync",
 ]
@@ -141,6 +142,23 @@ def _build(
         headers=headers,
         content=body,
     )
+
+
+def first_call(op: Op[Any]) -> Call:
+    """The first request ``op`` would send, built by the operation itself, sent nowhere.
+
+    A dry run (`preflight submit --dry-run`) shows exactly what the real run sends because the
+    request comes out of the same generator `run_sync` drives; the operation is then closed, so
+    nothing after the first request (a retry, a recovery lookup) is ever described or done."""
+    try:
+        effect = op.send(None)
+        while isinstance(effect, Pause):
+            effect = op.send(None)
+    except StopIteration:
+        raise APIError("the operation sends no request") from None
+    finally:
+        op.close()
+    return effect
 
 
 class Core(abc.ABC):

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import math
 import time
 import uuid
 from collections import Counter
@@ -58,6 +59,13 @@ WAVESPEED_STATUS = {
     "succeed": "completed",
     "failed": "failed",
 }
+
+
+def sandbox_units(seconds: float | None) -> str:
+    """The sandbox's charge for a finished task, as Kling reports it (``final_unit_deduction``, a
+    string): one unit per started 5 s of result. The rate is the sandbox's own invention, for
+    tests; Kling publishes none."""
+    return str(max(1, math.ceil((seconds or 0.0) / 5.0 - 1e-9)))
 
 
 class Core:
@@ -254,7 +262,7 @@ class Core:
                     "duration": f"{task.result_duration or 0:.3f}",
                 }
             )
-        return {
+        found = {
             "task_id": task.id,
             "task_status": task.status,
             "task_status_msg": task.status_msg,
@@ -263,6 +271,9 @@ class Core:
             "created_at": task.created_at,
             "updated_at": task.updated_at,
         }
+        if videos:
+            found["final_unit_deduction"] = sandbox_units(task.result_duration)
+        return found
 
     def wavespeed_object(self, task: Task) -> dict[str, Any]:
         done = task.status == "succeed" and task.result_url

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from preflight.submitting.model import Event, JobResult, Outcome, SubmitRequest
@@ -38,7 +39,9 @@ __all__ = [
     "SubmitRequest",
     "Submitter",
     "WaveSpeedProvider",
+    "estimate_request",
     "make_provider",
+    "plan_job",
     "read_job_lines",
     "run_batch",
     "submit",
@@ -57,6 +60,8 @@ _LAZY = {
     "Provider": "preflight.submitting.providers",
     "WaveSpeedProvider": "preflight.submitting.providers",
     "make_provider": "preflight.submitting.registry",
+    "estimate_request": "preflight.submitting.cost",
+    "plan_job": "preflight.submitting.dryrun",
     "REGISTRY": "preflight.submitting.registry",
 }
 
@@ -89,6 +94,7 @@ def submit(
     wait: bool = True,
     timeout: float | None = None,
     new: bool = False,
+    max_cost: Decimal | float | str | None = None,
     ledger: Ledger | str | os.PathLike[str] | None = None,
     client: Any = None,
     on_event: EventSink | None = None,
@@ -106,6 +112,8 @@ def submit(
     fit) before any ledger row is written, and `InputError` for a missing input; a rejected
     input, a blocked job or a failed task is an outcome, not an exception. ``advanced`` (an
     `preflight.submitting.faces.AdvancedLipSync`) makes it Kling's advanced lip-sync of one face.
+    ``max_cost`` (USD) refuses the job (`Outcome.REFUSED`, nothing recorded or sent) when its
+    estimate is above it or its host publishes no price (`preflight.submitting.cost`).
     """
     from preflight.submitting.ledger import Ledger
     from preflight.submitting.pipeline import Submitter
@@ -134,6 +142,7 @@ def submit(
         timeout=timeout,
         new=new,
         advanced=advanced,
+        max_cost=None if max_cost is None else Decimal(str(max_cost)),
     )
     request.validate()  # usage errors before the ledger is even opened
     book = ledger if isinstance(ledger, Ledger) else Ledger(ledger)

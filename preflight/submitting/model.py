@@ -7,6 +7,7 @@ import enum
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,8 @@ class SubmitRequest:
     the ``preflight.toml`` / ``pyproject.toml`` that ``check`` would find). ``advanced``
     makes it Kling's advanced lip-sync (identify-face, then one face; see
     `preflight.submitting.faces`), checked against the provider's ``advanced`` profile.
+    ``max_cost`` (USD) refuses the job before anything is recorded or sent when its estimate is
+    above it or the host publishes no price (`preflight.submitting.cost`).
     """
 
     video: str
@@ -69,6 +72,7 @@ class SubmitRequest:
     new: bool = False
     name: str | None = None
     advanced: AdvancedLipSync | None = None
+    max_cost: Decimal | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "video", os.fspath(self.video))
@@ -199,6 +203,7 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"  # the provider refused the create, or the task failed (exit 1)
     CANCELLED = "cancelled"  # `preflight jobs cancel` stopped it earlier (exit 1)
     TIMED_OUT = "timed_out"  # gave up waiting; `preflight resume` picks it up (exit 3)
+    REFUSED = "refused"  # --max-cost: over the limit or no published price; nothing sent (exit 1)
 
     @property
     def exit_code(self) -> int:
@@ -210,6 +215,7 @@ class Outcome(enum.StrEnum):
             "failed": 1,
             "cancelled": 1,
             "timed_out": 3,
+            "refused": 1,
         }[self.value]
 
 

@@ -35,6 +35,7 @@ from preflight.submitting.steps.prepare import Preparing, fix_input
 
 if TYPE_CHECKING:
     from preflight.fixing import FixOptions
+    from preflight.model.pricing import Estimate
     from preflight.submitting.hosting import Host
     from preflight.submitting.hosting.s3 import S3Host
     from preflight.submitting.listen import Listener
@@ -138,6 +139,9 @@ class Submitter(Preparing, Choosing, Creating, Finishing):
             from preflight.submitting.hosting.s3 import parse_s3_url
 
             parse_s3_url(request.upload_to)  # a malformed --upload-to is a usage error
+        estimate, refused = self._cost(request)
+        if refused is not None:
+            return refused
         out = request.default_out().resolve()
         inputs = self._fingerprints(request)
         endpoint = provider.endpoint(request.mode)
@@ -153,6 +157,7 @@ class Submitter(Preparing, Choosing, Creating, Finishing):
             out_path=str(out),
             external_task_id=request.external_task_id,
             new=request.new,
+            estimate=estimate.to_dict(),
         )
         resumed = record.status is not JobStatus.PENDING
         if lease is None:
@@ -173,9 +178,28 @@ class Submitter(Preparing, Choosing, Creating, Finishing):
             if lease is None:
                 return self._finished(request, record, out)
         try:
+            if record.estimate is None:  # a row from before estimates were recorded
+                record = self.ledger.update(lease, estimate=estimate.to_dict())
             return self._drive(request, provider, record, lease, out, resumed)
         finally:
             lease.release()
+
+    def _cost(self, request: SubmitRequest) -> tuple[Estimate, JobResult | None]:
+        """The job's estimate, and the refusal when ``max_cost`` rules it out (before any row)."""
+        from preflight.submitting.cost import estimate_request, over_budget
+
+        estimate = estimate_request(request)
+        self.emit("cost", "info", f"estimate: {estimate.text()}", None, **estimate.to_dict())
+        if request.max_cost is None:
+            return estimate, None
+        reason = over_budget([estimate], request.max_cost)
+        if reason is None:
+            return estimate, None
+        self.emit("cost", "fail", f"refused: {reason}", None)
+        result = JobResult(
+            request.display_name, Outcome.REFUSED, reason=reason, provider=request.provider
+        )
+        return estimate, result
 
     def resume(
         self,

@@ -19,6 +19,7 @@ from preflight.submitting.model import SubmitRequest
 from preflight.submitting.registry import REGISTRY, make_provider
 
 if TYPE_CHECKING:
+    from preflight.client._core import Call
     from preflight.client.models import Task
     from preflight.submitting.hosting import Host
 
@@ -64,7 +65,11 @@ class Media:
 
 
 class Provider(Protocol):
-    """A provider as the pipeline sees it."""
+    """A provider as the pipeline sees it.
+
+    An adapter may also offer ``describe(request, media, external_task_id) -> Call``: the
+    request `create` would send, built by the client's own code and sent nowhere (what
+    `preflight submit --dry-run` prints; `preflight.submitting.dryrun`)."""
 
     name: str
     can_find: bool  # whether `find` can look up a task a dead process may have created
@@ -153,6 +158,13 @@ class KlingProvider:
         task: Task = self.client.create_lip_sync(**fields, external_task_id=external_task_id)
         return task
 
+    def describe(
+        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
+    ) -> Call:
+        fields = self._fields(request, media)
+        call: Call = self.client.describe_lip_sync(**fields, external_task_id=external_task_id)
+        return call
+
     def find(
         self,
         request: SubmitRequest,
@@ -217,19 +229,32 @@ class WaveSpeedProvider:
     def list_tasks(self, kind: str, *, page: int, page_size: int) -> list[Task]:
         raise ConfigError("WaveSpeed has no task listing")
 
-    def create(
-        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
-    ) -> Task:
+    def _fields(self, request: SubmitRequest, media: Mapping[str, Media]) -> dict[str, Any]:
         fields: dict[str, Any] = {"video": media["video"].url}
         speech = request.speech
         if speech is not None:
             fields.update(speech.fields())
         else:
             fields["audio"] = media["audio"].url
+        return fields
+
+    def create(
+        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
+    ) -> Task:
+        fields = self._fields(request, media)
         task: Task = self.client.submit(
             self.endpoint(request.mode), webhook=request.callback_url, **fields
         )
         return task
+
+    def describe(
+        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
+    ) -> Call:
+        fields = self._fields(request, media)
+        call: Call = self.client.describe_submit(
+            self.endpoint(request.mode), webhook=request.callback_url, **fields
+        )
+        return call
 
     def find(
         self,
@@ -284,19 +309,35 @@ class FalProvider:
         answer: str = self.client.cancel(task_id)
         return answer
 
-    def create(
-        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
-    ) -> Task:
+    @staticmethod
+    def _fields(request: SubmitRequest, media: Mapping[str, Media]) -> dict[str, Any]:
         fields: dict[str, Any] = {"video_url": media["video"].url}
         speech = request.speech
         if speech is not None:
             fields.update(speech.fields())
         else:
             fields["audio_url"] = media["audio"].url
+        return fields
+
+    def create(
+        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
+    ) -> Task:
         task: Task = self.client.submit(
-            self.endpoint(request.mode), webhook=request.callback_url, **fields
+            self.endpoint(request.mode),
+            webhook=request.callback_url,
+            **self._fields(request, media),
         )
         return task
+
+    def describe(
+        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
+    ) -> Call:
+        call: Call = self.client.describe_submit(
+            self.endpoint(request.mode),
+            webhook=request.callback_url,
+            **self._fields(request, media),
+        )
+        return call
 
     def find(
         self,

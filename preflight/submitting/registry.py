@@ -47,6 +47,9 @@ class ProviderEntry:
     ``--provider``). ``task_kinds`` are the endpoints `status`/`tasks` can look a task up on;
     ``can_list`` says whether the API lists tasks at all. (Neither provider documents a way to
     cancel a task; see `preflight.submitting.admin`.)
+    ``result_days`` is how long the provider keeps a result file (None: not documented), with
+    ``result_days_source`` saying where that is written; ``billed_unit`` names what the task's
+    reported charge (`Task.cost_units`) counts, e.g. Kling's resource-pack units.
     """
 
     name: str
@@ -61,6 +64,9 @@ class ProviderEntry:
     task_kinds: tuple[str, ...] = ("lip-sync",)
     can_list: bool = False
     can_cancel: bool = False  # the adapter's `cancel(task_id)` asks the provider to stop a task
+    result_days: float | None = None
+    result_days_source: str = ""
+    billed_unit: str = ""
 
     def profile(self, mode: str) -> str:
         """The default profile for ``mode`` (``text`` or ``audio``)."""
@@ -114,6 +120,9 @@ REGISTRY: Mapping[str, ProviderEntry] = MappingProxyType(
             task_id=re.compile(r"\d{6,}"),  # long numeric strings
             task_kinds=("lip-sync", "image2video", "advanced-lip-sync"),
             can_list=True,
+            result_days=30,
+            result_days_source="KL-EN: result files are deleted after 30 days",
+            billed_unit="units",  # final_unit_deduction: resource-pack units, not money
         ),
         "wavespeed": ProviderEntry(
             name="wavespeed",

@@ -85,7 +85,29 @@ class Finishing(StepBase):
             self.ledger.update(lease, status=JobStatus.FAILED, error=reason)
             return self._result(request, self.ledger.get(job), Outcome.FAILED, reason=reason)
         self.emit("wait", "done", f"task {task_id} succeeded", job, task_id=task_id)
-        return self.ledger.update(lease, status=JobStatus.SUCCEEDED, result_url=url)
+        return self.ledger.update(
+            lease, status=JobStatus.SUCCEEDED, result_url=url, **self._afterwards(provider, task)
+        )
+
+    def _afterwards(self, provider: Provider, task: Task) -> dict[str, Any]:
+        """What the ledger keeps of a finished task: what it billed, when its result goes."""
+        from preflight.submitting.registry import entry
+
+        found = entry(provider.name)
+        kept: dict[str, Any] = {}
+        if task.cost_units is not None:
+            kept["billed"] = {
+                "amount": task.cost_units,
+                "unit": found.billed_unit or "units",
+                "task_id": task.id,
+            }
+        if found.result_days is not None:
+            made = task.created_at.timestamp() if task.created_at is not None else None
+            now = self.ledger.clock()
+            # from the task's creation (the earlier moment, so never later than the provider)
+            start = min(made, now) if made is not None else now
+            kept["result_expires"] = start + found.result_days * 86400.0
+        return kept
 
     def _await(
         self,

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from preflight.fixing import FixOptions
     from preflight.report.model import Result
 
-__all__ = ["Preparing", "fix_input"]
+__all__ = ["Preparing", "blocking_findings", "fix_input", "fix_roles", "judge"]
 
 
 class Preparing(Hosting):
@@ -71,8 +71,7 @@ class Preparing(Hosting):
         """``rejected`` when fixing is off or a failing finding cannot be fixed; None when a fix
         may help. The fixer changes a video or an audio; anything else (a job-wide mismatch,
         text, faces) stops the job before an encode is spent on it."""
-        failing = _failing(result.findings, strict=request.strict)
-        blocking = [f for f in failing if not f.fixable or _family(f) not in ("video", "audio")]
+        failing, blocking = blocking_findings(result, strict=request.strict)
         if not request.fix or blocking:
             why = blocking or failing
             reason = "; ".join(f"{f.rule}: {f.message}" for f in why)
@@ -111,27 +110,7 @@ class Preparing(Hosting):
         return copies
 
     def _check(self, request: SubmitRequest, sources: Mapping[str, str]) -> Result:
-        """The one verdict (`preflight.checking`) on what this request would send: the same
-        resolution, defaults, config discovery, face rules and strictness as `preflight check`."""
-        from preflight.checking.check import check
-
-        fields: dict[str, Any] = {"audio": sources.get("audio")}
-        if request.mode == "text":
-            fields.update(
-                text=request.text,
-                voice_id=request.voice_id,
-                voice_language=request.voice_language,
-                voice_speed=request.voice_speed,
-            )
-        report = check(
-            [sources["video"]],
-            profile=request.profile_name,
-            config=request.config,
-            strict=request.strict,
-            face=request.face,
-            **fields,
-        )
-        return report.results[0]
+        return judge(request, sources)
 
     def _fix(
         self,
@@ -142,9 +121,7 @@ class Preparing(Hosting):
         result: Result,
     ) -> dict[str, str] | JobResult:
         job = record.job_id
-        failing = sorted(
-            {_family(f) for f in _failing(result.findings, strict=request.strict)} & set(sources)
-        ) or ["video"]
+        failing = fix_roles(result, sources, strict=request.strict)
         workdir = self.work_dir / job
         workdir.mkdir(parents=True, exist_ok=True)
         fixed: dict[str, str] = dict(record.fixed)
@@ -192,6 +169,43 @@ class Preparing(Hosting):
                 findings=tuple(again.findings),
             )
         return sources
+
+
+def judge(request: SubmitRequest, sources: Mapping[str, str]) -> Result:
+    """The one verdict (`preflight.checking`) on what this request would send: the same
+    resolution, defaults, config discovery, face rules and strictness as `preflight check`."""
+    from preflight.checking.check import check
+
+    fields: dict[str, Any] = {"audio": sources.get("audio")}
+    if request.mode == "text":
+        fields.update(
+            text=request.text,
+            voice_id=request.voice_id,
+            voice_language=request.voice_language,
+            voice_speed=request.voice_speed,
+        )
+    report = check(
+        [sources["video"]],
+        profile=request.profile_name,
+        config=request.config,
+        strict=request.strict,
+        face=request.face,
+        **fields,
+    )
+    return report.results[0]
+
+
+def blocking_findings(result: Result, *, strict: bool) -> tuple[list[Finding], list[Finding]]:
+    """The findings that stop the job, and those among them no fix can help: the fixer changes
+    a video or an audio; anything else (a job-wide mismatch, text, faces) is final."""
+    failing = _failing(result.findings, strict=strict)
+    return failing, [f for f in failing if not f.fixable or _family(f) not in ("video", "audio")]
+
+
+def fix_roles(result: Result, sources: Mapping[str, str], *, strict: bool) -> list[str]:
+    """The inputs a fix would replace (the video when no finding names one)."""
+    failing = {_family(f) for f in _failing(result.findings, strict=strict)}
+    return sorted(failing & set(sources)) or ["video"]
 
 
 def fix_input(
