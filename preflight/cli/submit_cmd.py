@@ -19,6 +19,7 @@ from typing import Any, TextIO
 import click
 
 from preflight.cli import examples
+from preflight.cli.submit_engine import engine_options, on_engine, pop_engine
 from preflight.cli.url_timeout import apply_url_timeout, url_timeout_option
 from preflight.model.display import printable, printable_lines
 from preflight.model.errors import PreflightError
@@ -344,6 +345,7 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     help="Jobs holding a provider slot at once (default: the provider's, e.g. 3 for Kling).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No live progress on the terminal.")
+@engine_options
 @url_timeout_option
 @_common
 def submit(
@@ -364,15 +366,20 @@ def submit(
     apply_url_timeout(url_timeout)
     display = Display(fmt)
     display.tty = display.tty and not quiet
+    engine = pop_engine(options)  # check and fix on a cluster: docs/scale.md
     if jobs_file is not None:
         if video is not None:
             raise click.UsageError("give VIDEO or --jobs FILE, not both")
-        _batch(jobs_file, concurrency, ledger_path, display, options)
+        _batch(jobs_file, concurrency, ledger_path, display, options, engine)
         return
     if video is None:
         raise click.UsageError("give a VIDEO (path or URL), or --jobs FILE")
     request = SubmitRequest(video=video, **options)
-    with _ledger(ledger_path) as ledger, _submitter(ledger, display) as runner:
+    with (
+        _ledger(ledger_path) as ledger,
+        _submitter(ledger, display) as runner,
+        on_engine(runner, engine, fix=request.fix),
+    ):
         result = runner.run(request)
     display.result(result)
     _finish(result)
@@ -384,6 +391,7 @@ def _batch(
     ledger_path: str | None,
     display: Display,
     options: dict[str, Any],
+    engine: dict[str, Any] | None = None,
 ) -> None:
     from preflight.submitting.batch import (
         batch_exit_code,
@@ -418,7 +426,7 @@ def _batch(
         display.status(_bar(done[0], total, time.monotonic() - started))
 
     display.status(_bar(0, total, 0.0))
-    with ledger, submitter:
+    with ledger, submitter, on_engine(submitter, engine or pop_engine({}), fix=options["fix"]):
         results = run_batch(submitter, lines, concurrency=limit, on_result=on_result)
     report = summary(results)
     if display.fmt == "json":

@@ -27,7 +27,7 @@ from preflight.engines.items import (
     lost_check,
     settings_key,
 )
-from preflight.engines.pool import Engine, chunked, run_chunks
+from preflight.engines.pool import Engine, Session, chunked, run_chunks
 from preflight.fixing.api import FixResult
 from preflight.fixing.plan import FixOptions
 from preflight.model.errors import ConfigError
@@ -40,11 +40,14 @@ PathLike = str | os.PathLike[str]
 MAX_CHECK_CHUNK = 64
 
 
-def check_chunk_size(items: int, engine: Engine) -> int:
+def check_chunk_size(items: int, engine: Engine | Session) -> int:
     """Items per task: about eight tasks per worker (balance), at most `MAX_CHECK_CHUNK`."""
-    if engine.name == "serial":
+    if isinstance(engine, Session):
+        workers = engine.slots
+    elif engine.name == "serial":
         return max(1, items)
-    workers = engine.workers or os.cpu_count() or 1
+    else:
+        workers = engine.workers or os.cpu_count() or 1
     return max(1, min(MAX_CHECK_CHUNK, math.ceil(items / (workers * 8))))
 
 
@@ -61,7 +64,7 @@ def check_batch(
     inputs: Iterable[PathLike] = (),
     profile: str | os.PathLike[str] | Profile = "kling-lipsync",
     *,
-    engine: Engine | None = None,
+    engine: Engine | Session | None = None,
     jobs: PathLike | None = None,
     include: Iterable[str] = (),
     exclude: Iterable[str] = (),
@@ -154,7 +157,7 @@ def fix_batch(
     config: Config | None = None,
     out_dir: str | None = None,
     output: str | None = None,
-    engine: Engine | None = None,
+    engine: Engine | Session | None = None,
     resume: bool = True,
     threads: int | None = 1,
     on_result: Callable[[FixResult], None] | None = None,

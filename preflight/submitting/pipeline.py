@@ -33,6 +33,7 @@ from preflight.submitting.steps.finish import Finishing, deliver
 from preflight.submitting.steps.prepare import Preparing, fix_input
 
 if TYPE_CHECKING:
+    from preflight.engines import Session
     from preflight.fixing import FixOptions
     from preflight.submitting.hosting import Host
     from preflight.submitting.hosting.s3 import S3Host
@@ -78,6 +79,8 @@ class Submitter(Preparing, Creating, Finishing):
         self.work_dir = Path(work_dir) if work_dir else ledger.path.parent / "work"
         self.fix_options = fix_options
         self.show_progress = False  # FFmpeg's own progress bar while fixing (on a terminal)
+        self.engine: Session | None = None  # check and fix on a cluster (`docs/scale.md`)
+        self.fix_dir: str | None = None  # where those fixes land: a shared folder or s3://
 
     # --- plumbing ---------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from preflight.submitting.ledger import JobRecord, Ledger
 from preflight.submitting.model import Event, JobResult, Outcome, SubmitRequest
 
 if TYPE_CHECKING:
+    from preflight.engines import Session
     from preflight.fixing import FixOptions
     from preflight.submitting.hosting import Host
     from preflight.submitting.hosting.s3 import S3Host
@@ -33,6 +34,8 @@ class StepBase:
     work_dir: Path
     fix_options: FixOptions | None
     show_progress: bool
+    engine: Session | None  # check and fix items go here (`docs/scale.md`); None: this process
+    fix_dir: str | None  # where fixes on the engine write (shared folder, s3://); None: work_dir
     _lock: threading.Lock
     _hosts: dict[str, S3Host]
 
