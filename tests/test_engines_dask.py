@@ -31,6 +31,28 @@ def test_check_on_a_cluster_gives_the_local_report(cluster: Cluster, media: Medi
     assert got.exit_code == expected.exit_code
 
 
+def test_a_session_sizes_check_chunks_by_the_clusters_threads(cluster: Cluster) -> None:
+    from preflight.engines import Session
+    from preflight.engines.batch import check_chunk_size
+
+    with Session(Engine("dask", cluster.address)) as session:
+        assert session.slots == 2  # two workers of one thread, whatever this machine's cores
+        assert check_chunk_size(160, session) == 10  # about eight chunks a slot
+
+
+def test_a_local_cluster_runs_its_workers_without_the_profiler() -> None:
+    import dask
+    from distributed import Client
+
+    from preflight.engines.pool import local_cluster
+
+    def profiling() -> bool:
+        return bool(dask.config.get("distributed.worker.profile.enabled"))
+
+    with local_cluster(1) as started, Client(started) as client:
+        assert list(client.run(profiling).values()) == [False]
+
+
 def test_a_worker_killed_mid_fix_loses_no_input(
     cluster: Cluster, media: Media, tmp_path: Path
 ) -> None:

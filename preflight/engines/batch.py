@@ -8,10 +8,11 @@ one a one-process run gives: same JSON, same order, same exit code.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from preflight.checking.config import Config
@@ -120,20 +121,34 @@ def check_batch(
     if on_planned is not None:
         on_planned(len(items))
     results: list[Result | None] = [None] * len(items)
-    chunks = chunked(items, check_chunk_size(len(items), engine))
-    for chunk, outcome in run_chunks(check_chunk, chunks, (profile, config), engine):
-        done: list[CheckItemResult] = (
-            [CheckItemResult(it.index, lost_check(it, _lost(outcome))) for it in chunk]
-            if isinstance(outcome, BaseException)
-            else outcome
-        )
-        for got in done:
-            results[got.index] = got.result
-        if on_result is not None:
-            on_result(len(done))
+    with _started(engine, len(items)) as running:  # chunks sized by the cluster's real slots
+        chunks = chunked(items, check_chunk_size(len(items), running))
+        for chunk, outcome in run_chunks(check_chunk, chunks, (profile, config), running):
+            done: list[CheckItemResult] = (
+                [CheckItemResult(it.index, lost_check(it, _lost(outcome))) for it in chunk]
+                if isinstance(outcome, BaseException)
+                else outcome
+            )
+            for got in done:
+                results[got.index] = got.result
+            if on_result is not None:
+                on_result(len(done))
     final = tuple(r for r in results if r is not None)
     assert len(final) == len(items)
     return Report(profile=profile.id, results=final, strict=strict)
+
+
+@contextlib.contextmanager
+def _started(engine: Engine | Session, items: int) -> Iterator[Engine | Session]:
+    """``engine`` running for this batch: a `Session` as it is, a serial engine as it is, else a
+    `Session` started here (a local pool of at most one process per item) and stopped after."""
+    if isinstance(engine, Session) or engine.name == "serial" or items == 0:
+        yield engine
+        return
+    if engine.name == "local":
+        engine = Engine("local", None, max(1, min(engine.workers or os.cpu_count() or 1, items)))
+    with Session(engine) as session:
+        yield session
 
 
 def _lost(exc: BaseException) -> str:

@@ -34,6 +34,7 @@ __all__ = [
     "Engine",
     "Session",
     "chunked",
+    "local_cluster",
     "resolve_engine",
     "run_chunks",
 ]
@@ -113,7 +114,12 @@ class Session:
         self._cluster: Any = None
         if engine.name == "local":
             count = max(1, engine.workers or os.cpu_count() or 1)
-            self._pool = ProcessPoolExecutor(max_workers=count, mp_context=_context())
+            self._pool = ProcessPoolExecutor(
+                max_workers=count,
+                mp_context=_context(),
+                initializer=_environ,
+                initargs=(dict(os.environ),),
+            )
         elif engine.name == "dask":
             self._client, self._cluster = _dask_client(engine)
 
@@ -188,9 +194,16 @@ def _local(
             future.cancel()
 
 
+def _environ(environ: dict[str, str]) -> None:
+    """A pool worker takes this process's environment as it is now (credentials, endpoints): the
+    forkserver it comes from keeps the one it started with, maybe runs ago."""
+    os.environ.clear()
+    os.environ.update(environ)
+
+
 def _dask_client(engine: Engine) -> tuple[Any, Any]:
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError as exc:
         raise ConfigError("--engine dask needs Dask: pip install 'media-preflight[dask]'") from exc
     if engine.scheduler:
@@ -200,11 +213,31 @@ def _dask_client(engine: Engine) -> tuple[Any, Any]:
             raise ConfigError(
                 f"cannot reach the Dask scheduler at {engine.scheduler}: {exc}"
             ) from None
+    try:
+        cluster = local_cluster(max(1, engine.workers or os.cpu_count() or 1))
+    except (OSError, RuntimeError, TimeoutError) as exc:
+        raise ConfigError(f"cannot start a local Dask cluster: {exc}") from None
+    return Client(cluster), cluster  # type: ignore[no-untyped-call]
+
+
+# Worker settings for item work. Dask's statistical profiler walks every thread's stack 100 times
+# a second, taking the GIL from the GIL-bound probe it measures (about a tenth of check's CPU);
+# nobody reads its output here. Remote workers take the same through the environment:
+# DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False (docs/scale.md).
+WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
+
+
+def local_cluster(workers: int) -> Any:
+    """A `LocalCluster` for item work: ``workers`` processes of one thread each (the probe holds
+    the GIL, so threads would not add cores), on loopback, no dashboard, no profiler."""
     import logging
 
-    try:
-        cluster = LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=max(1, engine.workers or os.cpu_count() or 1),
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set(WORKER_CONFIG):  # the nannies hand this config to their workers
+        return LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=workers,
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
@@ -213,9 +246,6 @@ def _dask_client(engine: Engine) -> tuple[Any, Any]:
             scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             silence_logs=logging.ERROR,
         )
-    except (OSError, RuntimeError, TimeoutError) as exc:
-        raise ConfigError(f"cannot start a local Dask cluster: {exc}") from None
-    return Client(cluster), cluster  # type: ignore[no-untyped-call]
 
 
 def _dask(
@@ -224,13 +254,20 @@ def _dask(
     from distributed import as_completed as dask_completed
 
     futures = {client.submit(fn, chunk, *args, pure=False): i for i, chunk in enumerate(chunks)}
+    # results gathered by the client's own loop as tasks end, in batches, instead of one blocking
+    # round trip to a worker per task; a task's error (e.g. KilledWorker) comes back as the value
+    done = dask_completed(list(futures), with_results=True, raise_errors=False)  # type: ignore[no-untyped-call]
     try:
-        for future in dask_completed(list(futures)):  # type: ignore[no-untyped-call]
-            chunk = chunks[futures[future]]
-            try:
-                yield chunk, future.result()
-            except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: these items failed
-                yield chunk, exc
+        for future, outcome in done:
+            yield chunks[futures[future]], _dask_outcome(future, outcome)
     finally:
         for future in futures:
             future.release()
+
+
+def _dask_outcome(future: Any, outcome: Any) -> Any:
+    """What `as_completed` handed back: the result, or the task's exception (Dask gives an
+    errored task's ``(type, exception, traceback)``; a cancelled one, the CancelledError)."""
+    if future.status == "error" and isinstance(outcome, tuple) and len(outcome) == 3:
+        return outcome[1]
+    return outcome
