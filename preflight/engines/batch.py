@@ -9,6 +9,7 @@ one a one-process run gives: same JSON, same order, same exit code.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import math
 import os
 import shutil
@@ -52,13 +53,53 @@ def check_chunk_size(items: int, engine: Engine | Session) -> int:
     return max(1, min(MAX_CHECK_CHUNK, math.ceil(items / (workers * 8))))
 
 
-def expand_s3(inputs: Iterable[PathLike]) -> list[str]:
-    """``s3://bucket/prefix/`` (a trailing slash) lists the objects under it; the rest as given."""
+def expand_s3(
+    inputs: Iterable[PathLike],
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+    *,
+    media: Sequence[str] = (),
+) -> list[str]:
+    """``s3://bucket/prefix/`` (a trailing slash) lists the media objects under it, as a folder
+    walk does: ``include`` globs (default: ``media``, else video and image names, leaving out
+    preflight's own outputs), ``exclude`` globs, no hidden entries (the ``.preflight-done/``
+    markers). Other inputs as given. Raises ConfigError for a prefix that lists no media."""
+    from preflight.checking.resolve import DEFAULT_INCLUDE, OWN_OUTPUTS
+
+    skip = () if tuple(include) else OWN_OUTPUTS
+    wanted = (
+        tuple(include) or tuple(media) or (*DEFAULT_INCLUDE["video"], *DEFAULT_INCLUDE["image"])
+    )
+    unwanted = (*exclude, *skip)
     out: list[str] = []
     for item in inputs:
         text = os.fspath(item)
-        out.extend(s3.list_prefix(text) if s3.is_s3(text) and text.endswith("/") else [text])
+        if not (s3.is_s3(text) and text.endswith("/")):
+            out.append(text)
+            continue
+        found = [
+            uri for uri in s3.list_prefix(text) if _media_key(uri[len(text) :], wanted, unwanted)
+        ]
+        if not found:
+            raise ConfigError(f"{text} has no media objects (looked for {', '.join(wanted)})")
+        out.extend(found)
     return out
+
+
+def _media_key(rel: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
+    """A key below a prefix that a folder walk would take: no hidden part, a matching name."""
+    parts = rel.split("/")
+    if not rel or rel.endswith("/") or any(p.startswith(".") for p in parts):
+        return False
+
+    def matches(patterns: Sequence[str]) -> bool:
+        low = rel.lower()
+        return any(
+            fnmatch.fnmatchcase(low, p.lower()) or fnmatch.fnmatchcase(parts[-1].lower(), p.lower())
+            for p in patterns
+        )
+
+    return matches(include) and not matches(exclude)
 
 
 def check_batch(
@@ -98,7 +139,12 @@ def check_batch(
     if jobs is None and not any(request.get(k) for k in ("text", "voice_id", "audio")):
         profile = media_only(profile)
     planned = plan(
-        expand_s3(inputs), profile, jobs=jobs, include=include, exclude=exclude, **request
+        expand_s3(inputs, include, exclude),
+        profile,
+        jobs=jobs,
+        include=include,
+        exclude=exclude,
+        **request,
     )
     videos = [p.name for p in planned if "video" in p.sources]
     items = [
@@ -191,7 +237,9 @@ def fix_batch(
 
         profile = load_profile(profile)
     options = options or FixOptions()
-    texts = [os.fspath(s) for s in sources]
+    from preflight.checking.resolve import DEFAULT_INCLUDE
+
+    texts = expand_s3(sources, media=DEFAULT_INCLUDE["video"])  # a prefix: the videos under it
     _check_out_dir(texts, out_dir, output)
     clashes = _clashes(texts, out_dir) if not (out_dir and s3.is_s3(out_dir)) else {}
     key = settings_key(profile, options, config)
