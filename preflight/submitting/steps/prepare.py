@@ -37,7 +37,9 @@ class Preparing(Hosting):
         job = record.job_id
         sources = _sources(request, record)
         self.emit("check", "start", f"checking against {request.profile_name}", job)
-        checked = {**sources, **self._local_copies(sources, job)}
+        # on an engine the workers read URLs themselves: a copy here would be out of their reach
+        copies = self._local_copies(sources, job) if self.engine is None else {}
+        checked = {**sources, **copies}
         result = self._check(request, checked)
         state, message = _check_event(result, request.profile_name)
         self.emit(
