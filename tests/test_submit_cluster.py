@@ -15,7 +15,7 @@ from dask_cluster import Cluster, start_cluster
 
 from preflight.cli import main
 from preflight.probing import probe
-from preflight.sandbox import Sandbox, SandboxConfig
+from preflight.sandbox import Faults, Sandbox, SandboxConfig
 from preflight.submitting.ledger import JobStatus, Ledger
 
 pytest.importorskip("distributed")
@@ -60,8 +60,10 @@ def test_a_batch_checks_and_fixes_on_the_cluster_and_pays_once(
     jobs = _jobs(tmp_path, media)
     shared = tmp_path / "shared"
     ledger = tmp_path / "l.sqlite3"
+    sandbox.set_faults(Faults(max_open_tasks=2))  # a third open task would be refused (1303)
     args = ["submit", "--no-face", "--jobs", str(jobs), "--scheduler", cluster.address,
-            "--fix-dir", str(shared), "--upload-to", f"s3://{s3_bucket}/batch"]  # fmt: skip
+            "--fix-dir", str(shared), "--upload-to", f"s3://{s3_bucket}/batch",
+            "--concurrency", "2"]  # fmt: skip
     env = {**sandbox.environment(), "PREFLIGHT_LEDGER": str(ledger), "PREFLIGHT_SCHEDULER": ""}
     result = CliRunner().invoke(main, args, env=env)
     assert result.exit_code == 0, result.output
@@ -81,6 +83,7 @@ def test_a_batch_checks_and_fixes_on_the_cluster_and_pays_once(
     assert not any(p.name == ".preflight-staging" for p in shared.rglob("*"))
     tasks = sandbox.tasks()
     assert len(tasks) == 6
+    assert sandbox.core.store.creates == 6  # never past the 2 slots: not one create refused
     assert sorted(t.params["text"] for t in tasks) == [f"line {i}" for i in range(6)]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{i}.mp4" for i in range(6)]
 
