@@ -217,7 +217,7 @@ class Preparing(Hosting):
         assert self.engine is not None
         root = self.fix_dir or str(self.work_dir)
         folder = s3.join(root, job) if s3.is_s3(root) else os.path.join(root, job)
-        source = _reachable(_absolute(source), folder, fetched)
+        source = _reachable(_absolute(source), folder, fetched and self.fix_dir is not None)
         result = fix_batch(
             [source],
             profile=request.profile_name,
