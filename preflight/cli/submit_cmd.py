@@ -19,6 +19,7 @@ from typing import Any, TextIO
 import click
 
 from preflight.cli import examples
+from preflight.cli.submit_engine import engine_options, on_engine, pop_engine
 from preflight.cli.url_timeout import apply_url_timeout, url_timeout_option
 from preflight.model.display import printable, printable_lines
 from preflight.model.errors import PreflightError
@@ -458,6 +459,7 @@ def _advanced(f: Callable[..., Any]) -> Callable[..., Any]:
     help="With --listen (recommended): the URL the provider calls, which a tunnel or proxy "
     "forwards to the receiver; a real provider cannot reach loopback.",
 )
+@engine_options
 @url_timeout_option
 @_advanced
 @_common
@@ -484,6 +486,7 @@ def submit(
     if jobs_file is not None and advanced is not None:
         raise click.UsageError("--advanced runs one job: give VIDEO, not --jobs FILE")
     listening = _listening(options, display)
+    engine = pop_engine(options)  # check and fix on a cluster: docs/scale.md
     if jobs_file is not None and video is not None:
         raise click.UsageError("give VIDEO or --jobs FILE, not both")
     if jobs_file is None and video is None:
@@ -500,7 +503,7 @@ def submit(
         return
     if jobs_file is not None:
         with listening as listener:
-            _batch(jobs_file, concurrency, ledger_path, display, options, listener)
+            _batch(jobs_file, concurrency, ledger_path, display, options, listener, engine)
         return
     assert video is not None
     request = SubmitRequest(video=video, advanced=advanced, **options)
@@ -516,6 +519,7 @@ def submit(
         listening as listener,
         _ledger(ledger_path) as ledger,
         _submitter(ledger, display, listener=listener) as runner,
+        on_engine(runner, engine, fix=request.fix),
     ):
         result = runner.run(request)
     display.result(result)
@@ -551,6 +555,7 @@ def _batch(
     display: Display,
     options: dict[str, Any],
     listener: Any = None,
+    engine: dict[str, Any] | None = None,
 ) -> None:
     from preflight.submitting.batch import (
         batch_exit_code,
@@ -589,7 +594,7 @@ def _batch(
         display.status(_bar(done[0], total, time.monotonic() - started))
 
     display.status(_bar(0, total, 0.0))
-    with ledger, submitter:
+    with ledger, submitter, on_engine(submitter, engine or pop_engine({}), fix=options["fix"]):
         results = run_batch(submitter, lines, concurrency=limit, on_result=on_result)
     report = summary(results)
     if display.fmt == "json":

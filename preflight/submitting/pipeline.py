@@ -34,6 +34,7 @@ from preflight.submitting.steps.finish import Finishing, deliver
 from preflight.submitting.steps.prepare import Preparing, fix_input
 
 if TYPE_CHECKING:
+    from preflight.engines import Session
     from preflight.fixing import FixOptions
     from preflight.model.pricing import Estimate
     from preflight.submitting.hosting import Host
@@ -84,6 +85,8 @@ class Submitter(Preparing, Choosing, Creating, Finishing):
         self.fix_options = fix_options
         self.show_progress = False  # FFmpeg's own progress bar while fixing (on a terminal)
         self.listener = listener
+        self.engine: Session | None = None  # check and fix on a cluster (`docs/scale.md`)
+        self.fix_dir: str | None = None  # where those fixes land: a shared folder or s3://
 
     # --- plumbing ---------------------------------------------------------------------------
 
