@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -18,11 +18,20 @@ from preflight.model.errors import PreflightError
 from preflight.model.facts import MediaFacts
 from preflight.model.sources import is_url
 
-__all__ = ["THUMB_WIDTH", "Thumb", "fix_frames", "frame_at", "report_thumbnails", "strip"]
+__all__ = [
+    "THUMB_WIDTH",
+    "Thumb",
+    "fix_frames",
+    "frame_at",
+    "frames_at",
+    "report_thumbnails",
+    "strip",
+]
 
 THUMB_WIDTH = 240  # px: three side by side fit a laptop screen's row
 _JPEG_QUALITY = "6"  # FFmpeg's mjpeg -q:v (2 best .. 31 worst): small files, faces still legible
 _TIMEOUT = 30.0
+_SOI, _EOI = b"\xff\xd8", b"\xff\xd9"  # a JPEG's first and last two bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +60,9 @@ def frame_at(source: str, time: float | None, *, width: int = THUMB_WIDTH) -> st
         data = b"".join(stream(args, timeout=_TIMEOUT))
     except (PreflightError, OSError):
         return None
-    if not data.startswith(b"\xff\xd8"):
+    if not data.startswith(_SOI):
         return None
-    return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
+    return _uri(data)
 
 
 def _moments(facts: MediaFacts) -> list[tuple[str, float | None]]:
@@ -68,15 +77,75 @@ def _moments(facts: MediaFacts) -> list[tuple[str, float | None]]:
 
 
 def strip(facts: MediaFacts, *, width: int = THUMB_WIDTH) -> tuple[Thumb, ...]:
-    """Start, middle and end frames of a local video (one frame for an image)."""
+    """Start, middle and end frames of a local video (one frame for an image).
+
+    One FFmpeg process makes all three (:func:`frames_at`). Should it not give one frame per
+    moment (a moment that decodes nothing, a broken file), each moment is tried on its own, so
+    exactly the frames that cannot be decoded are missing.
+    """
     if is_url(facts.source) or not os.path.isfile(facts.source):
         return ()
-    thumbs = []
-    for label, time in _moments(facts):
-        uri = frame_at(facts.source, time, width=width)
-        if uri is not None:
-            thumbs.append(Thumb(label, time, uri))
-    return tuple(thumbs)
+    moments = _moments(facts)
+    times = [t for _, t in moments]
+    uris: list[str | None] = (
+        list(frames_at(facts.source, times, width=width)) if len(times) > 1 else []
+    )
+    if len(uris) != len(moments):
+        uris = [frame_at(facts.source, t, width=width) for _, t in moments]
+    return tuple(Thumb(label, t, uri) for (label, t), uri in zip(moments, uris, strict=True) if uri)
+
+
+def frames_at(source: str, times: Sequence[float | None], *, width: int = THUMB_WIDTH) -> list[str]:
+    """The frames of local ``source`` at each of ``times`` (None: the first), in one FFmpeg run.
+
+    The source is opened once per time, each fast-seeked (``-ss`` before ``-i``, as
+    :func:`frame_at` does) and trimmed to its first frame; the frames are concatenated into one
+    MJPEG stream and split on the JPEG markers. Returns the data URIs FFmpeg gave: fewer than
+    ``times`` (and then unlabelled) when a moment decodes nothing or FFmpeg fails.
+    """
+    if len(times) <= 1:
+        one = frame_at(source, times[0] if times else None, width=width)
+        return [one] if one is not None else []
+    from preflight.toolchain.runner import input_args, stream
+
+    args = ["-loglevel", "error"]
+    chains = []
+    for i, time in enumerate(times):
+        if time:
+            args += ["-ss", f"{time:.3f}"]
+        args += input_args(source)
+        chains.append(f"[{i}:v:0]trim=end_frame=1,setpts=PTS-STARTPTS,scale={width}:-2[f{i}]")
+    inputs = "".join(f"[f{i}]" for i in range(len(times)))
+    graph = ";".join([*chains, f"{inputs}concat=n={len(times)}:v=1:a=0,settb=1,setpts=N[out]"])
+    args += ["-filter_complex", graph, "-map", "[out]", "-fps_mode", "passthrough"]
+    args += ["-c:v", "mjpeg", "-q:v", _JPEG_QUALITY, "-f", "image2pipe", "pipe:1"]
+    try:
+        data = b"".join(stream(args, timeout=_TIMEOUT))
+    except (PreflightError, OSError):
+        return []
+    return [_uri(jpeg) for jpeg in _split_jpegs(data)]
+
+
+def _split_jpegs(data: bytes) -> list[bytes]:
+    """The JPEG images of a concatenated MJPEG stream, or [] if it is not one.
+
+    An image ends with EOI (FF D9) and the next begins with SOI (FF D8); inside an image FF D9
+    is only its end (entropy-coded data stuffs every FF byte), so EOI+SOI is a boundary.
+    """
+    if not data:
+        return []
+    images = data.split(_EOI + _SOI)
+    images = [
+        (b"" if i == 0 else _SOI) + img + (b"" if i == len(images) - 1 else _EOI)
+        for i, img in enumerate(images)
+    ]
+    if not all(img.startswith(_SOI) and img.endswith(_EOI) for img in images):
+        return []
+    return images
+
+
+def _uri(jpeg: bytes) -> str:
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
 
 
 def report_thumbnails(
