@@ -82,6 +82,9 @@ def test_a_report_runs_one_ffmpeg_per_input(
     thumbs = report_thumbnails(results, workers=2)
     assert ffmpeg_runs(caplog) == 3
     assert [len(thumbs[name]) for name in ("ramp", "ok")] == [3, 3]
+    (still,) = thumbs["portrait"]  # a JPEG: FFmpeg would pick the image2 demuxer by its name
+    assert still.label == "image"
+    assert decoded(still.uri).shape == (THUMB_WIDTH * 1280 // 720 // 2 * 2, THUMB_WIDTH)
 
 
 def lying(facts: MediaFacts, seconds: float) -> MediaFacts:

@@ -43,9 +43,13 @@ class Thumb:
     uri: str  # data:image/jpeg;base64,...
 
 
-def frame_at(source: str, time: float | None, *, width: int = THUMB_WIDTH) -> str | None:
+def frame_at(
+    source: str, time: float | None, *, width: int = THUMB_WIDTH, image: bool = False
+) -> str | None:
     """The frame of local ``source`` at ``time`` seconds (None: the first) as a JPEG data URI.
 
+    ``image``: ``source`` is a still, read with the ``image2pipe`` demuxer (the runner does not
+    allow ``image2``, which FFmpeg picks for a ``.jpg`` by its name: it reads patterns of files).
     Returns None when FFmpeg cannot decode one (a broken file, an audio-only input).
     """
     from preflight.toolchain.runner import input_args, stream
@@ -53,6 +57,8 @@ def frame_at(source: str, time: float | None, *, width: int = THUMB_WIDTH) -> st
     args = ["-loglevel", "error"]
     if time:
         args += ["-ss", f"{time:.3f}"]
+    if image:
+        args += ["-f", "image2pipe"]
     args += [*input_args(source), "-map", "0:v:0", "-frames:v", "1"]
     args += ["-vf", f"scale={width}:-2", "-c:v", "mjpeg", "-q:v", _JPEG_QUALITY]
     args += ["-f", "image2pipe", "pipe:1"]
@@ -91,7 +97,8 @@ def strip(facts: MediaFacts, *, width: int = THUMB_WIDTH) -> tuple[Thumb, ...]:
         list(frames_at(facts.source, times, width=width)) if len(times) > 1 else []
     )
     if len(uris) != len(moments):
-        uris = [frame_at(facts.source, t, width=width) for _, t in moments]
+        still = facts.video is None
+        uris = [frame_at(facts.source, t, width=width, image=still) for _, t in moments]
     return tuple(Thumb(label, t, uri) for (label, t), uri in zip(moments, uris, strict=True) if uri)
 
 
