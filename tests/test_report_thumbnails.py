@@ -19,7 +19,13 @@ import pytest
 
 from preflight.model.facts import MediaFacts
 from preflight.probing import probe
-from preflight.report.thumbnails import THUMB_WIDTH, frame_at, report_thumbnails, strip
+from preflight.report.thumbnails import (
+    THUMB_WIDTH,
+    fix_frames,
+    frame_at,
+    report_thumbnails,
+    strip,
+)
 from preflight.toolchain.binaries import ffmpeg_path
 
 
@@ -104,3 +110,28 @@ def test_a_broken_file_has_no_strip_and_no_error(ramp: Path, tmp_path: Path) -> 
     broken.write_bytes(ramp.read_bytes()[:3000])
     facts = dataclasses.replace(probe(ramp), source=str(broken))
     assert strip(facts) == ()
+
+
+def test_a_fix_report_runs_one_ffmpeg_for_the_source_and_one_for_the_output(
+    media: Callable[[str], Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from preflight.fixing import FixOptions, fix
+
+    src = tmp_path / "short.mp4"
+    src.write_bytes(media("short").read_bytes())  # 1 s: too short, the fix extends it
+    result = fix(src, output=tmp_path / "short.fixed.mp4", options=FixOptions(face=False))
+    assert result.output, result.message
+    caplog.set_level(logging.INFO, logger="preflight.ffmpeg")
+    (pairs,) = fix_frames([result]).values()
+    assert ffmpeg_runs(caplog) == 2
+    assert [(b.label, a.label if a else None) for b, a in pairs] == [
+        ("before, start", "after, start"),
+        ("before, middle", "after, middle"),
+    ]
+    for before, after in pairs:  # the frames frame_at makes, at the same moments
+        assert after is not None
+        for thumb, path in ((before, src), (after, Path(result.output))):
+            single = frame_at(str(path), thumb.time)
+            assert single is not None
+            assert decoded(thumb.uri).shape == decoded(single).shape
+            assert abs(float(decoded(thumb.uri).mean()) - float(decoded(single).mean())) < 2.0

@@ -83,23 +83,25 @@ def _moments(facts: MediaFacts) -> list[tuple[str, float | None]]:
 
 
 def strip(facts: MediaFacts, *, width: int = THUMB_WIDTH) -> tuple[Thumb, ...]:
-    """Start, middle and end frames of a local video (one frame for an image).
-
-    One FFmpeg process makes all three (:func:`frames_at`). Should it not give one frame per
-    moment (a moment that decodes nothing, a broken file), each moment is tried on its own, so
-    exactly the frames that cannot be decoded are missing.
-    """
+    """Start, middle and end frames of a local video (one frame for an image), made by one
+    FFmpeg process (`_frames`)."""
     if is_url(facts.source) or not os.path.isfile(facts.source):
         return ()
     moments = _moments(facts)
-    times = [t for _, t in moments]
-    uris: list[str | None] = (
-        list(frames_at(facts.source, times, width=width)) if len(times) > 1 else []
-    )
-    if len(uris) != len(moments):
-        still = facts.video is None
-        uris = [frame_at(facts.source, t, width=width, image=still) for _, t in moments]
+    uris = _frames(facts.source, [t for _, t in moments], width, image=facts.video is None)
     return tuple(Thumb(label, t, uri) for (label, t), uri in zip(moments, uris, strict=True) if uri)
+
+
+def _frames(
+    source: str, times: Sequence[float | None], width: int = THUMB_WIDTH, *, image: bool = False
+) -> list[str | None]:
+    """The frame at each of ``times`` (None where none decodes), by one FFmpeg process
+    (:func:`frames_at`). Should it not give one frame per time (a moment past the decodable end,
+    a broken file), each time is tried on its own, so exactly the undecodable frames are None."""
+    uris: list[str | None] = list(frames_at(source, times, width=width)) if len(times) > 1 else []
+    if len(uris) != len(times):
+        uris = [frame_at(source, t, width=width, image=image) for t in times]
+    return uris
 
 
 def frames_at(source: str, times: Sequence[float | None], *, width: int = THUMB_WIDTH) -> list[str]:
@@ -189,17 +191,16 @@ def _before_after(result: Any) -> tuple[tuple[Thumb, Thumb | None], ...]:
 
     length, source_length = length_of(output), length_of(result.source)
     moments = [("start", 0.0)] + ([("middle", length / 2)] if length > 0 else [])
+    # the output's second t came from the source's second start + t (a trim moves it); an
+    # extended clip goes past the source's end, where the source's last frame is the "before"
+    last = max(0.0, source_length - min(0.5, source_length / 10)) if source_length > 0 else None
+    ats = [plan.start + t if last is None else min(plan.start + t, last) for _, t in moments]
+    befores = _frames(result.source, ats)
+    afters = _frames(output, [t for _, t in moments]) if any(befores) else []
     pairs = []
-    for label, t in moments:
-        # the output's second t came from the source's second start + t (a trim moves it); an
-        # extended clip goes past the source's end, where the source's last frame is the "before"
-        at = plan.start + t
-        if source_length > 0:
-            at = min(at, max(0.0, source_length - min(0.5, source_length / 10)))
-        before = frame_at(result.source, at)
+    for (label, t), at, before, after in zip(moments, ats, befores, afters, strict=False):
         if before is None:
             continue
-        after = frame_at(output, t)
         pairs.append(
             (Thumb(f"before, {label}", at, before),
              Thumb(f"after, {label}", t, after) if after else None)
