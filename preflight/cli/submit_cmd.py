@@ -8,6 +8,7 @@ Exit codes: 0 the result is downloaded (or the task was left running with ``--no
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -351,6 +352,32 @@ class Money(click.ParamType):  # type: ignore[type-arg]
         return amount
 
 
+# the callback receiver (`preflight.submitting.listen`): the same on submit, resume and animate
+_LISTEN = [
+    click.option(
+        "--listen",
+        is_flag=False,
+        flag_value="127.0.0.1:0",
+        metavar="[HOST:]PORT",
+        help="Receive the provider's callbacks here (loopback unless HOST is given; alone, a free "
+        "port) and wake on them instead of polling often; still polls every 60 s "
+        "(WaveSpeed: WAVESPEED_WEBHOOK_SECRET verifies webhooks). See docs/submit.md.",
+    ),
+    click.option(
+        "--public-url",
+        metavar="URL",
+        help="With --listen (recommended): the URL the provider calls, which a tunnel or proxy "
+        "forwards to the receiver; a real provider cannot reach loopback.",
+    ),
+]
+
+
+def _listen(f: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_LISTEN):
+        f = option(f)
+    return f
+
+
 def _judging(f: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(_JUDGING):
         f = option(f)
@@ -444,21 +471,7 @@ def _advanced(f: Callable[..., Any]) -> Callable[..., Any]:
     help="Jobs holding a provider slot at once (default: the provider's, e.g. 3 for Kling).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No live progress on the terminal.")
-@click.option(
-    "--listen",
-    is_flag=False,
-    flag_value="127.0.0.1:0",
-    metavar="[HOST:]PORT",
-    help="Receive the provider's callbacks here (loopback unless HOST is given; alone, a free "
-    "port) and wake on them instead of polling often; still polls every 60 s "
-    "(WaveSpeed: WAVESPEED_WEBHOOK_SECRET verifies webhooks). See docs/submit.md.",
-)
-@click.option(
-    "--public-url",
-    metavar="URL",
-    help="With --listen (recommended): the URL the provider calls, which a tunnel or proxy "
-    "forwards to the receiver; a real provider cannot reach loopback.",
-)
+@_listen
 @engine_options
 @url_timeout_option
 @_advanced
@@ -526,11 +539,12 @@ def submit(
     _finish(result)
 
 
-def _listening(options: dict[str, Any], display: Display) -> Any:
+def _listening(
+    options: dict[str, Any], display: Display, providers: tuple[str, ...] | None = None
+) -> Any:
     """The callback receiver ``--listen`` asks for (a context that starts and stops it), or a
-    context that gives None; takes ``listen``/``public_url`` out of ``options``."""
-    import contextlib
-
+    context that gives None; takes ``listen``/``public_url`` out of ``options``. ``providers``:
+    those of the jobs it serves (default: ``options``' provider)."""
     listen, public_url = options.pop("listen", None), options.pop("public_url", None)
     if listen is None:
         if public_url is not None:
@@ -541,7 +555,7 @@ def _listening(options: dict[str, Any], display: Display) -> Any:
     return listener_for(
         listen,
         public_url=public_url,
-        providers=(options.get("provider") or PROVIDERS[0],),
+        providers=providers or (options.get("provider") or PROVIDERS[0],),
         callback_url=options.get("callback_url"),
         wait=options.get("wait", True),
         on_event=display.event,
@@ -759,7 +773,11 @@ def jobs_cancel(job: str, ledger_path: str | None) -> None:
 
 @click.command(
     "resume",
-    epilog=examples("preflight resume", "preflight resume 3f2a9c --no-wait"),
+    epilog=examples(
+        "preflight resume",
+        "preflight resume 3f2a9c --no-wait",
+        "preflight resume 3f2a9c --listen 8765 --public-url https://tunnel.example/",
+    ),
 )
 @click.argument("job", required=False)
 @click.option(
@@ -770,6 +788,7 @@ def jobs_cancel(job: str, ledger_path: str | None) -> None:
 )
 @_TIMEOUT
 @_UPLOAD_TO
+@_listen
 @_common
 def resume(
     job: str | None,
@@ -778,23 +797,36 @@ def resume(
     upload_to: str | None,
     ledger_path: str | None,
     fmt: str,
+    listen: str | None = None,
+    public_url: str | None = None,
 ) -> None:
     """Continue JOB (an id or a unique prefix), or every unfinished job in the ledger.
 
     Blocked jobs (stopped by configuration) are listed with the action each needs and left alone,
     unless the options given here (``--upload-to``) are that action. Exit 0 unless a job resumed
-    here fails.
+    here fails. With ``--listen``, a job not yet created sends the receiver's URL; a task created
+    before is polled as usual and woken by any callback that reaches the receiver.
     """
     display = Display(fmt)
     results: list[JobResult] = []
-    with _ledger(ledger_path) as ledger, _submitter(ledger, display) as submitter:
+    with _ledger(ledger_path) as ledger:
         records = [ledger.get(job)] if job else ledger.unfinished()
         waiting = [r for r in records if r.status is JobStatus.BLOCKED and not job]
         if upload_to is None:
             records = [r for r in records if r not in waiting]
-        for record in records:
-            _warn_link(record, display)
-            results.append(_resume_one(submitter, record, job, wait, timeout, upload_to, display))
+        listening = _listening(
+            {"listen": listen, "public_url": public_url, "wait": wait},
+            display,
+            tuple(sorted({r.provider for r in records})),
+        )
+        if not records:  # nothing to wait for: no receiver to start
+            listening = contextlib.nullcontext()
+        with listening as listener, _submitter(ledger, display, listener=listener) as submitter:
+            for record in records:
+                _warn_link(record, display)
+                results.append(
+                    _resume_one(submitter, record, job, wait, timeout, upload_to, display)
+                )
     if upload_to is None:
         _list_blocked(waiting, display)
     if not records and not waiting:
@@ -889,14 +921,23 @@ def _list_blocked(records: list[JobRecord], display: Display) -> None:
     help="Where the result goes [default: NAME.lipsync.mp4 beside IMAGE].",
 )
 @click.option("--new", is_flag=True, help="Start a new job even if this one ran before.")
+@_listen
 @_common
 def animate(image: str, ledger_path: str | None, fmt: str, **options: Any) -> None:
-    """Make a talking video from IMAGE: image2video with --prompt, then lip-sync it."""
+    """Make a talking video from IMAGE: image2video with --prompt, then lip-sync it.
+
+    With ``--listen``, the lip-sync task wakes on callbacks; image2video is polled.
+    """
     from preflight.submitting.animate import AnimateRequest, run_animate
 
     display = Display(fmt)
+    listening = _listening(options, display)
     request = AnimateRequest(image=image, **options)
-    with _ledger(ledger_path) as ledger, _submitter(ledger, display) as runner:
+    with (
+        listening as listener,
+        _ledger(ledger_path) as ledger,
+        _submitter(ledger, display, listener=listener) as runner,
+    ):
         result = run_animate(runner, request)
     display.result(result)
     _finish(result)

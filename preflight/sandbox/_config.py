@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
+from preflight.sandbox._body import JSON_MAX_BYTES
 from preflight.sandbox._limits import UPLOAD
 
 __all__ = ["Faults", "SandboxConfig"]
@@ -52,6 +53,7 @@ class SandboxConfig:
     clock_scale: float = 1.0
     faults: Faults = field(default_factory=Faults)
     jwt_leeway_seconds: float = 0.0
+    json_max_bytes: int = JSON_MAX_BYTES  # JSON bodies above this answer 413, unread
     fetch_timeout_seconds: float = 30.0  # per read of a media fetch
     fetch_deadline_seconds: float = 60.0  # the whole media fetch, however slowly bytes arrive
     upload_max_bytes: int = UPLOAD.max_bytes  # binary uploads above this answer 413

@@ -32,6 +32,7 @@ from preflight.model.atomic import move_into_place
 from preflight.sandbox import _checks as checks
 from preflight.sandbox import _fal_wire as wire
 from preflight.sandbox import _limits as limits
+from preflight.sandbox._body import read_body
 from preflight.sandbox._checks import Invalid
 from preflight.sandbox._core import Core
 from preflight.sandbox._http import DropConnection
@@ -110,7 +111,7 @@ def _fields(body: Any, model: str) -> dict[str, Any]:
 
 
 async def _submit(request: Request, core: Core, model: str) -> Response:
-    params = _fields(checks.parse_json(await request.body()), model)
+    params = _fields(checks.parse_json(await read_body(request)), model)
     number, faults = core.count_create()
     if (faults.concurrency_every and number % faults.concurrency_every == 0) or (
         faults.rate_limit_every and number % faults.rate_limit_every == 0

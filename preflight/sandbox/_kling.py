@@ -15,6 +15,7 @@ from preflight.model.facts import MediaFacts
 from preflight.sandbox import _checks as checks
 from preflight.sandbox import _limits as limits
 from preflight.sandbox._auth import AuthFailure, check_kling_token
+from preflight.sandbox._body import read_body
 from preflight.sandbox._checks import Invalid
 from preflight.sandbox._core import Core, Input
 from preflight.sandbox._faces import find_faces
@@ -63,7 +64,7 @@ def kling(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 
 
 async def json_body(request: Request) -> dict[str, Any]:
-    body = checks.parse_json(await request.body())
+    body = checks.parse_json(await read_body(request))
     if not isinstance(body, dict):
         raise Invalid("the request body must be a JSON object")
     return body

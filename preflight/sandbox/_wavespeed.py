@@ -23,6 +23,7 @@ from preflight.sandbox import _checks as checks
 from preflight.sandbox import _limits as limits
 from preflight.sandbox import _uploads
 from preflight.sandbox._auth import check_wavespeed_key
+from preflight.sandbox._body import read_body
 from preflight.sandbox._checks import Invalid
 from preflight.sandbox._core import Core
 from preflight.sandbox._http import DropConnection, wavespeed_error, wavespeed_ok
@@ -69,7 +70,7 @@ async def submit(request: Request) -> Response:
 
 
 async def _submit(request: Request, core: Core, model: str) -> Response:
-    body = checks.parse_json(await request.body())
+    body = checks.parse_json(await read_body(request))
     if not isinstance(body, dict):
         raise Invalid("the request body must be a JSON object")
     video_url = body.get("video")

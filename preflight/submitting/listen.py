@@ -23,12 +23,13 @@ for importing one.
 from __future__ import annotations
 
 import collections
+import itertools
 import json
 import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -58,6 +59,7 @@ __all__ = [
     "Note",
     "listener_for",
     "parse_listen",
+    "usual_polls",
 ]
 
 DEFAULT_LISTEN = "127.0.0.1:0"  # `--listen` alone: a free loopback port
@@ -317,16 +319,19 @@ class Listener:
         timeout: float | None,
         on_update: Callable[[Task], object],
         on_note: Callable[..., None],
+        polls: Iterable[float] | None = None,
     ) -> Task:
         """Wait for ``task_id`` as ``provider.wait`` does (same errors), woken by callbacks and
-        polling every ``poll_interval`` seconds when none comes. ``on_note(message, **data)``
-        hears how each look came about (``via``: ``callback`` or ``poll``)."""
+        polling every ``poll_interval`` seconds when none comes (or after each pause of
+        ``polls``: `usual_polls` for a task whose callbacks may never come here). ``on_note(message,
+        **data)`` hears how each look came about (``via``: ``callback`` or ``poll``)."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        pauses = iter(polls) if polls is not None else itertools.repeat(self.poll_interval)
         task = provider.get_task(task_id)
         last = _report(task, None, on_update)
         seen = 0
         while not task.is_terminal:
-            pause = self.poll_interval
+            pause = next(pauses)
             if deadline is not None:
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -351,6 +356,18 @@ class Listener:
                 task_id=task_id,
             )
         return task
+
+
+def usual_polls() -> Iterator[float]:
+    """The pauses of a client's own wait (`preflight.client`): 1 s, growing to 15 s. A task that
+    was created before this receiver started (a resumed job: its callbacks go wherever that run
+    sent them) is polled so, and a callback that does come here still wakes it."""
+    from preflight.client._core import POLL_GROWTH, POLL_INITIAL, POLL_MAX
+
+    pause = POLL_INITIAL
+    while True:
+        yield pause
+        pause = min(pause * POLL_GROWTH, POLL_MAX)
 
 
 def _believe(note: Note, provider: Provider, on_note: Callable[..., None]) -> Task:

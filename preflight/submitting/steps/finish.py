@@ -118,15 +118,36 @@ class Finishing(StepBase):
         job: str,
     ) -> Task:
         """The task once it ended: woken by callbacks when its create carried the listener's URL
-        (`preflight.submitting.listen`), else by polling alone."""
+        (`preflight.submitting.listen`), else by polling alone. A task created before the
+        listener started (`resume --listen`) may or may not call it (its URL is the one that run
+        sent): it is polled as usual (quietly), and a callback that comes still wakes it."""
         listener = self.listener
-        if listener is None or not listener.expects(task_id):
+        if listener is None:
             return provider.wait(task_id, timeout=timeout, on_update=on_update)
+        relied = listener.expects(task_id)
+        if not relied:
+            self.emit(
+                "wait",
+                "info",
+                f"task {task_id} was created before this receiver started: its callbacks come "
+                "here only if that run sent this receiver's address (e.g. the same --public-url); "
+                "polling as usual",
+                job,
+                task_id=task_id,
+            )
 
         def note(message: str, **data: Any) -> None:
-            self.emit("wait", "info", f"task {task_id}: {message}", job, task_id=task_id, **data)
+            if relied or data.get("via") != "poll":
+                self.emit(
+                    "wait", "info", f"task {task_id}: {message}", job, task_id=task_id, **data
+                )
 
-        return listener.wait(provider, task_id, timeout=timeout, on_update=on_update, on_note=note)
+        from preflight.submitting.listen import usual_polls
+
+        polls = None if relied else usual_polls()
+        return listener.wait(
+            provider, task_id, timeout=timeout, on_update=on_update, on_note=note, polls=polls
+        )
 
     def _download(
         self, request: SubmitRequest, record: JobRecord, lease: Lease, out: Path, resumed: bool
