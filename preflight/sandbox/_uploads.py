@@ -32,6 +32,7 @@ from starlette.routing import Route
 from preflight.model.atomic import move_into_place
 from preflight.sandbox import _checks as checks
 from preflight.sandbox._auth import check_wavespeed_key
+from preflight.sandbox._body import read_body
 from preflight.sandbox._checks import Invalid
 from preflight.sandbox._core import Core
 from preflight.sandbox._http import wavespeed_error, wavespeed_ok
@@ -58,7 +59,7 @@ async def ticket(request: Request) -> Response:
     ):
         return wavespeed_error(401, "Unauthorized: invalid or missing API key", 401)
     try:
-        filename, size, content_type = _declaration(checks.parse_json(await request.body()))
+        filename, size, content_type = _declaration(checks.parse_json(await read_body(request)))
     except Invalid as exc:
         return wavespeed_error(1400 if exc.kind == "missing" else 1401, exc.message, 400)
     cap = core.config.upload_max_bytes

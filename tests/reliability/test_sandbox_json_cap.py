@@ -25,6 +25,7 @@ from preflight.sandbox import Sandbox, SandboxConfig
 CAP = 64 * 1024
 BOUND_S = 5.0  # a refusal from the header is immediate; this only keeps a hung test short
 T2V = "/api/v3/kwaivgi/kling-lipsync/text-to-video"
+UPLOADS = "/api/v3/media/uploads"  # the upload declaration is JSON too
 KLING_ROUTES = [
     "/v1/videos/lip-sync",
     "/v1/videos/image2video",
@@ -73,7 +74,7 @@ def assert_413_in_shape(path: str, response: httpx.Response) -> None:
         assert body == {"code": 413, "message": body["message"], "data": None}
 
 
-@pytest.mark.parametrize("path", [*KLING_ROUTES, T2V, FAL, *CONTROL_ROUTES])
+@pytest.mark.parametrize("path", [*KLING_ROUTES, T2V, UPLOADS, FAL, *CONTROL_ROUTES])
 @pytest.mark.parametrize("size", [CAP + 1, 4 * CAP])
 def test_a_body_over_the_cap_is_413_in_the_providers_shape(
     sb: Sandbox, path: str, size: int
