@@ -4,6 +4,7 @@
 
     probe("clip.mp4")                       # MediaInfo in-process (the default, always there)
     probe("clip.mp4", backend="ffprobe")    # the same record from ffprobe
+    PREFLIGHT_PROBE_FAST=0                  # MP4/MOV through MediaInfo too (see `_isobmff`)
     probe_many(paths, cache=True)           # in order, both cores, errors in their slots
 
 Every input that cannot be read as media raises ``InputError`` (``exc.source`` names the input;
@@ -98,7 +99,7 @@ def read_open(
     if sniffed.container is None and sniffed.looks_like_text:
         raise InputError(_TEXT, source=source)
     try:
-        parsed = _parse(fh, backend, path, sniffed)
+        parsed = _parse(fh, size, backend, path, sniffed)
     except ProbeError as exc:
         reason = str(exc) if sniffed.container is not None else f"{_UNKNOWN} ({exc})"
         raise ProbeError(reason, source=source) from exc
@@ -122,7 +123,12 @@ def read_open(
     )
 
 
-def _parse(fh: BinaryIO, backend: str, path: str | None, sniffed: Sniff) -> Parsed:
+def _parse(fh: BinaryIO, size: int, backend: str, path: str | None, sniffed: Sniff) -> Parsed:
+    if backend == "mediainfo" and sniffed.container in ("mp4", "mov"):
+        from preflight.probing import _isobmff  # MediaInfo's figures, read from moov in Python
+
+        if _isobmff.enabled() and (fast := _isobmff.read(fh, size, sniffed)) is not None:
+            return fast
     if backend == "ffprobe":
         from preflight.probing import _ffprobe
 
