@@ -189,3 +189,17 @@ def test_moov_at_the_end_is_found_by_seeking_over_mdat(clips: Callable[[str], Pa
     assert fast.video is not None
     assert (fast.video.codec, fast.duration) == ("h264", slow.duration)
     assert os.environ.get("PREFLIGHT_PROBE_FAST") != "0"
+
+
+@pytest.mark.parametrize("name", ["rotated_270_sar.mp4", "h264_444_odd.mov", "audio_only.m4a"])
+def test_header_sizes_are_the_geometry_check_s_own_reading(
+    clips: Callable[[str], Path], name: str
+) -> None:
+    """The fast path hands the header check the sizes `_geometry` would read from the file."""
+    from preflight.probing._geometry import iso_video_header_sizes
+
+    path = clips(name)
+    fast, _ = _readings(path)
+    assert fast is not None
+    with open(path, "rb") as fh:
+        assert fast.extra["iso_header_sizes"] == iso_video_header_sizes(fh, path.stat().st_size)

@@ -149,10 +149,12 @@ def _with_header_check(parsed: Parsed, fh: BinaryIO, size: int) -> Parsed:
 
     if parsed.video is None or parsed.container not in ("mp4", "mov"):
         return parsed
-    conflict = iso_header_conflict(parsed.video, *iso_video_header_sizes(fh, size))
+    extra = dict(parsed.extra)
+    sizes = extra.pop("iso_header_sizes", None)  # the MP4/MOV fast path read them already
+    conflict = iso_header_conflict(parsed.video, *(sizes or iso_video_header_sizes(fh, size)))
     if conflict is None:
-        return parsed
-    return dataclasses.replace(parsed, extra={**parsed.extra, "geometry_conflict": conflict})
+        return dataclasses.replace(parsed, extra=extra) if sizes else parsed
+    return dataclasses.replace(parsed, extra={**extra, "geometry_conflict": conflict})
 
 
 def _judge(parsed: Parsed, sniffed: Sniff, size: int, source: str) -> None:

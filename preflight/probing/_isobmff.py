@@ -71,6 +71,7 @@ class _Track:
     handler: bytes = b""
     flags: int = 0
     matrix: tuple[int, ...] = ()
+    shown: tuple[int, int] = (0, 0)  # tkhd's width and height (16.16 fixed point)
     timescale: int = 0
     media_duration: int = 0
     edits: list[tuple[int, int, int]] = field(default_factory=list)  # (duration, time, rate)
@@ -177,6 +178,7 @@ def _trak(data: bytes, start: int, end: int) -> _Track:
             track.flags = struct.unpack_from(">I", data, s)[0] & 0xFFFFFF
             at += 32 if version == 1 else 20
             track.matrix = struct.unpack_from(">9i", data, at + 16)
+            track.shown = struct.unpack_from(">II", data, at + 52)
         elif kind == b"edts":
             for k, es, _ in _children(data, s, e):
                 if k == b"elst":
@@ -264,8 +266,20 @@ def _facts(
         audio=_audio(audios[0], timescale) if audios else None,
         video_streams=len(videos),
         audio_streams=len(audios),
-        extra={"format_name": "MPEG-4", "format_profile": None, "read_by": "isobmff"},
+        extra={
+            "format_name": "MPEG-4",
+            "format_profile": None,
+            "iso_header_sizes": _header_sizes(videos[0]) if videos else (None, None),
+        },
     )
+
+
+def _header_sizes(track: _Track) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+    """What `_geometry.iso_video_header_sizes` would read again: (tkhd size, sample entry's)."""
+    w, h = track.shown
+    tkhd = (round(w / 65536), round(h / 65536)) if w and h else None
+    ew, eh = struct.unpack_from(">HH", track.entry, 4 + 24)
+    return tkhd, ((ew, eh) if ew and eh else None)
 
 
 def _ms(ticks: int, timescale: int) -> float:
