@@ -203,3 +203,17 @@ def test_header_sizes_are_the_geometry_check_s_own_reading(
     assert fast is not None
     with open(path, "rb") as fh:
         assert fast.extra["iso_header_sizes"] == iso_video_header_sizes(fh, path.stat().st_size)
+
+
+def test_probe_many_reads_fast_files_first_and_keeps_order(
+    clips: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`probe_many` runs the fast path in its own thread and threads the rest: same results."""
+    from preflight.probing import probe_many
+
+    names = ["hevc.mp4", "h264_bframes.mp4", "pcm.mov", "sar_4_3.mp4", "fragmented.mp4"] * 2
+    paths: list[str | os.PathLike[str]] = [clips(n) for n in names]
+    fast = probe_many(paths, workers=2)
+    monkeypatch.setenv("PREFLIGHT_PROBE_FAST", "0")
+    slow = probe_many(paths, workers=2)
+    assert [f.to_dict() for f in fast] == [s.to_dict() for s in slow]  # type: ignore[union-attr]

@@ -78,6 +78,31 @@ def probe(
     return facts
 
 
+def probe_fast(source: str, *, backend: str) -> MediaFacts | None:
+    """`probe` (no cache) where the pure-Python MP4/MOV reader answers; None where it does not.
+
+    `probe_many` runs these in its own thread first: they hold the GIL the whole time, so
+    probe threads would only take turns on them (and pay for the switching).
+    """
+    if resolve_backend(backend) != "mediainfo" or is_url(source):
+        return None
+    from preflight.probing import _isobmff
+
+    if not _isobmff.enabled():
+        return None
+    st = check_path(source)
+    with open_input(source) as fh:
+        return _read(
+            fh,
+            st.st_size,
+            source=source,
+            extension=extension_of(source),
+            backend="mediainfo",
+            path=source,
+            fast_only=True,
+        )
+
+
 def extension_of(name: str) -> str:
     """The name's extension, lower case, without the dot ("" if none)."""
     return PurePosixPath(name.replace("\\", "/")).suffix.lower().lstrip(".")
@@ -93,13 +118,37 @@ def read_open(
     path: str | None,
 ) -> MediaFacts:
     """Sniff and parse an open input of ``size`` bytes. ``path`` is what ffprobe should open."""
+    facts = _read(
+        fh, size, source=source, extension=extension, backend=backend, path=path, fast_only=False
+    )
+    assert facts is not None  # only a fast-only reading declines
+    return facts
+
+
+def _read(
+    fh: BinaryIO,
+    size: int,
+    *,
+    source: str,
+    extension: str,
+    backend: str,
+    path: str | None,
+    fast_only: bool,
+) -> MediaFacts | None:
     sniffed = sniff(fh, size)
     if sniffed.problem is not None:
         raise InputError(sniffed.problem, source=source)
     if sniffed.container is None and sniffed.looks_like_text:
         raise InputError(_TEXT, source=source)
+    fast = None
+    if fast_only:
+        from preflight.probing import _isobmff
+
+        fast = _isobmff.read(fh, size, sniffed) if sniffed.container in ("mp4", "mov") else None
+        if fast is None:
+            return None
     try:
-        parsed = _parse(fh, size, backend, path, sniffed)
+        parsed = fast if fast is not None else _parse(fh, size, backend, path, sniffed)
     except ProbeError as exc:
         reason = str(exc) if sniffed.container is not None else f"{_UNKNOWN} ({exc})"
         raise ProbeError(reason, source=source) from exc
