@@ -66,6 +66,7 @@ MAX_TOP_BOXES = 1024
 MAX_CHILD_BOXES = 512
 MAX_TRACKS = 16
 MAX_TABLE_ENTRIES = 4_000_000  # stsz/stts entries: more than a day of 30 fps video
+_FRAGMENTED = frozenset({b"moof", b"mfra", b"sidx", b"styp"})
 
 
 class _Unsure(Exception):
@@ -97,7 +98,7 @@ class _Track:
 def read(fh: BinaryIO, size: int, sniffed: Sniff) -> Parsed | None:
     """The MediaInfo-equal reading of an MP4/MOV, or None when MediaInfo must read it."""
     try:
-        moov = _moov(fh, size)
+        moov = _moov_at(fh, sniffed.boxes) if sniffed.boxes else _moov(fh, size)
         return None if moov is None else _build(moov, size, sniffed)
     except (_Unsure, struct.error, IndexError, ValueError, OverflowError, ZeroDivisionError):
         return None
@@ -144,7 +145,7 @@ def _moov(fh: BinaryIO, size: int) -> bytes | None:
         fh.seek(pos)
         head = fh.read(16)
         kind, body, end = _header(head + bytes(16 - len(head)), 0, size - pos, top=True)
-        if kind in (b"moof", b"mfra", b"sidx", b"styp"):
+        if kind in _FRAGMENTED:
             return None
         if kind == b"moov":
             if moov is not None or end - body > MAX_MOOV_BYTES:
@@ -155,6 +156,19 @@ def _moov(fh: BinaryIO, size: int) -> bytes | None:
                 return None
         pos += end
     return None
+
+
+def _moov_at(fh: BinaryIO, boxes: tuple[tuple[bytes, int, int], ...]) -> bytes | None:
+    """The ``moov`` payload, from the sniff's walk of the top-level boxes; None if fragmented."""
+    if len(boxes) > MAX_TOP_BOXES or any(kind in _FRAGMENTED for kind, _, _ in boxes):
+        return None
+    found = [(start, end) for kind, start, end in boxes if kind == b"moov"]
+    if len(found) != 1 or found[0][1] - found[0][0] > MAX_MOOV_BYTES:
+        return None
+    start, end = found[0]
+    fh.seek(start)
+    moov = fh.read(end - start)
+    return moov if len(moov) == end - start else None
 
 
 def _full(data: bytes, start: int) -> tuple[int, int]:
