@@ -8,7 +8,7 @@ asks MediaInfo instead.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["Sps", "parse_sps", "transfer_name"]
 
@@ -67,8 +67,7 @@ class _Unsure(Exception):
     """The SPS holds something this reader does not handle."""
 
 
-@dataclass(frozen=True, slots=True)
-class Sps:
+class Sps(NamedTuple):
     width: int
     height: int
     profile: str

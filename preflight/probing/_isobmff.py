@@ -48,9 +48,7 @@ from __future__ import annotations
 import math
 import os
 import struct
-from dataclasses import dataclass, field
-from fractions import Fraction
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from preflight.model.facts import AudioStream, VideoStream
 from preflight.probing._avc import Sps, parse_sps, transfer_name
@@ -59,6 +57,9 @@ from preflight.probing._names import container_from_mediainfo
 from preflight.probing._nominal import aac_bit_rate, avc_bit_rate, frame_rate
 from preflight.probing._parsed import Parsed
 from preflight.probing._sniff import Sniff
+
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 __all__ = ["enabled", "read"]
 
@@ -79,21 +80,28 @@ def enabled() -> bool:
     return os.environ.get("PREFLIGHT_PROBE_FAST", "1") != "0"
 
 
-@dataclass(slots=True)
 class _Track:
-    handler: bytes = b""
-    flags: int = 0
-    matrix: tuple[int, ...] = ()
-    shown: tuple[int, int] = (0, 0)  # tkhd's width and height (16.16 fixed point)
-    timescale: int = 0
-    media_duration: int = 0
-    edits: list[tuple[int, int, int]] = field(default_factory=list)  # (duration, time, rate)
-    entry: bytes = b""  # the first sample entry (type + payload)
-    entries: int = 0
-    stts: list[tuple[int, int]] = field(default_factory=list)
-    sample_count: int = 0
-    sample_bytes: int = 0
-    sizes: tuple[int, ...] = ()
+    """One ``trak`` as far as it is read (a plain class: a dataclass costs ~1 ms to define)."""
+
+    __slots__ = (
+        "edits", "entries", "entry", "flags", "handler", "matrix", "media_duration",
+        "sample_bytes", "sample_count", "shown", "sizes", "stts", "timescale",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.handler = b""
+        self.flags = 0
+        self.matrix: tuple[int, ...] = ()
+        self.shown = (0, 0)  # tkhd's width and height (16.16 fixed point)
+        self.timescale = 0
+        self.media_duration = 0
+        self.edits: list[tuple[int, int, int]] = []  # (duration, media time, rate)
+        self.entry = b""  # the first sample entry (type + payload)
+        self.entries = 0
+        self.stts: list[tuple[int, int]] = []
+        self.sample_count = 0
+        self.sample_bytes = 0
+        self.sizes: tuple[int, ...] = ()
 
 
 def read(fh: BinaryIO, size: int, sniffed: Sniff) -> Parsed | None:
@@ -383,18 +391,14 @@ def _first_sps(avcc: bytes) -> Sps:
 def _sar(sps: Sps, pasp: bytes | None) -> Fraction | None:
     """The stream's sample aspect ratio, else the ``pasp`` box's, as MediaInfo rounds it."""
     container = struct.unpack(">II", pasp[:8]) if pasp is not None and len(pasp) >= 8 else None
-    if sps.sar is not None and container is not None and _ratio(sps.sar) != _ratio(container):
-        raise _Unsure("stream and container disagree on the aspect ratio")
-    ratio = sps.sar or container
-    if ratio is None:
-        return None
-    if not ratio[0] or not ratio[1]:
+    ratios = [r for r in (sps.sar, container) if r is not None]
+    if any(not n or not d for n, d in ratios):
         raise _Unsure("zero aspect ratio")
-    return sar_from_float(round(ratio[0] / ratio[1], 3))
-
-
-def _ratio(pair: tuple[int, int]) -> Fraction | None:
-    return Fraction(*pair) if pair[1] else None
+    if len(ratios) == 2 and ratios[0][0] * ratios[1][1] != ratios[1][0] * ratios[0][1]:
+        raise _Unsure("stream and container disagree on the aspect ratio")
+    if not ratios:
+        return None
+    return sar_from_float(round(ratios[0][0] / ratios[0][1], 3))
 
 
 def _colour(sps: Sps, colr: bytes | None) -> tuple[int | None, bool | None]:
