@@ -22,6 +22,7 @@ NOT_NEEDED = (
     "preflight.checking.jobsfile",  # --jobs only (it brings csv)
     "ctypes",  # an H.264/AAC MP4 is read by the pure-Python fast path, without libmediainfo
     "preflight.probing._libmediainfo",
+    "fractions",  # a non-square sample aspect ratio only (it brings decimal)
 )
 
 
