@@ -7,8 +7,10 @@ Threads, not processes: pymediainfo calls libmediainfo through ``ctypes.CDLL``, 
 GIL for the duration of each foreign call, and nearly all of a probe's time is spent inside those
 calls (parsing) or waiting on ffprobe child processes. A process pool pays worker start-up and
 library loading per process, which costs more than a whole batch of a few hundred clips gains
-(docs/probe.md has the measurements). An ``InputError`` is returned in its input's slot;
-anything else (a missing ffprobe) propagates.
+(docs/probe.md has the measurements). MP4/MOV files the pure-Python fast path reads (`_isobmff`)
+are read first in the calling thread: that reader holds the GIL, so threads would only take
+turns on it. An ``InputError`` is returned in its input's slot; anything else (a missing
+ffprobe) propagates.
 """
 
 from __future__ import annotations
