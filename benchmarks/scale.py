@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import logging
 import os
 import shutil
 import subprocess
@@ -118,9 +117,9 @@ def main() -> None:
     parser.add_argument("--only", choices=["check", "fix"], help="Run one half (default: both).")
     args = parser.parse_args()
 
-    from distributed import LocalCluster
-
     from preflight.engines import Engine, check_batch, fix_batch
+    from preflight.engines.pool import local_cluster
+    from preflight.fixing import FixOptions
 
     cores = os.cpu_count() or 1
     work = Path(tempfile.mkdtemp(prefix="preflight-scale-"))
@@ -150,13 +149,16 @@ def main() -> None:
             return lambda: check_batch([str(batch)], engine=engine, cache=False, face=False)
 
         runs = 0
+        no_face = FixOptions(face=False)  # the engines, not OpenCV (a test pattern has no face)
 
         def fix_on(engine: Engine) -> Callable[[], Any]:
             def run() -> Any:
                 nonlocal runs
                 runs += 1
                 out = work / f"out{runs}"
-                return fix_batch(sources, out_dir=str(out), engine=engine, resume=False)
+                return fix_batch(
+                    sources, out_dir=str(out), engine=engine, resume=False, options=no_face
+                )
 
             return run
 
@@ -191,16 +193,7 @@ def main() -> None:
             warm_up(Engine("local", workers=cores))  # starts the forkserver, as any earlier run
             times[kind, "local"] = measure(kind, "local", factory(Engine("local", workers=cores)))
             for n in (1, 2):
-                cluster = LocalCluster(
-                    n_workers=n,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                    host="127.0.0.1",  # a cluster for this machine listens on loopback only
-                    # no dashboard; its small HTTP endpoint on a free port, not a warning about 8787
-                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                    silence_logs=logging.ERROR,
-                )
+                cluster = local_cluster(n)  # the cluster `--engine dask` starts
                 try:
                     engine = Engine("dask", cluster.scheduler_address)
                     warm_up(engine)

@@ -132,7 +132,9 @@ def open_page(url: str) -> Iterator[Page]:
             drain.start()
             tabs = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=TIMEOUT).json()
             target = next(t for t in tabs if t["type"] == "page")
-            ws = websocket.create_connection(target["webSocketDebuggerUrl"], timeout=TIMEOUT)
+            ws = websocket.create_connection(
+                target["webSocketDebuggerUrl"], timeout=TIMEOUT, suppress_origin=True
+            )
             try:
                 page = Page(ws)
                 for domain in ("Page", "Runtime", "Log"):

@@ -144,12 +144,19 @@ def test_rules_prints_the_voice_list() -> None:
     [
         ("781234567890123456", "kling"),
         ("0f3c2a9be5d14b6f8a7c6e5d4c3b2a19", "wavespeed"),
-        ("0F3C2A9B-E5D1-4B6F-8A7C-6E5D4C3B2A19", "wavespeed"),
     ],
 )
 def test_provider_from_the_ids_shape(task_id: str, provider: str, tmp_path: Path) -> None:
     assert provider_for(task_id, str(tmp_path / "none.sqlite3")) == (provider, None)
     assert not (tmp_path / "none.sqlite3").exists()  # asking does not create a ledger
+
+
+def test_a_dashed_uuid_names_only_the_providers_it_may_belong_to(tmp_path: Path) -> None:
+    # WaveSpeed's ids may be dashed UUIDs, and fal's always are: ask, naming just those two
+    with pytest.raises(
+        click.UsageError, match=r"several providers; try --provider wavespeed or --provider fal$"
+    ):
+        provider_for("0F3C2A9B-E5D1-4B6F-8A7C-6E5D4C3B2A19", str(tmp_path / "none.sqlite3"))
 
 
 @pytest.mark.parametrize("task_id", ["abc", "12345", "task-1"])
@@ -176,7 +183,24 @@ def test_the_ledger_knows_the_provider_of_its_tasks(tmp_path: Path) -> None:
             ledger.update(lease, status=status)  # the legal path to a task id
         ledger.update(lease, status=JobStatus.SUBMITTED, task_id="task-1")
         lease.release()
+        fal_id = "0f3c2a9b-e5d1-4b6f-8a7c-6e5d4c3b2a19"  # a shape two providers share
+        model = "fal-ai/kling-video/lipsync/audio-to-video"
+        _, lease = ledger.open_job(
+            job_key("fal", model, {}, {}),
+            name="clip.mp4",
+            provider="fal",
+            endpoint=model,
+            params={},
+            inputs={},
+            options={},
+        )
+        assert lease is not None
+        for status in (JobStatus.CHECKED, JobStatus.HOSTED, JobStatus.CREATING):
+            ledger.update(lease, status=status)
+        ledger.update(lease, status=JobStatus.SUBMITTED, task_id=fal_id)
+        lease.release()
     assert provider_for("task-1", str(path)) == ("wavespeed", None)
+    assert provider_for(fal_id, str(path)) == ("fal", None)
 
 
 def test_missing_keys_name_environment_variables_not_arguments(

@@ -29,6 +29,7 @@ from preflight.client import (
 from preflight.client.models import TaskKind
 from preflight.model.errors import (
     APIConnectionError,
+    APIError,
     InvalidRequestError,
     ServerError,
     TaskFailedError,
@@ -291,3 +292,231 @@ def test_parse_callback_shapes() -> None:
     for bad in (b"not json", b"[1, 2]", b'{"hello": 1}'):
         with pytest.raises(InvalidRequestError):
             parse_callback(bad)
+
+
+# --- uploads: the current route (instruction + PUT) and the older binary one --------------------
+class Seen:
+    """What the client sent, as the transport saw it (an httpx request hook)."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> None:
+        self.requests.append(request)
+
+
+def test_upload_uses_the_instruction_and_a_put_without_the_key(
+    sandbox: Sandbox, media: Callable[[str], Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    seen = Seen()
+    before = len(sandbox.uploads())
+    with (
+        caplog.at_level("DEBUG", logger="preflight.client"),
+        wavespeed(sandbox, hooks={"request": [seen]}) as client,
+    ):
+        url = client.upload(media("mp3"))
+    assert "voice.mp3" in caplog.text
+    assert "through /api/v3/media/uploads: PUT to 127.0.0.1" in caplog.text
+    assert "/storage/" not in caplog.text  # the URL's token stays out of the log
+    post, put = seen.requests
+    assert (post.method, post.url.path) == ("POST", "/api/v3/media/uploads")
+    assert json.loads(post.content) == {
+        "filename": "voice.mp3",
+        "size": media("mp3").stat().st_size,
+        "content_type": "audio/mpeg",
+    }
+    assert post.headers["authorization"] == f"Bearer {sandbox.wavespeed_api_key}"
+    assert put.method == "PUT"
+    assert put.url.path.startswith("/storage/")
+    assert "authorization" not in put.headers  # the key never goes to the storage URL
+    assert put.headers["content-type"] == "audio/mpeg"
+    assert put.headers["content-length"] == str(media("mp3").stat().st_size)
+    assert not isinstance(put.stream, httpx.ByteStream)  # streamed from the file, not read whole
+    (record,) = sandbox.uploads()[before:]
+    assert record["stored"] is True
+    assert record["refused"] == []  # the sandbox's PUT refuses any request with Authorization
+    assert httpx.get(url).content == media("mp3").read_bytes()
+
+
+def test_older_deployment_falls_back_to_the_binary_route(
+    media: Callable[[str], Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    seen = Seen()
+    with (
+        Sandbox(SandboxConfig(clock_scale=0, wavespeed_upload_tickets=False)) as old,
+        caplog.at_level("DEBUG", logger="preflight.client"),
+        wavespeed(old, hooks={"request": [seen]}) as client,
+    ):
+        video = client.upload(media("ok"))
+        audio = client.upload(media("mp3"))
+        task = client.submit(AUDIO_TO_VIDEO_MODEL, video=video, audio=audio)
+        done = client.wait(task)
+        assert old.uploads() == []
+    assert done.status is TaskStatus.SUCCEEDED
+    # the current route is asked once; once it is known to be missing, binary only
+    assert [f"{r.method} {r.url.path}" for r in seen.requests[:3]] == [
+        "POST /api/v3/media/uploads",
+        "POST /api/v3/media/upload/binary",
+        "POST /api/v3/media/upload/binary",
+    ]
+    assert "older WaveSpeed deployment" in caplog.text
+    assert "/api/v3/media/upload/binary" in caplog.text
+
+
+@pytest.mark.anyio
+async def test_async_upload_on_both_routes(media: Callable[[str], Path]) -> None:
+    for tickets in (True, False):
+        with Sandbox(SandboxConfig(clock_scale=0, wavespeed_upload_tickets=tickets)) as sb:
+            async with awavespeed(sb) as client:
+                url = await client.upload(media("m4a"))
+            assert httpx.get(url).content == media("m4a").read_bytes()
+            assert len(sb.uploads()) == (1 if tickets else 0)
+
+
+def test_an_expired_upload_url_is_a_clear_error_without_the_token(
+    sandbox: Sandbox, media: Callable[[str], Path]
+) -> None:
+    puts: list[str] = []
+
+    def expire_before_put(request: httpx.Request) -> None:
+        if request.method == "PUT":
+            puts.append(str(request.url))
+            sandbox.advance(3600)  # the URL expires between instruction and PUT
+
+    with (
+        wavespeed(sandbox, hooks={"request": [expire_before_put]}) as client,
+        pytest.raises(APIError, match=r"HTTP 403 \(AccessDenied: Request has expired\)") as info,
+    ):
+        client.upload(media("mp3"))
+    (url,) = puts  # a 403 is final: not retried
+    token = url.rsplit("/", 1)[1]
+    assert token not in str(info.value)
+    assert "127.0.0.1" in str(info.value)
+
+
+def test_an_empty_or_missing_file_is_rejected_before_sending(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    seen = Seen()
+    with wavespeed(sandbox, hooks={"request": [seen]}) as client:
+        with pytest.raises(InvalidRequestError, match="is empty"):
+            client.upload(empty)
+        with pytest.raises(InvalidRequestError, match="not a file"):
+            client.upload(tmp_path / "gone.mp4")
+    assert seen.requests == []
+
+
+def test_a_file_that_shrinks_before_the_put_is_a_clear_error(
+    sandbox: Sandbox, media: Callable[[str], Path], tmp_path: Path
+) -> None:
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(media("ok").read_bytes())
+
+    def truncate_before_put(request: httpx.Request) -> None:
+        if request.method == "PUT":
+            clip.write_bytes(clip.read_bytes()[:1000])
+
+    before = len(sandbox.uploads())
+    with (
+        wavespeed(sandbox, hooks={"request": [truncate_before_put]}) as client,
+        pytest.raises(InvalidRequestError, match="changed size while it was being uploaded"),
+    ):
+        client.upload(clip)
+    (record,) = sandbox.uploads()[before:]
+    assert record["stored"] is False
+
+
+def test_upload_above_the_cap_is_refused_at_the_instruction(
+    media: Callable[[str], Path],
+) -> None:
+    video = media("ok")
+    config = SandboxConfig(clock_scale=0, upload_max_bytes=video.stat().st_size - 1)
+    seen = Seen()
+    with (
+        Sandbox(config) as small,
+        wavespeed(small, hooks={"request": [seen]}) as client,
+        pytest.raises(InvalidRequestError, match="larger than") as info,
+    ):
+        client.upload(video)
+    assert info.value.http_status == 413
+    assert [r.method for r in seen.requests] == ["POST"]  # no PUT, no fallback
+
+
+# retry policy at the transport level (MockTransport: the sandbox has no PUT faults)
+def _scripted(answers: list[tuple[str, int]], seen: list[httpx.Request]) -> httpx.MockTransport:
+    script = list(answers)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        request.read()
+        seen.append(request)
+        method, status = script.pop(0)
+        assert request.method == method
+        if method == "POST" and status == 200:
+            data = {
+                "upload": {
+                    "method": "PUT",
+                    "url": "https://storage.example/put?sig=SECRET",
+                    "headers": {"Content-Type": "audio/mpeg"},
+                },
+                "download_url": "https://cdn.example/voice.mp3",
+            }
+            return httpx.Response(200, json={"code": 200, "message": "success", "data": data})
+        if method == "POST":
+            return httpx.Response(status, json={"code": 5000, "message": "busy", "data": None})
+        return httpx.Response(status, text="" if status == 200 else "<Error/>")
+
+    return httpx.MockTransport(handle)
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        [("POST", 500), ("POST", 200), ("PUT", 200)],
+        [("POST", 200), ("PUT", 503), ("PUT", 200)],
+    ],
+    ids=["instruction-retried", "put-retried"],
+)
+def test_upload_retries_the_instruction_and_the_put(
+    answers: list[tuple[str, int]], media: Callable[[str], Path]
+) -> None:
+    seen: list[httpx.Request] = []
+    pauses: list[float] = []
+    with (
+        httpx.Client(transport=_scripted(answers, seen)) as http,
+        WaveSpeedClient(
+            "ws_key",
+            base_url="https://api.example",
+            http_client=http,
+            retry=RetryPolicy(random=lambda: 0.0),
+            sleep=pauses.append,
+        ) as client,
+    ):
+        assert client.upload(media("mp3")) == "https://cdn.example/voice.mp3"
+    assert len(seen) == 3
+    assert len(pauses) == 1
+    bodies = [r.content for r in seen if r.method == "PUT"]
+    assert all(body == media("mp3").read_bytes() for body in bodies)  # the same bytes again
+    assert all("authorization" not in r.headers for r in seen if r.method == "PUT")
+
+
+def test_a_put_that_keeps_failing_gives_up_without_leaking_the_url(
+    media: Callable[[str], Path],
+) -> None:
+    seen: list[httpx.Request] = []
+    answers = [("POST", 200)] + [("PUT", 503)] * 3
+    with (
+        httpx.Client(transport=_scripted(answers, seen)) as http,
+        WaveSpeedClient(
+            "ws_key",
+            base_url="https://api.example",
+            http_client=http,
+            retry=RetryPolicy(max_retries=2, random=lambda: 0.0),
+            sleep=lambda s: None,
+        ) as client,
+        pytest.raises(ServerError, match=r"storage\.example answered HTTP 503") as info,
+    ):
+        client.upload(media("mp3"))
+    assert "SECRET" not in str(info.value)
+    assert len(seen) == 4

@@ -290,3 +290,78 @@ def test_cli_check_and_fix_read_and_write_s3(s3_bucket: str, media: Media) -> No
     )  # fmt: skip
     assert fixed.exit_code == 0, fixed.output
     assert f"s3://{s3_bucket}/out/clip.mp4" in fixed.output
+
+
+def test_an_s3_prefix_is_walked_like_a_folder_and_probed_by_range_reads(
+    s3_bucket: str, media: Media, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from preflight.probing import _remote
+
+    big = _put(s3_bucket, "in/sub/long.mp4", media("long"))  # 12 MB: a download would show
+    ok = _put(s3_bucket, "in/ok.mp4", media("ok"))
+    for key, source in [
+        ("in/.preflight-done/x.json", media("mp3")),
+        ("in/notes.txt", media("mp3")),
+        ("in/ok.fixed.mp4", media("ok")),
+        ("other/ok.mp4", media("ok")),
+    ]:
+        _put(s3_bucket, key, source)  # fmt: skip
+    fetched: list[int] = []
+    downloads: list[str] = []
+    real_range, real_download = _remote.RangeReader._range, _remote._probe_download
+
+    def counted_range(self: _remote.RangeReader, start: int, end: int) -> bytes:
+        data = real_range(self, start, end)
+        fetched.append(len(data))
+        return data
+
+    def counted_download(url: str, *args: object) -> object:
+        downloads.append(url)
+        return real_download(url, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_remote.RangeReader, "_range", counted_range)
+    monkeypatch.setattr(_remote, "_probe_download", counted_download)
+    report = check_batch(
+        [f"s3://{s3_bucket}/in/"], engine=Engine("serial"), cache=False, face=False
+    )
+    assert [r.name for r in report.results] == [ok, big]  # sorted keys; no marker, text, output
+    assert report.results[1].facts["video"].duration == pytest.approx(15, abs=0.1)
+    assert downloads == []
+    assert 2 * 256 * 1024 + sum(fetched) < media("long").stat().st_size / 4
+
+
+def test_an_s3_prefix_with_no_media_is_a_usage_error(s3_bucket: str, media: Media) -> None:
+    _put(s3_bucket, "in/notes.txt", media("mp3"))
+    with pytest.raises(ConfigError, match="has no media objects"):
+        check_batch([f"s3://{s3_bucket}/in/"], engine=Engine("serial"), face=False)
+
+
+def test_cli_fix_of_an_s3_prefix_writes_every_video_to_s3_once(
+    s3_bucket: str, media: Media, tmp_path: Path
+) -> None:
+    import boto3
+
+    for i, name in enumerate(("a", "b")):
+        clip = tmp_path / f"{name}.mkv"
+        clip.write_bytes(media("mkv").read_bytes() + bytes([i]) * 16)  # not one content: no resume
+        _put(s3_bucket, f"in/{name}.mkv", clip)
+    _put(s3_bucket, "in/voice.mp3", media("mp3"))  # not a video: a fix of the prefix leaves it
+    args = ["fix", f"s3://{s3_bucket}/in/", "--out-dir", f"s3://{s3_bucket}/out", "--no-face",
+            "--engine", "local", "--workers", "2", "-f", "json"]  # fmt: skip
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    body = json.loads(first.output)
+    assert [r["output"] for r in body["results"]] == [
+        f"s3://{s3_bucket}/out/a.mp4",
+        f"s3://{s3_bucket}/out/b.mp4",
+    ]
+    listed = boto3.client("s3").list_objects_v2(Bucket=s3_bucket, Prefix="out/")["Contents"]
+    assert sorted(o["Key"] for o in listed if not o["Key"].startswith("out/.")) == [
+        "out/a.mp4",
+        "out/b.mp4",
+    ]
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0, again.output
+    assert all(
+        "done by an earlier run" in r["message"] for r in json.loads(again.output)["results"]
+    )

@@ -6,13 +6,11 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from dask_cluster import Cluster, start_cluster
 
 from preflight.checking.check import check
 from preflight.engines import Engine, check_batch, fix_batch
@@ -22,59 +20,7 @@ from preflight.report import render
 pytest.importorskip("distributed")
 
 Media = Callable[[str], Path]
-START_TIMEOUT_S = 60.0
-
-
-@dataclass
-class Cluster:
-    address: str
-    workers: list[subprocess.Popen[bytes]]
-
-
-def _dask(*args: str) -> list[str]:
-    return [sys.executable, "-m", "distributed.cli.dask_" + args[0], *args[1:]]
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    from distributed import Client
-
-    folder = tmp_path_factory.mktemp("dask")
-    info = folder / "scheduler.json"
-    procs: list[subprocess.Popen[bytes]] = []
-    log = (folder / "cluster.log").open("wb")
-    try:
-        procs.append(
-            subprocess.Popen(
-                [*_dask("scheduler"), "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                 "--scheduler-file", str(info)],
-                stdout=log, stderr=log, cwd=folder,
-            )
-        )  # fmt: skip
-        for _ in range(2):
-            procs.append(
-                subprocess.Popen(
-                    [*_dask("worker"), "--scheduler-file", str(info), "--host", "127.0.0.1",
-                     "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                     "--local-directory", str(folder)],
-                    stdout=log, stderr=log, cwd=folder,
-                )
-            )  # fmt: skip
-        with Client(scheduler_file=str(info), timeout=START_TIMEOUT_S) as client:
-            client.wait_for_workers(2, timeout=START_TIMEOUT_S)
-            address = client.scheduler.address
-        yield Cluster(address, procs[1:])
-    finally:
-        for proc in reversed(procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
+cluster = pytest.fixture(scope="module")(start_cluster)
 
 
 def test_check_on_a_cluster_gives_the_local_report(cluster: Cluster, media: Media) -> None:
@@ -83,6 +29,28 @@ def test_check_on_a_cluster_gives_the_local_report(cluster: Cluster, media: Medi
     got = check_batch(inputs, engine=Engine("dask", cluster.address), cache=False, face=False)
     assert render(got, "json") == render(expected, "json")
     assert got.exit_code == expected.exit_code
+
+
+def test_a_session_sizes_check_chunks_by_the_clusters_threads(cluster: Cluster) -> None:
+    from preflight.engines import Session
+    from preflight.engines.batch import check_chunk_size
+
+    with Session(Engine("dask", cluster.address)) as session:
+        assert session.slots == 2  # two workers of one thread, whatever this machine's cores
+        assert check_chunk_size(160, session) == 10  # about eight chunks a slot
+
+
+def test_a_local_cluster_runs_its_workers_without_the_profiler() -> None:
+    import dask
+    from distributed import Client
+
+    from preflight.engines.pool import local_cluster
+
+    def profiling() -> bool:
+        return bool(dask.config.get("distributed.worker.profile.enabled"))
+
+    with local_cluster(1) as started, Client(started) as client:
+        assert list(client.run(profiling).values()) == [False]
 
 
 def test_a_worker_killed_mid_fix_loses_no_input(

@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
 import httpx
 import pytest
+from click.testing import CliRunner
 
+from preflight.cli import main
+from preflight.client import WaveSpeedClient
 from preflight.model.errors import ConfigError, HostingError
+from preflight.sandbox import Sandbox, SandboxConfig
 from preflight.submitting.hosting import host_file
 from preflight.submitting.hosting.inline import inline_base64
 from preflight.submitting.hosting.s3 import S3Host, parse_s3_url
+from preflight.submitting.hosting.wavespeed import ASSUMED_TTL, WaveSpeedHost
 from preflight.submitting.ledger import Ledger, file_sha256
 
 
@@ -118,3 +124,85 @@ def test_inline_base64(media, tmp_path: Path) -> None:  # type: ignore[no-untype
         inline_base64(audio, max_bytes=10)
     with pytest.raises(HostingError, match="cannot read"):
         inline_base64(tmp_path / "none.mp3")
+
+
+# --- WaveSpeed's own upload, through the client, over both routes --------------------------------
+@pytest.mark.parametrize("tickets", [True, False], ids=["instruction+put", "binary-only"])
+def test_wavespeed_host_uploads_the_same_content_once(
+    tickets: bool, media: Callable[[str], Path], tmp_path: Path
+) -> None:
+    clock = Clock()
+    ledger = Ledger(tmp_path / "l.db", clock=clock)
+    clip = tmp_path / "a.mp4"
+    clip.write_bytes(media("ok").read_bytes())
+    copy = tmp_path / "copy of a.mp4"
+    copy.write_bytes(clip.read_bytes())
+    config = SandboxConfig(clock_scale=0, wavespeed_upload_tickets=tickets)
+    sent: list[str] = []  # requests that carried the bytes (a PUT, or a binary upload)
+
+    def count(request: httpx.Request) -> None:
+        if request.method == "PUT" or request.url.path.endswith("/upload/binary"):
+            sent.append(request.url.path)
+
+    with (
+        Sandbox(config) as sb,
+        httpx.Client(event_hooks={"request": [count]}) as http,
+        WaveSpeedClient(sb.wavespeed_api_key, base_url=sb.url, http_client=http) as client,
+    ):
+        host = WaveSpeedHost(client, clock=clock)
+        first = host_file(host, clip, ledger)
+        second = host_file(host, copy, ledger)
+        assert httpx.get(first.url).content == clip.read_bytes()
+        assert (first.cached, second.cached) == (False, True)
+        assert second.url == first.url
+        assert len(sent) == 1
+        clock.now += ASSUMED_TTL  # the cached URL is no longer trusted: uploaded again
+        third = host_file(host, clip, ledger)
+        assert not third.cached
+        assert (third.expires_at or 0) > (first.expires_at or 0)
+        assert httpx.get(third.url).content == clip.read_bytes()
+        assert len(sent) == 2
+        assert len(sb.uploads()) == (2 if tickets else 0)
+
+
+def test_wavespeed_host_failure_is_a_hosting_error(
+    media: Callable[[str], Path], tmp_path: Path
+) -> None:
+    clip = media("ok")
+    config = SandboxConfig(clock_scale=0, upload_max_bytes=clip.stat().st_size - 1)
+    with (
+        Sandbox(config) as sb,
+        WaveSpeedClient(sb.wavespeed_api_key, base_url=sb.url) as client,
+        pytest.raises(HostingError, match="larger than") as info,
+    ):
+        WaveSpeedHost(client).upload(clip, sha256=file_sha256(clip))
+    assert sb.wavespeed_api_key not in str(info.value)
+
+
+def test_submit_to_wavespeed_uploads_local_media_once_per_content(
+    media: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """Two jobs on one clip (different audio): the clip goes up once, through the new route."""
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(media("ok").read_bytes())
+    runner = CliRunner()
+    with Sandbox(SandboxConfig(submitted_seconds=0.05, processing_seconds=0.1)) as sb:
+        env = {**sb.environment(), "PREFLIGHT_LEDGER": str(tmp_path / "ledger.sqlite3")}
+        for audio in ("mp3", "m4a"):
+            argv = [
+                "submit", "--no-face", "-q", str(video), "--audio", str(media(audio)),
+                "--provider", "wavespeed", "-o", str(tmp_path / f"{audio}.mp4"),
+            ]  # fmt: skip
+            result = runner.invoke(main, argv, env=env)
+            assert result.exit_code == 0, result.output
+            assert (tmp_path / f"{audio}.mp4").stat().st_size > 0
+        uploads = sb.uploads()
+        tasks = sb.tasks("wavespeed")
+    assert sorted(u["name"].rsplit("/", 1)[1] for u in uploads) == [
+        "clip.mp4",
+        "voice.m4a",
+        "voice.mp3",
+    ]
+    assert all(u["stored"] and not u["refused"] for u in uploads)
+    assert tasks[0].params["video"] == tasks[1].params["video"]  # the cached URL, reused
+    assert tasks[0].params["audio"] != tasks[1].params["audio"]

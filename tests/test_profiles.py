@@ -12,6 +12,8 @@ from preflight.rules.profiles import list_profiles, load_profile
 from preflight.rules.registry import RULES
 
 SUBMIT = [  # profiles of the providers preflight submits to
+    "fal-kling-lipsync-a2v",
+    "fal-kling-lipsync-t2v",
     "kling-advanced-lipsync",
     "kling-image2video",
     "kling-lipsync",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -489,6 +490,40 @@ def test_identify_face_then_advanced_lip_sync(
     ).json()
     assert unknown["code"] == 1201
     assert "session_id" in unknown["message"]
+
+
+def test_identify_face_reports_each_face_with_its_span(
+    sb: Sandbox, kling: httpx.Client, face_media: Callable[[str], Path], ffprobe_bin: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    url = sb.serve_file(face_media("two_late"))  # right face 0-6 s, left face from 3 s
+    face = kling.post("/v1/videos/identify-face", json={"video_url": url}).json()
+    assert face["code"] == 0, face
+    left, right = face["data"]["face_data"]  # left to right
+    assert (left["face_id"], right["face_id"]) == ("0", "1")
+    assert 3000 <= left["start_time"] <= 3500  # within a sample (0.5 s) of its entrance
+    assert left["end_time"] == right["end_time"] == 6000
+    assert right["start_time"] == 0
+    image = httpx.get(left["face_image"]).content
+    assert image[:3] == b"\xff\xd8\xff"
+    probed = ffprobe_json(ffprobe_bin, image, tmp_path)
+    assert probed["streams"][0]["width"] == 128  # a crop of the face, not the whole frame
+
+
+def test_without_the_vision_extra_identify_face_reports_one_face(
+    face_media: Callable[[str], Path],
+) -> None:
+    script = f"""
+import sys
+sys.modules["cv2"] = None  # what an install without media-preflight[vision] looks like
+from pathlib import Path
+from preflight.sandbox._faces import find_faces
+print(find_faces(Path({str(face_media("two"))!r}), 1280, 720, 4.0))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "None"  # the route then answers one face for the whole clip
 
 
 # -- callbacks --------------------------------------------------------------------------------

@@ -131,11 +131,12 @@ def test_judge_lists_every_problem_of_a_request() -> None:
 def test_every_limit_names_its_source() -> None:
     media = [limits.LIPSYNC_VIDEO, limits.LIPSYNC_AUDIO, limits.ADVANCED_VIDEO]
     media += [limits.ADVANCED_AUDIO, limits.IMAGE, limits.UPLOAD]
+    media += [limits.FAL_VIDEO, limits.FAL_AUDIO, limits.FAL_UPLOAD]
     for item in media:
         assert item.source, item
         for span in (item.seconds, item.side_px, item.aspect):
             assert span is None or span.source, item
-    for text in (limits.KLING_TEXT, limits.WAVESPEED_TEXT):
+    for text in (limits.KLING_TEXT, limits.WAVESPEED_TEXT, limits.FAL_TEXT):
         assert text.source
         assert text.speed.source
 
@@ -169,6 +170,23 @@ BOUNDS = [
     ("wavespeed-kling-lipsync-t2v", "video.duration", "max", 10, "max"),
     ("wavespeed-kling-lipsync-t2v", "text.length", "max", 120, "max"),
     ("wavespeed-kling-lipsync-a2v", "audio.size", "max_bytes", 5_000_000, "max"),
+    *[
+        (name, rule, key, value, side)
+        for name in ("fal-kling-lipsync-a2v", "fal-kling-lipsync-t2v")
+        for rule, key, value, side in (
+            ("video.duration", "min", limits.FAL_VIDEO.seconds.low, "min"),  # type: ignore[union-attr]
+            ("video.duration", "max", limits.FAL_VIDEO.seconds.high, "max"),  # type: ignore[union-attr]
+            ("video.width", "min", limits.FAL_VIDEO.side_px.low, "min"),  # type: ignore[union-attr]
+            ("video.height", "max", limits.FAL_VIDEO.side_px.high, "max"),  # type: ignore[union-attr]
+            ("video.size", "max_bytes", limits.FAL_VIDEO.max_bytes, "max"),
+        )
+    ],
+    ("fal-kling-lipsync-a2v", "audio.size", "max_bytes", limits.FAL_AUDIO.max_bytes, "max"),
+    ("fal-kling-lipsync-a2v", "audio.duration", "min", 2, "min"),
+    ("fal-kling-lipsync-a2v", "audio.duration", "max", 60, "max"),
+    ("fal-kling-lipsync-t2v", "text.length", "max", limits.FAL_TEXT.max_chars, "max"),
+    ("fal-kling-lipsync-t2v", "text.voice_speed", "min", limits.FAL_TEXT.speed.low, "min"),
+    ("fal-kling-lipsync-t2v", "text.voice_speed", "max", limits.FAL_TEXT.speed.high, "max"),
 ]
 
 
@@ -183,9 +201,16 @@ def test_profiles_never_accept_what_the_documents_refuse(
         assert value >= documented, f"{profile} {rule}.{key} = {value} < {documented}"
 
 
-@pytest.mark.parametrize("profile", ["kling-lipsync", "wavespeed-kling-lipsync-t2v"])
+@pytest.mark.parametrize(
+    "profile", ["kling-lipsync", "wavespeed-kling-lipsync-t2v", "fal-kling-lipsync-t2v"]
+)
 def test_profile_voices_are_documented_voices(profile: str) -> None:
-    table = limits.KLING_TEXT if profile.startswith("kling") else limits.WAVESPEED_TEXT
+    tables = {
+        "kling": limits.KLING_TEXT,
+        "wavespeed": limits.WAVESPEED_TEXT,
+        "fal": limits.FAL_TEXT,
+    }
+    table = tables[profile.split("-", 1)[0]]
     setting = load_profile(profile).setting("text.voice_id")
     assert setting is not None
     assert set(setting.params["voices"]) <= table.voices

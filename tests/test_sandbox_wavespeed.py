@@ -6,6 +6,7 @@ import hashlib
 import hmac
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -149,3 +150,165 @@ def test_webhook_is_retried_up_to_three_times(
     assert len({h["webhook-id"] for h, _ in posts}) == 1  # the same event, redelivered
     assert delivery["attempts"] == 3
     assert delivery["http_status"] == 503
+
+
+# --- the current upload: an instruction, then a PUT to a presigned-style URL ---------------------
+UPLOADS = "/api/v3/media/uploads"
+
+
+def _ticket(ws: httpx.Client, path: Path, content_type: str | None = "video/mp4") -> dict[str, Any]:
+    body: dict[str, Any] = {"filename": path.name, "size": path.stat().st_size}
+    if content_type:
+        body["content_type"] = content_type
+    response = ws.post(UPLOADS, json=body)
+    assert response.status_code == 200, response.text
+    envelope = response.json()
+    assert envelope["code"] == 200
+    data: dict[str, Any] = envelope["data"]
+    return data
+
+
+def test_upload_instruction_then_put_then_audio_to_video(
+    sb: Sandbox, ws: httpx.Client, media: Callable[[str], Path]
+) -> None:
+    video, audio = media("ok"), media("mp3")
+    urls = []
+    for path, content_type in ((video, "video/mp4"), (audio, "audio/mpeg")):
+        data = _ticket(ws, path, content_type)
+        upload = data["upload"]
+        assert upload["method"] == "PUT"
+        assert upload["headers"] == {"Content-Type": content_type}
+        assert httpx.get(data["download_url"]).status_code == 404  # nothing there before the PUT
+        put = httpx.put(upload["url"], content=path.read_bytes(), headers=upload["headers"])
+        assert put.status_code == 200, put.text
+        assert put.headers["etag"] == f'"{hashlib.md5(path.read_bytes()).hexdigest()}"'
+        assert httpx.get(data["download_url"]).content == path.read_bytes()
+        urls.append(data["download_url"])
+    assert ws.post(AUDIO, json={"video": urls[0], "audio": urls[1]}).json()["code"] == 200
+    (task,) = sb.settle()
+    assert task.status == "succeed"
+    assert [u["stored"] for u in sb.uploads()] == [True, True]
+
+
+def test_a_create_is_judged_on_the_uploaded_bytes(
+    sb: Sandbox, ws: httpx.Client, media: Callable[[str], Path]
+) -> None:
+    """The URL serves what was PUT: a 1 s clip uploaded as the video is refused (2 s at least)."""
+    short = media("short")
+    data = _ticket(ws, short)
+    httpx.put(data["upload"]["url"], content=short.read_bytes(), headers=data["upload"]["headers"])
+    response = ws.post(TEXT, json={"video": data["download_url"], "text": "Hello"})
+    assert response.status_code == 400
+    assert response.json()["code"] == 1401
+    assert "lasts 1.00 s" in response.json()["message"]
+    assert sb.tasks() == []
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "why"),
+    [
+        ({"headers": {"Content-Type": "video/quicktime"}}, 403, "SignatureDoesNotMatch"),
+        ({"headers": {}}, 403, "SignatureDoesNotMatch"),  # the signed Content-Type left out
+        ({"content": b"x" * 10}, 403, "SignatureDoesNotMatch"),  # another size
+        ({"auth": True}, 400, "InvalidArgument"),  # a second auth mechanism
+        ({"token": "forged"}, 403, "AccessDenied"),
+        ({"advance": 901}, 403, "Request has expired"),
+    ],
+    ids=["other-type", "no-type", "other-size", "bearer-sent", "unknown-token", "expired"],
+)
+def test_put_is_refused_like_a_presigned_url(
+    sb: Sandbox,
+    ws: httpx.Client,
+    media: Callable[[str], Path],
+    change: dict[str, Any],
+    status: int,
+    why: str,
+) -> None:
+    video = media("ok")
+    data = _ticket(ws, video)
+    url = data["upload"]["url"]
+    headers = dict(change.get("headers", data["upload"]["headers"]))
+    if change.get("auth"):
+        headers["Authorization"] = f"Bearer {sb.wavespeed_api_key}"
+    if "token" in change:
+        url = url.rsplit("/", 1)[0] + "/" + change["token"]
+    if "advance" in change:
+        sb.advance(change["advance"])
+    put = httpx.put(url, content=change.get("content", video.read_bytes()), headers=headers)
+    assert put.status_code == status
+    assert why in put.text
+    assert put.headers["content-type"] == "application/xml"
+    assert httpx.get(data["download_url"]).status_code == 404
+    (record,) = sb.uploads()
+    assert record["stored"] is False
+
+
+def test_put_without_a_length_is_refused(
+    sb: Sandbox, ws: httpx.Client, media: Callable[[str], Path]
+) -> None:
+    video = media("ok")
+    data = _ticket(ws, video)
+    chunked = httpx.put(
+        data["upload"]["url"], content=iter([video.read_bytes()]), headers=data["upload"]["headers"]
+    )
+    assert chunked.status_code == 411
+    assert "MissingContentLength" in chunked.text
+
+
+def test_a_repeated_put_replaces_the_bytes(
+    sb: Sandbox, ws: httpx.Client, media: Callable[[str], Path]
+) -> None:
+    video = media("ok")
+    data = _ticket(ws, video)
+    for _ in range(2):
+        put = httpx.put(
+            data["upload"]["url"], content=video.read_bytes(), headers=data["upload"]["headers"]
+        )
+        assert put.status_code == 200
+    assert httpx.get(data["download_url"]).content == video.read_bytes()
+
+
+def test_no_content_type_declared_needs_none(
+    sb: Sandbox, ws: httpx.Client, media: Callable[[str], Path]
+) -> None:
+    video = media("ok")
+    data = _ticket(ws, video, content_type=None)
+    assert data["upload"]["headers"] == {}
+    put = httpx.put(data["upload"]["url"], content=video.read_bytes())
+    assert put.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"filename": "a.mp4"}, 400, 1400),
+        ({"filename": "", "size": 10}, 400, 1401),
+        ({"filename": "a.mp4", "size": 0}, 400, 1401),
+        ({"filename": "a.mp4", "size": "10"}, 400, 1401),
+        ({"filename": "a.mp4", "size": True}, 400, 1401),
+        ({"filename": "a.mp4", "size": 10, "content_type": 5}, 400, 1401),
+        ({"filename": "a.mp4", "size": 200_000_001}, 413, 413),
+    ],
+    ids=["no-size", "empty-name", "zero", "string-size", "bool-size", "bad-type", "over-cap"],
+)
+def test_upload_instruction_errors(
+    sb: Sandbox, ws: httpx.Client, body: dict[str, Any], status: int, code: int
+) -> None:
+    response = ws.post(UPLOADS, json=body)
+    assert response.status_code == status
+    assert response.json()["code"] == code
+    assert sb.uploads() == []
+
+
+def test_upload_instruction_needs_the_key(sb: Sandbox) -> None:
+    response = httpx.post(f"{sb.url}{UPLOADS}", json={"filename": "a.mp4", "size": 1})
+    assert response.status_code == 401
+
+
+def test_older_deployment_answers_404() -> None:
+    with Sandbox(SandboxConfig(wavespeed_upload_tickets=False)) as old:
+        headers = {"Authorization": f"Bearer {old.wavespeed_api_key}"}
+        response = httpx.post(
+            f"{old.url}{UPLOADS}", json={"filename": "a.mp4", "size": 1}, headers=headers
+        )
+    assert response.status_code == 404

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from preflight.cli import main
 from preflight.cli.submit_cmd import submit as submit_command
 from preflight.cli.tasks_cmd import status_command, tasks_command
-from preflight.client import KlingClient, WaveSpeedClient
+from preflight.client import FalClient, KlingClient, WaveSpeedClient
 from preflight.model.errors import ConfigError, ProviderMismatchError
 from preflight.model.speech import Speech
 from preflight.submitting import KlingProvider, Submitter
@@ -152,8 +152,12 @@ def test_clients_name_their_provider() -> None:
         wavespeed.close()
     with pytest.raises(ProviderMismatchError, match="not dict"):
         entry_for_client({})
-    with pytest.raises(ConfigError, match="known: kling, wavespeed"):
-        entry("fal")
+    with pytest.raises(ConfigError, match="known: kling, wavespeed, fal"):
+        entry("replicate")
+    with FalClient("key", base_url="http://127.0.0.1:9") as fal:
+        assert entry_for_client(fal).name == "fal"
+        with pytest.raises(ProviderMismatchError, match="talks to fal"):
+            entry_for_client(fal, "wavespeed")
 
 
 def _choices(command: click.Command, name: str) -> list[str]:
@@ -217,7 +221,7 @@ def test_the_request_resolves_one_speech(fields: dict[str, object], speech: Spee
         ({"text": "hi"}, "needs --voice-id"),
         ({"text": "hi", "voice_id": "v", "voice_language": "fr"}, "zh or en"),
         ({"audio": "a.mp3", "voice_id": "v"}, "go with --text"),
-        ({"text": "hi", "voice_id": "v", "provider": "fal"}, "unknown provider"),
+        ({"text": "hi", "voice_id": "v", "provider": "replicate"}, "unknown provider"),
     ],
 )
 def test_wrong_combinations(fields: dict[str, object], message: str) -> None:

@@ -74,6 +74,7 @@ REQUEST_FIELDS = (
 _PROVIDER_PROFILES = {
     "kling": {"text": "kling-lipsync", "audio": "kling-lipsync"},
     "wavespeed": {"text": "wavespeed-kling-lipsync-t2v", "audio": "wavespeed-kling-lipsync-a2v"},
+    "fal": {"text": "fal-kling-lipsync-t2v", "audio": "fal-kling-lipsync-a2v"},
 }
 
 

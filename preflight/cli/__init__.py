@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "rules": "preflight.cli.rules_cmd:rules_command",
     "probe": "preflight.cli.probe_cmd:probe",
     "submit": "preflight.cli.submit_cmd:submit",
+    "estimate": "preflight.cli.cost_cmd:estimate_command",
     "jobs": "preflight.cli.submit_cmd:jobs",
     "resume": "preflight.cli.submit_cmd:resume",
     "animate": "preflight.cli.submit_cmd:animate",
@@ -49,14 +50,15 @@ SUMMARIES: dict[str, str] = {
     "the documentation of every registered rule.",
     "probe": "Probe media files or http(s) URLs and print their facts.",
     "submit": "Check, fix, host, submit, wait for and download one lip-sync job (or --jobs FILE).",
+    "estimate": "Estimate what submit would cost for each job and in total; sends nothing.",
     "jobs": "List the jobs in the ledger (or `jobs rm ID`, `jobs cancel ID`).",
     "resume": "Continue JOB (an id or a unique prefix), or every unfinished job in the ledger.",
     "animate": "Make a talking video from IMAGE: image2video with --prompt, then lip-sync it.",
     "demo": "Run the whole job on a local sandbox: no keys, no network.",
     "status": "Show one task: its status, reason and result videos.",
     "tasks": "List recent tasks, newest first.",
-    "sandbox": "Serve a local stand-in for Kling's API and WaveSpeedAI (loopback only) until "
-    "Ctrl-C.",
+    "sandbox": "Serve a local stand-in for Kling's API, WaveSpeedAI and fal (loopback only) "
+    "until Ctrl-C.",
     "voices": "List the voice ids a profile accepts for --text, with their language.",
 }
 
@@ -66,7 +68,7 @@ def examples(*lines: str) -> str:
     return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
-_PROVIDER_NAMES = {"kling": "Kling", "wavespeed": "WaveSpeed"}
+_PROVIDER_NAMES = {"kling": "Kling", "wavespeed": "WaveSpeed", "fal": "fal"}
 
 
 def missing_key_message(exc: MissingKeyError) -> str:

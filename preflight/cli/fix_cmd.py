@@ -335,10 +335,13 @@ def _fix_on_engine(
     threads: int | None,
 ) -> int:
     """`preflight fix --engine/--scheduler`: the inputs as items (`preflight.engines.fix_batch`)."""
+    from preflight.checking.resolve import DEFAULT_INCLUDE
     from preflight.cli.progress import Progress
     from preflight.engines import fix_batch, resolve_engine
+    from preflight.engines.batch import expand_s3
 
     chosen = resolve_engine(engine, scheduler, workers)
+    inputs = expand_s3(inputs, media=DEFAULT_INCLUDE["video"])  # s3://B/P/: the videos under it
     with Progress(len(inputs), "fixing", enabled=fmt == "text" and not quiet) as bar:
 
         def done(result: Any) -> None:

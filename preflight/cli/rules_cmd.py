@@ -58,6 +58,7 @@ def rules_command(profile: str | None, fmt: str) -> None:
             "extends": loaded.extends,
             "origin": loaded.origin,
             "sources": dict(loaded.sources),
+            "pricing": None if loaded.pricing is None else loaded.pricing.to_dict(),
         }
     if fmt == "json":
         doc = {**header, "rules": rows}
@@ -66,6 +67,9 @@ def rules_command(profile: str | None, fmt: str) -> None:
         if profile is not None:
             click.echo(f"{header['title']}  [{header['profile']}: {header['endpoint']}]\n")
         click.echo(render_text(rows), nl=False)
+        if profile is not None and loaded.pricing is not None:
+            price = loaded.pricing
+            click.echo(f"\npricing: {price.summary()}  [{price.source}]")
         if profile is not None and header["sources"]:
             click.echo("\nsources:")
             for key, where in header["sources"].items():

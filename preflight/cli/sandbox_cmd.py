@@ -1,4 +1,4 @@
-"""`preflight sandbox`: serve the loopback Kling + WaveSpeed look-alike until Ctrl-C."""
+"""`preflight sandbox`: serve the loopback Kling + WaveSpeed + fal look-alike until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def sandbox(
     max_open_tasks: int | None,
     fail_every: int,
 ) -> None:
-    """Serve a local stand-in for Kling's API and WaveSpeedAI (loopback only) until Ctrl-C.
+    """Serve a local stand-in for Kling's API, WaveSpeedAI and fal (loopback only) until Ctrl-C.
 
     Prints the environment a client needs; paste it into a shell to point preflight at it.
     """

@@ -8,6 +8,7 @@ Exit codes: 0 the result is downloaded (or the task was left running with ``--no
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -19,6 +20,7 @@ from typing import Any, TextIO
 import click
 
 from preflight.cli import examples
+from preflight.cli.submit_engine import engine_options, on_engine, pop_engine
 from preflight.cli.url_timeout import apply_url_timeout, url_timeout_option
 from preflight.model.display import printable, printable_lines
 from preflight.model.errors import PreflightError
@@ -270,6 +272,112 @@ _JUDGING = [
 ]
 
 
+# Kling's advanced lip-sync (`preflight.submitting.faces`): submit only
+_ADVANCED = [
+    click.option(
+        "--advanced",
+        is_flag=True,
+        help="Kling's advanced lip-sync: identify-face, then lip-sync one face (needs --audio).",
+    ),
+    click.option(
+        "--face-index",
+        type=int,
+        metavar="N",
+        help="With --advanced: the face to lip-sync, 0-based in identify-face's order "
+        "[default: the face on screen longest].",
+    ),
+    click.option("--face-id", metavar="ID", help="With --advanced: the face, by its face_id."),
+    click.option(
+        "--sound-start", type=int, metavar="MS", help="With --advanced: the audio cut starts here."
+    ),
+    click.option(
+        "--sound-end",
+        type=int,
+        metavar="MS",
+        help="With --advanced: the audio cut ends here [default: the audio's end, within the "
+        "video's length].",
+    ),
+    click.option(
+        "--sound-insert",
+        type=int,
+        metavar="MS",
+        help="With --advanced: where in the video the cut goes [default: the face's start].",
+    ),
+    click.option("--sound-volume", type=float, metavar="V", help="With --advanced: 0-2."),
+    click.option(
+        "--original-audio-volume",
+        type=float,
+        metavar="V",
+        help="With --advanced: the video's own sound, 0-2.",
+    ),
+]
+_ADVANCED_NAMES = ("face_index", "face_id", "sound_start", "sound_end", "sound_insert",
+                   "sound_volume", "original_audio_volume")  # fmt: skip
+
+
+def _advanced_choice(options: dict[str, Any]) -> Any:
+    """Pop the advanced options from ``options``: the `AdvancedLipSync` asked for, or None."""
+    from preflight.model.errors import UsageError
+    from preflight.submitting.faces import AdvancedLipSync
+
+    wanted = options.pop("advanced", False)
+    values = {name: options.pop(name, None) for name in _ADVANCED_NAMES}
+    if not wanted:
+        given = [f"--{n.replace('_', '-')}" for n, v in values.items() if v is not None]
+        if given:
+            raise UsageError(
+                f"{', '.join(given)} go{'es' if len(given) == 1 else ''} with --advanced"
+            )
+        return None
+    return AdvancedLipSync(**values)
+
+
+class Money(click.ParamType):  # type: ignore[type-arg]
+    """An amount in USD: ``0.50`` or ``$0.50`` (a Decimal, never negative)."""
+
+    name = "amount"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from decimal import Decimal, InvalidOperation
+
+        if isinstance(value, Decimal):
+            return value
+        text = str(value).strip().removeprefix("$").strip()
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            self.fail(f"{value!r} is not an amount (e.g. 0.50 or $0.50)", param, ctx)
+        if not amount.is_finite() or amount < 0:
+            self.fail(f"{value!r} is not an amount of 0 or more", param, ctx)
+        return amount
+
+
+# the callback receiver (`preflight.submitting.listen`): the same on submit, resume and animate
+_LISTEN = [
+    click.option(
+        "--listen",
+        is_flag=False,
+        flag_value="127.0.0.1:0",
+        metavar="[HOST:]PORT",
+        help="Receive the provider's callbacks here (loopback unless HOST is given; alone, a free "
+        "port) and wake on them instead of polling often; still polls every 60 s "
+        "(WaveSpeed: WAVESPEED_WEBHOOK_SECRET verifies webhooks). See docs/submit.md.",
+    ),
+    click.option(
+        "--public-url",
+        metavar="URL",
+        help="With --listen (recommended): the URL the provider calls, which a tunnel or proxy "
+        "forwards to the receiver; a real provider cannot reach loopback.",
+    ),
+]
+
+
+def _listen(f: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_LISTEN):
+        f = option(f)
+    return f
+
+
 def _judging(f: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(_JUDGING):
         f = option(f)
@@ -284,6 +392,12 @@ def _sound(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(_COMMON):
+        f = option(f)
+    return f
+
+
+def _advanced(f: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_ADVANCED):
         f = option(f)
     return f
 
@@ -303,7 +417,7 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     type=click.Choice(PROVIDERS),
     default=PROVIDERS[0],
     show_default=True,
-    help="Where the job runs: Kling directly, or a host that resells it (WaveSpeedAI).",
+    help="Where the job runs: Kling directly, or a host that resells it (WaveSpeedAI, fal).",
 )
 @click.option("--profile", metavar="P", help="Default: the provider's profile for the mode.")
 @_judging
@@ -329,6 +443,19 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
 )
 @click.option("--new", is_flag=True, help="Start a new job even if this one ran before.")
 @click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check, plan the fix and the hosting, estimate, and print the exact request per job; "
+    "send nothing, record nothing (exit 1 if a job would be refused).",
+)
+@click.option(
+    "--max-cost",
+    type=Money(),
+    metavar="AMOUNT",
+    help="Refuse (exit 1, nothing sent) a job, or a --jobs batch, whose estimate in USD is above "
+    "AMOUNT; a job whose host publishes no price is refused too (`preflight estimate`).",
+)
+@click.option(
     "--jobs",
     "jobs_file",
     type=click.Path(dir_okay=False),
@@ -344,7 +471,10 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     help="Jobs holding a provider slot at once (default: the provider's, e.g. 3 for Kling).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No live progress on the terminal.")
+@_listen
+@engine_options
 @url_timeout_option
+@_advanced
 @_common
 def submit(
     video: str | None,
@@ -354,6 +484,7 @@ def submit(
     fmt: str,
     quiet: bool = False,
     url_timeout: float | None = None,
+    dry_run: bool = False,
     **options: Any,
 ) -> None:
     """Check, fix, host, submit, wait for and download one lip-sync job (or --jobs FILE).
@@ -364,18 +495,71 @@ def submit(
     apply_url_timeout(url_timeout)
     display = Display(fmt)
     display.tty = display.tty and not quiet
-    if jobs_file is not None:
-        if video is not None:
-            raise click.UsageError("give VIDEO or --jobs FILE, not both")
-        _batch(jobs_file, concurrency, ledger_path, display, options)
-        return
-    if video is None:
+    advanced = _advanced_choice(options)
+    if jobs_file is not None and advanced is not None:
+        raise click.UsageError("--advanced runs one job: give VIDEO, not --jobs FILE")
+    listening = _listening(options, display)
+    engine = pop_engine(options)  # check and fix on a cluster: docs/scale.md
+    if jobs_file is not None and video is not None:
+        raise click.UsageError("give VIDEO or --jobs FILE, not both")
+    if jobs_file is None and video is None:
         raise click.UsageError("give a VIDEO (path or URL), or --jobs FILE")
-    request = SubmitRequest(video=video, **options)
-    with _ledger(ledger_path) as ledger, _submitter(ledger, display) as runner:
+    if dry_run:
+        if advanced is not None:
+            raise click.UsageError(
+                "--dry-run does not cover --advanced: its identify-face step is itself a request "
+                "to Kling"
+            )
+        from preflight.cli.cost_cmd import dry_run_command
+
+        dry_run_command(video, jobs_file, fmt, options)
+        return
+    if jobs_file is not None:
+        with listening as listener:
+            _batch(jobs_file, concurrency, ledger_path, display, options, listener, engine)
+        return
+    assert video is not None
+    request = SubmitRequest(video=video, advanced=advanced, **options)
+    if request.max_cost is not None:  # refused before the ledger is even opened
+        from preflight.cli.cost_cmd import refuse_batch_over_budget
+        from preflight.submitting.batch import BatchLine
+
+        checked = request.validate()
+        refuse_batch_over_budget(
+            [BatchLine(checked.display_name, checked)], request.max_cost, display
+        )
+    with (
+        listening as listener,
+        _ledger(ledger_path) as ledger,
+        _submitter(ledger, display, listener=listener) as runner,
+        on_engine(runner, engine, fix=request.fix),
+    ):
         result = runner.run(request)
     display.result(result)
     _finish(result)
+
+
+def _listening(
+    options: dict[str, Any], display: Display, providers: tuple[str, ...] | None = None
+) -> Any:
+    """The callback receiver ``--listen`` asks for (a context that starts and stops it), or a
+    context that gives None; takes ``listen``/``public_url`` out of ``options``. ``providers``:
+    those of the jobs it serves (default: ``options``' provider)."""
+    listen, public_url = options.pop("listen", None), options.pop("public_url", None)
+    if listen is None:
+        if public_url is not None:
+            raise click.UsageError("--public-url goes with --listen")
+        return contextlib.nullcontext()
+    from preflight.submitting.listen import listener_for
+
+    return listener_for(
+        listen,
+        public_url=public_url,
+        providers=providers or (options.get("provider") or PROVIDERS[0],),
+        callback_url=options.get("callback_url"),
+        wait=options.get("wait", True),
+        on_event=display.event,
+    )
 
 
 def _batch(
@@ -384,6 +568,8 @@ def _batch(
     ledger_path: str | None,
     display: Display,
     options: dict[str, Any],
+    listener: Any = None,
+    engine: dict[str, Any] | None = None,
 ) -> None:
     from preflight.submitting.batch import (
         batch_exit_code,
@@ -395,6 +581,10 @@ def _batch(
     defaults = {k: v for k, v in options.items() if v is not None and k not in ("out",)}
     wait, timeout, new = defaults.pop("wait"), defaults.pop("timeout"), defaults.pop("new")
     lines = read_job_lines(jobs_file, defaults)
+    if options.get("max_cost") is not None:
+        from preflight.cli.cost_cmd import refuse_batch_over_budget
+
+        refuse_batch_over_budget(lines, options["max_cost"], display)
     lines = [
         line
         if line.request is None
@@ -407,7 +597,7 @@ def _batch(
     quiet = Display(display.fmt, out=display.out, err=display.err)
     quiet.event = lambda event: None  # type: ignore[method-assign]
     ledger = _ledger(ledger_path)
-    submitter = _submitter(ledger, display if display.fmt == "json" else quiet)
+    submitter = _submitter(ledger, display if display.fmt == "json" else quiet, listener=listener)
     submitter.show_progress = False  # parallel fixes would draw over each other
 
     started = time.monotonic()
@@ -418,7 +608,7 @@ def _batch(
         display.status(_bar(done[0], total, time.monotonic() - started))
 
     display.status(_bar(0, total, 0.0))
-    with ledger, submitter:
+    with ledger, submitter, on_engine(submitter, engine or pop_engine({}), fix=options["fix"]):
         results = run_batch(submitter, lines, concurrency=limit, on_result=on_result)
     report = summary(results)
     if display.fmt == "json":
@@ -469,25 +659,71 @@ def jobs(ctx: click.Context, statuses: tuple[str, ...], ledger_path: str | None,
     wanted = [s for s in statuses if s != "unfinished"]
     if "unfinished" in statuses:
         wanted += [s.value for s in JobStatus if s not in TERMINAL]
+    from preflight.submitting.expiry import link_state
+
     with _ledger(ledger_path) as ledger:
         records = ledger.jobs(wanted)
     if fmt == "json":
-        click.echo(json.dumps([r.to_dict() for r in records], indent=2))
+        listed = []
+        for r in records:
+            link = link_state(r)
+            listed.append({**r.to_dict(), "result_link": link and link.to_dict()})
+        click.echo(json.dumps(listed, indent=2))
         return
     if not records:
         click.echo(f"no jobs in {ledger.path}", err=True)
         return
     for r in records:
         click.echo(_job_line(r))
+        link = link_state(r)
+        if link is not None:
+            click.secho(f"  {link.message}", fg="red" if link.state == "expired" else "yellow")
+    click.echo(_costs_line(records))
 
 
 def _job_line(r: JobRecord) -> str:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.updated_at))
     detail = r.result_path if r.status is JobStatus.DONE else (r.error or r.task_id or "")
     return (
-        f"{r.job_id:<16} {r.status.value:<10} {r.provider:<9} {when}  "
+        f"{r.job_id:<16} {r.status.value:<10} {r.provider:<9} {when}  {_cost_text(r):<30} "
         f"{printable(r.name)}  {printable(str(detail))}"
     )
+
+
+def _cost_text(r: JobRecord) -> str:
+    """``est $0.070 · billed 1 units``: the estimate made before, what the provider billed."""
+    from preflight.model.pricing import Estimate, money
+
+    parts = []
+    if r.estimate is not None:
+        estimate = Estimate.from_dict(dict(r.estimate))
+        shown = money(estimate.amount, estimate.currency) if estimate.published else "unpriced"
+        parts.append(f"est {shown}")
+    if r.billed is not None:
+        parts.append(f"billed {r.billed.get('amount', 0):g} {r.billed.get('unit', '')}".rstrip())
+    return " · ".join(parts) or "-"
+
+
+def _costs_line(records: list[JobRecord]) -> str:
+    """The totals under the listing: estimated (per currency) and billed (per unit)."""
+    from decimal import Decimal
+
+    from preflight.model.pricing import Estimate, money, total
+
+    estimates = [Estimate.from_dict(dict(r.estimate)) for r in records if r.estimate is not None]
+    sums, unpriced = total(estimates)
+    shown = " + ".join(money(v, c) for c, v in sorted(sums.items())) or money(Decimal(0))
+    text = f"{len(records)} job{'s' if len(records) != 1 else ''}: estimated {shown}"
+    if unpriced:
+        text += f" ({unpriced} with no published price)"
+    billed: dict[str, float] = {}
+    for r in records:
+        if r.billed is not None:
+            unit = str(r.billed.get("unit", ""))
+            billed[unit] = billed.get(unit, 0.0) + float(r.billed.get("amount", 0))
+    if billed:
+        text += "; billed " + " + ".join(f"{v:g} {u}".rstrip() for u, v in sorted(billed.items()))
+    return text
 
 
 def _group_ledger(ledger_path: str | None) -> Ledger:
@@ -518,9 +754,18 @@ def jobs_rm(job: str, force: bool, ledger_path: str | None) -> None:
 def jobs_cancel(job: str, ledger_path: str | None) -> None:
     """Cancel JOB: `resume` and re-runs leave it alone (`submit --new` starts it again)."""
     from preflight.submitting.admin import cancel_job
+    from preflight.submitting.registry import make_provider
+
+    def ask(provider: str, task_id: str) -> str:  # only for providers that can cancel
+        adapter = make_provider(provider)
+        try:
+            answer: str = adapter.cancel(task_id)  # type: ignore[attr-defined]
+        finally:
+            adapter.close()
+        return answer
 
     with _group_ledger(ledger_path) as ledger:
-        done = cancel_job(ledger, job)
+        done = cancel_job(ledger, job, cancel=ask)
     click.echo(f"cancelled job {done.record.job_id} ({done.record.name})")
     if done.note:
         click.secho(f"note: {done.note}", fg="yellow", err=True)
@@ -528,7 +773,11 @@ def jobs_cancel(job: str, ledger_path: str | None) -> None:
 
 @click.command(
     "resume",
-    epilog=examples("preflight resume", "preflight resume 3f2a9c --no-wait"),
+    epilog=examples(
+        "preflight resume",
+        "preflight resume 3f2a9c --no-wait",
+        "preflight resume 3f2a9c --listen 8765 --public-url https://tunnel.example/",
+    ),
 )
 @click.argument("job", required=False)
 @click.option(
@@ -539,6 +788,7 @@ def jobs_cancel(job: str, ledger_path: str | None) -> None:
 )
 @_TIMEOUT
 @_UPLOAD_TO
+@_listen
 @_common
 def resume(
     job: str | None,
@@ -547,22 +797,36 @@ def resume(
     upload_to: str | None,
     ledger_path: str | None,
     fmt: str,
+    listen: str | None = None,
+    public_url: str | None = None,
 ) -> None:
     """Continue JOB (an id or a unique prefix), or every unfinished job in the ledger.
 
     Blocked jobs (stopped by configuration) are listed with the action each needs and left alone,
     unless the options given here (``--upload-to``) are that action. Exit 0 unless a job resumed
-    here fails.
+    here fails. With ``--listen``, a job not yet created sends the receiver's URL; a task created
+    before is polled as usual and woken by any callback that reaches the receiver.
     """
     display = Display(fmt)
     results: list[JobResult] = []
-    with _ledger(ledger_path) as ledger, _submitter(ledger, display) as submitter:
+    with _ledger(ledger_path) as ledger:
         records = [ledger.get(job)] if job else ledger.unfinished()
         waiting = [r for r in records if r.status is JobStatus.BLOCKED and not job]
         if upload_to is None:
             records = [r for r in records if r not in waiting]
-        for record in records:
-            results.append(_resume_one(submitter, record, job, wait, timeout, upload_to, display))
+        listening = _listening(
+            {"listen": listen, "public_url": public_url, "wait": wait},
+            display,
+            tuple(sorted({r.provider for r in records})),
+        )
+        if not records:  # nothing to wait for: no receiver to start
+            listening = contextlib.nullcontext()
+        with listening as listener, _submitter(ledger, display, listener=listener) as submitter:
+            for record in records:
+                _warn_link(record, display)
+                results.append(
+                    _resume_one(submitter, record, job, wait, timeout, upload_to, display)
+                )
     if upload_to is None:
         _list_blocked(waiting, display)
     if not records and not waiting:
@@ -591,6 +855,21 @@ def _resume_one(
         result = JobResult(record.name, Outcome.FAILED, job_id=record.job_id, reason=str(exc))
     display.result(result)
     return result
+
+
+def _warn_link(record: JobRecord, display: Display) -> None:
+    """Before resuming a job: its result link is about to expire, or has."""
+    from preflight.submitting.expiry import link_state
+
+    link = link_state(record)
+    if link is None:
+        return
+    if display.fmt == "json":
+        entry = {"event": "result_link", "job_id": record.job_id, **link.to_dict()}
+        display.out.write(json.dumps(entry) + "\n")
+        return
+    colour = "red" if link.state == "expired" else "yellow"
+    display.line(f"job {record.job_id}: {link.message}", fg=colour)
 
 
 def _list_blocked(records: list[JobRecord], display: Display) -> None:
@@ -642,14 +921,23 @@ def _list_blocked(records: list[JobRecord], display: Display) -> None:
     help="Where the result goes [default: NAME.lipsync.mp4 beside IMAGE].",
 )
 @click.option("--new", is_flag=True, help="Start a new job even if this one ran before.")
+@_listen
 @_common
 def animate(image: str, ledger_path: str | None, fmt: str, **options: Any) -> None:
-    """Make a talking video from IMAGE: image2video with --prompt, then lip-sync it."""
+    """Make a talking video from IMAGE: image2video with --prompt, then lip-sync it.
+
+    With ``--listen``, the lip-sync task wakes on callbacks; image2video is polled.
+    """
     from preflight.submitting.animate import AnimateRequest, run_animate
 
     display = Display(fmt)
+    listening = _listening(options, display)
     request = AnimateRequest(image=image, **options)
-    with _ledger(ledger_path) as ledger, _submitter(ledger, display) as runner:
+    with (
+        listening as listener,
+        _ledger(ledger_path) as ledger,
+        _submitter(ledger, display, listener=listener) as runner,
+    ):
         result = run_animate(runner, request)
     display.result(result)
     _finish(result)

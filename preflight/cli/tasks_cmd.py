@@ -2,8 +2,8 @@
 
 Credentials and hosts come from the environment, as for the library clients
 (``KLING_ACCESS_KEY``/``KLING_SECRET_KEY``/``KLING_BASE_URL``, ``WAVESPEED_API_KEY``/
-``WAVESPEED_BASE_URL``). Errors reach the user as one line (the CLI group turns them into
-exit codes); keys never appear in the output.
+``WAVESPEED_BASE_URL``, ``FAL_KEY``/``FAL_BASE_URL``). Errors reach the user as one line (the CLI
+group turns them into exit codes); keys never appear in the output.
 """
 
 from __future__ import annotations
@@ -94,10 +94,13 @@ def provider_for(task_id: str, ledger_path: str | None = None) -> tuple[str, str
     if len(shaped) == 1:
         return shaped[0].name, None
     which = "several providers" if shaped else "no provider"
+    # a dashed UUID may be fal's or WaveSpeed's: name just those (asking both would need both
+    # providers' keys and could show the wrong provider's task)
+    names = [e.name for e in shaped] or list(PROVIDERS)
     raise click.UsageError(
         f"cannot tell which provider task {task_id!r} belongs to: it is not in the ledger, and "
         f"it looks like a task id of {which}; try "
-        + " or ".join(f"--provider {name}" for name in PROVIDERS)
+        + " or ".join(f"--provider {name}" for name in names)
     )
 
 
@@ -108,7 +111,7 @@ _JSON = click.option("--json", "as_json", is_flag=True, hidden=True, help="Same 
     "status",
     epilog=examples(
         "preflight status 781234567890123456",
-        "preflight status 3f2a9c0e5b7d4e1f8a6b2c9d0e3f4a5b --format json",
+        "preflight status 1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d --provider fal --format json",
         "preflight status TASK --provider kling --kind advanced-lip-sync",
     ),
 )

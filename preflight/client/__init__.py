@@ -1,4 +1,4 @@
-"""Clients for Kling's API and WaveSpeedAI: auth, retries, errors and money handled.
+"""Clients for Kling's API, WaveSpeedAI and fal: auth, retries, errors and money handled.
 
 ::
 
@@ -16,6 +16,12 @@ from __future__ import annotations
 
 from preflight.client._policy import RetryPolicy, parse_retry_after
 from preflight.client.callbacks import parse_callback, verify_webhook
+from preflight.client.fal import (
+    FAL_AUDIO_TO_VIDEO_MODEL,
+    FAL_TEXT_TO_VIDEO_MODEL,
+    AsyncFalClient,
+    FalClient,
+)
 from preflight.client.kling import AsyncKlingClient, KlingClient
 from preflight.client.models import Face, FaceSession, Task, TaskKind, TaskStatus, Video
 from preflight.client.wavespeed import (
@@ -27,11 +33,15 @@ from preflight.client.wavespeed import (
 
 __all__ = [
     "AUDIO_TO_VIDEO_MODEL",
+    "FAL_AUDIO_TO_VIDEO_MODEL",
+    "FAL_TEXT_TO_VIDEO_MODEL",
     "TEXT_TO_VIDEO_MODEL",
+    "AsyncFalClient",
     "AsyncKlingClient",
     "AsyncWaveSpeedClient",
     "Face",
     "FaceSession",
+    "FalClient",
     "KlingClient",
     "RetryPolicy",
     "Task",

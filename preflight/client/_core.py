@@ -11,16 +11,25 @@ from __future__ import annotations
 
 import abc
 import logging
-from collections.abc import Callable, Generator, Mapping
+import re
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import httpx
 
 from preflight.client._errors import error_from_envelope
+from preflight.client._files import FileBody, file_chunks, file_chunks_async
 from preflight.client._policy import Failure, RetryPolicy, is_ambiguous
 from preflight.client.models import Task, TaskStatus
-from preflight.model.errors import APIConnectionError, APIError, APITimeoutError, TaskFailedError
+from preflight.model.errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    RateLimitError,
+    ServerError,
+    TaskFailedError,
+)
 
 __all__ = [
     "AmbiguousCreateError",
@@ -28,6 +37,7 @@ __all__ = [
     "Core",
     "Op",
     "Pause",
+    "first_call",
     "run_async",
     "run_sync",
 ]
@@ -50,8 +60,9 @@ class Call:
     url: str
     params: Mapping[str, Any] | None = None
     json: Any = None
-    files: Mapping[str, tuple[str, bytes, str]] | None = None
+    files: Mapping[str, tuple[str, bytes | BinaryIO, str]] | None = None
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    content: FileBody | None = None  # a file streamed as the body, with its Content-Length
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,14 +97,8 @@ def run_sync(op: Op[T], http: httpx.Client, sleep: Callable[[float], None]) -> T
             sleep(effect.seconds)
             reply = None
             continue
-        request = http.build_request(
-            effect.method,
-            effect.url,
-            params=effect.params,
-            json=effect.json,
-            files=effect.files,
-            headers=dict(effect.headers),
-        )
+        body = None if effect.content is None else file_chunks(effect.content)
+        request = _build(http, effect, body)
         try:
             reply = http.send(request)
         except httpx.TransportError as exc:
@@ -112,18 +117,48 @@ async def run_async(op: Op[T], http: httpx.AsyncClient, sleep: Callable[[float],
             await sleep(effect.seconds)
             reply = None
             continue
-        request = http.build_request(
-            effect.method,
-            effect.url,
-            params=effect.params,
-            json=effect.json,
-            files=effect.files,
-            headers=dict(effect.headers),
-        )
+        abody = None if effect.content is None else file_chunks_async(effect.content)
+        request = _build(http, effect, abody)
         try:
             reply = await http.send(request)
         except httpx.TransportError as exc:
             reply = exc
+
+
+def _build(
+    http: httpx.Client | httpx.AsyncClient,
+    call: Call,
+    body: Iterator[bytes] | AsyncIterator[bytes] | None,
+) -> httpx.Request:
+    headers = httpx.Headers(dict(call.headers))
+    if call.content is not None:  # a streamed file: a known length, never chunked encoding
+        headers["Content-Length"] = str(call.content.size)
+    return http.build_request(
+        call.method,
+        call.url,
+        params=call.params,
+        json=call.json,
+        files=call.files,
+        headers=headers,
+        content=body,
+    )
+
+
+def first_call(op: Op[Any]) -> Call:
+    """The first request ``op`` would send, built by the operation itself, sent nowhere.
+
+    A dry run (`preflight submit --dry-run`) shows exactly what the real run sends because the
+    request comes out of the same generator `run_sync` drives; the operation is then closed, so
+    nothing after the first request (a retry, a recovery lookup) is ever described or done."""
+    try:
+        effect = op.send(None)
+        while isinstance(effect, Pause):
+            effect = op.send(None)
+    except StopIteration:
+        raise APIError("the operation sends no request") from None
+    finally:
+        op.close()
+    return effect
 
 
 class Core(abc.ABC):
@@ -161,18 +196,22 @@ class Core(abc.ABC):
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
-        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        files: Mapping[str, tuple[str, bytes | BinaryIO, str]] | None = None,
         create: bool = False,
+        content: FileBody | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Op[Any]:
         """Send a request with the retry policy; return the envelope's ``data``.
 
         With ``create=True`` a failure that may have started a task raises
-        :class:`AmbiguousCreateError` instead of retrying.
+        :class:`AmbiguousCreateError` instead of retrying. ``headers`` are added to (and may
+        replace) the authentication headers; ``content`` is a file streamed as the raw body.
         """
         attempt = 0
         renewed = False
         while True:
-            reply = yield Call(method, self.url(path), params, json, files, self._auth_headers())
+            sent = {**self._auth_headers(), **(headers or {})}
+            reply = yield Call(method, self.url(path), params, json, files, sent, content)
             assert reply is not None
             outcome = self._interpret(reply, method, path)
             if not isinstance(outcome, tuple):
@@ -228,6 +267,56 @@ class Core(abc.ABC):
         failure = Failure(http_status=reply.status_code, code=error.code, headers=reply.headers)
         return failure, error
 
+    # --- a file to a URL outside the API ------------------------------------------------------
+    def transfer(
+        self, method: str, url: str, body: FileBody, headers: Mapping[str, str]
+    ) -> Op[None]:
+        """Send a file to a URL the provider handed out (a presigned upload URL).
+
+        Only ``headers`` go with it, never the provider's key (the URL is someone else's and
+        signs itself); any 2xx is success. The same bytes sent again do no harm, so it is retried
+        like a query. Logs and errors name the URL's host only: its query is a credential.
+        """
+        host = httpx.URL(url).host
+        attempt = 0
+        while True:
+            reply = yield Call(method, url, headers=headers, content=body)
+            assert reply is not None
+            if isinstance(reply, httpx.Response) and reply.is_success:
+                log.debug("upload %s to %s -> %d", method, host, reply.status_code)
+                return
+            failure, error = self._transfer_failure(reply, method, host)
+            if not self.policy._should_retry(failure, attempt):
+                raise error
+            delay = self.policy._retry_delay(failure, attempt)
+            log.info(
+                "upload %s to %s failed (%s); retry %d in %.2fs",
+                method,
+                host,
+                _describe(failure),
+                attempt + 1,
+                delay,
+            )
+            yield Pause(delay)
+            attempt += 1
+
+    def _transfer_failure(
+        self, reply: httpx.Response | httpx.TransportError, method: str, host: str
+    ) -> tuple[Failure, APIError]:
+        what = f"{self.name}: the upload {method} to {host}"
+        if isinstance(reply, httpx.TransportError):
+            timeout = isinstance(reply, httpx.TimeoutException)
+            cls = APITimeoutError if timeout else APIConnectionError
+            return Failure(transport_error=reply), cls(f"{what} broke off ({type(reply).__name__})")
+        status = reply.status_code
+        kind: type[APIError] = APIError
+        if status >= 500:
+            kind = ServerError
+        elif status == 429:
+            kind = RateLimitError
+        error = kind(f"{what} answered HTTP {status}{_storage_detail(reply)}", http_status=status)
+        return Failure(http_status=status, headers=reply.headers), error
+
     def _transport_error(self, exc: httpx.TransportError) -> APIConnectionError:
         detail = type(exc).__name__
         cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
@@ -269,6 +358,16 @@ class Core(abc.ABC):
                 task_id=current.id,
             )
         return current
+
+
+_XML_FIELD = re.compile(r"<(Code|Message)>([^<]{1,200})</\1>")
+
+
+def _storage_detail(response: httpx.Response) -> str:
+    """`` (Code: Message)`` from an object store's XML error, when it has one."""
+    found = dict(_XML_FIELD.findall(response.text[:4000]))
+    parts = [found[k].strip() for k in ("Code", "Message") if k in found]
+    return f" ({': '.join(parts)})" if parts else ""
 
 
 def _json_or_none(response: httpx.Response) -> dict[str, Any] | None:

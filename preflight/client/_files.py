@@ -1,10 +1,12 @@
-"""Downloading a result: stream into a temp file beside the target, then move it into place."""
+"""Files over HTTP: a result downloaded into a temp file beside the target, then moved into
+place; a local file streamed as a request body in chunks (an upload never holds it whole)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -21,9 +23,51 @@ from preflight.model.errors import (
     InvalidRequestError,
 )
 
-__all__ = ["atomic_target", "download_async", "download_sync", "result_url"]
+__all__ = [
+    "FileBody",
+    "atomic_target",
+    "download_async",
+    "download_sync",
+    "file_chunks",
+    "file_chunks_async",
+    "result_url",
+]
 
 CHUNK = 1 << 16
+
+
+@dataclass(frozen=True, slots=True)
+class FileBody:
+    """A request body read from ``path`` as it is sent: exactly ``size`` bytes (the size the
+    provider was told, sent as Content-Length)."""
+
+    path: Path
+    size: int
+
+
+def file_chunks(body: FileBody) -> Iterator[bytes]:
+    """The file's bytes in chunks; InvalidRequestError if it is not ``size`` long any more."""
+    left = body.size
+    try:
+        with body.path.open("rb") as fh:
+            while left > 0:
+                chunk = fh.read(min(CHUNK, left))
+                if not chunk:
+                    break
+                left -= len(chunk)
+                yield chunk
+    except OSError as exc:
+        raise InvalidRequestError(
+            f"cannot read {body.path.name!r} while uploading it: {exc.strerror or exc}"
+        ) from exc
+    if left:
+        raise InvalidRequestError(f"{body.path.name!r} changed size while it was being uploaded")
+
+
+async def file_chunks_async(body: FileBody) -> AsyncIterator[bytes]:
+    """:func:`file_chunks` for an async client (reads are small and stay blocking)."""
+    for chunk in file_chunks(body):
+        yield chunk
 
 
 def result_url(task: Task | str, index: int = 0) -> str:

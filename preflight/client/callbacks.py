@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from preflight.client.models import Task, TaskKind
+from preflight.client.models import Task, TaskKind, TaskStatus, Video
 from preflight.model.errors import ConfigError, InvalidRequestError
 
 __all__ = ["WEBHOOK_TOLERANCE", "parse_callback", "verify_webhook"]
@@ -36,7 +36,8 @@ def parse_callback(
     """A callback body (raw bytes, text or decoded JSON) as a Task; the provider is detected.
 
     Kling's bodies carry ``task_id``/``task_status`` (``kind`` says which endpoint they belong
-    to); WaveSpeed's carry ``id``/``status``, bare or inside the usual ``data`` envelope.
+    to); WaveSpeed's carry ``id``/``status``, bare or inside the usual ``data`` envelope; fal's
+    carry ``request_id`` and ``status`` ``OK``/``ERROR``.
     """
     if isinstance(body, Mapping):
         obj: Any = body
@@ -53,7 +54,32 @@ def parse_callback(
         return Task.from_kling(obj, kind)
     if "id" in obj and "status" in obj:
         return Task.from_wavespeed(obj)
-    raise InvalidRequestError("callback body is neither a Kling task nor a WaveSpeed prediction")
+    if "request_id" in obj and obj.get("status") in _FAL_DONE:
+        return _fal_webhook(obj)
+    raise InvalidRequestError(
+        "callback body is neither a Kling task, a WaveSpeed prediction nor a fal webhook"
+    )
+
+
+_FAL_DONE = {"OK": TaskStatus.SUCCEEDED, "ERROR": TaskStatus.FAILED}
+
+
+def _fal_webhook(obj: Mapping[str, Any]) -> Task:
+    """fal's webhook (``{request_id, status: OK|ERROR, payload, error}``), sent once it is done.
+    Not verified here (fal signs with ED25519 keys it publishes): confirm it by a query."""
+    payload = obj.get("payload")
+    video = payload.get("video") if isinstance(payload, Mapping) else None
+    url = video.get("url") if isinstance(video, Mapping) else None
+    error = obj.get("error")
+    return Task(
+        id=str(obj["request_id"]),
+        status=_FAL_DONE[str(obj["status"])],
+        provider="fal",
+        kind=TaskKind.FAL,
+        status_message=str(error) if error else None,
+        videos=(Video(url=str(url)),) if url else (),
+        raw=dict(obj),
+    )
 
 
 def verify_webhook(

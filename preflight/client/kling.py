@@ -16,7 +16,7 @@ import anyio
 import httpx
 
 from preflight.client._auth import KlingAuth
-from preflight.client._core import Op
+from preflight.client._core import Call, Op, first_call
 from preflight.client._kling import (
     DEFAULT_KLING_BASE_URL,
     KlingCore,
@@ -77,6 +77,11 @@ class _KlingBase:
     # --- operations (pure descriptions; the subclasses run them) -------------------------------
     def _create_lip_sync(self, **fields: Any) -> Op[Task]:
         return self._core.create(TaskKind.LIP_SYNC, lip_sync_body(**fields))
+
+    def describe_lip_sync(self, **fields: Any) -> Call:
+        """The request `create_lip_sync` would send with these arguments (the same code builds
+        it: body, URL and a fresh token), sent nowhere. Redact its headers before showing them."""
+        return first_call(self._create_lip_sync(**fields))
 
     def _create_image2video(
         self,

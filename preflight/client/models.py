@@ -55,6 +55,7 @@ class TaskKind(enum.StrEnum):
     IMAGE2VIDEO = "image2video"
     ADVANCED_LIP_SYNC = "advanced-lip-sync"
     WAVESPEED = "wavespeed"
+    FAL = "fal"  # a request in fal's queue
 
 
 @dataclass(frozen=True, slots=True)

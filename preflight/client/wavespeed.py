@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import anyio
 import httpx
 
-from preflight.client._core import Op
+from preflight.client._core import Call, Op, first_call
 from preflight.client._policy import RetryPolicy
 from preflight.client._transport import AsyncTransport, SyncTransport
 from preflight.client._wavespeed import (
@@ -66,6 +66,11 @@ class _WaveSpeedBase:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    def describe_submit(self, model: str, *, webhook: str | None = None, **fields: Any) -> Call:
+        """The request `submit` would send (the same code builds it), sent nowhere. Redact its
+        headers before showing them."""
+        return first_call(self._core.submit(model, fields, webhook))
 
     def _wait(
         self, task: Task | str, timeout: float | None, on_update: Callable[[Task], object] | None

@@ -25,7 +25,7 @@ from preflight.engines.items import (
     check_item,
     fix_item,
 )
-from preflight.engines.pool import ENGINES, SCHEDULER_ENV, Engine, resolve_engine
+from preflight.engines.pool import ENGINES, SCHEDULER_ENV, Engine, Session, resolve_engine
 
 __all__ = [
     "ENGINES",
@@ -35,6 +35,7 @@ __all__ = [
     "Engine",
     "FixItem",
     "FixItemResult",
+    "Session",
     "check_batch",
     "check_item",
     "fix_batch",

@@ -8,10 +8,12 @@ one a one-process run gives: same JSON, same order, same exit code.
 
 from __future__ import annotations
 
+import contextlib
+import fnmatch
 import math
 import os
 import shutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from preflight.checking.config import Config
@@ -27,7 +29,7 @@ from preflight.engines.items import (
     lost_check,
     settings_key,
 )
-from preflight.engines.pool import Engine, chunked, run_chunks
+from preflight.engines.pool import Engine, Session, chunked, run_chunks
 from preflight.fixing.api import FixResult
 from preflight.fixing.plan import FixOptions
 from preflight.model.errors import ConfigError
@@ -40,28 +42,71 @@ PathLike = str | os.PathLike[str]
 MAX_CHECK_CHUNK = 64
 
 
-def check_chunk_size(items: int, engine: Engine) -> int:
+def check_chunk_size(items: int, engine: Engine | Session) -> int:
     """Items per task: about eight tasks per worker (balance), at most `MAX_CHECK_CHUNK`."""
-    if engine.name == "serial":
+    if isinstance(engine, Session):
+        workers = engine.slots
+    elif engine.name == "serial":
         return max(1, items)
-    workers = engine.workers or os.cpu_count() or 1
+    else:
+        workers = engine.workers or os.cpu_count() or 1
     return max(1, min(MAX_CHECK_CHUNK, math.ceil(items / (workers * 8))))
 
 
-def expand_s3(inputs: Iterable[PathLike]) -> list[str]:
-    """``s3://bucket/prefix/`` (a trailing slash) lists the objects under it; the rest as given."""
+def expand_s3(
+    inputs: Iterable[PathLike],
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+    *,
+    media: Sequence[str] = (),
+) -> list[str]:
+    """``s3://bucket/prefix/`` (a trailing slash) lists the media objects under it, as a folder
+    walk does: ``include`` globs (default: ``media``, else video and image names, leaving out
+    preflight's own outputs), ``exclude`` globs, no hidden entries (the ``.preflight-done/``
+    markers). Other inputs as given. Raises ConfigError for a prefix that lists no media."""
+    from preflight.checking.resolve import DEFAULT_INCLUDE, OWN_OUTPUTS
+
+    skip = () if tuple(include) else OWN_OUTPUTS
+    wanted = (
+        tuple(include) or tuple(media) or (*DEFAULT_INCLUDE["video"], *DEFAULT_INCLUDE["image"])
+    )
+    unwanted = (*exclude, *skip)
     out: list[str] = []
     for item in inputs:
         text = os.fspath(item)
-        out.extend(s3.list_prefix(text) if s3.is_s3(text) and text.endswith("/") else [text])
+        if not (s3.is_s3(text) and text.endswith("/")):
+            out.append(text)
+            continue
+        found = [
+            uri for uri in s3.list_prefix(text) if _media_key(uri[len(text) :], wanted, unwanted)
+        ]
+        if not found:
+            raise ConfigError(f"{text} has no media objects (looked for {', '.join(wanted)})")
+        out.extend(found)
     return out
+
+
+def _media_key(rel: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
+    """A key below a prefix that a folder walk would take: no hidden part, a matching name."""
+    parts = rel.split("/")
+    if not rel or rel.endswith("/") or any(p.startswith(".") for p in parts):
+        return False
+
+    def matches(patterns: Sequence[str]) -> bool:
+        low = rel.lower()
+        return any(
+            fnmatch.fnmatchcase(low, p.lower()) or fnmatch.fnmatchcase(parts[-1].lower(), p.lower())
+            for p in patterns
+        )
+
+    return matches(include) and not matches(exclude)
 
 
 def check_batch(
     inputs: Iterable[PathLike] = (),
     profile: str | os.PathLike[str] | Profile = "kling-lipsync",
     *,
-    engine: Engine | None = None,
+    engine: Engine | Session | None = None,
     jobs: PathLike | None = None,
     include: Iterable[str] = (),
     exclude: Iterable[str] = (),
@@ -94,7 +139,12 @@ def check_batch(
     if jobs is None and not any(request.get(k) for k in ("text", "voice_id", "audio")):
         profile = media_only(profile)
     planned = plan(
-        expand_s3(inputs), profile, jobs=jobs, include=include, exclude=exclude, **request
+        expand_s3(inputs, include, exclude),
+        profile,
+        jobs=jobs,
+        include=include,
+        exclude=exclude,
+        **request,
     )
     videos = [p.name for p in planned if "video" in p.sources]
     items = [
@@ -117,20 +167,34 @@ def check_batch(
     if on_planned is not None:
         on_planned(len(items))
     results: list[Result | None] = [None] * len(items)
-    chunks = chunked(items, check_chunk_size(len(items), engine))
-    for chunk, outcome in run_chunks(check_chunk, chunks, (profile, config), engine):
-        done: list[CheckItemResult] = (
-            [CheckItemResult(it.index, lost_check(it, _lost(outcome))) for it in chunk]
-            if isinstance(outcome, BaseException)
-            else outcome
-        )
-        for got in done:
-            results[got.index] = got.result
-        if on_result is not None:
-            on_result(len(done))
+    with _started(engine, len(items)) as running:  # chunks sized by the cluster's real slots
+        chunks = chunked(items, check_chunk_size(len(items), running))
+        for chunk, outcome in run_chunks(check_chunk, chunks, (profile, config), running):
+            done: list[CheckItemResult] = (
+                [CheckItemResult(it.index, lost_check(it, _lost(outcome))) for it in chunk]
+                if isinstance(outcome, BaseException)
+                else outcome
+            )
+            for got in done:
+                results[got.index] = got.result
+            if on_result is not None:
+                on_result(len(done))
     final = tuple(r for r in results if r is not None)
     assert len(final) == len(items)
     return Report(profile=profile.id, results=final, strict=strict)
+
+
+@contextlib.contextmanager
+def _started(engine: Engine | Session, items: int) -> Iterator[Engine | Session]:
+    """``engine`` running for this batch: a `Session` as it is, a serial engine as it is, else a
+    `Session` started here (a local pool of at most one process per item) and stopped after."""
+    if isinstance(engine, Session) or engine.name == "serial" or items == 0:
+        yield engine
+        return
+    if engine.name == "local":
+        engine = Engine("local", None, max(1, min(engine.workers or os.cpu_count() or 1, items)))
+    with Session(engine) as session:
+        yield session
 
 
 def _lost(exc: BaseException) -> str:
@@ -154,7 +218,7 @@ def fix_batch(
     config: Config | None = None,
     out_dir: str | None = None,
     output: str | None = None,
-    engine: Engine | None = None,
+    engine: Engine | Session | None = None,
     resume: bool = True,
     threads: int | None = 1,
     on_result: Callable[[FixResult], None] | None = None,
@@ -173,7 +237,9 @@ def fix_batch(
 
         profile = load_profile(profile)
     options = options or FixOptions()
-    texts = [os.fspath(s) for s in sources]
+    from preflight.checking.resolve import DEFAULT_INCLUDE
+
+    texts = expand_s3(sources, media=DEFAULT_INCLUDE["video"])  # a prefix: the videos under it
     _check_out_dir(texts, out_dir, output)
     clashes = _clashes(texts, out_dir) if not (out_dir and s3.is_s3(out_dir)) else {}
     key = settings_key(profile, options, config)

@@ -28,7 +28,16 @@ from typing import Any, TypeVar
 
 from preflight.model.errors import ConfigError
 
-__all__ = ["ENGINES", "SCHEDULER_ENV", "Engine", "chunked", "resolve_engine", "run_chunks"]
+__all__ = [
+    "ENGINES",
+    "SCHEDULER_ENV",
+    "Engine",
+    "Session",
+    "chunked",
+    "local_cluster",
+    "resolve_engine",
+    "run_chunks",
+]
 
 ENGINES = ("serial", "local", "dask")
 SCHEDULER_ENV = "PREFLIGHT_SCHEDULER"
@@ -67,18 +76,91 @@ def chunked(items: Sequence[T], size: int) -> list[list[T]]:
 
 
 def run_chunks(
-    fn: Callable[..., list[R]], chunks: list[list[T]], args: tuple[Any, ...], engine: Engine
+    fn: Callable[..., list[R]],
+    chunks: list[list[T]],
+    args: tuple[Any, ...],
+    engine: Engine | Session,
 ) -> Iterator[tuple[list[T], list[R] | BaseException]]:
-    """``fn(chunk, *args)`` for every chunk on ``engine``; (chunk, results or error) as they end."""
+    """``fn(chunk, *args)`` for every chunk on ``engine``; (chunk, results or error) as they end.
+
+    An `Engine` is started for this call and stopped after it; a `Session` is already running
+    (a coordinator that hands work to it from many threads) and stays up."""
     if not chunks:
         return
-    if engine.name == "serial":
+    if isinstance(engine, Session):
+        yield from engine.run(fn, chunks, args)
+    elif engine.name == "serial":
         for chunk in chunks:
             yield chunk, fn(chunk, *args)
-    elif engine.name == "local":
-        yield from _local(fn, chunks, args, engine.workers)
     else:
-        yield from _dask(fn, chunks, args, engine)
+        if engine.name == "local":  # no more processes than chunks
+            count = min(engine.workers or os.cpu_count() or 1, len(chunks))
+            engine = Engine(engine.name, engine.scheduler, max(1, count))
+        with Session(engine) as session:
+            yield from session.run(fn, chunks, args)
+
+
+class Session:
+    """A started engine: a process pool or a Dask client, kept up across many calls.
+
+    `submit`'s coordinator opens one for the whole batch and its job threads hand check and fix
+    items to it (`run_chunks` with the session), so no call pays a pool's or a client's start-up.
+    Thread-safe: both `ProcessPoolExecutor.submit` and Dask's ``Client.submit`` are."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._pool: ProcessPoolExecutor | None = None
+        self._client: Any = None
+        self._cluster: Any = None
+        if engine.name == "local":
+            count = max(1, engine.workers or os.cpu_count() or 1)
+            self._pool = ProcessPoolExecutor(
+                max_workers=count,
+                mp_context=_context(),
+                initializer=_environ,
+                initargs=(dict(os.environ),),
+            )
+        elif engine.name == "dask":
+            self._client, self._cluster = _dask_client(engine)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+    @property
+    def slots(self) -> int:
+        """Items the engine runs at once: the pool's processes, or the cluster's worker threads
+        (at least 1; a cluster whose workers have not joined yet counts as 1)."""
+        if self._client is not None:
+            return max(1, int(sum(self._client.nthreads().values())))
+        if self._pool is not None:
+            return max(1, self.engine.workers or os.cpu_count() or 1)
+        return 1
+
+    def run(
+        self, fn: Callable[..., list[R]], chunks: list[list[T]], args: tuple[Any, ...]
+    ) -> Iterator[tuple[list[T], list[R] | BaseException]]:
+        """``fn(chunk, *args)`` for every chunk; (chunk, results or error) as each one ends."""
+        if self._client is not None:
+            yield from _dask(self._client, fn, chunks, args)
+        elif self._pool is not None:
+            yield from _local(self._pool, fn, chunks, args)
+        else:
+            for chunk in chunks:
+                yield chunk, fn(chunk, *args)
 
 
 # what every worker imports anyway: the forkserver imports it once, and each worker forked from it
@@ -95,24 +177,33 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 def _local(
-    fn: Callable[..., list[R]], chunks: list[list[T]], args: tuple[Any, ...], workers: int | None
+    pool: ProcessPoolExecutor,
+    fn: Callable[..., list[R]],
+    chunks: list[list[T]],
+    args: tuple[Any, ...],
 ) -> Iterator[tuple[list[T], list[R] | BaseException]]:
-    count = max(1, min(workers or os.cpu_count() or 1, len(chunks)))
-    pool = ProcessPoolExecutor(max_workers=count, mp_context=_context())
+    futures: dict[Future[list[R]], list[T]] = {
+        pool.submit(fn, chunk, *args): chunk for chunk in chunks
+    }
     try:
-        futures: dict[Future[list[R]], list[T]] = {
-            pool.submit(fn, chunk, *args): chunk for chunk in chunks
-        }
         for future in as_completed(futures):
             error = future.exception()
             yield futures[future], error if error is not None else future.result()
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        for future in futures:
+            future.cancel()
+
+
+def _environ(environ: dict[str, str]) -> None:
+    """A pool worker takes this process's environment as it is now (credentials, endpoints): the
+    forkserver it comes from keeps the one it started with, maybe runs ago."""
+    os.environ.clear()
+    os.environ.update(environ)
 
 
 def _dask_client(engine: Engine) -> tuple[Any, Any]:
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError as exc:
         raise ConfigError("--engine dask needs Dask: pip install 'media-preflight[dask]'") from exc
     if engine.scheduler:
@@ -122,11 +213,31 @@ def _dask_client(engine: Engine) -> tuple[Any, Any]:
             raise ConfigError(
                 f"cannot reach the Dask scheduler at {engine.scheduler}: {exc}"
             ) from None
+    try:
+        cluster = local_cluster(max(1, engine.workers or os.cpu_count() or 1))
+    except (OSError, RuntimeError, TimeoutError) as exc:
+        raise ConfigError(f"cannot start a local Dask cluster: {exc}") from None
+    return Client(cluster), cluster  # type: ignore[no-untyped-call]
+
+
+# Worker settings for item work. Dask's statistical profiler walks every thread's stack 100 times
+# a second, taking the GIL from the GIL-bound probe it measures (about a tenth of check's CPU);
+# nobody reads its output here. Remote workers take the same through the environment:
+# DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False (docs/scale.md).
+WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
+
+
+def local_cluster(workers: int) -> Any:
+    """A `LocalCluster` for item work: ``workers`` processes of one thread each (the probe holds
+    the GIL, so threads would not add cores), on loopback, no dashboard, no profiler."""
     import logging
 
-    try:
-        cluster = LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=max(1, engine.workers or os.cpu_count() or 1),
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set(WORKER_CONFIG):  # the nannies hand this config to their workers
+        return LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=workers,
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
@@ -135,26 +246,28 @@ def _dask_client(engine: Engine) -> tuple[Any, Any]:
             scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             silence_logs=logging.ERROR,
         )
-    except (OSError, RuntimeError, TimeoutError) as exc:
-        raise ConfigError(f"cannot start a local Dask cluster: {exc}") from None
-    return Client(cluster), cluster  # type: ignore[no-untyped-call]
 
 
 def _dask(
-    fn: Callable[..., list[R]], chunks: list[list[T]], args: tuple[Any, ...], engine: Engine
+    client: Any, fn: Callable[..., list[R]], chunks: list[list[T]], args: tuple[Any, ...]
 ) -> Iterator[tuple[list[T], list[R] | BaseException]]:
     from distributed import as_completed as dask_completed
 
-    client, cluster = _dask_client(engine)
+    futures = {client.submit(fn, chunk, *args, pure=False): i for i, chunk in enumerate(chunks)}
+    # results gathered by the client's own loop as tasks end, in batches, instead of one blocking
+    # round trip to a worker per task; a task's error (e.g. KilledWorker) comes back as the value
+    done = dask_completed(list(futures), with_results=True, raise_errors=False)  # type: ignore[no-untyped-call]
     try:
-        futures = {client.submit(fn, chunk, *args, pure=False): i for i, chunk in enumerate(chunks)}
-        for future in dask_completed(list(futures)):  # type: ignore[no-untyped-call]
-            chunk = chunks[futures[future]]
-            try:
-                yield chunk, future.result()
-            except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: these items failed
-                yield chunk, exc
+        for future, outcome in done:
+            yield chunks[futures[future]], _dask_outcome(future, outcome)
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        for future in futures:
+            future.release()
+
+
+def _dask_outcome(future: Any, outcome: Any) -> Any:
+    """What `as_completed` handed back: the result, or the task's exception (Dask gives an
+    errored task's ``(type, exception, traceback)``; a cancelled one, the CancelledError)."""
+    if future.status == "error" and isinstance(outcome, tuple) and len(outcome) == 3:
+        return outcome[1]
+    return outcome

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from preflight.model.findings import Severity
+from preflight.model.pricing import Pricing
 
 __all__ = ["Profile", "RuleSetting"]
 
@@ -47,6 +48,7 @@ class Profile:
     origin: str = ""  # the file it was loaded from
     extends: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict)  # source key -> the document it names
+    pricing: Pricing | None = None  # `[pricing]`: what a job costs (None: the file declares none)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # rules (and each rule's params) are mapping proxies, which pickle refuses: send plain

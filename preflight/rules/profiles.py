@@ -17,13 +17,24 @@ from typing import Any
 
 from preflight.model.errors import ConfigError
 from preflight.model.findings import Severity
+from preflight.model.pricing import parse_pricing
 from preflight.model.profile import Profile, RuleSetting
 from preflight.rules.base import Param, ParamType, Rule
 from preflight.rules.registry import RULES, UnknownRuleError, get
 
 __all__ = ["check_param", "list_profiles", "load_profile", "profiles_dir"]
 
-_TOP_KEYS = {"id", "title", "provider", "endpoint", "description", "extends", "sources", "rules"}
+_TOP_KEYS = {
+    "id",
+    "title",
+    "provider",
+    "endpoint",
+    "description",
+    "extends",
+    "sources",
+    "rules",
+    "pricing",
+}
 _COMMON_KEYS = {"enabled", "severity", "source", "note"}
 _ALWAYS_ON = "input.readable"
 
@@ -133,6 +144,8 @@ def _validate_file(data: dict[str, Any], path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: key 'rules' must be a table of rule tables")
     out = dict(data)
     out["rules"] = {rid: _validate_rule(path, rid, table) for rid, table in rules.items()}
+    if "pricing" in data:
+        out["pricing"] = parse_pricing(data["pricing"], f"{path}: [pricing]")
     return out
 
 
@@ -241,4 +254,5 @@ def _build(raw: dict[str, Any], path: Path) -> Profile:
         origin=str(path),
         extends=raw.get("extends"),
         sources=MappingProxyType(dict(raw.get("sources", {}))),
+        pricing=raw.get("pricing"),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
+from preflight.sandbox._body import JSON_MAX_BYTES
 from preflight.sandbox._limits import UPLOAD
 
 __all__ = ["Faults", "SandboxConfig"]
@@ -46,14 +47,18 @@ class SandboxConfig:
     kling_secret_key: str = field(default_factory=lambda: "sk_" + secrets.token_hex(16))
     wavespeed_api_key: str = field(default_factory=lambda: "ws_" + secrets.token_hex(16))
     wavespeed_webhook_secret: str = field(default_factory=lambda: "whsec_" + secrets.token_hex(16))
+    fal_key: str = field(default_factory=lambda: "fal_" + secrets.token_hex(16))
     submitted_seconds: float = 0.05
     processing_seconds: float = 0.1
     clock_scale: float = 1.0
     faults: Faults = field(default_factory=Faults)
     jwt_leeway_seconds: float = 0.0
+    json_max_bytes: int = JSON_MAX_BYTES  # JSON bodies above this answer 413, unread
     fetch_timeout_seconds: float = 30.0  # per read of a media fetch
     fetch_deadline_seconds: float = 60.0  # the whole media fetch, however slowly bytes arrive
     upload_max_bytes: int = UPLOAD.max_bytes  # binary uploads above this answer 413
+    wavespeed_upload_tickets: bool = True  # POST /api/v3/media/uploads; False: 404, an older host
+    upload_ticket_seconds: float = 900.0  # how long an upload's PUT URL stays valid (clock s)
     callback_timeout_seconds: float = 5.0
     webhook_attempts: int = 3  # WaveSpeed retries a webhook up to 3 times
     webhook_retry_seconds: float = 0.2

@@ -42,10 +42,10 @@ def kling_ok(data: Any) -> JSONResponse:
     )
 
 
-def kling_error(code: int, message: str) -> JSONResponse:
+def kling_error(code: int, message: str, *, status: int | None = None) -> JSONResponse:
     return JSONResponse(
         {"code": code, "message": message, "request_id": str(uuid.uuid4()), "data": None},
-        status_code=KLING_HTTP.get(code, 400),
+        status_code=status or KLING_HTTP.get(code, 400),
     )
 
 

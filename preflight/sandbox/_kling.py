@@ -15,8 +15,10 @@ from preflight.model.facts import MediaFacts
 from preflight.sandbox import _checks as checks
 from preflight.sandbox import _limits as limits
 from preflight.sandbox._auth import AuthFailure, check_kling_token
+from preflight.sandbox._body import read_body
 from preflight.sandbox._checks import Invalid
 from preflight.sandbox._core import Core, Input
+from preflight.sandbox._faces import find_faces
 from preflight.sandbox._http import DropConnection, kling_error, kling_ok
 from preflight.sandbox._media import MediaRejected, extract_frame, tone_for
 from preflight.sandbox._store import Session, Task
@@ -62,7 +64,7 @@ def kling(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 
 
 async def json_body(request: Request) -> dict[str, Any]:
-    body = checks.parse_json(await request.body())
+    body = checks.parse_json(await read_body(request))
     if not isinstance(body, dict):
         raise Invalid("the request body must be a JSON object")
     return body
@@ -303,11 +305,7 @@ async def identify_face(request: Request, core: Core) -> Response:
     duration_ms = int(video.seconds * 1000)
     with core.store.lock:
         session_id = core.store.new_kling_id()
-    frame = core.results / f"face-{path.stem}.jpg"
-    await asyncio.to_thread(extract_frame, path, frame, at_seconds=duration_ms / 2000)
-    face_url = core.serve(f"results/{frame.name}", frame)
-    # the sandbox does not look for faces: it reports one face present for the whole video
-    faces = [{"face_id": "0", "face_image": face_url, "start_time": 0, "end_time": duration_ms}]
+    faces = await _faces_of(core, video, session_id, duration_ms)
     with core.store.lock:
         core.store.sessions[session_id] = Session(
             id=session_id,
@@ -319,6 +317,37 @@ async def identify_face(request: Request, core: Core) -> Response:
             expires_at=core.clock.now() + SESSION_SECONDS,
         )
     return kling_ok({"session_id": session_id, "final_unique_id": session_id, "face_data": faces})
+
+
+async def _faces_of(
+    core: Core, video: Input, session_id: str, duration_ms: int
+) -> list[dict[str, Any]]:
+    """face_data: every face found in the clip with its span (`_faces.find_faces`), or one face
+    for the whole video when the vision extra is absent."""
+    path = video.path
+    stream = video.facts.video if isinstance(video.facts, MediaFacts) else None
+    width = (stream.width or 0) if stream is not None else 0
+    height = (stream.height or 0) if stream is not None else 0
+    tracks = await asyncio.to_thread(find_faces, path, width, height, duration_ms / 1000)
+    if not tracks:
+        frame = core.results / f"face-{session_id}.jpg"
+        await asyncio.to_thread(extract_frame, path, frame, at_seconds=duration_ms / 2000)
+        url = core.serve(f"results/{frame.name}", frame)
+        return [{"face_id": "0", "face_image": url, "start_time": 0, "end_time": duration_ms}]
+    faces: list[dict[str, Any]] = []
+    for number, track in enumerate(tracks):
+        at, box = track.middle()
+        frame = core.results / f"face-{session_id}-{number}.jpg"
+        await asyncio.to_thread(extract_frame, path, frame, at_seconds=at, crop=box)
+        faces.append(
+            {
+                "face_id": str(number),
+                "face_image": core.serve(f"results/{frame.name}", frame),
+                "start_time": round(track.start_s * 1000),
+                "end_time": min(duration_ms, round(track.end_s * 1000)),
+            }
+        )
+    return faces
 
 
 def _ms(choice: dict[str, Any], key: str) -> int:
@@ -394,6 +423,8 @@ async def create_advanced(request: Request, core: Core) -> Response:
         "sound_start_time": start,
         "sound_end_time": end,
         "sound_insert_time": insert,
+        "sound_volume": volume,
+        "original_audio_volume": original,
     }
     task = new_task(
         core,

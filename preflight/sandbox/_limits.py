@@ -12,6 +12,8 @@ shows it), with their source keys:
 - **KL-OLD** the older English specification (section "Lip-Sync")
 - **SEED-K**, **SEED-W** the project's seed documents (a Kling summary; WaveSpeed's page)
 - **WS** WaveSpeedAI's docs and official Python SDK
+- **FAL** fal's model pages for ``fal-ai/kling-video/lipsync/audio-to-video`` and
+  ``.../text-to-video``, and its queue and storage docs
 
 Where sources disagree the sandbox plays the stricter provider that every host documents (a
 lip-sync video of 2-10 s, 720-1920 px), so a clip it accepts is one every host accepts. "MB" is
@@ -27,6 +29,10 @@ __all__ = [
     "ADVANCED_AUDIO",
     "ADVANCED_VIDEO",
     "ENDPOINTS",
+    "FAL_AUDIO",
+    "FAL_TEXT",
+    "FAL_UPLOAD",
+    "FAL_VIDEO",
     "IMAGE",
     "KLING_TEXT",
     "LIPSYNC_AUDIO",
@@ -223,6 +229,39 @@ UPLOAD = Media(
     source="WS: the official SDK caps an upload at 200 MB",
 )
 
+FAL_VIDEO = Media(
+    kind="video",
+    role="video_url",
+    formats=("mp4", "mov"),
+    max_bytes=100 * MB,
+    source="FAL: video_url .mp4/.mov, at most 100 MB, 2-10 s, each side 720-1920 px",
+    seconds=Span(2, 10, "FAL"),
+    side_px=Span(720, 1920, "FAL"),
+)
+FAL_AUDIO = Media(
+    kind="audio",
+    role="audio_url",
+    formats=("mp3", "wav", "m4a", "aac"),
+    max_bytes=5 * MB,
+    source="FAL: audio_url 2-60 s, at most 5 MB; formats: KL-CN's for the same Kling model",
+    seconds=Span(2, 60, "FAL"),
+)
+FAL_TEXT = Text(
+    max_chars=120,
+    languages=("zh", "en"),
+    speed=Span(0.8, 2.0, "KL-CN (the same Kling model)"),
+    voices=SEED_W_VOICES,
+    language_voices=KL_CN_VOICES,
+    source="FAL: text at most 120 characters; voice ids: KL-CN and SEED-W (the same Kling model)",
+)
+FAL_UPLOAD = Media(
+    kind="file",
+    role="file",
+    formats=(),
+    max_bytes=100 * 1024 * 1024,
+    source="FAL: fal-client sends files above 100 MiB in parts (not imitated here)",
+)
+
 ENDPOINTS: MappingProxyType[str, Endpoint] = MappingProxyType(
     {
         "kling lip-sync text2video": Endpoint(
@@ -247,6 +286,12 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = MappingProxyType(
             "POST /api/v3/kwaivgi/kling-lipsync/audio-to-video",
             video=LIPSYNC_VIDEO,
             audio=LIPSYNC_AUDIO,
+        ),
+        "fal audio-to-video": Endpoint(
+            "POST /fal-ai/kling-video/lipsync/audio-to-video", video=FAL_VIDEO, audio=FAL_AUDIO
+        ),
+        "fal text-to-video": Endpoint(
+            "POST /fal-ai/kling-video/lipsync/text-to-video", video=FAL_VIDEO, text=FAL_TEXT
         ),
     }
 )

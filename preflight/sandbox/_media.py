@@ -269,10 +269,24 @@ def image_to_video(image: Path, target: Path, *, seconds: float) -> Path:
     )
 
 
-def extract_frame(video: Path, target: Path, *, at_seconds: float) -> Path:
-    """One frame as a JPEG (the face image identify-face returns)."""
+def extract_frame(
+    video: Path,
+    target: Path,
+    *,
+    at_seconds: float,
+    crop: tuple[float, float, float, float] | None = None,
+) -> Path:
+    """One frame as a JPEG (the face image identify-face returns); ``crop`` (x, y, w, h in
+    display pixels) cuts one face out of it."""
+    vf = "scale=256:-2"
+    if crop is not None:  # display pixels: square the pixels first; keep the box in the frame
+        x, y, w, h = (max(0, round(v)) for v in crop)
+        vf = (
+            f"scale=trunc(iw*sar/2)*2:ih,setsar=1,crop=min({max(2, w)}\\,iw-{x}):"
+            f"min({max(2, h)}\\,ih-{y}):min({x}\\,iw-2):min({y}\\,ih-2),scale=128:-2"
+        )
     return _run(
-        ["-ss", f"{at_seconds:.3f}", *_input(video), "-frames:v", "1", "-vf", "scale=256:-2"],
+        ["-ss", f"{at_seconds:.3f}", *_input(video), "-frames:v", "1", "-vf", vf],
         target,
         "mjpeg",
     )

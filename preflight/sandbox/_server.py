@@ -75,7 +75,7 @@ class _Server(uvicorn.Server):
 
 
 class Sandbox:
-    """A loopback Kling + WaveSpeed look-alike for tests, demos and benchmarks.
+    """A loopback Kling + WaveSpeed + fal look-alike for tests, demos and benchmarks.
 
     ::
 
@@ -86,6 +86,7 @@ class Sandbox:
             assert len(sb.tasks()) == 1
 
     The server binds 127.0.0.1 (or another loopback address) only, on ``port`` (0: a free one).
+    Given ``ssl_certfile`` and ``ssl_keyfile`` it serves https (``url`` says which).
     """
 
     def __init__(
@@ -95,8 +96,12 @@ class Sandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         data_dir: str | Path | None = None,
+        ssl_certfile: str | Path | None = None,
+        ssl_keyfile: str | Path | None = None,
     ) -> None:
         self.config = config or SandboxConfig()
+        # with a certificate (and its key) the sandbox speaks https, as fal-client insists
+        self._ssl = (str(ssl_certfile), str(ssl_keyfile)) if ssl_certfile and ssl_keyfile else None
         self._host = loopback_host(host)
         self._port = port
         self._own_dir = data_dir is None
@@ -126,6 +131,10 @@ class Sandbox:
     def wavespeed_webhook_secret(self) -> str:
         return self.config.wavespeed_webhook_secret
 
+    @property
+    def fal_key(self) -> str:
+        return self.config.fal_key
+
     def environment(self) -> dict[str, str]:
         """The variables a client reads to talk to this sandbox."""
         return {
@@ -135,6 +144,8 @@ class Sandbox:
             "WAVESPEED_BASE_URL": self.url,
             "WAVESPEED_API_KEY": self.wavespeed_api_key,
             "WAVESPEED_WEBHOOK_SECRET": self.wavespeed_webhook_secret,
+            "FAL_BASE_URL": self.url,
+            "FAL_KEY": self.fal_key,
         }
 
     # -- lifetime -----------------------------------------------------------------------------
@@ -153,7 +164,7 @@ class Sandbox:
             raise ConfigError(f"cannot listen on {self._host}:{self._port}: {exc}") from exc
         port = sock.getsockname()[1]
         host = f"[{self._host}]" if family == socket.AF_INET6 else self._host
-        self.url = f"http://{host}:{port}"
+        self.url = f"{'https' if self._ssl else 'http'}://{host}:{port}"
         core = Core(self.config, self._data_dir)
         core.base_url = self.url
         self._core = core
@@ -168,6 +179,8 @@ class Sandbox:
             # balancer; uvicorn's 5 s default races clients that pause between polls
             timeout_keep_alive=60,
             backlog=1024,
+            ssl_certfile=self._ssl[0] if self._ssl else None,
+            ssl_keyfile=self._ssl[1] if self._ssl else None,
         )
         server = _Server(config)
         self._server = server
@@ -251,6 +264,22 @@ class Sandbox:
         """Every callback / webhook delivery attempted so far, in order."""
         with self.core.store.lock:
             return list(self.core.store.callbacks)
+
+    def uploads(self) -> list[dict[str, Any]]:
+        """Every WaveSpeed upload instruction handed out, oldest first: its served ``name``,
+        declared ``size`` and ``content_type``, whether the PUT ``stored`` it, and why PUTs were
+        ``refused``."""
+        with self.core.store.lock:
+            return [
+                {
+                    "name": t.name,
+                    "size": t.size,
+                    "content_type": t.content_type,
+                    "stored": t.stored,
+                    "refused": list(t.refused),
+                }
+                for t in self.core.store.tickets.values()
+            ]
 
     def wait_for_callbacks(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         """Block until at least ``count`` deliveries were attempted (no fixed sleeps)."""

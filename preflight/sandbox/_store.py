@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["OPEN", "SandboxTask", "Session", "Store", "Task"]
+__all__ = ["OPEN", "SandboxTask", "Session", "Store", "Task", "UploadTicket"]
 
 OPEN = frozenset({"submitted", "processing"})
 DONE = frozenset({"succeed", "failed"})
@@ -21,8 +21,8 @@ class Task:
     """One task, mutated only under ``Store.lock``. Status names are Kling's."""
 
     id: str
-    provider: str  # "kling" | "wavespeed"
-    endpoint: str  # "lip-sync", "image2video", "advanced-lip-sync", or a WaveSpeed model
+    provider: str  # "kling" | "wavespeed" | "fal"
+    endpoint: str  # "lip-sync", "image2video", "advanced-lip-sync", or a WaveSpeed/fal model
     params: dict[str, Any]  # what the request asked for, as the provider would echo it
     work: dict[str, Any]  # how to make the result (local paths, tone spec ...)
     created_at: int  # ms on the sandbox clock
@@ -41,6 +41,7 @@ class Task:
     result_id: str | None = None
     result_duration: float | None = None
     parent_video: dict[str, str] | None = None
+    cancelled: bool = False  # fal: cancelled through its queue API
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,19 @@ class Session:
     expires_at: float  # sandbox-clock seconds
 
 
+@dataclass(slots=True)
+class UploadTicket:
+    """A WaveSpeed upload instruction (``POST /api/v3/media/uploads``): what the PUT must carry."""
+
+    token: str  # the opaque part of the PUT URL
+    name: str  # served name of the file once stored (``uploads/<id>/<filename>``)
+    size: int  # the declared size: a PUT of any other length is refused
+    content_type: str | None  # when declared, the PUT must send exactly this Content-Type
+    expires_at: float  # sandbox-clock seconds
+    stored: bool = False
+    refused: list[str] = field(default_factory=list)  # why PUTs were refused, for tests
+
+
 class Store:
     """Everything the sandbox remembers. Hold ``lock`` (or ``cond``) while touching fields."""
 
@@ -83,6 +97,7 @@ class Store:
         self.external: dict[tuple[str, str], str] = {}  # (endpoint, external id) -> task id
         self.sessions: dict[str, Session] = {}
         self.files: dict[str, Path] = {}  # served name -> path
+        self.tickets: dict[str, UploadTicket] = {}  # upload token -> its instruction
         self.creates = 0  # create requests since the faults were set
         self.created = 0  # tasks created since the faults were set
         self.open = 0
@@ -99,6 +114,13 @@ class Store:
     def new_wavespeed_id(self) -> str:
         while True:
             task_id = uuid.uuid4().hex
+            if task_id not in self.tasks:
+                return task_id
+
+    def new_fal_id(self) -> str:
+        """A dashed UUID, like fal's request ids."""
+        while True:
+            task_id = str(uuid.uuid4())
             if task_id not in self.tasks:
                 return task_id
 

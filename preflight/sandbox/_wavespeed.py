@@ -1,4 +1,5 @@
-"""WaveSpeedAI's endpoints: the two Kling lip-sync models, results, and binary upload."""
+"""WaveSpeedAI's endpoints: the two Kling lip-sync models, results, and both uploads (the
+current upload instruction + PUT in `_uploads`, the older binary multipart one here)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from starlette.types import Message
 from preflight.model.atomic import move_into_place
 from preflight.sandbox import _checks as checks
 from preflight.sandbox import _limits as limits
+from preflight.sandbox import _uploads
 from preflight.sandbox._auth import check_wavespeed_key
+from preflight.sandbox._body import read_body
 from preflight.sandbox._checks import Invalid
 from preflight.sandbox._core import Core
 from preflight.sandbox._http import DropConnection, wavespeed_error, wavespeed_ok
@@ -67,7 +70,7 @@ async def submit(request: Request) -> Response:
 
 
 async def _submit(request: Request, core: Core, model: str) -> Response:
-    body = checks.parse_json(await request.body())
+    body = checks.parse_json(await read_body(request))
     if not isinstance(body, dict):
         raise Invalid("the request body must be a JSON object")
     video_url = body.get("video")
@@ -246,8 +249,24 @@ async def _store_upload(core: Core, request: Request, cap: int) -> Response:
     return wavespeed_ok({"type": content_type, "download_url": url, "filename": name, "size": size})
 
 
+async def upload_ticket(request: Request) -> Response:
+    """The current upload (`_uploads.ticket`); with it switched off, the 404 an older deployment
+    gives (the path is then just an unknown model)."""
+    core: Core = request.app.state.core
+    if core.config.wavespeed_upload_tickets:
+        return await _uploads.ticket(request)
+    await core.arrive()
+    if not check_wavespeed_key(
+        request.headers.get("authorization"), api_key=core.config.wavespeed_api_key
+    ):
+        return _unauthorized()
+    return wavespeed_error(404, "model media/uploads not found", 404)
+
+
 def routes() -> list[Route]:
     return [
+        Route("/api/v3/media/uploads", upload_ticket, methods=["POST"]),
+        *_uploads.storage_routes(),
         Route("/api/v3/media/upload/binary", upload, methods=["POST"]),
         Route("/api/v3/predictions/{task_id}/result", result, methods=["GET"]),
         Route("/api/v3/{model:path}", submit, methods=["POST"]),

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import importlib
 import os
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from preflight.submitting.model import Event, JobResult, Outcome, SubmitRequest
 
 if TYPE_CHECKING:
+    from preflight.submitting.faces import AdvancedLipSync
     from preflight.submitting.ledger import Ledger
     from preflight.submitting.pipeline import EventSink
 
@@ -28,6 +30,7 @@ __all__ = [
     "REGISTRY",
     "BatchLine",
     "Event",
+    "FalProvider",
     "JobResult",
     "KlingProvider",
     "Outcome",
@@ -36,7 +39,9 @@ __all__ = [
     "SubmitRequest",
     "Submitter",
     "WaveSpeedProvider",
+    "estimate_request",
     "make_provider",
+    "plan_job",
     "read_job_lines",
     "run_batch",
     "submit",
@@ -50,10 +55,13 @@ _LAZY = {
     "summary": "preflight.submitting.batch",
     "SlotGate": "preflight.submitting.gate",
     "Submitter": "preflight.submitting.pipeline",
+    "FalProvider": "preflight.submitting.providers",
     "KlingProvider": "preflight.submitting.providers",
     "Provider": "preflight.submitting.providers",
     "WaveSpeedProvider": "preflight.submitting.providers",
     "make_provider": "preflight.submitting.registry",
+    "estimate_request": "preflight.submitting.cost",
+    "plan_job": "preflight.submitting.dryrun",
     "REGISTRY": "preflight.submitting.registry",
 }
 
@@ -86,9 +94,11 @@ def submit(
     wait: bool = True,
     timeout: float | None = None,
     new: bool = False,
+    max_cost: Decimal | float | str | None = None,
     ledger: Ledger | str | os.PathLike[str] | None = None,
     client: Any = None,
     on_event: EventSink | None = None,
+    advanced: AdvancedLipSync | None = None,
 ) -> JobResult:
     """Run one lip-sync job to its end and return how it ended (see `JobResult`).
 
@@ -100,7 +110,10 @@ def submit(
     from the working directory), and warnings block only with ``strict``. Raises `ConfigError`
     for a wrong combination of arguments (`ProviderMismatchError` for a client that does not
     fit) before any ledger row is written, and `InputError` for a missing input; a rejected
-    input, a blocked job or a failed task is an outcome, not an exception.
+    input, a blocked job or a failed task is an outcome, not an exception. ``advanced`` (an
+    `preflight.submitting.faces.AdvancedLipSync`) makes it Kling's advanced lip-sync of one face.
+    ``max_cost`` (USD) refuses the job (`Outcome.REFUSED`, nothing recorded or sent) when its
+    estimate is above it or its host publishes no price (`preflight.submitting.cost`).
     """
     from preflight.submitting.ledger import Ledger
     from preflight.submitting.pipeline import Submitter
@@ -128,6 +141,8 @@ def submit(
         wait=wait,
         timeout=timeout,
         new=new,
+        advanced=advanced,
+        max_cost=None if max_cost is None else Decimal(str(max_cost)),
     )
     request.validate()  # usage errors before the ledger is even opened
     book = ledger if isinstance(ledger, Ledger) else Ledger(ledger)

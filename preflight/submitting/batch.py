@@ -35,6 +35,9 @@ __all__ = [
 # each provider's default, from its registry entry (a Kling resource pack allows a few at once)
 DEFAULT_CONCURRENCY = {name: e.concurrency for name, e in REGISTRY.items()}
 
+# job threads when check and fix run on an engine (each mostly waits on its item there)
+MAX_JOB_THREADS = 256
+
 # jobs-file fields a lip-sync request has no use for (they belong to image2video)
 _NOT_SUBMIT = ("image", "prompt", "negative_prompt")
 
@@ -100,6 +103,8 @@ def run_batch(
 
     # threads beyond the gate's limit prepare (check, fix, upload) while others wait on tasks
     workers = max(1, min(len(lines), concurrency * 2))
+    if submitter.engine is not None:  # checks and fixes wait on a cluster: keep all of it busy
+        workers = max(1, min(len(lines), MAX_JOB_THREADS, concurrency + 2 * submitter.engine.slots))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="preflight-job") as pool:
         futures = {pool.submit(one, i, line): i for i, line in enumerate(lines)}
         for future in as_completed(futures):

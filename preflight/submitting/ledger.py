@@ -65,7 +65,8 @@ __all__ = [
 ]
 
 LEDGER_ENV = "PREFLIGHT_LEDGER"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+LEGACY_VERSION = 1  # ledgers from before `application_id` were written at this version
 APPLICATION_ID = 0x50464C54  # "PFLT": `PRAGMA application_id` of every preflight ledger
 DEFAULT_LEASE_SECONDS = 30.0
 BUSY_TIMEOUT_MS = 30_000
@@ -103,6 +104,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     lease_pid        INTEGER,
     lease_host       TEXT,
     lease_expires    REAL,
+    estimate         TEXT,
+    billed           TEXT,
+    result_expires   REAL,
     UNIQUE (job_key, generation)
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
@@ -123,8 +127,19 @@ CREATE TABLE IF NOT EXISTS file_hashes (
 );
 """
 
+# how an older ledger becomes the current one: the statements taking version N-1 to N. Rows are
+# kept; new columns start empty (NULL) in them.
+_MIGRATIONS: Mapping[int, tuple[str, ...]] = {
+    # 2: what a job was estimated to cost, what it billed, when its result link expires
+    2: (
+        "ALTER TABLE jobs ADD COLUMN estimate TEXT",
+        "ALTER TABLE jobs ADD COLUMN billed TEXT",
+        "ALTER TABLE jobs ADD COLUMN result_expires REAL",
+    ),
+}
+
 # columns a caller may set through Ledger.update (JSON ones are encoded on the way in)
-_JSON_COLUMNS = frozenset({"fixed", "urls", "options"})
+_JSON_COLUMNS = frozenset({"fixed", "urls", "options", "estimate", "billed"})
 _UPDATABLE = frozenset(
     {
         "status",
@@ -137,6 +152,9 @@ _UPDATABLE = frozenset(
         "error",
         "options",
         "external_task_id",
+        "estimate",
+        "billed",
+        "result_expires",
     }
 )
 
@@ -214,6 +232,11 @@ class JobRecord:
     lease_pid: int | None = None
     lease_host: str | None = None
     lease_expires: float | None = None
+    # `preflight.model.pricing.Estimate.to_dict()` of the job, when one was made
+    estimate: Mapping[str, Any] | None = None
+    # what the provider reported it billed: {"amount": 1.0, "unit": "units", "source": ...}
+    billed: Mapping[str, Any] | None = None
+    result_expires: float | None = None  # epoch seconds when the provider deletes the result
 
     @property
     def finished(self) -> bool:
@@ -242,6 +265,9 @@ class JobRecord:
             "error": self.error,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "estimate": None if self.estimate is None else dict(self.estimate),
+            "billed": None if self.billed is None else dict(self.billed),
+            "result_expires": self.result_expires,
         }
 
 
@@ -275,7 +301,14 @@ def _record(row: sqlite3.Row) -> JobRecord:
         lease_pid=row["lease_pid"],
         lease_host=row["lease_host"],
         lease_expires=row["lease_expires"],
+        estimate=_json_or_none(row["estimate"]),
+        billed=_json_or_none(row["billed"]),
+        result_expires=row["result_expires"],
     )
+
+
+def _json_or_none(text: str | None) -> Mapping[str, Any] | None:
+    return None if text is None else json.loads(text)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -481,7 +514,11 @@ class Ledger:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-            legacy = app_id == 0 and version == SCHEMA_VERSION and "jobs" in tables
+            # before application_id (schema 1), or a copy that lost it: a jobs table and a
+            # version this preflight knows
+            legacy = (
+                app_id == 0 and LEGACY_VERSION <= version <= SCHEMA_VERSION and "jobs" in tables
+            )
             if app_id != APPLICATION_ID and not legacy:
                 detail = f"application_id {app_id:#x}" if app_id else "another SQLite database"
                 raise LedgerError(self._refusal(f"is not a preflight ledger ({detail})"))
@@ -502,6 +539,7 @@ class Ledger:
             )
         if version < SCHEMA_VERSION or legacy:
             with self._tx() as db:
+                _migrate(db)
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     db.execute(statement)
                 db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -562,6 +600,7 @@ class Ledger:
         out_path: str | None = None,
         external_task_id: str | None = None,
         new: bool = False,
+        estimate: Mapping[str, Any] | None = None,
     ) -> tuple[JobRecord, Lease | None]:
         """Find the latest row for ``key`` (or insert one) and try to take its lease, atomically.
 
@@ -579,7 +618,7 @@ class Ledger:
                 db.execute(
                     "INSERT INTO jobs (job_id, job_key, generation, name, provider, endpoint, "
                     "params, inputs, options, status, external_task_id, out_path, created_at, "
-                    "updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "updated_at, estimate) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         job_id,
                         key,
@@ -595,6 +634,7 @@ class Ledger:
                         out_path,
                         now,
                         now,
+                        None if estimate is None else canonical_json(dict(estimate)),
                     ),
                 )
                 lease: Lease | None = self._take(db, job_id, now)
@@ -673,7 +713,7 @@ class Ledger:
         values: dict[str, Any] = {}
         for column, value in fields.items():
             if column in _JSON_COLUMNS:
-                value = canonical_json(dict(value))
+                value = None if value is None else canonical_json(dict(value))
             elif isinstance(value, enum.Enum):
                 value = value.value
             elif isinstance(value, os.PathLike):
@@ -767,6 +807,23 @@ class Ledger:
 
     def unfinished(self) -> list[JobRecord]:
         return self.jobs([s for s in JobStatus if s not in TERMINAL])
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring an existing ledger's tables to `SCHEMA_VERSION`, inside the caller's transaction.
+
+    The version is read again here, under the write lock, so two processes opening an old ledger
+    at once migrate it once."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "jobs" not in tables:
+        return  # nothing to migrate: the schema script creates the tables whole
+    columns = {r[1] for r in db.execute("PRAGMA table_info(jobs)")}
+    for target in range(max(version, LEGACY_VERSION) + 1, SCHEMA_VERSION + 1):
+        for statement in _MIGRATIONS[target]:
+            column = statement.split("ADD COLUMN ", 1)[-1].split()[0]
+            if column not in columns:
+                db.execute(statement)
 
 
 def _place(tmp: Path, path: Path) -> None:

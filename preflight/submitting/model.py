@@ -7,9 +7,10 @@ import enum
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from preflight.model.errors import ConfigError, UsageError
@@ -17,6 +18,9 @@ from preflight.model.findings import Finding
 from preflight.model.sources import is_url
 from preflight.model.speech import Speech
 from preflight.submitting.registry import PROVIDERS, entry
+
+if TYPE_CHECKING:
+    from preflight.submitting.faces import AdvancedLipSync
 
 __all__ = [
     "PROVIDERS",
@@ -40,7 +44,11 @@ class SubmitRequest:
     ``out`` defaults to ``NAME.lipsync.mp4`` beside a local video (the current directory for a
     URL). ``timeout`` bounds the wait in seconds (None: wait as long as it takes). ``strict``
     makes warnings block as they fail ``check --strict``; ``config`` is a config file (None:
-    the ``preflight.toml`` / ``pyproject.toml`` that ``check`` would find).
+    the ``preflight.toml`` / ``pyproject.toml`` that ``check`` would find). ``advanced``
+    makes it Kling's advanced lip-sync (identify-face, then one face; see
+    `preflight.submitting.faces`), checked against the provider's ``advanced`` profile.
+    ``max_cost`` (USD) refuses the job before anything is recorded or sent when its estimate is
+    above it or the host publishes no price (`preflight.submitting.cost`).
     """
 
     video: str
@@ -63,6 +71,8 @@ class SubmitRequest:
     timeout: float | None = None
     new: bool = False
     name: str | None = None
+    advanced: AdvancedLipSync | None = None
+    max_cost: Decimal | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "video", os.fspath(self.video))
@@ -82,6 +92,7 @@ class SubmitRequest:
         if not self.video:
             raise UsageError("a video (path or URL) is required")
         _check_sound(self)
+        _check_advanced(self)
         if self.timeout is not None and self.timeout <= 0:
             raise ConfigError("the wait timeout must be positive")
         speech = self.speech
@@ -96,7 +107,9 @@ class SubmitRequest:
 
     @property
     def profile_name(self) -> str:
-        return self.profile or entry(self.provider).profile(self.mode)
+        return self.profile or entry(self.provider).profile(
+            "advanced" if self.advanced is not None else self.mode
+        )
 
     def params(self) -> dict[str, Any]:
         """The request fields other than media: part of the job key."""
@@ -105,6 +118,8 @@ class SubmitRequest:
         if speech is not None:
             data.update(speech.fields())
         data.update(callback_url=self.callback_url, external_task_id=self.external_task_id)
+        if self.advanced is not None:
+            data.update(self.advanced.params())
         return {k: v for k, v in data.items() if v is not None}
 
     def options(self) -> dict[str, Any]:
@@ -149,6 +164,24 @@ def _check_sound(request: SubmitRequest) -> None:
         raise UsageError("--voice-id/--voice-language/--voice-speed go with --text, not --audio")
 
 
+def _check_advanced(request: SubmitRequest) -> None:
+    """Advanced lip-sync takes an audio file, on a provider that offers it (Kling)."""
+    if request.advanced is None:
+        return
+    if "advanced" not in entry(request.provider).profiles:
+        offered = [name for name in PROVIDERS if "advanced" in entry(name).profiles]
+        raise UsageError(
+            f"--advanced is Kling's advanced lip-sync (identify-face, then one face); "
+            f"{request.provider} does not offer it: use --provider {' or '.join(offered)}"
+        )
+    if request.text is not None or request.audio is None:
+        raise UsageError(
+            "--advanced lip-syncs an audio file (the endpoint has no text-to-speech): give "
+            "--audio AUDIO, not --text"
+        )
+    request.advanced.validate()
+
+
 def _absolute(source: str | None) -> str | None:
     """A local path made absolute (so `preflight resume` works from anywhere); URLs unchanged."""
     return source if source is None or is_url(source) else os.path.abspath(source)
@@ -170,6 +203,7 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"  # the provider refused the create, or the task failed (exit 1)
     CANCELLED = "cancelled"  # `preflight jobs cancel` stopped it earlier (exit 1)
     TIMED_OUT = "timed_out"  # gave up waiting; `preflight resume` picks it up (exit 3)
+    REFUSED = "refused"  # --max-cost: over the limit or no published price; nothing sent (exit 1)
 
     @property
     def exit_code(self) -> int:
@@ -181,6 +215,7 @@ class Outcome(enum.StrEnum):
             "failed": 1,
             "cancelled": 1,
             "timed_out": 3,
+            "refused": 1,
         }[self.value]
 
 

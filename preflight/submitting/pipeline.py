@@ -29,13 +29,17 @@ from preflight.submitting.ledger import JobRecord, JobStatus, Lease, Ledger, job
 from preflight.submitting.model import Event, JobResult, Outcome, SubmitRequest, is_url
 from preflight.submitting.providers import Media, Provider
 from preflight.submitting.steps.create import Creating
+from preflight.submitting.steps.face import Choosing
 from preflight.submitting.steps.finish import Finishing, deliver
 from preflight.submitting.steps.prepare import Preparing, fix_input
 
 if TYPE_CHECKING:
+    from preflight.engines import Session
     from preflight.fixing import FixOptions
+    from preflight.model.pricing import Estimate
     from preflight.submitting.hosting import Host
     from preflight.submitting.hosting.s3 import S3Host
+    from preflight.submitting.listen import Listener
 
 __all__ = ["EventSink", "Submitter", "fix_input", "request_from_record"]
 
@@ -47,13 +51,14 @@ def _quiet(event: Event) -> None:
     del event
 
 
-class Submitter(Preparing, Creating, Finishing):
+class Submitter(Preparing, Choosing, Creating, Finishing):
     """Runs jobs against one ledger. Thread-safe: a batch shares one Submitter.
 
     ``providers`` gives the `Provider` for a name (a mapping, or a factory called once per name).
     ``fallback_host`` gives local media a URL when no ``upload_to`` is set (the demo's sandbox).
     ``gate`` bounds open tasks (batch); ``work_dir`` holds fixed files (default beside the ledger);
-    ``fix_options`` are handed to `preflight.fixing.fix`.
+    ``fix_options`` are handed to `preflight.fixing.fix`; ``listener`` (`submit --listen`) is
+    the callback receiver whose URL the create sends and whose callbacks wake the wait.
     """
 
     def __init__(
@@ -66,6 +71,7 @@ class Submitter(Preparing, Creating, Finishing):
         fallback_host: Host | None = None,
         work_dir: str | os.PathLike[str] | None = None,
         fix_options: FixOptions | None = None,
+        listener: Listener | None = None,
     ) -> None:
         self.ledger = ledger
         self._providers = providers
@@ -78,6 +84,9 @@ class Submitter(Preparing, Creating, Finishing):
         self.work_dir = Path(work_dir) if work_dir else ledger.path.parent / "work"
         self.fix_options = fix_options
         self.show_progress = False  # FFmpeg's own progress bar while fixing (on a terminal)
+        self.listener = listener
+        self.engine: Session | None = None  # check and fix on a cluster (`docs/scale.md`)
+        self.fix_dir: str | None = None  # where those fixes land: a shared folder or s3://
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -124,11 +133,18 @@ class Submitter(Preparing, Creating, Finishing):
             if source is not None and not is_url(source) and not os.path.isfile(source):
                 raise InputError(f"no such file: {source}", source=source)  # exit 1, not usage
         provider = self.provider(request.provider)
+        if request.advanced is not None:  # identify-face, then one face (same states, ledger)
+            from preflight.submitting.advanced import advanced_provider
+
+            provider = advanced_provider(provider)
         _profile_fits(request)
         if request.upload_to:
             from preflight.submitting.hosting.s3 import parse_s3_url
 
             parse_s3_url(request.upload_to)  # a malformed --upload-to is a usage error
+        estimate, refused = self._cost(request)
+        if refused is not None:
+            return refused
         out = request.default_out().resolve()
         inputs = self._fingerprints(request)
         endpoint = provider.endpoint(request.mode)
@@ -144,6 +160,7 @@ class Submitter(Preparing, Creating, Finishing):
             out_path=str(out),
             external_task_id=request.external_task_id,
             new=request.new,
+            estimate=estimate.to_dict(),
         )
         resumed = record.status is not JobStatus.PENDING
         if lease is None:
@@ -164,9 +181,28 @@ class Submitter(Preparing, Creating, Finishing):
             if lease is None:
                 return self._finished(request, record, out)
         try:
+            if record.estimate is None:  # a row from before estimates were recorded
+                record = self.ledger.update(lease, estimate=estimate.to_dict())
             return self._drive(request, provider, record, lease, out, resumed)
         finally:
             lease.release()
+
+    def _cost(self, request: SubmitRequest) -> tuple[Estimate, JobResult | None]:
+        """The job's estimate, and the refusal when ``max_cost`` rules it out (before any row)."""
+        from preflight.submitting.cost import estimate_request, over_budget
+
+        estimate = estimate_request(request)
+        self.emit("cost", "info", f"estimate: {estimate.text()}", None, **estimate.to_dict())
+        if request.max_cost is None:
+            return estimate, None
+        reason = over_budget([estimate], request.max_cost)
+        if reason is None:
+            return estimate, None
+        self.emit("cost", "fail", f"refused: {reason}", None)
+        result = JobResult(
+            request.display_name, Outcome.REFUSED, reason=reason, provider=request.provider
+        )
+        return estimate, result
 
     def resume(
         self,
@@ -218,8 +254,9 @@ class Submitter(Preparing, Creating, Finishing):
         )
         if record.out_path != str(out):
             record = self.ledger.update(lease, out_path=str(out))
-        if dict(record.options) != request.options():  # `resume` reruns with the latest
-            record = self.ledger.update(lease, options=request.options())
+        options = {**record.options, **request.options()}  # keeps what a step added (the face)
+        if dict(record.options) != options:  # `resume` reruns with the latest
+            record = self.ledger.update(lease, options=options)
         settled = self._settled(request, record, lease, out)
         if isinstance(settled, JobResult):
             return settled
@@ -237,6 +274,11 @@ class Submitter(Preparing, Creating, Finishing):
             if isinstance(checked, JobResult):
                 return checked
             prepared = checked
+            if request.advanced is not None:
+                chosen = self._choose_face(request, provider, record, lease, prepared)
+                if isinstance(chosen, JobResult):
+                    return chosen
+                request = chosen
         return self._paid(request, provider, record, lease, prepared, out, resumed)
 
     def _settled(
@@ -357,6 +399,8 @@ def request_from_record(
             "command again to continue it"
         )
     speech: dict[str, Any] = {name: params.get(name) for name in SPEECH_FIELDS}
+    from preflight.submitting.faces import AdvancedLipSync
+
     return SubmitRequest(
         video=str(options["video"]),
         provider=record.provider,
@@ -374,4 +418,5 @@ def request_from_record(
         wait=wait,
         timeout=timeout,
         name=options.get("name"),
+        advanced=AdvancedLipSync.from_params(params),
     )

@@ -19,10 +19,12 @@ from preflight.submitting.model import SubmitRequest
 from preflight.submitting.registry import REGISTRY, make_provider
 
 if TYPE_CHECKING:
+    from preflight.client._core import Call
     from preflight.client.models import Task
     from preflight.submitting.hosting import Host
 
 __all__ = [
+    "FalProvider",
     "KlingProvider",
     "Media",
     "Provider",
@@ -39,6 +41,10 @@ FIND_MAX_PAGES = 5
 WAVESPEED_MODELS = {
     "text": "kwaivgi/kling-lipsync/text-to-video",
     "audio": "kwaivgi/kling-lipsync/audio-to-video",
+}
+FAL_MODELS = {
+    "text": "fal-ai/kling-video/lipsync/text-to-video",
+    "audio": "fal-ai/kling-video/lipsync/audio-to-video",
 }
 
 
@@ -59,7 +65,11 @@ class Media:
 
 
 class Provider(Protocol):
-    """A provider as the pipeline sees it."""
+    """A provider as the pipeline sees it.
+
+    An adapter may also offer ``describe(request, media, external_task_id) -> Call``: the
+    request `create` would send, built by the client's own code and sent nowhere (what
+    `preflight submit --dry-run` prints; `preflight.submitting.dryrun`)."""
 
     name: str
     can_find: bool  # whether `find` can look up a task a dead process may have created
@@ -148,6 +158,13 @@ class KlingProvider:
         task: Task = self.client.create_lip_sync(**fields, external_task_id=external_task_id)
         return task
 
+    def describe(
+        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
+    ) -> Call:
+        fields = self._fields(request, media)
+        call: Call = self.client.describe_lip_sync(**fields, external_task_id=external_task_id)
+        return call
+
     def find(
         self,
         request: SubmitRequest,
@@ -212,19 +229,32 @@ class WaveSpeedProvider:
     def list_tasks(self, kind: str, *, page: int, page_size: int) -> list[Task]:
         raise ConfigError("WaveSpeed has no task listing")
 
-    def create(
-        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
-    ) -> Task:
+    def _fields(self, request: SubmitRequest, media: Mapping[str, Media]) -> dict[str, Any]:
         fields: dict[str, Any] = {"video": media["video"].url}
         speech = request.speech
         if speech is not None:
             fields.update(speech.fields())
         else:
             fields["audio"] = media["audio"].url
+        return fields
+
+    def create(
+        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
+    ) -> Task:
+        fields = self._fields(request, media)
         task: Task = self.client.submit(
             self.endpoint(request.mode), webhook=request.callback_url, **fields
         )
         return task
+
+    def describe(
+        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
+    ) -> Call:
+        fields = self._fields(request, media)
+        call: Call = self.client.describe_submit(
+            self.endpoint(request.mode), webhook=request.callback_url, **fields
+        )
+        return call
 
     def find(
         self,
@@ -235,6 +265,89 @@ class WaveSpeedProvider:
     ) -> Task | None:
         # WaveSpeed has no listing or client id: a submit that died before its answer cannot be
         # found. The official SDK never retries a submit for the same reason.
+        return None
+
+    def wait(
+        self, task_id: str, *, timeout: float | None, on_update: Callable[[Task], object]
+    ) -> Task:
+        waited: Task = self.client.wait(task_id, timeout=timeout, on_update=on_update)
+        return waited
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class FalProvider:
+    """fal's Kling lip-sync models through `preflight.client.FalClient` (its queue API)."""
+
+    name = "fal"
+    can_find = False
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def endpoint(self, mode: str) -> str:
+        return FAL_MODELS[mode]
+
+    def inline(self, role: str) -> bool:
+        return role in REGISTRY[self.name].inline
+
+    def host(self) -> Host | None:
+        from preflight.submitting.hosting.fal import FalHost
+
+        return FalHost(self.client)
+
+    def get_task(self, task_id: str, kind: str = "lip-sync") -> Task:
+        task: Task = self.client.status(task_id)  # both models share one app: any model works
+        return task
+
+    def list_tasks(self, kind: str, *, page: int, page_size: int) -> list[Task]:
+        raise ConfigError("fal's queue API has no task listing")
+
+    def cancel(self, task_id: str) -> str:
+        """Ask fal to stop the request: ``CANCELLATION_REQUESTED`` or ``ALREADY_COMPLETED``."""
+        answer: str = self.client.cancel(task_id)
+        return answer
+
+    @staticmethod
+    def _fields(request: SubmitRequest, media: Mapping[str, Media]) -> dict[str, Any]:
+        fields: dict[str, Any] = {"video_url": media["video"].url}
+        speech = request.speech
+        if speech is not None:
+            fields.update(speech.fields())
+        else:
+            fields["audio_url"] = media["audio"].url
+        return fields
+
+    def create(
+        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
+    ) -> Task:
+        task: Task = self.client.submit(
+            self.endpoint(request.mode),
+            webhook=request.callback_url,
+            **self._fields(request, media),
+        )
+        return task
+
+    def describe(
+        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
+    ) -> Call:
+        call: Call = self.client.describe_submit(
+            self.endpoint(request.mode),
+            webhook=request.callback_url,
+            **self._fields(request, media),
+        )
+        return call
+
+    def find(
+        self,
+        request: SubmitRequest,
+        media: Mapping[str, Media],
+        external_task_id: str,
+        since: float,
+    ) -> Task | None:
+        # fal looks a request up by its id only: a submit that died before its answer cannot
+        # be found (the client never resends one either)
         return None
 
     def wait(

@@ -38,7 +38,8 @@ __all__ = [
 class ProviderEntry:
     """What preflight knows about one provider.
 
-    ``profiles`` maps a lip-sync mode (``text``/``audio``) to the profile checked by default.
+    ``profiles`` maps a lip-sync mode (``text``/``audio``) to the profile checked by default;
+    an ``advanced`` entry says the provider offers advanced lip-sync (``submit --advanced``).
     ``inline`` names the roles a local file may be sent for inline (base64 in the create body);
     ``uploads`` says whether the provider has its own upload endpoint. Any other local file needs
     ``--upload-to`` (S3). ``concurrency`` is the batch default (tasks holding a slot at once).
@@ -46,6 +47,9 @@ class ProviderEntry:
     ``--provider``). ``task_kinds`` are the endpoints `status`/`tasks` can look a task up on;
     ``can_list`` says whether the API lists tasks at all. (Neither provider documents a way to
     cancel a task; see `preflight.submitting.admin`.)
+    ``result_days`` is how long the provider keeps a result file (None: not documented), with
+    ``result_days_source`` saying where that is written; ``billed_unit`` names what the task's
+    reported charge (`Task.cost_units`) counts, e.g. Kling's resource-pack units.
     """
 
     name: str
@@ -59,6 +63,10 @@ class ProviderEntry:
     task_id: re.Pattern[str] = field(default=re.compile(r".+"))
     task_kinds: tuple[str, ...] = ("lip-sync",)
     can_list: bool = False
+    can_cancel: bool = False  # the adapter's `cancel(task_id)` asks the provider to stop a task
+    result_days: float | None = None
+    result_days_source: str = ""
+    billed_unit: str = ""
 
     def profile(self, mode: str) -> str:
         """The default profile for ``mode`` (``text`` or ``audio``)."""
@@ -99,13 +107,22 @@ REGISTRY: Mapping[str, ProviderEntry] = MappingProxyType(
             title="Kling",
             client="preflight.client.kling:KlingClient",
             adapter="preflight.submitting.providers:KlingProvider",
-            profiles=MappingProxyType({"text": "kling-lipsync", "audio": "kling-lipsync"}),
+            profiles=MappingProxyType(
+                {
+                    "text": "kling-lipsync",
+                    "audio": "kling-lipsync",
+                    "advanced": "kling-advanced-lipsync",  # identify-face + advanced-lip-sync
+                }
+            ),
             inline=frozenset({"audio"}),  # audio_file: raw base64
             uploads=False,
             concurrency=3,  # a resource pack allows a few tasks at once; more only earns 1303s
             task_id=re.compile(r"\d{6,}"),  # long numeric strings
             task_kinds=("lip-sync", "image2video", "advanced-lip-sync"),
             can_list=True,
+            result_days=30,
+            result_days_source="KL-EN: result files are deleted after 30 days",
+            billed_unit="units",  # final_unit_deduction: resource-pack units, not money
         ),
         "wavespeed": ProviderEntry(
             name="wavespeed",
@@ -115,7 +132,7 @@ REGISTRY: Mapping[str, ProviderEntry] = MappingProxyType(
             profiles=MappingProxyType(
                 {"text": "wavespeed-kling-lipsync-t2v", "audio": "wavespeed-kling-lipsync-a2v"}
             ),
-            uploads=True,  # POST /api/v3/media/upload
+            uploads=True,  # POST /api/v3/media/uploads + PUT; older hosts: /media/upload/binary
             concurrency=5,
             # 32 hex digits, or the same as a dashed UUID
             task_id=re.compile(
@@ -124,6 +141,25 @@ REGISTRY: Mapping[str, ProviderEntry] = MappingProxyType(
             ),
             task_kinds=("lip-sync",),
             can_list=False,  # no listing: a lost submit answer cannot be found again
+        ),
+        "fal": ProviderEntry(
+            name="fal",
+            title="fal",
+            client="preflight.client.fal:FalClient",
+            adapter="preflight.submitting.providers:FalProvider",
+            profiles=MappingProxyType(
+                {"text": "fal-kling-lipsync-t2v", "audio": "fal-kling-lipsync-a2v"}
+            ),
+            uploads=True,  # fal's CDN: POST /storage/auth/token, then POST /files/upload
+            concurrency=3,  # fal publishes no per-key figure for this model: Kling's own default
+            # request ids are dashed UUIDs, which WaveSpeed's pattern also takes: `status ID`
+            # without --provider finds fal's in the ledger, else asks which of the two it is
+            task_id=re.compile(
+                r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE
+            ),
+            task_kinds=("lip-sync",),
+            can_list=False,  # the queue API looks a request up by its id only
+            can_cancel=True,  # PUT .../requests/{id}/cancel
         ),
     }
 )

@@ -1,4 +1,5 @@
-"""WaveSpeed's own upload endpoint (``POST /api/v3/media/upload/binary``), through its client.
+"""WaveSpeed's own upload, through its client (``POST /api/v3/media/uploads`` and a PUT, or the
+older ``POST /api/v3/media/upload/binary`` on a deployment without it: see the client).
 
 The same endpoint gives the loopback sandbox a way to serve local files for ``preflight demo``.
 WaveSpeed does not document how long an uploaded file stays; :data:`ASSUMED_TTL` is how long

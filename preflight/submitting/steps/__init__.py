@@ -5,6 +5,7 @@ module                     moves (`preflight.submitting.states`)                
 =========================  =====================================================  ================
 `.prepare` (`Preparing`)   pending → checked | fixed | rejected | blocked         no
 `.host` (`Hosting`)        checked | fixed → hosted, or blocked (no route)         no
+`.face` (`Choosing`)       hosted → hosted | rejected (advanced: identify-face)    no
 `.create` (`Creating`)     hosted → creating → submitted (| hosted on 1303)       the create
 `.finish` (`Finishing`)    submitted → processing → succeeded → done              no
 =========================  =====================================================  ================

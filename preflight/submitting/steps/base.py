@@ -16,9 +16,11 @@ from preflight.submitting.ledger import JobRecord, Ledger
 from preflight.submitting.model import Event, JobResult, Outcome, SubmitRequest
 
 if TYPE_CHECKING:
+    from preflight.engines import Session
     from preflight.fixing import FixOptions
     from preflight.submitting.hosting import Host
     from preflight.submitting.hosting.s3 import S3Host
+    from preflight.submitting.listen import Listener
 
 __all__ = ["StepBase"]
 
@@ -33,6 +35,9 @@ class StepBase:
     work_dir: Path
     fix_options: FixOptions | None
     show_progress: bool
+    listener: Listener | None  # `submit --listen`: callbacks wake the wait (`.listen`)
+    engine: Session | None  # check and fix items go here (`docs/scale.md`); None: this process
+    fix_dir: str | None  # where fixes on the engine write (shared folder, s3://); None: work_dir
     _lock: threading.Lock
     _hosts: dict[str, S3Host]
 

@@ -58,7 +58,7 @@ class Creating(StepBase):
                 external_task_id=record.external_task_id,
             )
             try:
-                task = provider.create(request, media, record.external_task_id)
+                task = provider.create(self._calling_back(request), media, record.external_task_id)
             except (ConcurrencyLimitError, RateLimitError) as exc:
                 # a 429 with 1302/1303 started nothing: back to hosted, wait, try again
                 self.ledger.update(lease, status=JobStatus.HOSTED)
@@ -92,12 +92,23 @@ class Creating(StepBase):
                     self.ledger.update(lease, status=JobStatus.HOSTED)
                 raise
             crash_point("after-create")
+            if self.listener is not None and not request.callback_url:
+                self.listener.expect(task.id)
             self.gate.created()
             record = self.ledger.update(lease, status=JobStatus.SUBMITTED, task_id=task.id)
             self.emit("create", "done", f"task {task.id} created", job, task_id=task.id)
             return record
         reason = f"the provider stayed at its concurrency limit for {MAX_CREATE_ATTEMPTS} tries"
         raise APIError(reason)
+
+    def _calling_back(self, request: SubmitRequest) -> SubmitRequest:
+        """The request as sent: with the listener's URL as its callback under `--listen` (sent
+        only, never part of the job key or the ledger, so a re-run on another port resumes)."""
+        if self.listener is None or request.callback_url:
+            return request
+        from dataclasses import replace
+
+        return replace(request, callback_url=self.listener.url)
 
     def _reconcile(
         self, request: SubmitRequest, provider: Provider, record: JobRecord

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from preflight.model.atomic import atomic_open
 from preflight.model.errors import (
@@ -62,7 +63,7 @@ class Finishing(StepBase):
             )
 
         try:
-            task = provider.wait(task_id, timeout=request.timeout, on_update=on_update)
+            task = self._await(provider, task_id, request.timeout, on_update, job)
         except TaskFailedError as exc:
             reason = exc.message
             self.ledger.update(lease, status=JobStatus.FAILED, error=reason)
@@ -84,7 +85,69 @@ class Finishing(StepBase):
             self.ledger.update(lease, status=JobStatus.FAILED, error=reason)
             return self._result(request, self.ledger.get(job), Outcome.FAILED, reason=reason)
         self.emit("wait", "done", f"task {task_id} succeeded", job, task_id=task_id)
-        return self.ledger.update(lease, status=JobStatus.SUCCEEDED, result_url=url)
+        return self.ledger.update(
+            lease, status=JobStatus.SUCCEEDED, result_url=url, **self._afterwards(provider, task)
+        )
+
+    def _afterwards(self, provider: Provider, task: Task) -> dict[str, Any]:
+        """What the ledger keeps of a finished task: what it billed, when its result goes."""
+        from preflight.submitting.registry import entry
+
+        found = entry(provider.name)
+        kept: dict[str, Any] = {}
+        if task.cost_units is not None:
+            kept["billed"] = {
+                "amount": task.cost_units,
+                "unit": found.billed_unit or "units",
+                "task_id": task.id,
+            }
+        if found.result_days is not None:
+            made = task.created_at.timestamp() if task.created_at is not None else None
+            now = self.ledger.clock()
+            # from the task's creation (the earlier moment, so never later than the provider)
+            start = min(made, now) if made is not None else now
+            kept["result_expires"] = start + found.result_days * 86400.0
+        return kept
+
+    def _await(
+        self,
+        provider: Provider,
+        task_id: str,
+        timeout: float | None,
+        on_update: Callable[[Task], object],
+        job: str,
+    ) -> Task:
+        """The task once it ended: woken by callbacks when its create carried the listener's URL
+        (`preflight.submitting.listen`), else by polling alone. A task created before the
+        listener started (`resume --listen`) may or may not call it (its URL is the one that run
+        sent): it is polled as usual (quietly), and a callback that comes still wakes it."""
+        listener = self.listener
+        if listener is None:
+            return provider.wait(task_id, timeout=timeout, on_update=on_update)
+        relied = listener.expects(task_id)
+        if not relied:
+            self.emit(
+                "wait",
+                "info",
+                f"task {task_id} was created before this receiver started: its callbacks come "
+                "here only if that run sent this receiver's address (e.g. the same --public-url); "
+                "polling as usual",
+                job,
+                task_id=task_id,
+            )
+
+        def note(message: str, **data: Any) -> None:
+            if relied or data.get("via") != "poll":
+                self.emit(
+                    "wait", "info", f"task {task_id}: {message}", job, task_id=task_id, **data
+                )
+
+        from preflight.submitting.listen import usual_polls
+
+        polls = None if relied else usual_polls()
+        return listener.wait(
+            provider, task_id, timeout=timeout, on_update=on_update, on_note=note, polls=polls
+        )
 
     def _download(
         self, request: SubmitRequest, record: JobRecord, lease: Lease, out: Path, resumed: bool

@@ -20,10 +20,11 @@ from preflight.submitting.providers import Media, Provider
 from preflight.submitting.steps.host import Hosting
 
 if TYPE_CHECKING:
+    from preflight.engines import Session
     from preflight.fixing import FixOptions
     from preflight.report.model import Result
 
-__all__ = ["Preparing", "fix_input"]
+__all__ = ["Preparing", "blocking_findings", "fix_input", "fix_roles", "judge"]
 
 
 class Preparing(Hosting):
@@ -36,7 +37,9 @@ class Preparing(Hosting):
         job = record.job_id
         sources = _sources(request, record)
         self.emit("check", "start", f"checking against {request.profile_name}", job)
-        checked = {**sources, **self._local_copies(sources, job)}
+        # on an engine the workers read URLs themselves: a copy here would be out of their reach
+        copies = self._local_copies(sources, job) if self.engine is None else {}
+        checked = {**sources, **copies}
         result = self._check(request, checked)
         state, message = _check_event(result, request.profile_name)
         self.emit(
@@ -71,8 +74,7 @@ class Preparing(Hosting):
         """``rejected`` when fixing is off or a failing finding cannot be fixed; None when a fix
         may help. The fixer changes a video or an audio; anything else (a job-wide mismatch,
         text, faces) stops the job before an encode is spent on it."""
-        failing = _failing(result.findings, strict=request.strict)
-        blocking = [f for f in failing if not f.fixable or _family(f) not in ("video", "audio")]
+        failing, blocking = blocking_findings(result, strict=request.strict)
         if not request.fix or blocking:
             why = blocking or failing
             reason = "; ".join(f"{f.rule}: {f.message}" for f in why)
@@ -111,27 +113,13 @@ class Preparing(Hosting):
         return copies
 
     def _check(self, request: SubmitRequest, sources: Mapping[str, str]) -> Result:
-        """The one verdict (`preflight.checking`) on what this request would send: the same
-        resolution, defaults, config discovery, face rules and strictness as `preflight check`."""
-        from preflight.checking.check import check
-
-        fields: dict[str, Any] = {"audio": sources.get("audio")}
-        if request.mode == "text":
-            fields.update(
-                text=request.text,
-                voice_id=request.voice_id,
-                voice_language=request.voice_language,
-                voice_speed=request.voice_speed,
+        """The one verdict on what this request would send (`judge`); with an engine
+        (``--scheduler``) the same work item runs there (`docs/scale.md`)."""
+        if self.engine is not None:
+            return check_on_engine(
+                self.engine, request, sources["video"], _fields(request, sources)
             )
-        report = check(
-            [sources["video"]],
-            profile=request.profile_name,
-            config=request.config,
-            strict=request.strict,
-            face=request.face,
-            **fields,
-        )
-        return report.results[0]
+        return judge(request, sources)
 
     def _fix(
         self,
@@ -142,9 +130,7 @@ class Preparing(Hosting):
         result: Result,
     ) -> dict[str, str] | JobResult:
         job = record.job_id
-        failing = sorted(
-            {_family(f) for f in _failing(result.findings, strict=request.strict)} & set(sources)
-        ) or ["video"]
+        failing = fix_roles(result, sources, strict=request.strict)
         workdir = self.work_dir / job
         workdir.mkdir(parents=True, exist_ok=True)
         fixed: dict[str, str] = dict(record.fixed)
@@ -156,13 +142,16 @@ class Preparing(Hosting):
                 local = str(download(source, workdir / f"{role}-source{_suffix(source)}"))
             target = workdir / f"{Path(local).stem}.fixed{'.mp4' if role == 'video' else '.m4a'}"
             try:
-                made = fix_input(
-                    local, target, role=role, profile=request.profile_name,
-                    options=self.fix_options,
-                    show_progress=self.show_progress,
-                    config=request.config,
-                    face=request.face,
-                )  # fmt: skip
+                if self.engine is not None:
+                    made = self._fix_on_engine(request, local, role, job, fetched=local != source)
+                else:
+                    made = fix_input(
+                        local, target, role=role, profile=request.profile_name,
+                        options=self.fix_options,
+                        show_progress=self.show_progress,
+                        config=request.config,
+                        face=request.face,
+                    )  # fmt: skip
             except PreflightError as exc:
                 reason = f"the {role} cannot be fixed: {exc}"
                 self.ledger.update(lease, status=JobStatus.REJECTED, error=reason)
@@ -192,6 +181,132 @@ class Preparing(Hosting):
                 findings=tuple(again.findings),
             )
         return sources
+
+    def _fix_on_engine(
+        self, request: SubmitRequest, source: str, role: str, job: str, *, fetched: bool
+    ) -> Path:
+        """Fix ``source`` as a work item on the engine, into this job's folder under the fix
+        folder (shared, or ``s3://``); the coordinator then holds the fixed file locally, so
+        hosting, the re-check's inputs and the ledger see what a local fix gives them."""
+        import dataclasses
+
+        from preflight.checking.config import resolve_config
+        from preflight.engines import fix_batch, s3
+        from preflight.fixing import FixOptions
+
+        assert self.engine is not None
+        root = self.fix_dir or str(self.work_dir)
+        folder = s3.join(root, job) if s3.is_s3(root) else os.path.join(root, job)
+        source = _reachable(_absolute(source), folder, fetched and self.fix_dir is not None)
+        result = fix_batch(
+            [source],
+            profile=request.profile_name,
+            options=dataclasses.replace(self.fix_options or FixOptions(), face=request.face),
+            config=resolve_config(request.config),
+            out_dir=folder,
+            engine=self.engine,
+            resume=True,  # a re-run of an interrupted batch finds the finished fix
+        )[0]
+        if result.status not in ("fixed", "copied") or not result.output:
+            raise FixError(result.message or f"the {role} cannot be fixed ({result.status})")
+        if not s3.is_s3(result.output):
+            return Path(result.output)
+        local = self.work_dir / job / os.path.basename(s3.parse(result.output)[1])
+        local.parent.mkdir(parents=True, exist_ok=True)
+        s3.download(result.output, str(local))  # the coordinator hosts and hashes a local file
+        return local
+
+
+def check_on_engine(
+    engine: Session, request: SubmitRequest, video: str, fields: Mapping[str, Any]
+) -> Result:
+    """`Preparing._check` as a work item on ``engine``: the same planning, the same verdict."""
+    from preflight.checking.config import resolve_config
+    from preflight.engines import check_batch
+
+    fields = {k: _absolute(v) if k == "audio" and v else v for k, v in fields.items()}
+    report = check_batch(
+        [_absolute(video)],
+        request.profile_name,
+        engine=engine,
+        config=resolve_config(request.config),
+        strict=request.strict,
+        face=request.face,
+        **fields,
+    )
+    return report.results[0]
+
+
+def _absolute(source: str) -> str:
+    """A local path as an absolute one (a worker's current folder is not ours); else as is."""
+    from preflight.engines import s3
+
+    if is_url(source) or s3.is_s3(source):
+        return source
+    return os.path.abspath(source)
+
+
+def _reachable(source: str, folder: str, fetched: bool) -> str:
+    """``source`` where every worker can read it. An input as given stays as it is (a path on
+    the shared filesystem, as `fix --scheduler` asks, or an ``s3://`` URI); the coordinator's
+    own download of a URL input is put into the job's fix folder first."""
+    import shutil
+
+    from preflight.engines import s3
+
+    if not fetched:
+        return source
+    name = f"source-{os.path.basename(source)}"
+    if s3.is_s3(folder):
+        target = s3.join(folder, name)
+        s3.upload(source, target)
+        return target
+    os.makedirs(folder, exist_ok=True)
+    target = os.path.join(folder, name)
+    shutil.copyfile(source, target)
+    return target
+
+
+def judge(request: SubmitRequest, sources: Mapping[str, str]) -> Result:
+    """The one verdict (`preflight.checking`) on what this request would send: the same
+    resolution, defaults, config discovery, face rules and strictness as `preflight check`."""
+    from preflight.checking.check import check
+
+    report = check(
+        [sources["video"]],
+        profile=request.profile_name,
+        config=request.config,
+        strict=request.strict,
+        face=request.face,
+        **_fields(request, sources),
+    )
+    return report.results[0]
+
+
+def _fields(request: SubmitRequest, sources: Mapping[str, str]) -> dict[str, Any]:
+    """The job fields besides the video that the verdict reads."""
+    fields: dict[str, Any] = {"audio": sources.get("audio")}
+    if request.mode == "text":
+        fields.update(
+            text=request.text,
+            voice_id=request.voice_id,
+            voice_language=request.voice_language,
+            voice_speed=request.voice_speed,
+        )
+    return fields
+
+
+def blocking_findings(result: Result, *, strict: bool) -> tuple[list[Finding], list[Finding]]:
+    """The findings that stop the job, and those among them no fix can help: the fixer changes
+    a video or an audio; anything else (a job-wide mismatch, text, faces) is final."""
+    failing = _failing(result.findings, strict=strict)
+    return failing, [f for f in failing if not f.fixable or _family(f) not in ("video", "audio")]
+
+
+def fix_roles(result: Result, sources: Mapping[str, str], *, strict: bool) -> list[str]:
+    """The inputs a fix would replace (the video when no finding names one)."""
+    failing = {_family(f) for f in _failing(result.findings, strict=strict)}
+    return sorted(failing & set(sources)) or ["video"]
 
 
 def fix_input(
