@@ -13,6 +13,8 @@ temporary directory, then, for each N, times (wall clock, best of --repeat):
   cold      `preflight check DIR --profile kling-lipsync --no-face --no-cache --format json`
             (the report written to a file in the temporary directory)
   warm      the same, answered from the probe cache (filled by an untimed run first)
+  one       `cold` on a folder of one file: the fixed cost of a run, so the cost per file can
+            also be shown without it (the raw per-file figure falls with N as it spreads)
 
 and prints each as a ratio: cold against PyAV (target >= 1.5x) and against ffprobe (>= 30x),
 warm against ffprobe (>= 100x), and cold's cost per file at the largest N against the smallest
@@ -130,15 +132,21 @@ def _measure(
             argv = [ffprobe, "-v", "error", "-of", "json", "-show_format", "-show_streams", str(f)]
             json.loads(subprocess.run(argv, capture_output=True, check=True).stdout)
 
+    single = clips.parent / f"single-{count}"  # the fixed cost of a run: one file
+    single.mkdir(exist_ok=True)
+    shutil.copyfile(files[0], single / files[0].name)
+    one = [*check[:4], str(single), *check[5:]]
     _run([*check, "--no-cache"], env)  # warm the OS file cache and the bytecode
     _run(check, env)  # fill the probe cache for the warm runs
     pyav = _best(args.repeat, lambda: _run([sys.executable, "-c", PYAV_LOOP, str(clips)], env))
     cold = _best(args.repeat, lambda: _run([*check, "--no-cache"], env))
     warm = _best(args.repeat, lambda: _run(check, env))
     probe = _best(args.repeat, ffprobe_loop)
+    start = _best(args.repeat, lambda: _run([*one, "--no-cache"], env))
     scale = count / len(sample)
     times = {"pyav": pyav[0], "cold": cold[0], "warm": warm[0], "ffprobe": probe[0] * scale}
     times |= {"pyav_cpu": pyav[1], "cold_cpu": cold[1], "warm_cpu": warm[1]}
+    times |= {"start": start[0], "start_cpu": start[1]}
     times["ffprobe_cpu"] = probe[1] * scale
     _run([*check, "--no-cache"], env)
     results = json.loads(report.read_text())["results"]
@@ -202,6 +210,16 @@ def main() -> None:
             print(
                 f"  cold {what} per file: {per_small * 1000:.2f} ms at {small}, "
                 f"{per_large * 1000:.2f} ms at {large} ({growth:+.0%}; target within 15 %)"
+            )
+        for key, what in (("cold", "wall"), ("cold_cpu", "CPU")):
+            # the same less the fixed cost of a one-file run, which falls on few files heavily
+            base = key.replace("cold", "start")
+            per_small = (figures[small][key] - figures[small][base]) / (small - 1)
+            per_large = (figures[large][key] - figures[large][base]) / (large - 1)
+            growth = per_large / per_small - 1
+            print(
+                f"  cold {what} per file after a one-file run's cost: {per_small * 1000:.2f} ms "
+                f"at {small}, {per_large * 1000:.2f} ms at {large} ({growth:+.0%})"
             )
     print(f"  targets: {', '.join(f'{k} >= {v:g}x' for k, v in TARGETS.items())} ('!' = missed)")
 

@@ -5,6 +5,7 @@ importing click (benchmarks/startup.py measures the ratio)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,6 +19,10 @@ NOT_NEEDED = (
     "httpx",
     "cv2",
     "preflight.vision.analysis",
+    "preflight.checking.jobsfile",  # --jobs only (it brings csv)
+    "ctypes",  # an H.264/AAC MP4 is read by the pure-Python fast path, without libmediainfo
+    "preflight.probing._libmediainfo",
+    "fractions",  # a non-square sample aspect ratio only (it brings decimal)
 )
 
 
@@ -31,3 +36,24 @@ def test_one_local_file_loads_nothing_it_does_not_use(media: Callable[[str], Pat
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "short_1s.mp4" in done.stdout  # it did check the file
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_the_probe_cache_is_found_without_platformdirs(
+    media: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """With the cache on (the default), its folder is found without importing platformdirs,
+    which brings tempfile, shutil and random: ~7 ms of a one-file run."""
+    code = (
+        "import sys\nfrom preflight.cli import main\n"
+        f"try:\n    main(['check', {str(media('short'))!r}, '--no-face', '-q'])\n"
+        "except SystemExit as exc:\n    assert exc.code in (0, 1), exc.code\n"
+        "print(sorted(m for m in ('platformdirs', 'tempfile') if m in sys.modules), "
+        "file=sys.stderr)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PREFLIGHT_CACHE_DIR"}
+    env["XDG_CACHE_HOME"] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+    assert list(tmp_path.glob("preflight/probe-v*.sqlite3"))  # the cache was used, there

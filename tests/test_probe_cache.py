@@ -141,6 +141,10 @@ def test_default_location_is_the_user_cache_dir(monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.delenv("PREFLIGHT_CACHE_DIR", raising=False)
     assert _cache.cache_dir() == Path(platformdirs.user_cache_dir("preflight"))
+    # on Linux the rule is written out (no platformdirs import at start-up): same answers
+    for xdg in ("", "   ", "/tmp/xdg-cache", "relative/dir"):
+        monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+        assert _cache.cache_dir() == Path(platformdirs.user_cache_dir("preflight")), xdg
 
 
 def test_probe_many_with_cache_on_two_threads(cache_dir: Path, media: Media) -> None:

@@ -141,7 +141,11 @@ def test_unloadable_libmediainfo_is_a_tool_problem_not_an_input_problem(
 
     monkeypatch.setattr(_mediainfo, "_library_loads", lambda: False)
     with pytest.raises(ToolNotFoundError, match="libmediainfo could not be loaded"):
+        probe(media("mp3"))  # an MP4 is read without the library (the `_isobmff` fast path)
+    monkeypatch.setenv("PREFLIGHT_PROBE_FAST", "0")
+    with pytest.raises(ToolNotFoundError, match="libmediainfo could not be loaded"):
         probe(media("ok"))
+    monkeypatch.delenv("PREFLIGHT_PROBE_FAST")
     code, out, err = _run("--no-cache", str(media("ok")), str(media("mp3")))
     assert code == 2
     assert "use --backend ffprobe" in err

@@ -15,12 +15,14 @@ import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from preflight.checking.jobsfile import JobSpec, read_jobs_file
 from preflight.model.errors import ConfigError
 from preflight.model.profile import Profile
 from preflight.model.sources import is_url
+
+if TYPE_CHECKING:
+    from preflight.checking.jobsfile import JobSpec
 
 __all__ = [
     "DEFAULT_INCLUDE",
@@ -212,6 +214,8 @@ def read_jobs(path: PathLike, *, defaults: Mapping[str, Any] | None = None) -> l
     file is a `ConfigError`. ``-`` reads standard input (paths relative to the working
     directory). ``defaults`` are the command line's request fields; a line overrides them.
     """
+    from preflight.checking.jobsfile import read_jobs_file  # csv, json: only for --jobs
+
     jobs = read_jobs_file(path)
     resolved: list[ResolvedJob] = []
     for line in jobs.lines:

@@ -4,6 +4,7 @@
 
     probe("clip.mp4")                       # MediaInfo in-process (the default, always there)
     probe("clip.mp4", backend="ffprobe")    # the same record from ffprobe
+    PREFLIGHT_PROBE_FAST=0                  # MP4/MOV through MediaInfo too (see `_isobmff`)
     probe_many(paths, cache=True)           # in order, both cores, errors in their slots
 
 Every input that cannot be read as media raises ``InputError`` (``exc.source`` names the input;
@@ -77,6 +78,31 @@ def probe(
     return facts
 
 
+def probe_fast(source: str, *, backend: str) -> MediaFacts | None:
+    """`probe` (no cache) where the pure-Python MP4/MOV reader answers; None where it does not.
+
+    `probe_many` runs these in its own thread first: they hold the GIL the whole time, so
+    probe threads would only take turns on them (and pay for the switching).
+    """
+    if resolve_backend(backend) != "mediainfo" or is_url(source):
+        return None
+    from preflight.probing import _isobmff
+
+    if not _isobmff.enabled():
+        return None
+    st = check_path(source)
+    with open_input(source) as fh:
+        return _read(
+            fh,
+            st.st_size,
+            source=source,
+            extension=extension_of(source),
+            backend="mediainfo",
+            path=source,
+            fast_only=True,
+        )
+
+
 def extension_of(name: str) -> str:
     """The name's extension, lower case, without the dot ("" if none)."""
     return PurePosixPath(name.replace("\\", "/")).suffix.lower().lstrip(".")
@@ -92,13 +118,37 @@ def read_open(
     path: str | None,
 ) -> MediaFacts:
     """Sniff and parse an open input of ``size`` bytes. ``path`` is what ffprobe should open."""
+    facts = _read(
+        fh, size, source=source, extension=extension, backend=backend, path=path, fast_only=False
+    )
+    assert facts is not None  # only a fast-only reading declines
+    return facts
+
+
+def _read(
+    fh: BinaryIO,
+    size: int,
+    *,
+    source: str,
+    extension: str,
+    backend: str,
+    path: str | None,
+    fast_only: bool,
+) -> MediaFacts | None:
     sniffed = sniff(fh, size)
     if sniffed.problem is not None:
         raise InputError(sniffed.problem, source=source)
     if sniffed.container is None and sniffed.looks_like_text:
         raise InputError(_TEXT, source=source)
+    fast = None
+    if fast_only:
+        from preflight.probing import _isobmff
+
+        fast = _isobmff.read(fh, size, sniffed) if sniffed.container in ("mp4", "mov") else None
+        if fast is None:
+            return None
     try:
-        parsed = _parse(fh, backend, path, sniffed)
+        parsed = fast if fast is not None else _parse(fh, size, backend, path, sniffed)
     except ProbeError as exc:
         reason = str(exc) if sniffed.container is not None else f"{_UNKNOWN} ({exc})"
         raise ProbeError(reason, source=source) from exc
@@ -122,7 +172,12 @@ def read_open(
     )
 
 
-def _parse(fh: BinaryIO, backend: str, path: str | None, sniffed: Sniff) -> Parsed:
+def _parse(fh: BinaryIO, size: int, backend: str, path: str | None, sniffed: Sniff) -> Parsed:
+    if backend == "mediainfo" and sniffed.container in ("mp4", "mov"):
+        from preflight.probing import _isobmff  # MediaInfo's figures, read from moov in Python
+
+        if _isobmff.enabled() and (fast := _isobmff.read(fh, size, sniffed)) is not None:
+            return fast
     if backend == "ffprobe":
         from preflight.probing import _ffprobe
 
@@ -143,10 +198,12 @@ def _with_header_check(parsed: Parsed, fh: BinaryIO, size: int) -> Parsed:
 
     if parsed.video is None or parsed.container not in ("mp4", "mov"):
         return parsed
-    conflict = iso_header_conflict(parsed.video, *iso_video_header_sizes(fh, size))
+    extra = dict(parsed.extra)
+    sizes = extra.pop("iso_header_sizes", None)  # the MP4/MOV fast path read them already
+    conflict = iso_header_conflict(parsed.video, *(sizes or iso_video_header_sizes(fh, size)))
     if conflict is None:
-        return parsed
-    return dataclasses.replace(parsed, extra={**parsed.extra, "geometry_conflict": conflict})
+        return dataclasses.replace(parsed, extra=extra) if sizes else parsed
+    return dataclasses.replace(parsed, extra={**extra, "geometry_conflict": conflict})
 
 
 def _judge(parsed: Parsed, sniffed: Sniff, size: int, source: str) -> None:

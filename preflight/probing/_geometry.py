@@ -16,10 +16,12 @@ disagree with it, so the check can warn.
 from __future__ import annotations
 
 import struct
-from fractions import Fraction
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from preflight.model.facts import VideoStream
+
+if TYPE_CHECKING:  # fractions brings decimal (~2 ms): imported where a non-square SAR needs it
+    from fractions import Fraction
 
 __all__ = [
     "display_size",
@@ -54,6 +56,8 @@ def sar_from_ratio(text: str | None) -> Fraction | None:
         return None
     if n <= 0 or d <= 0 or n == d:
         return None
+    from fractions import Fraction
+
     return Fraction(n, d)
 
 
@@ -61,6 +65,8 @@ def sar_from_float(value: float | None, *, decimals: int = 3) -> Fraction | None
     """MediaInfo's ``1.333`` (rounded to ``decimals``) -> the simplest fraction rounding to it."""
     if value is None or value <= 0 or value == 1.0:
         return None
+    from fractions import Fraction
+
     half = Fraction(1, 2 * 10**decimals)
     target = Fraction(str(round(value, decimals)))
     if target == 1:
@@ -70,6 +76,8 @@ def sar_from_float(value: float | None, *, decimals: int = 3) -> Fraction | None
 
 def _simplest_between(low: Fraction, high: Fraction) -> Fraction:
     """The fraction with the smallest denominator in [low, high] (Stern-Brocot descent)."""
+    from fractions import Fraction
+
     lo_n, lo_d, hi_n, hi_d = 0, 1, 1, 0
     while True:
         mid = Fraction(lo_n + hi_n, lo_d + hi_d)

@@ -55,6 +55,9 @@ class Sniff:
     brand: str | None = None
     looks_like_text: bool = False
     image_size: tuple[int, int] | None = None  # from a PNG's IHDR, for builds without a decoder
+    # an ISO file's top-level boxes (type, payload start, end) when the walk reached its end
+    # cleanly: the MP4/MOV fast path goes straight to moov instead of walking them again
+    boxes: tuple[tuple[bytes, int, int], ...] = ()
 
     @property
     def is_image(self) -> bool:
@@ -126,11 +129,15 @@ def _iso(fh: BinaryIO, size: int, head: bytes) -> Sniff:
     container = _iso_container(brand)
     offset = 0
     seen: set[bytes] = set()
+    boxes: list[tuple[bytes, int, int]] = []
     for _ in range(_MAX_BOXES):
         if offset >= size:
             break
-        fh.seek(offset)
-        header = fh.read(16)
+        if offset + 16 <= len(head):
+            header = head[offset : offset + 16]  # already read: no seek, no system call
+        else:
+            fh.seek(offset)
+            header = fh.read(16)
         if len(header) < 8:
             return Sniff(container, _cut("a box header", size), brand)
         box_size, kind = struct.unpack(">I4s", header[:8])
@@ -152,6 +159,8 @@ def _iso(fh: BinaryIO, size: int, head: bytes) -> Sniff:
             return Sniff(
                 container, _iso_cut(container, kind, seen, offset + box_size - size), brand
             )
+        header_size = 16 if header[:4] == b"\x00\x00\x00\x01" else 8
+        boxes.append((kind, offset + header_size, offset + box_size))
         offset += box_size
     if b"moov" not in seen and b"moof" not in seen:
         return Sniff(
@@ -160,7 +169,7 @@ def _iso(fh: BinaryIO, size: int, head: bytes) -> Sniff:
             "(moov box); it was cut short or the recording never finished",
             brand,
         )
-    return Sniff(container, None, brand)
+    return Sniff(container, None, brand, boxes=tuple(boxes) if offset >= size else ())
 
 
 def _iso_container(brand: str | None) -> str:
