@@ -70,12 +70,6 @@ REQUEST_FIELDS = (
     "prompt",
     "negative_prompt",
 )
-# the profile each provider's endpoint is checked against, by mode (text / audio)
-_PROVIDER_PROFILES = {
-    "kling": {"text": "kling-lipsync", "audio": "kling-lipsync"},
-    "wavespeed": {"text": "wavespeed-kling-lipsync-t2v", "audio": "wavespeed-kling-lipsync-a2v"},
-    "fal": {"text": "fal-kling-lipsync-t2v", "audio": "fal-kling-lipsync-a2v"},
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +103,12 @@ def apply_defaults(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def profile_for(provider: str, mode: str) -> str:
-    """The profile a provider's ``mode`` (``text`` or ``audio``) endpoint is checked against."""
-    try:
-        return _PROVIDER_PROFILES[provider][mode]
-    except KeyError:
-        known = ", ".join(_PROVIDER_PROFILES)
-        raise ConfigError(f"unknown provider {provider!r} (known: {known})") from None
+    """The profile a provider's ``mode`` (``text`` or ``audio``) endpoint is checked against:
+    the shipped profile declaring ``default_for`` it (`preflight.rules.profiles.default_profile`,
+    which `submit` reads too)."""
+    from preflight.rules.profiles import default_profile
+
+    return default_profile(provider, mode)
 
 
 def local_problem(path: str) -> str | None:

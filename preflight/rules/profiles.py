@@ -4,11 +4,18 @@ A name such as ``kling-lipsync`` loads the shipped file (``preflight/_profiles/`
 ``rules/`` in a source tree); anything that looks like a path loads the user's own file. Unknown
 keys, unknown rule ids and wrong types raise `ConfigError` naming the file, the rule and the key.
 The format is described in ``rules/README.md``.
+
+A shipped profile may declare ``default_for = ["text", "audio"]``: the modes it is its
+provider's default profile for. `default_profile` reads that from the files' headers alone (the
+top-level keys before the first table), once per process, for `check --jobs` lines naming a
+``provider`` and for `submit` (`preflight.submitting.registry`): the one place this is written.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,7 +29,15 @@ from preflight.model.profile import Profile, RuleSetting
 from preflight.rules.base import Param, ParamType, Rule
 from preflight.rules.registry import RULES, UnknownRuleError, get
 
-__all__ = ["check_param", "list_profiles", "load_profile", "profiles_dir"]
+__all__ = [
+    "DEFAULT_MODES",
+    "check_param",
+    "default_profile",
+    "default_profiles",
+    "list_profiles",
+    "load_profile",
+    "profiles_dir",
+]
 
 _TOP_KEYS = {
     "id",
@@ -34,7 +49,10 @@ _TOP_KEYS = {
     "sources",
     "rules",
     "pricing",
+    "default_for",
 }
+# the modes a shipped profile can be its provider's default for (``default_for``)
+DEFAULT_MODES = ("text", "audio", "advanced")
 _COMMON_KEYS = {"enabled", "severity", "source", "note"}
 _ALWAYS_ON = "input.readable"
 
@@ -110,6 +128,7 @@ def _load_chain(path: Path, *, seen: tuple[Path, ...]) -> dict[str, Any]:
         raise ConfigError(f"{path}: key 'extends': {exc}") from None
     merged = _load_chain(parent_path, seen=(*seen, resolved))
     merged["extends"] = parent_ref
+    merged.pop("default_for", None)  # a child is not its parent's provider default
     for key, value in data.items():
         if key == "rules":
             rules = {rid: dict(table) for rid, table in merged.get("rules", {}).items()}
@@ -136,6 +155,8 @@ def _validate_file(data: dict[str, Any], path: Path) -> dict[str, Any]:
     for key in ("id", "title", "provider", "endpoint", "description", "extends"):
         if key in data and not isinstance(data[key], str):
             raise ConfigError(f"{path}: key {key!r} must be a string")
+    if "default_for" in data:
+        _check_default_for(data, path)
     sources = data.get("sources", {})
     if not isinstance(sources, dict) or not all(isinstance(v, str) for v in sources.values()):
         raise ConfigError(f"{path}: key 'sources' must be a table of strings")
@@ -147,6 +168,80 @@ def _validate_file(data: dict[str, Any], path: Path) -> dict[str, Any]:
     if "pricing" in data:
         out["pricing"] = parse_pricing(data["pricing"], f"{path}: [pricing]")
     return out
+
+
+def _check_default_for(data: Mapping[str, Any], path: Path) -> None:
+    value = data["default_for"]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{path}: key 'default_for' must be a list of strings (got {value!r})")
+    wrong = [v for v in value if v not in DEFAULT_MODES]
+    if wrong or len(set(value)) != len(value):
+        raise ConfigError(
+            f"{path}: key 'default_for' must name each of {', '.join(DEFAULT_MODES)} at most "
+            f"once (got {value!r})"
+        )
+    if "provider" not in data:
+        raise ConfigError(f"{path}: key 'default_for' needs a 'provider' in the same file")
+
+
+def default_profile(provider: str, mode: str) -> str:
+    """The shipped profile declared ``default_for`` ``mode`` of ``provider``; ConfigError
+    naming the known providers (or the provider's modes) otherwise."""
+    defaults = _defaults()
+    if provider not in defaults:
+        known = ", ".join(defaults)
+        raise ConfigError(f"unknown provider {provider!r} (known: {known})")
+    try:
+        return defaults[provider][mode]
+    except KeyError:
+        raise ConfigError(
+            f"provider {provider!r} has no default profile for {mode!r} "
+            f"(it has: {', '.join(defaults[provider])})"
+        ) from None
+
+
+def default_profiles(provider: str) -> Mapping[str, str]:
+    """``provider``'s default profile by mode, as the shipped profiles declare them (may be
+    empty)."""
+    return _defaults().get(provider, MappingProxyType({}))
+
+
+_FIRST_TABLE = re.compile(r"^[ \t]*\[", re.MULTILINE)
+
+
+@functools.cache
+def _defaults() -> Mapping[str, Mapping[str, str]]:
+    """provider -> mode -> profile, from every shipped file's header; two files claiming the
+    same (provider, mode) is a ConfigError naming both."""
+    found: dict[str, dict[str, str]] = {}
+    where: dict[tuple[str, str], Path] = {}
+    for path in sorted(profiles_dir().glob("*.toml")):
+        header = _validate_file(_read_header(path), path)
+        for mode in header.get("default_for", ()):
+            key = (header["provider"], mode)
+            if key in where:
+                raise ConfigError(
+                    f"{path}: default_for {mode!r} of provider {key[0]!r} is already "
+                    f"declared by {where[key]}"
+                )
+            where[key] = path
+            found.setdefault(key[0], {})[mode] = path.stem
+    return MappingProxyType({p: MappingProxyType(m) for p, m in found.items()})
+
+
+def _read_header(path: Path) -> dict[str, Any]:
+    """A profile's top-level keys: the text before its first table, the whole file only if
+    that cut does not parse (a multi-line string holding a line that starts with ``[``)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    first = _FIRST_TABLE.search(text)
+    try:
+        return tomllib.loads(text[: first.start()] if first else text)
+    except tomllib.TOMLDecodeError:
+        data = _read_toml(path)
+        return {k: v for k, v in data.items() if not isinstance(v, dict)}
 
 
 def _validate_rule(path: Path, rule_id: str, table: Any) -> dict[str, Any]:

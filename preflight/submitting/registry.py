@@ -3,7 +3,10 @@
 `submit`, `resume`, `animate`, `status`, `tasks`, the CLI's ``--provider`` choices, the batch's
 concurrency default and the library's "which provider is this client?" all read this table. Adding
 a provider is an entry here, a client in `preflight.client`, an adapter in
-`preflight.submitting.providers` and a profile in ``rules/``: nothing else.
+`preflight.submitting.providers` and a profile in ``rules/`` declaring ``provider = "NAME"`` and
+``default_for = ["text", "audio"]`` (or one profile per mode): nothing else. Which profile a
+mode is checked against is written only there (`preflight.rules.profiles.default_profile`, which
+``check --jobs`` reads too); ``tests/test_registry_defaults.py`` fails when the two disagree.
 
 Client and adapter classes are named as ``module:Class`` and imported on first use, so reading the
 table (for ``--help``, say) stays light.
@@ -38,8 +41,9 @@ __all__ = [
 class ProviderEntry:
     """What preflight knows about one provider.
 
-    ``profiles`` maps a lip-sync mode (``text``/``audio``) to the profile checked by default;
-    an ``advanced`` entry says the provider offers advanced lip-sync (``submit --advanced``).
+    ``profiles`` maps a lip-sync mode (``text``/``audio``) to the profile checked by default, as
+    the shipped profiles declare it (``default_for``); an ``advanced`` one says the provider
+    offers advanced lip-sync (``submit --advanced``).
     ``inline`` names the roles a local file may be sent for inline (base64 in the create body);
     ``uploads`` says whether the provider has its own upload endpoint. Any other local file needs
     ``--upload-to`` (S3). ``concurrency`` is the batch default (tasks holding a slot at once).
@@ -56,7 +60,6 @@ class ProviderEntry:
     title: str
     client: str
     adapter: str
-    profiles: Mapping[str, str]
     inline: frozenset[str] = frozenset()
     uploads: bool = False
     concurrency: int = 3
@@ -68,9 +71,18 @@ class ProviderEntry:
     result_days_source: str = ""
     billed_unit: str = ""
 
+    @property
+    def profiles(self) -> Mapping[str, str]:
+        """The default profile by mode, read from the shipped profiles' ``default_for``."""
+        from preflight.rules.profiles import default_profiles
+
+        return default_profiles(self.name)
+
     def profile(self, mode: str) -> str:
-        """The default profile for ``mode`` (``text`` or ``audio``)."""
-        return self.profiles[mode]
+        """The default profile for ``mode`` (``text``, ``audio`` or ``advanced``)."""
+        from preflight.rules.profiles import default_profile
+
+        return default_profile(self.name, mode)
 
     def hosting(self, role: str, *, upload_to: bool) -> str | None:
         """How a local file for ``role`` reaches the provider: ``inline``, ``s3`` (the user's
@@ -107,13 +119,6 @@ REGISTRY: Mapping[str, ProviderEntry] = MappingProxyType(
             title="Kling",
             client="preflight.client.kling:KlingClient",
             adapter="preflight.submitting.providers:KlingProvider",
-            profiles=MappingProxyType(
-                {
-                    "text": "kling-lipsync",
-                    "audio": "kling-lipsync",
-                    "advanced": "kling-advanced-lipsync",  # identify-face + advanced-lip-sync
-                }
-            ),
             inline=frozenset({"audio"}),  # audio_file: raw base64
             uploads=False,
             concurrency=3,  # a resource pack allows a few tasks at once; more only earns 1303s
@@ -129,9 +134,6 @@ REGISTRY: Mapping[str, ProviderEntry] = MappingProxyType(
             title="WaveSpeedAI",
             client="preflight.client.wavespeed:WaveSpeedClient",
             adapter="preflight.submitting.providers:WaveSpeedProvider",
-            profiles=MappingProxyType(
-                {"text": "wavespeed-kling-lipsync-t2v", "audio": "wavespeed-kling-lipsync-a2v"}
-            ),
             uploads=True,  # POST /api/v3/media/uploads + PUT; older hosts: /media/upload/binary
             concurrency=5,
             # 32 hex digits, or the same as a dashed UUID
@@ -147,9 +149,6 @@ REGISTRY: Mapping[str, ProviderEntry] = MappingProxyType(
             title="fal",
             client="preflight.client.fal:FalClient",
             adapter="preflight.submitting.providers:FalProvider",
-            profiles=MappingProxyType(
-                {"text": "fal-kling-lipsync-t2v", "audio": "fal-kling-lipsync-a2v"}
-            ),
             uploads=True,  # fal's CDN: POST /storage/auth/token, then POST /files/upload
             concurrency=3,  # fal publishes no per-key figure for this model: Kling's own default
             # request ids are dashed UUIDs, which WaveSpeed's pattern also takes: `status ID`
