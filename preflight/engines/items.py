@@ -14,7 +14,9 @@ staging folder, which the coordinator removes at the end of the run; the retry w
 output again, whole. With ``resume``, a finished item leaves a marker
 (``OUT/.preflight-done/<content>-<settings>.json``) keyed by the input's content (the SHA-256 of
 its bytes; for an ``s3://`` input its size and ETag) and by the profile, options and config, so
-a re-run skips it even under another name, and redoes it when either changed.
+a re-run skips it even under another name (copying the earlier output to this input's own
+name, see `copy_output`), and redoes it when either changed. Inputs of one batch with the same
+bytes are one item: the coordinator gives the others their outputs with `duplicate_result`.
 """
 
 from __future__ import annotations
