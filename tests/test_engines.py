@@ -157,8 +157,9 @@ def test_fix_resumes_by_content_not_by_name(media: Media, tmp_path: Path) -> Non
     )
     assert again[0].status == "fixed"
     assert "done by an earlier run" in again[0].message
-    assert again[0].output == str(out / "a.mp4")
-    assert not (out / "b.mp4").exists()
+    assert again[0].encodes == 0
+    assert again[0].output == str(out / "b.mp4")  # its own name: a copy of a's output
+    assert (out / "b.mp4").read_bytes() == (out / "a.mp4").read_bytes()
 
     other = FixOptions(crf=30, face=False)  # other settings: done again
     redo = fix_batch([str(src / "b.mkv")], out_dir=str(out), options=other, engine=Engine("serial"))

@@ -87,6 +87,29 @@ def test_a_worker_killed_mid_fix_loses_no_input(
     assert not (out / ".preflight-staging").exists()  # no half file from the killed attempt
 
 
+def test_copies_on_a_cluster_are_encoded_once_and_written_under_each_name(
+    cluster: Cluster, media: Media, tmp_path: Path
+) -> None:
+    sources = [str(tmp_path / f"{name}.mkv") for name in "abc"]
+    for source in sources:
+        shutil.copy(media("mkv"), source)
+    out = tmp_path / "out"
+    results = fix_batch(
+        sources,
+        out_dir=str(out),
+        options=FixOptions(face=False),
+        engine=Engine("dask", cluster.address),
+    )
+    assert [r.status for r in results] == ["fixed"] * 3, [r.message for r in results]
+    assert [r.encodes for r in results] == [1, 0, 0]
+    assert [r.output for r in results] == [str(out / f"{name}.mp4") for name in "abc"]
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "a.mp4",
+        "b.mp4",
+        "c.mp4",
+    ]
+
+
 def test_cli_engine_dask_without_an_address_runs_a_local_cluster(
     media: Media, monkeypatch: pytest.MonkeyPatch
 ) -> None:

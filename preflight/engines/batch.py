@@ -25,9 +25,12 @@ from preflight.engines.items import (
     FixItem,
     FixItemResult,
     check_chunk,
+    content_key,
+    duplicate_result,
     fix_chunk,
     lost_check,
     settings_key,
+    tag_key,
 )
 from preflight.engines.pool import Engine, Session, chunked, run_chunks
 from preflight.fixing.api import FixResult
@@ -244,14 +247,23 @@ def fix_batch(
     clashes = _clashes(texts, out_dir) if not (out_dir and s3.is_s3(out_dir)) else {}
     key = settings_key(profile, options, config)
     results: list[FixResult | None] = [None] * len(texts)
-    items = []
+
+    def record(index: int, result: FixResult) -> None:
+        results[index] = result
+        if on_result is not None:
+            on_result(result)
+
+    todo = []
     for i, source in enumerate(texts):
         if source in clashes:
-            results[i] = clashes[source]
-            if on_result is not None:
-                on_result(clashes[source])
-            continue
-        items.append(FixItem(i, source, out_dir, output, threads, resume, key))
+            record(i, clashes[source])
+        else:
+            todo.append(i)
+    contents, copies, firsts = _same_bytes(texts, todo)
+    items = [
+        FixItem(i, texts[i], out_dir, output, threads, resume, key, contents.get(texts[i], ""))
+        for i in firsts
+    ]
     try:
         for chunk, outcome in run_chunks(
             fix_chunk, chunked(items, 1), (profile, options, config), engine
@@ -262,15 +274,59 @@ def fix_batch(
                 else outcome
             )
             for got in done:
-                results[got.index] = got.result
-                if on_result is not None:
-                    on_result(got.result)
+                record(got.index, got.result)
+                for j in copies.get(got.index, ()):
+                    record(j, duplicate_result(got.result, texts[j], out_dir, output))
     finally:
         if out_dir is not None and not s3.is_s3(out_dir):
             _remove_staging(out_dir)
     final = [r for r in results if r is not None]
     assert len(final) == len(texts)
     return final
+
+
+def _same_bytes(
+    texts: Sequence[str], todo: Sequence[int]
+) -> tuple[dict[str, str], dict[int, list[int]], list[int]]:
+    """The content keys `_contents` found; input index -> the later inputs with the same bytes
+    (their outputs are copies of its output); the inputs to fix (``todo`` less those copies)."""
+    contents = _contents([texts[i] for i in todo])
+    first: dict[str, int] = {}
+    copies: dict[int, list[int]] = {}
+    firsts = []
+    for i in todo:
+        content = contents.get(texts[i], "")
+        if content in first:
+            copies.setdefault(first[content], []).append(i)
+            continue
+        if content:
+            first[content] = i
+        firsts.append(i)
+    return contents, copies, firsts
+
+
+def _contents(sources: Sequence[str]) -> dict[str, str]:
+    """The content keys of the inputs that may share their bytes with another input of the batch:
+    local files of the same size are hashed, ``s3://`` objects keyed by size and ETag (HEADs in
+    parallel). Unreadable inputs are left out (their own item says why)."""
+    sizes: dict[int, list[str]] = {}
+    remote = []
+    for source in sources:
+        if s3.is_s3(source):
+            remote.append(source)
+            continue
+        with contextlib.suppress(OSError):
+            if os.path.isfile(source):
+                sizes.setdefault(os.path.getsize(source), []).append(source)
+    keys: dict[str, str] = {}
+    for group in sizes.values():
+        for source in dict.fromkeys(group) if len(group) > 1 else ():
+            with contextlib.suppress(OSError):
+                keys[source] = content_key(source)
+    if len(remote) > 1:
+        tags = s3.object_tags(list(dict.fromkeys(remote)))
+        keys.update((uri, tag_key(tag)) for uri, tag in tags.items())
+    return keys
 
 
 def _lost_fix(item: FixItem, exc: BaseException) -> FixItemResult:

@@ -14,7 +14,9 @@ staging folder, which the coordinator removes at the end of the run; the retry w
 output again, whole. With ``resume``, a finished item leaves a marker
 (``OUT/.preflight-done/<content>-<settings>.json``) keyed by the input's content (the SHA-256 of
 its bytes; for an ``s3://`` input its size and ETag) and by the profile, options and config, so
-a re-run skips it even under another name, and redoes it when either changed.
+a re-run skips it even under another name (copying the earlier output to this input's own
+name, see `copy_output`), and redoes it when either changed. Inputs of one batch with the same
+bytes are one item: the coordinator gives the others their outputs with `duplicate_result`.
 """
 
 from __future__ import annotations
@@ -54,8 +56,12 @@ __all__ = [
     "FixItemResult",
     "check_chunk",
     "check_item",
+    "content_key",
+    "copy_output",
+    "duplicate_result",
     "fix_chunk",
     "fix_item",
+    "own_output",
     "settings_key",
 ]
 
@@ -100,6 +106,7 @@ class FixItem:
     threads: int | None = 1
     resume: bool = False
     settings: str = ""  # `settings_key` of the profile, options and config
+    content: str = ""  # `content_key` of the input when the coordinator already computed it
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,12 +219,100 @@ def settings_key(profile: Profile, options: FixOptions, config: Config | None) -
 def content_key(source: str) -> str:
     """The input's content: SHA-256 of a local file's bytes, or an object's size and ETag."""
     if s3.is_s3(source):
-        return hashlib.sha256(s3.object_tag(source).encode()).hexdigest()[:32]
+        return tag_key(s3.object_tag(source))
     digest = hashlib.sha256()
     with open(source, "rb") as fh:
         while block := fh.read(_HASH_BLOCK):
             digest.update(block)
     return digest.hexdigest()[:32]
+
+
+def tag_key(tag: str) -> str:
+    """The content key of an object whose `s3.object_tag` is ``tag``."""
+    return hashlib.sha256(tag.encode()).hexdigest()[:32]
+
+
+def _base(source: str) -> str:
+    return os.path.basename(s3.parse(source)[1] if s3.is_s3(source) else source)
+
+
+def own_output(source: str, like: str, like_source: str, out_dir: str | None) -> str:
+    """Where ``source``'s output goes, named as ``like`` (the output of ``like_source``, an input
+    with the same bytes) is: ``a.mkv -> OUT/a.mp4`` makes ``b.mkv -> OUT/b.mp4``, and beside the
+    input ``a.fixed.mp4`` makes ``b.fixed.mp4`` in ``b``'s folder."""
+    stem = Path(_base(like_source)).stem
+    name = _base(like)
+    tail = name[len(stem) :] if name.startswith(stem) else Path(name).suffix
+    own = Path(_base(source)).stem + tail
+    if out_dir is not None:
+        return s3.join(out_dir, own) if s3.is_s3(out_dir) else os.path.join(out_dir, own)
+    if s3.is_s3(source):  # an s3:// input always has --out-dir; this is only for completeness
+        return s3.join(source.rsplit("/", 1)[0], own)
+    return os.path.join(os.path.dirname(source), own)
+
+
+def copy_output(output: str, target: str, staging: str | None = None) -> None:
+    """Put a copy of the finished ``output`` at ``target``, atomically: a hard link where the file
+    system allows (else a byte copy) made under a temp name in ``staging`` (a folder on the same
+    file system, removed by the coordinator at the end of a run) or beside ``target``, then
+    renamed into place; on S3 a server-side copy. Nothing is done when ``target`` already is that
+    file (or, on S3, that object's bytes). Raises OSError."""
+    from preflight.model.atomic import move_into_place, temp_beside
+
+    if output == target:
+        return
+    if s3.is_s3(target):
+        if not s3.is_s3(output):
+            s3.upload(output, target)
+        else:
+            s3.copy(output, target)
+        return
+    if _same_file(output, target):
+        return
+    if staging is not None:
+        os.makedirs(staging, exist_ok=True)
+    tmp = str(temp_beside(staging if staging is not None else target))
+    try:
+        os.unlink(tmp)  # a fresh name of our own: the link (or copy) takes it
+        try:
+            os.link(output, tmp)
+        except OSError:
+            shutil.copyfile(output, tmp)
+        move_into_place(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def duplicate_result(
+    of: FixResult, source: str, out_dir: str | None, output: str | None = None
+) -> FixResult:
+    """The result for ``source``, an input with the same bytes as ``of.source``: never encoded
+    again; its own output is a copy of ``of``'s (see `copy_output`). Never raises."""
+    started = time.monotonic()
+    if source == of.source:  # the same input named twice: the same output, counted once
+        return dataclasses.replace(of, message=f"listed twice: {of.message}", attempts=())
+    same = f"same content as {of.source}"
+    if not of.ok or of.output is None:
+        return FixResult(source, of.status, None, f"{same}: {of.message}".rstrip(": "))
+    target = output or own_output(source, of.output, of.source, out_dir)
+    staging = None if out_dir is None or s3.is_s3(out_dir) else os.path.join(out_dir, STAGING_DIR)
+    try:
+        copy_output(of.output, target, staging)
+    except OSError as exc:
+        return FixResult(source, "failed", None, f"{same}, but its output {_bug(exc)}")
+    plan = of.plan and dataclasses.replace(of.plan, source=source, target=target, commands=())
+    return dataclasses.replace(
+        of,
+        source=source,
+        output=target,
+        message=f"{same}: copied its output",
+        plan=plan,
+        attempts=(),
+        commands=(),
+        elapsed=time.monotonic() - started,
+    )
 
 
 def _marker(out_dir: str, key: str) -> str:
@@ -279,18 +374,26 @@ def _resumed(item: FixItem, key: str) -> FixResult | None:
     output = data.get("output")
     if not _output_exists(output):
         return None
+    message = str(data.get("message", ""))
+    done_from = str(data.get("source") or item.source)
+    if output is not None and done_from != item.source:  # same bytes under another name
+        own = item.output or own_output(item.source, output, done_from, item.out_dir)
+        if own != output:
+            staging = None if s3.is_s3(item.out_dir) else os.path.join(item.out_dir, STAGING_DIR)
+            copy_output(output, own, staging)
+            output, message = own, f"same content as {done_from}: copied its output"
     return FixResult(
         source=item.source,
         status=str(data["status"]),
         output=output,
-        message=f"{data.get('message', '')} (done by an earlier run: not redone)".lstrip(),
+        message=f"{message} (done by an earlier run: not redone)".lstrip(),
     )
 
 
 def _resume_key(item: FixItem) -> str:
     """The item's resume key, or "" when the input cannot be read (fix then says why)."""
     try:
-        return f"{content_key(item.source)}-{item.settings}"
+        return f"{item.content or content_key(item.source)}-{item.settings}"
     except (OSError, InputError):
         return ""
 

@@ -13,6 +13,7 @@ and `upload` puts the verified output in one PutObject: an S3 object appears who
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from typing import Any
@@ -22,12 +23,14 @@ from preflight.model.errors import ConfigError, InputError
 from preflight.model.facts import MediaFacts
 
 __all__ = [
+    "copy",
     "download",
     "exists",
     "is_s3",
     "join",
     "list_prefix",
     "object_tag",
+    "object_tags",
     "parse",
     "probe_s3",
     "read_text",
@@ -129,6 +132,54 @@ def object_tag(uri: str) -> str:
     finally:
         client.close()
     return f"{head.get('ContentLength', 0)}-{str(head.get('ETag', '')).strip(chr(34))}"
+
+
+def object_tags(uris: list[str], *, threads: int = 16) -> dict[str, str]:
+    """`object_tag` of many objects (HEADs in parallel, one client); unreadable ones left out."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not uris:
+        return {}
+    client = _client()
+
+    def tag(uri: str) -> str | None:
+        bucket, key = parse(uri)
+        try:
+            head = client.head_object(Bucket=bucket, Key=key)
+        except Exception:  # noqa: BLE001 - its own item says why it cannot be read
+            return None
+        return f"{head.get('ContentLength', 0)}-{str(head.get('ETag', '')).strip(chr(34))}"
+
+    try:
+        with ThreadPoolExecutor(max_workers=min(threads, len(uris))) as pool:
+            found = dict(zip(uris, pool.map(tag, uris), strict=True))
+    finally:
+        client.close()
+    return {uri: t for uri, t in found.items() if t is not None}
+
+
+def copy(source: str, target: str) -> None:
+    """Server-side copy of one object to another (CopyObject: whole or not at all). Skipped when
+    ``target`` already holds the same bytes (same size and ETag). Raises OSError."""
+    bucket, key = parse(target)
+    src_bucket, src_key = parse(source)
+    client = _client()
+    try:
+        head = client.head_object(Bucket=src_bucket, Key=src_key)
+        with contextlib.suppress(Exception):
+            there = client.head_object(Bucket=bucket, Key=key)
+            if (there.get("ETag"), there.get("ContentLength")) == (
+                head.get("ETag"),
+                head.get("ContentLength"),
+            ):
+                return
+        client.copy_object(
+            Bucket=bucket, Key=key, CopySource={"Bucket": src_bucket, "Key": src_key}
+        )
+    except Exception as exc:  # noqa: BLE001
+        raise OSError(f"cannot copy {source} to {target}: {_why(exc)}") from None
+    finally:
+        client.close()
 
 
 def download(uri: str, path: str) -> None:
