@@ -19,8 +19,8 @@ from preflight.model.errors import ConfigError, HostingError
 from preflight.sandbox import Sandbox, SandboxConfig
 from preflight.submitting.hosting import host_file
 from preflight.submitting.hosting.inline import inline_base64
+from preflight.submitting.hosting.provider import ASSUMED_TTL, ProviderHost
 from preflight.submitting.hosting.s3 import S3Host, parse_s3_url
-from preflight.submitting.hosting.wavespeed import ASSUMED_TTL, WaveSpeedHost
 from preflight.submitting.ledger import Ledger, file_sha256
 
 
@@ -149,7 +149,7 @@ def test_wavespeed_host_uploads_the_same_content_once(
         httpx.Client(event_hooks={"request": [count]}) as http,
         WaveSpeedClient(sb.wavespeed_api_key, base_url=sb.url, http_client=http) as client,
     ):
-        host = WaveSpeedHost(client, clock=clock)
+        host = ProviderHost(client, "wavespeed", "WaveSpeed", clock=clock)
         first = host_file(host, clip, ledger)
         second = host_file(host, copy, ledger)
         assert httpx.get(first.url).content == clip.read_bytes()
@@ -175,7 +175,7 @@ def test_wavespeed_host_failure_is_a_hosting_error(
         WaveSpeedClient(sb.wavespeed_api_key, base_url=sb.url) as client,
         pytest.raises(HostingError, match="larger than") as info,
     ):
-        WaveSpeedHost(client).upload(clip, sha256=file_sha256(clip))
+        ProviderHost(client, "wavespeed", "WaveSpeed").upload(clip, sha256=file_sha256(clip))
     assert sb.wavespeed_api_key not in str(info.value)
 
 

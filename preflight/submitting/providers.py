@@ -1,9 +1,10 @@
 """What the pipeline needs from a provider, and the adapters over the clients that give it.
 
 The pipeline speaks to a `Provider`: create a lip-sync task from media references, find a task a
-dead process may have created, wait, look a task up, and (WaveSpeed) upload. `KlingProvider` and
-`WaveSpeedProvider` map that onto `preflight.client`; which adapter goes with which client, and
-what each provider can do, is the registry's table (`preflight.submitting.registry`).
+dead process may have created, wait, look a task up, and (WaveSpeed, fal) upload.
+`KlingProvider`, and `WaveSpeedProvider` and `FalProvider` (both model queues) map that onto
+`preflight.client`; which adapter goes with which client, and what each provider can do, is the
+registry's table (`preflight.submitting.registry`).
 """
 
 from __future__ import annotations
@@ -202,162 +203,111 @@ class KlingProvider:
         self.client.close()
 
 
-class WaveSpeedProvider:
-    """WaveSpeed's Kling lip-sync models through `preflight.client.WaveSpeedClient`."""
+class _ModelQueueProvider:
+    """A host that runs Kling's lip-sync as named models behind a queue (WaveSpeed, fal): media
+    go by URL (the provider's own upload for local files), a submit answers an id, and there is
+    neither a listing nor a client-chosen id, so a submit that died before its answer cannot be
+    found again (`find` is None; the clients never resend a submit either)."""
 
-    name = "wavespeed"
+    name: str
+    title: str
     can_find = False
+    models: Mapping[str, str]
+    video_field: str
+    audio_field: str
 
     def __init__(self, client: Any) -> None:
         self.client = client
 
     def endpoint(self, mode: str) -> str:
-        return WAVESPEED_MODELS[mode]
+        return self.models[mode]
 
     def inline(self, role: str) -> bool:
         return role in REGISTRY[self.name].inline
 
     def host(self) -> Host | None:
-        from preflight.submitting.hosting.wavespeed import WaveSpeedHost
+        from preflight.submitting.hosting.provider import ProviderHost
 
-        return WaveSpeedHost(self.client)
+        return ProviderHost(self.client, self.name, self.title)
+
+    def list_tasks(self, kind: str, *, page: int, page_size: int) -> list[Task]:
+        raise ConfigError(f"{self.title} has no task listing")
+
+    def _fields(self, request: SubmitRequest, media: Mapping[str, Media]) -> dict[str, Any]:
+        fields: dict[str, Any] = {self.video_field: media["video"].url}
+        speech = request.speech
+        if speech is not None:
+            fields.update(speech.fields())
+        else:
+            fields[self.audio_field] = media["audio"].url
+        return fields
+
+    def create(
+        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
+    ) -> Task:
+        fields = self._fields(request, media)
+        task: Task = self.client.submit(
+            self.endpoint(request.mode), webhook=request.callback_url, **fields
+        )
+        return task
+
+    def describe(
+        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
+    ) -> Call:
+        fields = self._fields(request, media)
+        call: Call = self.client.describe_submit(
+            self.endpoint(request.mode), webhook=request.callback_url, **fields
+        )
+        return call
+
+    def find(
+        self,
+        request: SubmitRequest,
+        media: Mapping[str, Media],
+        external_task_id: str,
+        since: float,
+    ) -> Task | None:
+        return None
+
+    def wait(
+        self, task_id: str, *, timeout: float | None, on_update: Callable[[Task], object]
+    ) -> Task:
+        waited: Task = self.client.wait(task_id, timeout=timeout, on_update=on_update)
+        return waited
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class WaveSpeedProvider(_ModelQueueProvider):
+    """WaveSpeed's Kling lip-sync models through `preflight.client.WaveSpeedClient`."""
+
+    name = "wavespeed"
+    title = "WaveSpeed"
+    models = WAVESPEED_MODELS
+    video_field, audio_field = "video", "audio"
 
     def get_task(self, task_id: str, kind: str = "lip-sync") -> Task:
         task: Task = self.client.result(task_id)
         return task
 
-    def list_tasks(self, kind: str, *, page: int, page_size: int) -> list[Task]:
-        raise ConfigError("WaveSpeed has no task listing")
 
-    def _fields(self, request: SubmitRequest, media: Mapping[str, Media]) -> dict[str, Any]:
-        fields: dict[str, Any] = {"video": media["video"].url}
-        speech = request.speech
-        if speech is not None:
-            fields.update(speech.fields())
-        else:
-            fields["audio"] = media["audio"].url
-        return fields
-
-    def create(
-        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
-    ) -> Task:
-        fields = self._fields(request, media)
-        task: Task = self.client.submit(
-            self.endpoint(request.mode), webhook=request.callback_url, **fields
-        )
-        return task
-
-    def describe(
-        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
-    ) -> Call:
-        fields = self._fields(request, media)
-        call: Call = self.client.describe_submit(
-            self.endpoint(request.mode), webhook=request.callback_url, **fields
-        )
-        return call
-
-    def find(
-        self,
-        request: SubmitRequest,
-        media: Mapping[str, Media],
-        external_task_id: str,
-        since: float,
-    ) -> Task | None:
-        # WaveSpeed has no listing or client id: a submit that died before its answer cannot be
-        # found. The official SDK never retries a submit for the same reason.
-        return None
-
-    def wait(
-        self, task_id: str, *, timeout: float | None, on_update: Callable[[Task], object]
-    ) -> Task:
-        waited: Task = self.client.wait(task_id, timeout=timeout, on_update=on_update)
-        return waited
-
-    def close(self) -> None:
-        self.client.close()
-
-
-class FalProvider:
+class FalProvider(_ModelQueueProvider):
     """fal's Kling lip-sync models through `preflight.client.FalClient` (its queue API)."""
 
     name = "fal"
-    can_find = False
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-
-    def endpoint(self, mode: str) -> str:
-        return FAL_MODELS[mode]
-
-    def inline(self, role: str) -> bool:
-        return role in REGISTRY[self.name].inline
-
-    def host(self) -> Host | None:
-        from preflight.submitting.hosting.fal import FalHost
-
-        return FalHost(self.client)
+    title = "fal"
+    models = FAL_MODELS
+    video_field, audio_field = "video_url", "audio_url"
 
     def get_task(self, task_id: str, kind: str = "lip-sync") -> Task:
         task: Task = self.client.status(task_id)  # both models share one app: any model works
         return task
 
-    def list_tasks(self, kind: str, *, page: int, page_size: int) -> list[Task]:
-        raise ConfigError("fal's queue API has no task listing")
-
     def cancel(self, task_id: str) -> str:
         """Ask fal to stop the request: ``CANCELLATION_REQUESTED`` or ``ALREADY_COMPLETED``."""
         answer: str = self.client.cancel(task_id)
         return answer
-
-    @staticmethod
-    def _fields(request: SubmitRequest, media: Mapping[str, Media]) -> dict[str, Any]:
-        fields: dict[str, Any] = {"video_url": media["video"].url}
-        speech = request.speech
-        if speech is not None:
-            fields.update(speech.fields())
-        else:
-            fields["audio_url"] = media["audio"].url
-        return fields
-
-    def create(
-        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
-    ) -> Task:
-        task: Task = self.client.submit(
-            self.endpoint(request.mode),
-            webhook=request.callback_url,
-            **self._fields(request, media),
-        )
-        return task
-
-    def describe(
-        self, request: SubmitRequest, media: Mapping[str, Media], external_task_id: str
-    ) -> Call:
-        call: Call = self.client.describe_submit(
-            self.endpoint(request.mode),
-            webhook=request.callback_url,
-            **self._fields(request, media),
-        )
-        return call
-
-    def find(
-        self,
-        request: SubmitRequest,
-        media: Mapping[str, Media],
-        external_task_id: str,
-        since: float,
-    ) -> Task | None:
-        # fal looks a request up by its id only: a submit that died before its answer cannot
-        # be found (the client never resends one either)
-        return None
-
-    def wait(
-        self, task_id: str, *, timeout: float | None, on_update: Callable[[Task], object]
-    ) -> Task:
-        waited: Task = self.client.wait(task_id, timeout=timeout, on_update=on_update)
-        return waited
-
-    def close(self) -> None:
-        self.client.close()
 
 
 def _find_by_listing(

@@ -4,8 +4,8 @@ Three ways, picked by the provider and the user's options:
 
 - :mod:`preflight.submitting.hosting.s3`: upload to S3-compatible storage (AWS, R2, MinIO through
   ``AWS_ENDPOINT_URL``) and hand out a presigned GET URL (optional extra ``s3``);
-- :mod:`preflight.submitting.hosting.wavespeed`: WaveSpeed's own upload endpoint, through the
-  client;
+- :mod:`preflight.submitting.hosting.provider`: the provider's own upload (WaveSpeed, fal),
+  through the client;
 - :mod:`preflight.submitting.hosting.inline`: audio inlined as raw base64 for Kling's
   ``audio_file``.
 
