@@ -109,6 +109,8 @@ class Display:
         if event.step == "check" and event.state in ("fail", "done"):
             self._check(event)
             return
+        if event.step == "face" and event.state == "fail" and "faces" in event.data:
+            return  # no face could be chosen: the usage error that ends the run lists them
         if event.state == "start" and self.tty:
             self.status(event.message)
             return
