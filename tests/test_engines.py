@@ -102,6 +102,24 @@ def test_check_chunks_keep_a_few_tasks_per_worker_and_a_cap(
     assert check_chunk_size(items, engine) == expected
 
 
+def _tagged(chunk: list[int], tag: str, scale: int) -> list[str]:
+    return [f"{tag}{n * scale}" for n in chunk]
+
+
+def test_a_dask_task_runs_from_and_to_bytes_with_each_batchs_own_arguments() -> None:
+    from preflight.engines import pool
+
+    def run(chunk: list[int], args: tuple[str, int]) -> list[str]:
+        out = pool._remote(pool._pack(chunk), fn=_tagged, shared=pool._pack(args))
+        assert isinstance(out, bytes)  # one frame back, not a list Dask walks element by element
+        got: list[str] = pickle.loads(out)
+        return got
+
+    for _ in range(pool._SHARED_KEPT + 2):  # past the worker's cache of unpickled arguments
+        assert run([1, 2], ("a", 10)) == ["a10", "a20"]
+        assert run([3], ("b", 2)) == ["b6"]  # another batch's arguments, never the cached ones
+
+
 def test_check_item_never_raises_and_travels(media: Media, tmp_path: Path) -> None:
     profile = load_profile("kling-lipsync")
     items = [
