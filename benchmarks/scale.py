@@ -75,27 +75,34 @@ def _variant(clip: Path, target: Path, n: int) -> str:
 
 
 class _TreeCPU:
-    """CPU seconds used by this process and every descendant while a run lasts (sampled at 5 Hz;
-    a process that ends between samples loses at most its last 0.2 s). Wall time on a shared
-    machine measures the others' load as much as ours; CPU time measures the engine's cost."""
+    """CPU seconds used by this process and every descendant while a run lasts. Each process is
+    sampled at 5 Hz for its own time plus that of its children it has reaped (``cutime``), so a
+    process that starts and ends between samples (an FFmpeg run, a pool worker) is still counted
+    in full, through its parent. Wall time on a shared machine measures the others' load as much
+    as ours; CPU time measures the engine's cost."""
 
     def __init__(self) -> None:
         import psutil
 
         self.me = psutil.Process()
         self.seen: dict[int, float] = {}
+        self.alive: set[int] = set()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _sample(self) -> None:
         import psutil
 
+        alive = set()
         for proc in [self.me, *self.me.children(recursive=True)]:
             try:
                 t = proc.cpu_times()
             except psutil.Error:
                 continue
-            self.seen[proc.pid] = max(self.seen.get(proc.pid, 0.0), t.user + t.system)
+            used = t.user + t.system + t.children_user + t.children_system
+            self.seen[proc.pid] = max(self.seen.get(proc.pid, 0.0), used)
+            alive.add(proc.pid)
+        self.alive = alive
 
     def _run(self) -> None:
         while not self.stop.wait(0.2):
@@ -114,7 +121,11 @@ class _TreeCPU:
 
     @property
     def seconds(self) -> float:
-        return sum(v - self.base.get(pid, 0.0) for pid, v in self.seen.items())
+        """A process alive at the end counts its own growth (its reaped children included); one
+        that ended was reaped by a parent that counts its whole life, less what it had used
+        before the run (``base``)."""
+        grown = sum(self.seen[pid] - self.base.get(pid, 0.0) for pid in self.alive)
+        return grown - sum(v for pid, v in self.base.items() if pid not in self.alive)
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:

@@ -93,12 +93,31 @@ def test_a_scheduler_with_another_engine_is_a_usage_error() -> None:
 @pytest.mark.parametrize(
     ("items", "engine", "expected"),
     [(2000, Engine("local", workers=2), 64), (100, Engine("local", workers=2), 7),
-     (3, Engine("dask", workers=4), 1), (50, Engine("serial"), 50)],
+     (3, Engine("dask", workers=4), 1), (50, Engine("serial"), 50),
+     (2000, Engine("dask", workers=2), 128), (100, Engine("dask", workers=2), 13)],
 )  # fmt: skip
-def test_check_chunks_keep_eight_tasks_per_worker_at_most_64_items(
+def test_check_chunks_keep_a_few_tasks_per_worker_and_a_cap(
     items: int, engine: Engine, expected: int
 ) -> None:
     assert check_chunk_size(items, engine) == expected
+
+
+def _tagged(chunk: list[int], tag: str, scale: int) -> list[str]:
+    return [f"{tag}{n * scale}" for n in chunk]
+
+
+def test_a_dask_task_runs_from_and_to_bytes_with_each_batchs_own_arguments() -> None:
+    from preflight.engines import pool
+
+    def run(chunk: list[int], args: tuple[str, int]) -> list[str]:
+        out = pool._remote(pool._pack(chunk), fn=_tagged, shared=pool._pack(args))
+        assert isinstance(out, bytes)  # one frame back, not a list Dask walks element by element
+        got: list[str] = pickle.loads(out)
+        return got
+
+    for _ in range(pool._SHARED_KEPT + 2):  # past the worker's cache of unpickled arguments
+        assert run([1, 2], ("a", 10)) == ["a10", "a20"]
+        assert run([3], ("b", 2)) == ["b6"]  # another batch's arguments, never the cached ones
 
 
 def test_check_item_never_raises_and_travels(media: Media, tmp_path: Path) -> None:

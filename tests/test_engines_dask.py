@@ -37,7 +37,7 @@ def test_a_session_sizes_check_chunks_by_the_clusters_threads(cluster: Cluster) 
 
     with Session(Engine("dask", cluster.address)) as session:
         assert session.slots == 2  # two workers of one thread, whatever this machine's cores
-        assert check_chunk_size(160, session) == 10  # about eight chunks a slot
+        assert check_chunk_size(160, session) == 20  # about four chunks a slot
 
 
 def test_a_local_cluster_runs_its_workers_without_the_profiler() -> None:

@@ -43,17 +43,26 @@ __all__ = ["check_batch", "check_chunk_size", "expand_s3", "fix_batch"]
 
 PathLike = str | os.PathLike[str]
 MAX_CHECK_CHUNK = 64
+# A Dask task costs about 8 ms of CPU over the scheduler, the client and the worker's event loop
+# (benchmarks/scale.py, docs/scale.md), a local pool task about 1 ms, and a check about 0.3 ms:
+# on Dask, half as many tasks a slot, twice as big, so that cost stays near a local pool's.
+MAX_DASK_CHUNK = 128
+_TASKS_PER_SLOT = {"local": 8, "dask": 4}
 
 
 def check_chunk_size(items: int, engine: Engine | Session) -> int:
-    """Items per task: about eight tasks per worker (balance), at most `MAX_CHECK_CHUNK`."""
+    """Items per task: a few tasks per worker thread (balance; eight on a local pool, four on
+    Dask), at most `MAX_CHECK_CHUNK` items (`MAX_DASK_CHUNK` on Dask)."""
+    name = engine.engine.name if isinstance(engine, Session) else engine.name
     if isinstance(engine, Session):
         workers = engine.slots
-    elif engine.name == "serial":
+    elif name == "serial":
         return max(1, items)
     else:
         workers = engine.workers or os.cpu_count() or 1
-    return max(1, min(MAX_CHECK_CHUNK, math.ceil(items / (workers * 8))))
+    per_slot = _TASKS_PER_SLOT.get(name, 8)
+    most = MAX_DASK_CHUNK if name == "dask" else MAX_CHECK_CHUNK
+    return max(1, min(most, math.ceil(items / (workers * per_slot))))
 
 
 def expand_s3(
