@@ -89,6 +89,29 @@ def test_cache_key_is_size_mtime_and_backend(cache_dir: Path, clip: Path) -> Non
     assert fresh.size_bytes == st.st_size + 16
 
 
+def test_a_file_replaced_with_the_same_size_and_mtime_is_a_miss(
+    cache_dir: Path, clip: Path, tmp_path: Path
+) -> None:
+    """A copy moved over the file (``cp -p``, a sync tool) keeps size and mtime: its inode
+    tells it apart."""
+    probe(clip, cache=True)
+    _mark(cache_dir)
+    assert probe(clip, cache=True).container == MARK
+    st = clip.stat()
+    twin = tmp_path / "twin.mp4"
+    shutil.copyfile(clip, twin)
+    os.utime(twin, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(twin, clip)
+    now = clip.stat()
+    assert (now.st_size, now.st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    assert now.st_ino != st.st_ino
+    assert probe(clip, cache=True).container == "mp4"
+    _mark(cache_dir)
+    (many,) = probe_many([clip], cache=True)
+    assert isinstance(many, MediaFacts)
+    assert many.container == MARK  # the re-probe was stored under the new inode
+
+
 def test_other_schema_versions_are_ignored(cache_dir: Path, clip: Path) -> None:
     probe(clip, cache=True)
     _mark(cache_dir)
