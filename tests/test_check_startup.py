@@ -23,6 +23,9 @@ NOT_NEEDED = (
     "ctypes",  # an H.264/AAC MP4 is read by the pure-Python fast path, without libmediainfo
     "preflight.probing._libmediainfo",
     "fractions",  # a non-square sample aspect ratio only (it brings decimal)
+    "preflight.report.json_format",  # the report renderers: only the one asked for
+    "preflight.report.sarif",
+    "preflight.report.html",
 )
 
 
@@ -57,3 +60,17 @@ def test_the_probe_cache_is_found_without_platformdirs(
     )
     assert done.stderr.strip().splitlines()[-1] == "[]"
     assert list(tmp_path.glob("preflight/probe-v*.sqlite3"))  # the cache was used, there
+
+
+def test_plain_check_of_one_file_loads_no_difflib(media: Callable[[str], Path]) -> None:
+    """The text rule's "did you mean" (difflib, ~1.5 ms) loads only for an unknown voice id.
+    (click itself loads it when a short option such as ``-q`` is given, so none is here.)"""
+    code = (
+        "import sys\nfrom preflight.cli import main\n"
+        f"try:\n    main(['check', {str(media('short'))!r}, '--no-face', '--no-cache'])\n"
+        "except SystemExit as exc:\n    assert exc.code in (0, 1), exc.code\n"
+        "print('difflib' in sys.modules, file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "short_1s.mp4" in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == "False"

@@ -466,3 +466,37 @@ def test_jobs_from_stdin(media: Media, tmp_path: Path) -> None:
     result = CliRunner().invoke(main, args, input=line)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["results"][0]["path"] == "<stdin>:1"
+
+
+def test_batch_report_is_the_same_fast_or_not_and_cold_or_warm(
+    media: Media, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The MP4/MOV fast path and the probe cache are speed only: the whole JSON report of a
+    batch is byte for byte the one MediaInfo gives with no cache."""
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    names = ["ok", "ok_mov", "short", "rotated", "anamorphic", "long", "noaudio", "ten_bit",
+             "vfr", "odd", "mkv", "mov_pcm"]  # fmt: skip
+    for i, name in enumerate(names * 2):
+        src = media(name)
+        copy(src, batch / f"{i:02d}_{src.name}")
+
+    def report(*extra: str) -> str:
+        out = tmp_path / "report.json"
+        result = run(batch, "--format", "json", "--output", out, "-q", *extra)
+        assert result.exit_code in (0, 1), result.output
+        return out.read_text(encoding="utf-8")
+
+    fast = report("--no-cache")
+    cold = report()  # fills the cache
+    warm = report()  # answered from it
+    monkeypatch.setenv("PREFLIGHT_PROBE_FAST", "0")
+    slow = report("--no-cache")
+    assert fast == slow
+    assert cold == fast
+    assert warm == fast
+    doc = json.loads(fast)
+    jsonschema.validate(doc, SCHEMA)
+    assert len(doc["results"]) == 2 * len(names)
+    assert all(r["facts"] for r in doc["results"])
+    assert len(list((tmp_path / "cache").glob("probe-v*.sqlite3"))) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -52,7 +53,7 @@ def _mark(cache_dir: Path) -> None:
     """Change every stored record so a cache hit can be told from a fresh probe."""
     for path, backend, record in _sql(cache_dir, "SELECT path, backend, record FROM facts"):
         data = json.loads(str(record))
-        data["container"] = MARK
+        data[_cache.RECORD_FIELDS.index("container")] = MARK
         _sql(
             cache_dir,
             "UPDATE facts SET record=? WHERE path=? AND backend=?",
@@ -64,7 +65,7 @@ def _mark(cache_dir: Path) -> None:
 
 def test_second_probe_comes_from_the_cache(cache_dir: Path, clip: Path) -> None:
     first = probe(clip, cache=True)
-    assert _rows(cache_dir) == [(str(clip.resolve()), "mediainfo", _cache.SCHEMA)]
+    assert _rows(cache_dir) == [(str(clip.resolve()), "mediainfo", _cache.ROW_SCHEMA)]
     _mark(cache_dir)
     hit = probe(clip, cache=True)
     assert hit.container == MARK
@@ -89,10 +90,33 @@ def test_cache_key_is_size_mtime_and_backend(cache_dir: Path, clip: Path) -> Non
     assert fresh.size_bytes == st.st_size + 16
 
 
+def test_a_file_replaced_with_the_same_size_and_mtime_is_a_miss(
+    cache_dir: Path, clip: Path, tmp_path: Path
+) -> None:
+    """A copy moved over the file (``cp -p``, a sync tool) keeps size and mtime: its inode
+    tells it apart."""
+    probe(clip, cache=True)
+    _mark(cache_dir)
+    assert probe(clip, cache=True).container == MARK
+    st = clip.stat()
+    twin = tmp_path / "twin.mp4"
+    shutil.copyfile(clip, twin)
+    os.utime(twin, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(twin, clip)
+    now = clip.stat()
+    assert (now.st_size, now.st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    assert now.st_ino != st.st_ino
+    assert probe(clip, cache=True).container == "mp4"
+    _mark(cache_dir)
+    (many,) = probe_many([clip], cache=True)
+    assert isinstance(many, MediaFacts)
+    assert many.container == MARK  # the re-probe was stored under the new inode
+
+
 def test_other_schema_versions_are_ignored(cache_dir: Path, clip: Path) -> None:
     probe(clip, cache=True)
     _mark(cache_dir)
-    _sql(cache_dir, "UPDATE facts SET schema=?", _cache.SCHEMA + 1)
+    _sql(cache_dir, "UPDATE facts SET schema=?", _cache.ROW_SCHEMA + 1)
     assert probe(clip, cache=True).container == "mp4"
 
 
@@ -189,3 +213,18 @@ def test_names_that_are_not_utf8_are_cached(cache_dir: Path, media: Media, tmp_p
     assert [row[0] for row in _sql(cache_dir, "SELECT path FROM facts")] == [raw]
     (many,) = probe_many([name], cache=True)
     assert many == first
+
+
+def test_records_round_trip_and_bad_ones_are_misses(media: Media) -> None:
+    """A record gives back equal facts (``extra`` too) under the asking name; a record of
+    another layout or a damaged one is a miss, never an error."""
+    for name in ("ok", "ok_mov", "rotated", "anamorphic", "mp3", "wav", "jpg", "mkv"):
+        facts = probe(media(name))
+        back = _cache._from_record(_cache._record(facts), "asked.mp4")
+        assert back is not None
+        assert back == dataclasses.replace(facts, source="asked.mp4")
+        assert back.extra == facts.extra
+        assert back.to_dict() == {**facts.to_dict(), "source": "asked.mp4"}
+    good = json.loads(_cache._record(probe(media("ok"))))
+    for bad in ("", "{}", "[1, 2]", json.dumps([*good, 0]), json.dumps(good[:-1]), "[nul"):
+        assert _cache._from_record(bad, "x.mp4") is None, bad

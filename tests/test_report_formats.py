@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType
 
 import pytest
 from _facts import video
 
+from preflight.model.facts import AudioStream, ImageInfo, MediaFacts, VideoStream
 from preflight.model.findings import Finding, Severity
 from preflight.report import Report, Result, render
 from preflight.report.github import escape_data, escape_property
@@ -171,3 +173,85 @@ def test_text_groups_identical_notes_of_one_family() -> None:
     assert "video.duration" in out
     # the machine formats keep one entry per finding
     assert len(json.loads(render(report, "json"))["results"][0]["findings"]) == 4
+
+
+def _old_json(value: object) -> str:
+    """The JSON report as it was written before the C-encoder layout: the reference."""
+    from preflight.report.json_format import jsonable
+
+    return json.dumps(jsonable(value), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _odd_report() -> Report:
+    """Everything the layout must carry: NaN and infinities, non-ASCII and control characters
+    in names, ranges, list and dict values, empty findings and facts."""
+    nan = Finding("video.fps", Severity.WARNING, "fps is nan", float("nan"), [float("inf"), 1])
+    ranged = Finding(
+        "face.size", Severity.ERROR, "small", {"min": 0.1, "at": [1, 2]}, 0.2, ranges=((0.5, 1.5),)
+    )
+    return Report(
+        profile="kling-lipsync",
+        results=(
+            Result("clips/naïve\n\u2028 \"q\".mp4", False, (ERR, nan, ranged),
+                   MappingProxyType({"video": video(), "audio": video(has_video=False)})),
+            Result("empty.mp4", True),
+        ),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("make", [sample, _odd_report])
+def test_json_layout_parses_to_what_indent_2_gave(make: Callable[[], Report]) -> None:
+    report = make()
+    text = render(report, "json")
+    assert json.loads(text) == json.loads(_old_json(report.to_dict()))
+    assert "NaN" not in text
+    assert "Infinity" not in text
+    lines = text.splitlines()
+    assert lines[:3] == ["{", '  "version": 1,', '  "profile": "kling-lipsync",']
+    # one line per input role's facts and per finding, inside an indented envelope
+    facts = [line for line in lines if line.startswith('        "video": {')]
+    assert facts
+    assert all(json.loads("{" + line.rstrip(",") + "}") for line in facts)
+    assert lines[-1] == "}"
+
+
+def test_json_layout_of_other_values_matches_the_encoder() -> None:
+    from preflight.report.json_format import dumps
+
+    for value in ({1: "a", None: 2}, [], {}, [[], {}], "x", {"a": {"b": {"c": {"d": [1]}}}}):
+        assert json.loads(dumps(value)) == json.loads(json.dumps(value)), value
+
+
+def _facts_table() -> list[MediaFacts]:
+    full = VideoStream(
+        "hevc", 1920, 1080, 1920, 1088, 90, "4:3", "Main 10", "yuv420p10le", 10, 29.97, True,
+        12.5, 8_000_000, 375, "smpte2084",
+    )  # fmt: skip
+    return [
+        video(),
+        video(has_video=False, audio_duration=3.0),
+        video(container=None, duration=None, rotation=270, sar="4:3", coded=(1440, 1080)),
+        MediaFacts("a.mov", "ffprobe", "mov", "mov", 7, 1.0, 9, full, AudioStream("aac", 48000, 2,
+                   1.0, 128000), None, 1, 1, 2, {"geometry_conflict": "x"}),
+        MediaFacts("p.png", "mediainfo", "png", "png", 5, image=ImageInfo("png", 10, 20)),
+        MediaFacts("n.wav", "mediainfo", "wav", "", 1, audio=AudioStream(None)),
+    ]  # fmt: skip
+
+
+def test_facts_to_dict_is_what_asdict_gave() -> None:
+    """`MediaFacts.to_dict` is written out; it must stay ``asdict``'s record plus the derived
+    fields, key for key and in order."""
+    from dataclasses import asdict
+
+    for facts in _facts_table():
+        expected = asdict(facts)
+        expected.pop("extra")
+        expected["effective_duration"] = facts.effective_duration
+        expected["duration_source"] = facts.duration_source
+        if facts.video is not None:
+            expected["video"]["hdr"] = facts.video.hdr
+        got = facts.to_dict()
+        assert got == expected
+        assert list(got) == list(expected)
+        for part in ("video", "audio", "image"):
+            assert list(got[part] or ()) == list(expected[part] or ())

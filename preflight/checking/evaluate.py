@@ -7,11 +7,14 @@ nothing else can be said about an input that cannot be read.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from preflight.model.findings import Finding, Severity
 from preflight.model.job import Job
 from preflight.model.profile import Profile
+from preflight.rules.base import Check
 from preflight.rules.registry import get
 
 if TYPE_CHECKING:
@@ -26,27 +29,8 @@ def evaluate(job: Job, profile: Profile, config: Config | None = None) -> list[F
     """Every finding for ``job`` under ``profile`` (and ``config``): errors first, then warnings
     and notes, each in the profile's rule order."""
     findings: list[Finding] = []
-    rule_ids = list(profile.rules)
-    if ALWAYS_ON not in rule_ids:
-        rule_ids.insert(0, ALWAYS_ON)
-    if config is not None:
-        # a rule the config switches on that the profile does not list runs with its defaults
-        rule_ids += [r for r, o in config.rules.items() if o.enabled and r not in profile.rules]
-    for rule_id in rule_ids:
-        rule = get(rule_id)
-        setting = profile.rules.get(rule_id)
-        enabled = setting.enabled if setting is not None else True
-        severity = setting.severity if setting is not None else rule.default_severity
-        params = setting.params if setting is not None else rule.defaults()
-        override = config.rules.get(rule_id) if config is not None else None
-        if override is not None:
-            enabled = override.enabled if override.enabled is not None else enabled
-            severity = override.severity or severity
-        if rule_id == ALWAYS_ON:
-            enabled, severity = True, Severity.ERROR
-        if not enabled:
-            continue
-        for violation in rule.check(job, params):
+    for rule_id, check, severity, params in _plan(profile, config):
+        for violation in check(job, params):
             findings.append(
                 Finding(
                     rule=rule_id,
@@ -58,8 +42,50 @@ def evaluate(job: Job, profile: Profile, config: Config | None = None) -> list[F
                     ranges=violation.ranges,
                 )
             )
-    findings.sort(key=lambda f: -f.severity.rank)  # errors first; stable within a severity
+    if len(findings) > 1:
+        findings.sort(key=lambda f: -f.severity.rank)  # errors first; stable within a severity
     return findings
+
+
+_Step = tuple[str, Check, Severity, Mapping[str, Any]]
+# the rules a (profile, config) pair runs, worked out once per pair rather than once per job (a
+# batch judges thousands of jobs under one pair); keyed by identity, the objects kept alive
+# beside their plan so an id is never reused while its entry stands. Both are frozen.
+_PLANS: dict[tuple[int, int], tuple[Profile, Config | None, tuple[_Step, ...]]] = {}
+_MAX_PLANS = 32
+
+
+def _plan(profile: Profile, config: Config | None) -> tuple[_Step, ...]:
+    """Each enabled rule with its check, severity and parameters, in the order they run."""
+    key = (id(profile), id(config))
+    known = _PLANS.get(key)
+    if known is not None and known[0] is profile and known[1] is config:
+        return known[2]
+    steps: list[_Step] = []
+    rule_ids = list(profile.rules)
+    if ALWAYS_ON not in rule_ids:
+        rule_ids.insert(0, ALWAYS_ON)
+    if config is not None:
+        # a rule the config switches on that the profile does not list runs with its defaults
+        rule_ids += [r for r, o in config.rules.items() if o.enabled and r not in profile.rules]
+    for rule_id in rule_ids:
+        rule = get(rule_id)
+        setting = profile.rules.get(rule_id)
+        enabled = setting.enabled if setting is not None else True
+        severity = setting.severity if setting is not None else rule.default_severity
+        params = setting.params if setting is not None else MappingProxyType(rule.defaults())
+        override = config.rules.get(rule_id) if config is not None else None
+        if override is not None:
+            enabled = override.enabled if override.enabled is not None else enabled
+            severity = override.severity or severity
+        if rule_id == ALWAYS_ON:
+            enabled, severity = True, Severity.ERROR
+        if enabled:
+            steps.append((rule_id, rule.check, severity, params))
+    if len(_PLANS) >= _MAX_PLANS:
+        _PLANS.clear()
+    _PLANS[key] = (profile, config, tuple(steps))
+    return _PLANS[key][2]
 
 
 def is_ok(findings: list[Finding], *, strict: bool = False) -> bool:

@@ -18,11 +18,10 @@ DocType), and the same sniff rejects files whose structure is cut short.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Iterable
 from pathlib import PurePosixPath
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from preflight.model.errors import ConfigError, InputError, ProbeError
 from preflight.model.facts import MediaFacts
@@ -152,7 +151,7 @@ def _read(
     except ProbeError as exc:
         reason = str(exc) if sniffed.container is not None else f"{_UNKNOWN} ({exc})"
         raise ProbeError(reason, source=source) from exc
-    parsed = _with_header_check(parsed, fh, size)
+    extra = _header_extra(parsed, fh, size)
     _judge(parsed, sniffed, size, source)
     return MediaFacts(
         source=source,
@@ -168,7 +167,7 @@ def _read(
         video_streams=parsed.video_streams,
         audio_streams=parsed.audio_streams,
         other_streams=parsed.other_streams,
-        extra=dict(parsed.extra),
+        extra=extra,
     )
 
 
@@ -189,21 +188,22 @@ def _parse(fh: BinaryIO, size: int, backend: str, path: str | None, sniffed: Sni
     return _mediainfo.read(fh, sniffed)
 
 
-def _with_header_check(parsed: Parsed, fh: BinaryIO, size: int) -> Parsed:
-    """Note (in ``extra["geometry_conflict"]``) an MP4/MOV whose headers lie about the size.
+def _header_extra(parsed: Parsed, fh: BinaryIO, size: int) -> dict[str, Any]:
+    """A copy of ``parsed.extra`` noting (in ``geometry_conflict``) an MP4/MOV whose headers lie
+    about the size.
 
     Done here, on the open input, so both backends see the same headers (see `_geometry`).
     """
     from preflight.probing._geometry import iso_header_conflict, iso_video_header_sizes
 
-    if parsed.video is None or parsed.container not in ("mp4", "mov"):
-        return parsed
     extra = dict(parsed.extra)
+    if parsed.video is None or parsed.container not in ("mp4", "mov"):
+        return extra
     sizes = extra.pop("iso_header_sizes", None)  # the MP4/MOV fast path read them already
     conflict = iso_header_conflict(parsed.video, *(sizes or iso_video_header_sizes(fh, size)))
-    if conflict is None:
-        return dataclasses.replace(parsed, extra=extra) if sizes else parsed
-    return dataclasses.replace(parsed, extra={**extra, "geometry_conflict": conflict})
+    if conflict is not None:
+        extra["geometry_conflict"] = conflict
+    return extra
 
 
 def _judge(parsed: Parsed, sniffed: Sniff, size: int, source: str) -> None:

@@ -140,9 +140,19 @@ def _children(data: bytes, start: int, end: int) -> list[tuple[bytes, int, int]]
     while pos < end:
         if len(found) >= MAX_CHILD_BOXES:
             raise _Unsure("too many boxes")
-        kind, body, pos = _header(data, pos, end)
+        if pos + 8 > end:
+            raise _Unsure("box header past its parent")
+        length, kind = _BOX.unpack_from(data, pos)
+        if 8 <= length <= end - pos:  # the usual box, read here (a third of the reader's time)
+            found.append((kind, pos + 8, pos + length))
+            pos += length
+            continue
+        kind, body, pos = _header(data, pos, end)  # a 64-bit size, or an error to raise
         found.append((kind, body, pos))
     return found
+
+
+_BOX = struct.Struct(">I4s")
 
 
 def _moov(fh: BinaryIO, size: int) -> bytes | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -61,6 +60,8 @@ def check_voice_id(job: Job, params: Mapping[str, Any]) -> Iterator[Violation]:
     else:
         message = f"voice id {voice!r} is not one of the {known} voices this endpoint knows"
         every = [*common, *(v for ids in by_language.values() for v in ids)]
+        import difflib  # only for an unknown voice id: ~1.5 ms of every check's start-up
+
         close = difflib.get_close_matches(voice, every, n=1, cutoff=0.6)
         if close:
             message += f"; did you mean {close[0]}?"
