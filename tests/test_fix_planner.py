@@ -384,3 +384,25 @@ def test_a_video_output_must_be_named_mp4_or_mov(kling: Profile) -> None:
     assert make(clip("in.mkv", container="matroska"), kling, output="/o/out.mov").target == (
         "/o/out.mov"
     )
+
+
+def test_a_thread_bound_holds_decoder_filters_and_encoder_not_only_the_encoder(
+    kling: Profile,
+) -> None:
+    """An engine runs one item per core (`threads=1`): the encoder alone held to one thread still
+    left decoding, scaling and the SSIM pass spreading over every core."""
+    from preflight.fixing.graph import ssim_args
+
+    p = make(clip(duration=15.0), kling)
+    free = encode_args(p, "/o.mp4")
+    assert "-filter_threads" not in free
+    assert "-threads" not in free[: free.index("-i")]
+    for args in (encode_args(p, "/o.mp4", threads=1), ssim_args(p, "/o.mp4", "/s.log", threads=1)):
+        first_input = args.index("-i")
+        assert args[args.index("-filter_threads") + 1] == "1"
+        assert args[args.index("-filter_complex_threads") + 1] == "1"
+        assert args.index("-filter_threads") < first_input  # global options go first
+        assert args[args.index("-threads") + 1] == "1"
+        assert args.index("-threads") < first_input  # the decoder's, before its -i
+    ssim = ssim_args(p, "/o.mp4", "/s.log", threads=1)
+    assert ssim.count("-threads") == 2  # both decoders: the output and the source

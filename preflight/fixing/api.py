@@ -376,7 +376,11 @@ def _encode(
                 commands=tuple(commands),
                 elapsed=time.monotonic() - started,
             )
-        ssim = measure_ssim(current, tmp.path) if options.quality and role == "video" else None
+        ssim = (
+            measure_ssim(current, tmp.path, threads=threads)
+            if options.quality and role == "video"
+            else None
+        )
         tmp.commit()
     warnings = base.warnings + _quality_warnings(ssim, options)
     moved = changes(facts, after)

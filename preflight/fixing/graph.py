@@ -22,8 +22,10 @@ X264_PROFILE = "high"
 AUDIO_SAMPLE_RATE = 48000
 
 
-def _input(plan: FixPlan, *, loop: bool = False) -> Any:
+def _input(plan: FixPlan, *, loop: bool = False, threads: int | None = None) -> Any:
     kwargs: dict[str, Any] = dict(INPUT_OPTIONS)
+    if threads:
+        kwargs["threads"] = threads  # the decoder's threads (before -i)
     if plan.start:
         kwargs["ss"] = f"{plan.start:.6f}"
     if loop:
@@ -99,11 +101,13 @@ def encode_args(
     """FFmpeg arguments that write ``plan``'s output to ``output``.
 
     ``video_bitrate`` overrides the plan's (a compress-to-size retry at a lower rate).
+    ``threads`` bounds the whole run, not only the encoder: decoder, filters and encoder each get
+    that many (an engine runs one item per core; see `_bounded`).
     """
     out_url = input_url(output)
     spec = plan.video
     loop = spec is not None and spec.extend == "loop" and spec.extend_by > 0
-    inp = _input(plan, loop=loop)
+    inp = _input(plan, loop=loop, threads=threads)
     streams: list[Any] = []
     opts: dict[str, Any] = {"f": plan.container, "map_metadata": -1, "map_chapters": -1}
     if plan.role == "video":
@@ -120,7 +124,18 @@ def encode_args(
     if plan.container in ("mp4", "mov", "ipod"):
         opts["movflags"] = "+faststart"
     args: list[str] = ffmpeg.output(*streams, out_url, **opts).get_args()
-    return ["-y", *args]
+    return ["-y", *_bounded(threads), *args]
+
+
+def _bounded(threads: int | None) -> list[str]:
+    """Global options holding FFmpeg's filter graphs to ``threads`` (None: its own choice); they
+    go first (ffmpeg-python puts global options last, where FFmpeg may ignore them).
+
+    With the encoder alone held to one thread, a fix still kept about 1.2 cores busy (decoding,
+    scaling, the SSIM pass), so two one-item workers on two cores fought over them."""
+    if not threads:
+        return []
+    return ["-filter_threads", str(threads), "-filter_complex_threads", str(threads)]
 
 
 def _video_stream(
@@ -155,16 +170,21 @@ def _audio_stream(aspec: AudioSpec, inp: Any, opts: dict[str, Any]) -> Any:
     return audio
 
 
-def ssim_args(plan: FixPlan, output: str | os.PathLike[str], stats_file: str) -> list[str]:
-    """FFmpeg arguments comparing ``output`` with the plan's reference (SSIM to ``stats_file``)."""
+def ssim_args(
+    plan: FixPlan, output: str | os.PathLike[str], stats_file: str, *, threads: int | None = None
+) -> list[str]:
+    """FFmpeg arguments comparing ``output`` with the plan's reference (SSIM to ``stats_file``);
+    ``threads`` as `encode_args` takes it."""
     spec = plan.video
     assert spec is not None
     loop = spec.extend == "loop" and spec.extend_by > 0
-    encoded = ffmpeg.input(input_url(output), **INPUT_OPTIONS)["v:0"]
+    decode: dict[str, Any] = {"threads": threads} if threads else {}
+    encoded = ffmpeg.input(input_url(output), **INPUT_OPTIONS, **decode)["v:0"]
     encoded = encoded.filter("setsar", 1).filter("format", "yuv420p")
-    reference = reference_video(plan, _input(plan, loop=loop)["v:0"])
+    reference = reference_video(plan, _input(plan, loop=loop, threads=threads)["v:0"])
     if spec.frames:
         reference = reference.filter("trim", end_frame=spec.frames)
         encoded = encoded.filter("trim", end_frame=spec.frames)
     joined = ffmpeg.filter([encoded, reference], "ssim", stats_file=stats_file)
-    return ffmpeg.output(joined, "-", f="null").get_args()  # type: ignore[no-any-return]
+    args: list[str] = ffmpeg.output(joined, "-", f="null").get_args()
+    return [*_bounded(threads), *args]

@@ -104,13 +104,16 @@ def changes(before: MediaFacts, after: MediaFacts) -> list[Change]:
     return moved
 
 
-def measure_ssim(plan: FixPlan, output: str | os.PathLike[str]) -> float | None:
-    """Mean SSIM (all planes) of ``output`` against the plan's reference; None without ``ssim``."""
+def measure_ssim(
+    plan: FixPlan, output: str | os.PathLike[str], *, threads: int | None = None
+) -> float | None:
+    """Mean SSIM (all planes) of ``output`` against the plan's reference; None without ``ssim``.
+    ``threads`` bounds FFmpeg's decoders and filters (None: its own choice)."""
     if plan.video is None or plan.video.codec == "copy" or not has_filters("ssim"):
         return None
     with tempfile.TemporaryDirectory(prefix="preflight-ssim-") as tmp:
         stats = Path(tmp) / "ssim.log"
-        run(ssim_args(plan, output, str(stats)), duration=plan.duration)
+        run(ssim_args(plan, output, str(stats), threads=threads), duration=plan.duration)
         values = []
         for line in stats.read_text().splitlines():
             for field in line.split():
