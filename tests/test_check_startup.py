@@ -26,6 +26,7 @@ NOT_NEEDED = (
     "preflight.report.json_format",  # the report renderers: only the one asked for
     "preflight.report.sarif",
     "preflight.report.html",
+    "preflight.model.estimate",  # a cost estimate only (the profile's Pricing loads without it)
 )
 
 
