@@ -26,6 +26,7 @@ NOT_NEEDED = (
     "preflight.report.json_format",  # the report renderers: only the one asked for
     "preflight.report.sarif",
     "preflight.report.html",
+    "preflight.model.estimate",  # a cost estimate only (the profile's Pricing loads without it)
 )
 
 
@@ -74,3 +75,28 @@ def test_plain_check_of_one_file_loads_no_difflib(media: Callable[[str], Path]) 
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "short_1s.mp4" in done.stdout
     assert done.stderr.strip().splitlines()[-1] == "False"
+
+
+def test_a_cache_hit_reads_no_file_headers(media: Callable[[str], Path], tmp_path: Path) -> None:
+    """Run again, a file's facts come from the probe cache: the magic-byte sniff and the parsed
+    record (with struct, ~3 ms) load only when a file is actually read."""
+    clip = str(media("short"))
+    code = (
+        "import sys\nfrom preflight.cli import main\n"
+        f"try:\n    main(['check', {clip!r}, '--no-face'])\n"
+        "except SystemExit as exc:\n    assert exc.code in (0, 1), exc.code\n"
+        "print(sorted(m for m in sys.modules if m in "
+        "('preflight.probing._sniff', 'preflight.probing._parsed')), file=sys.stderr)"
+    )
+    env = {**os.environ, "PREFLIGHT_CACHE_DIR": str(tmp_path / "cache")}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+        )
+        for _ in range(2)
+    ]
+    assert "short_1s.mp4" in runs[1].stdout
+    assert runs[1].stdout == runs[0].stdout  # the same report, from the cache
+    # the first run read the file; the second found its facts in the cache
+    assert runs[0].stderr.strip().splitlines()[-1] != "[]"
+    assert runs[1].stderr.strip().splitlines()[-1] == "[]"

@@ -20,9 +20,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from preflight.model.errors import ConfigError
+
+if TYPE_CHECKING:
+    from preflight.model.estimate import Estimate
 
 __all__ = ["PRICING_KEYS", "UNITS", "Estimate", "Pricing", "money", "parse_pricing", "total"]
 
@@ -37,63 +40,6 @@ def money(value: Decimal | None, currency: str = "USD") -> str:
         return "no published price"
     text = f"{value.quantize(Decimal('0.001')):f}"
     return f"${text}" if currency == "USD" else f"{text} {currency}"
-
-
-@dataclass(frozen=True, slots=True)
-class Estimate:
-    """The estimated charge of one job (``amount`` None: the host publishes no price).
-
-    ``quantity`` is what was measured (seconds), ``counted`` what the price applies to after
-    minimums and rounding; ``basis`` says how, in words; ``source`` where the price comes from.
-    """
-
-    amount: Decimal | None
-    currency: str = "USD"
-    quantity: float | None = None
-    counted: Decimal | None = None
-    unit: str = ""
-    basis: str = ""
-    source: str = ""
-    profile: str = ""
-
-    @property
-    def published(self) -> bool:
-        return self.amount is not None
-
-    def text(self) -> str:
-        """``$0.140 (7.2 s of video counted as 10 s at $0.014/s; fal model pages)``."""
-        shown = money(self.amount, self.currency)
-        detail = "; ".join(x for x in (self.basis, self.source) if x)
-        return f"{shown} ({detail})" if detail else shown
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: amounts as strings (exact decimals), None when unpublished."""
-        return {
-            "amount": None if self.amount is None else f"{self.amount:f}",
-            "currency": self.currency,
-            "published": self.published,
-            "quantity": self.quantity,
-            "counted": None if self.counted is None else f"{self.counted:f}",
-            "unit": self.unit,
-            "basis": self.basis,
-            "source": self.source,
-            "profile": self.profile,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Estimate:
-        amount = data.get("amount")
-        counted = data.get("counted")
-        return cls(
-            amount=None if amount is None else Decimal(str(amount)),
-            currency=str(data.get("currency", "USD")),
-            quantity=data.get("quantity"),
-            counted=None if counted is None else Decimal(str(counted)),
-            unit=str(data.get("unit", "")),
-            basis=str(data.get("basis", "")),
-            source=str(data.get("source", "")),
-            profile=str(data.get("profile", "")),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +105,8 @@ class Pricing:
 
     def estimate(self, quantity: float | None, *, profile: str = "") -> Estimate:
         """The estimate for a job measuring ``quantity`` (None: not known, e.g. no audio)."""
+        from preflight.model.estimate import Estimate
+
         if not self.published:
             return Estimate(
                 None, self.currency, quantity, None, self.unit, "", self.source, profile
@@ -273,3 +221,13 @@ def parse_pricing(table: Any, where: str) -> Pricing:
         included=number("included", Decimal(0)),
         note=str(table.get("note", "")),
     )
+
+
+def __getattr__(name: str) -> Any:
+    """`Estimate` lives in `preflight.model.estimate`, loaded on first use: every check reads a
+    profile's `Pricing`, but only a cost estimate needs the dataclass (~1 ms to define)."""
+    if name == "Estimate":
+        from preflight.model.estimate import Estimate
+
+        return Estimate
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

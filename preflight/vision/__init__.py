@@ -7,8 +7,6 @@ profile enables face rules and the input is a video.
 
 from __future__ import annotations
 
-import importlib.util
-
 __all__ = ["DEFAULT_RATE", "INSTALL_HINT", "available"]
 
 INSTALL_HINT = "install media-preflight[vision]"
@@ -17,6 +15,7 @@ DEFAULT_RATE = 4.0  # face-check samples a second
 
 def available() -> bool:
     """True when OpenCV and NumPy can be imported (without importing them)."""
+    import importlib.util  # not at import: a check with the face rules off never asks
     import sys
 
     for name in ("cv2", "numpy"):
