@@ -25,6 +25,8 @@ from preflight.engines.items import (
     FixItem,
     FixItemResult,
     check_chunk,
+    check_results,
+    chunk_results,
     content_key,
     duplicate_result,
     fix_chunk,
@@ -181,11 +183,15 @@ def check_batch(
     results: list[Result | None] = [None] * len(items)
     with _started(engine, len(items)) as running:  # chunks sized by the cluster's real slots
         chunks = chunked(items, check_chunk_size(len(items), running))
-        for chunk, outcome in run_chunks(check_chunk, chunks, (profile, config), running):
+        name = running.engine.name if isinstance(running, Session) else running.name
+        work: Callable[..., bytes | list[CheckItemResult]] = (
+            check_results if name == "serial" else check_chunk  # only what travels is encoded
+        )
+        for chunk, outcome in run_chunks(work, chunks, (profile, config), running):
             done: list[CheckItemResult] = (
                 [CheckItemResult(it.index, lost_check(it, _lost(outcome))) for it in chunk]
                 if isinstance(outcome, BaseException)
-                else outcome
+                else chunk_results(outcome)
             )
             for got in done:
                 results[got.index] = got.result
