@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import marshal
 import pickle
+from collections.abc import Mapping
 from dataclasses import fields
+from types import MappingProxyType
 from typing import Any
 
 from preflight.model.facts import AudioStream, ImageInfo, MediaFacts, VideoStream
@@ -57,6 +59,11 @@ def _facts(values: list[Any]) -> MediaFacts:
     return MediaFacts(*values)
 
 
+def _by_role(facts: list[Any] | tuple[Any, ...]) -> Mapping[str, MediaFacts]:
+    got = {role: _facts(values) for role, values in facts}
+    return got if type(facts) is list else MappingProxyType(got)
+
+
 def _timeline(duration: float, tracks: dict[str, Any]) -> Timeline:
     return Timeline(duration, tracks) if tracks else Timeline(duration)  # its own empty default
 
@@ -73,7 +80,10 @@ def _row(index: int, result: Result, error: str, elapsed: float) -> tuple[Any, .
             (f.rule, f.severity.value, f.message, f.measured, f.limit, f.fixable, f.ranges)
             for f in result.findings
         ),
-        [(role, _facts_row(m)) for role, m in result.facts.items()],
+        # a list for the dict a check builds, a tuple for any other mapping (the default proxy)
+        (list if type(result.facts) is dict else tuple)(
+            (role, _facts_row(m)) for role, m in result.facts.items()
+        ),
         result.location,
         result.line,
         None if timeline is None else (timeline.duration, dict(timeline.tracks)),
@@ -82,22 +92,24 @@ def _row(index: int, result: Result, error: str, elapsed: float) -> tuple[Any, .
 
 def encode_checks(rows: list[tuple[int, Result, str, float]]) -> bytes:
     """A chunk's results ``(index, result, error, elapsed)`` as one blob (see the module doc)."""
+    plain = [_row(*row) for row in rows]
     try:
-        return _MARSHAL + marshal.dumps([_row(*row) for row in rows], _VERSION)
-    except ValueError:  # a value marshal cannot hold: this chunk as pickle, same results
-        return _PICKLE + pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
+        return _MARSHAL + marshal.dumps(plain, _VERSION)
+    except ValueError:  # a value marshal cannot hold: the same rows as pickle, same results
+        return _PICKLE + pickle.dumps(plain, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def decode_checks(blob: bytes) -> list[tuple[int, Result, str, float]]:
     """The rows `encode_checks` was given, rebuilt."""
-    if blob[:1] == _PICKLE:
-        got: list[tuple[int, Result, str, float]] = pickle.loads(blob[1:])  # noqa: S301 - own workers
-        return got
-    if blob[:1] != _MARSHAL:
+    # both only ever from this coordinator's own workers, which unpickle what it sends them
+    if blob[:1] == _MARSHAL:
+        rows = marshal.loads(blob[1:])  # noqa: S302
+    elif blob[:1] == _PICKLE:
+        rows = pickle.loads(blob[1:])  # noqa: S301
+    else:
         raise ValueError("not an encoded chunk of check results")
     severity = _SEVERITY
     out: list[tuple[int, Result, str, float]] = []
-    rows = marshal.loads(blob[1:])  # noqa: S302 - from this coordinator's own workers
     for index, error, elapsed, name, ok, found, facts, location, line, timeline in rows:
         result = Result(
             name,
@@ -106,7 +118,7 @@ def decode_checks(blob: bytes) -> list[tuple[int, Result, str, float]]:
                 Finding(rule, severity[level], message, measured, limit, fixable, ranges)
                 for rule, level, message, measured, limit, fixable, ranges in found
             ),
-            {role: _facts(values) for role, values in facts},
+            _by_role(facts),
             location,
             line,
             None if timeline is None else _timeline(*timeline),
