@@ -94,7 +94,8 @@ def test_a_scheduler_with_another_engine_is_a_usage_error() -> None:
     ("items", "engine", "expected"),
     [(2000, Engine("local", workers=2), 64), (100, Engine("local", workers=2), 7),
      (3, Engine("dask", workers=4), 1), (50, Engine("serial"), 50),
-     (2000, Engine("dask", workers=2), 128), (100, Engine("dask", workers=2), 13)],
+     (2000, Engine("dask", workers=2), 250), (100, Engine("dask", workers=2), 13),
+     (20000, Engine("dask", workers=2), 512)],
 )  # fmt: skip
 def test_check_chunks_keep_a_few_tasks_per_worker_and_a_cap(
     items: int, engine: Engine, expected: int

@@ -56,6 +56,8 @@ __all__ = [
     "FixItemResult",
     "check_chunk",
     "check_item",
+    "check_results",
+    "chunk_results",
     "content_key",
     "copy_output",
     "duplicate_result",
@@ -200,11 +202,30 @@ def lost_check(item: CheckItem, why: str) -> Result:
     return Result(plan.name, False, (finding,), {}, plan.location, plan.line)
 
 
-def check_chunk(
+def check_results(
     items: list[CheckItem], profile: Profile, config: Config | None
 ) -> list[CheckItemResult]:
-    """`check_item` over a few items: one task per chunk keeps a cluster's per-task cost small."""
+    """`check_item` over a few items, as objects (the serial engine: nothing travels)."""
     return [check_item(item, profile, config) for item in items]
+
+
+def check_chunk(items: list[CheckItem], profile: Profile, config: Config | None) -> bytes:
+    """`check_item` over a few items, for a pool or a cluster: one task per chunk keeps the per-task
+    cost small, and the results go back as one compact blob (`wire.encode_checks`; the
+    coordinator reads it with `chunk_results`) rather than as pickled dataclasses."""
+    from preflight.engines.wire import encode_checks
+
+    done = [check_item(item, profile, config) for item in items]
+    return encode_checks([(r.index, r.result, r.error, r.elapsed) for r in done])
+
+
+def chunk_results(outcome: bytes | list[CheckItemResult]) -> list[CheckItemResult]:
+    """What `check_chunk` (a blob) or `check_results` (the objects) returned, as results."""
+    if not isinstance(outcome, bytes):
+        return outcome
+    from preflight.engines.wire import decode_checks
+
+    return [CheckItemResult(*row) for row in decode_checks(outcome)]
 
 
 # --- fix --------------------------------------------------------------------------------------

@@ -78,11 +78,11 @@ def chunked(items: Sequence[T], size: int) -> list[list[T]]:
 
 
 def run_chunks(
-    fn: Callable[..., list[R]],
+    fn: Callable[..., R],
     chunks: list[list[T]],
     args: tuple[Any, ...],
     engine: Engine | Session,
-) -> Iterator[tuple[list[T], list[R] | BaseException]]:
+) -> Iterator[tuple[list[T], R | BaseException]]:
     """``fn(chunk, *args)`` for every chunk on ``engine``; (chunk, results or error) as they end.
 
     An `Engine` is started for this call and stopped after it; a `Session` is already running
@@ -153,8 +153,8 @@ class Session:
         return 1
 
     def run(
-        self, fn: Callable[..., list[R]], chunks: list[list[T]], args: tuple[Any, ...]
-    ) -> Iterator[tuple[list[T], list[R] | BaseException]]:
+        self, fn: Callable[..., R], chunks: list[list[T]], args: tuple[Any, ...]
+    ) -> Iterator[tuple[list[T], R | BaseException]]:
         """``fn(chunk, *args)`` for every chunk; (chunk, results or error) as each one ends."""
         if self._client is not None:
             yield from _dask(self._client, fn, chunks, args)
@@ -180,13 +180,11 @@ def _context() -> multiprocessing.context.BaseContext:
 
 def _local(
     pool: ProcessPoolExecutor,
-    fn: Callable[..., list[R]],
+    fn: Callable[..., R],
     chunks: list[list[T]],
     args: tuple[Any, ...],
-) -> Iterator[tuple[list[T], list[R] | BaseException]]:
-    futures: dict[Future[list[R]], list[T]] = {
-        pool.submit(fn, chunk, *args): chunk for chunk in chunks
-    }
+) -> Iterator[tuple[list[T], R | BaseException]]:
+    futures: dict[Future[R], list[T]] = {pool.submit(fn, chunk, *args): chunk for chunk in chunks}
     try:
         for future in as_completed(futures):
             error = future.exception()
@@ -251,8 +249,8 @@ def local_cluster(workers: int) -> Any:
 
 
 def _dask(
-    client: Any, fn: Callable[..., list[R]], chunks: list[list[T]], args: tuple[Any, ...]
-) -> Iterator[tuple[list[T], list[R] | BaseException]]:
+    client: Any, fn: Callable[..., R], chunks: list[list[T]], args: tuple[Any, ...]
+) -> Iterator[tuple[list[T], R | BaseException]]:
     """The chunks as one graph of tasks; each task's input and result travel as pickled bytes.
 
     Dask serialises a list task by task and element by element (a header and a frame for each
@@ -303,7 +301,7 @@ def _shared(blob: bytes) -> tuple[Any, ...]:
     return found
 
 
-def _remote(blob: bytes, *, fn: Callable[..., list[R]], shared: bytes) -> bytes:
+def _remote(blob: bytes, *, fn: Callable[..., R], shared: bytes) -> bytes:
     """A task on a Dask worker: ``fn(chunk, *args)`` from and to pickled bytes (see `_dask`)."""
     return _pack(fn(_unpack(blob), *_shared(shared)))
 
