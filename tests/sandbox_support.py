@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -62,3 +63,12 @@ class Receiver:
     def bodies(self) -> list[dict[str, Any]]:
         with self.cond:
             return [json.loads(raw) for _, raw in self.posts]
+
+
+def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Wait for ``condition`` that another thread or process makes true (a receiver, a
+    sandbox's clock); a bounded poll, failing the test at ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)

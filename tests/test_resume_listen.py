@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from sandbox_support import until
 
 from preflight.cli import main
 from preflight.client import KlingClient
@@ -55,13 +56,6 @@ def json_lines(output: str) -> list[dict[str, Any]]:
 
 def waits(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in lines if e.get("event") == "wait" and e.get("via")]
-
-
-def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def callback_of(sandbox: Sandbox, task_id: str) -> str | None:

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
+from sandbox_support import until
 
 from preflight.cli import main
 from preflight.client import KlingClient, WaveSpeedClient
@@ -237,7 +238,7 @@ def test_a_forged_kling_success_is_not_believed(
         }
         answer = httpx.post(listener.url, json=forged)
         assert answer.status_code == 200  # a hint is taken, not trusted
-        _until(lambda: any("not believed" in e.message for e in events))
+        until(lambda: any("not believed" in e.message for e in events))
         (record,) = runner.ledger.jobs()
         assert record.status in (JobStatus.SUBMITTED, JobStatus.PROCESSING)
         assert record.result_url is None
@@ -407,7 +408,7 @@ def test_ctrl_c_stops_the_receiver_and_frees_the_port(
             "-o", str(tmp_path / "o.mp4")]  # fmt: skip
     child = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        _until(lambda: len(frozen.tasks()) == 1, timeout=60)  # created: now waiting
+        until(lambda: len(frozen.tasks()) == 1, timeout=60)  # created: now waiting
         with socket.create_connection(("127.0.0.1", port), timeout=5):
             pass  # the receiver is up
         child.send_signal(signal.SIGINT)
@@ -428,14 +429,7 @@ def test_ctrl_c_stops_the_receiver_and_frees_the_port(
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 def _created(sandbox: Sandbox, listener: Listener) -> str:
     """The id of the one task the job created, once the create step told the listener."""
-    _until(lambda: len(sandbox.tasks()) == 1 and listener.expects(sandbox.tasks()[0].id))
+    until(lambda: len(sandbox.tasks()) == 1 and listener.expects(sandbox.tasks()[0].id))
     return sandbox.tasks()[0].id
