@@ -54,6 +54,59 @@ def test_pyproject_without_table_is_passed_over(
     assert find_config() == tmp_path / "preflight.toml"
 
 
+# every spelling of a `preflight` key under `tool` (found), and files without one (passed over,
+# and not parsed at all unless a line could start that table)
+_SPELLINGS = [
+    ('[tool.preflight]\nprofile = "kling-lipsync"\n', True),
+    ('[ tool . "preflight" ]\nprofile = "kling-lipsync"\n', True),
+    ('[tool.\'preflight\'.rules."video.codec"]\nseverity = "error"\n', True),
+    ('[tool]\npreflight = { profile = "kling-lipsync" }\n', True),
+    ('tool = { preflight = { profile = "kling-lipsync" } }\n', True),
+    ('tool.preflight.profile = "kling-lipsync"\n', True),
+    ('"tool" . preflight = { profile = "kling-lipsync" }\n', True),
+    ("[[tool.preflight.extra]]\na = 1\n", True),
+    ('[project]\nname = "x"\n[tool.ruff]\nline-length = 100\n', False),
+    ('[project]\ndescription = "a tool.preflight helper"\n', False),
+    ("[tool.preflightx]\na = 1\n", False),
+    ("[tool]\nruff = { line-length = 100 }\n", False),
+]
+
+
+@pytest.mark.parametrize(("text", "found"), _SPELLINGS)
+def test_pyproject_table_in_any_spelling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, found: bool
+) -> None:
+    import tomllib
+
+    from preflight.checking.config import _may_have_table
+
+    path = tmp_path / "pyproject.toml"
+    path.write_text(text, encoding="utf-8")
+    has = "preflight" in tomllib.loads(text).get("tool", {})
+    assert has is found  # the table itself says which case this is
+    assert _may_have_table(path) or not has  # the pre-filter never passes over a real table
+    monkeypatch.chdir(tmp_path)
+    assert (find_config() == path) is found
+
+
+def test_unreadable_pyproject_is_still_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not passed over in silence: the pre-filter lets `_read` say it cannot be read. (Mode 000
+    is no test where CI runs as root, so the read itself is made to fail.)"""
+    path = tmp_path / "pyproject.toml"
+    path.write_text("[tool.preflight]\n", encoding="utf-8")
+
+    def denied(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    monkeypatch.setattr(Path, "open", lambda self, *a, **k: denied(self))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="cannot read: Permission denied"):
+        find_config()
+
+
 def test_no_config_gives_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     if find_config() is None:  # nothing above tmp_path either

@@ -21,7 +21,7 @@ Limits themselves are not configured here: write a profile that ``extends`` a sh
 from __future__ import annotations
 
 import os
-import tomllib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,9 +70,31 @@ def find_config(start: str | os.PathLike[str] | None = None) -> Path | None:
         if candidate.is_file():
             return candidate
         pyproject = folder / "pyproject.toml"
-        if pyproject.is_file() and "preflight" in _read(pyproject).get("tool", {}):
+        if _may_have_table(pyproject) and "preflight" in _read(pyproject).get("tool", {}):
             return pyproject
     return None
+
+
+# Every way TOML can spell a `preflight` key under `tool` starts a line with one of these:
+# `[tool]`, `[tool.preflight...]`, `tool = {...}`, `tool.preflight... =` (keys may be quoted,
+# with spaces around the dots). A pyproject.toml with none of them (most: [project], [tool.ruff])
+# is passed over without loading a TOML parser and parsing the whole file on every command.
+_TOOL_TABLE = re.compile(
+    rb"""^[ \t]*(?:\[\[?[ \t]*["']?tool["']?[ \t]*(?:\]|\.[ \t]*["']?preflight)"""
+    rb"""|["']?tool["']?[ \t]*(?:=|\.[ \t]*["']?preflight))""",
+    re.MULTILINE,
+)
+
+
+def _may_have_table(pyproject: Path) -> bool:
+    """False when ``pyproject`` cannot hold ``[tool.preflight]`` (or is not a file)."""
+    try:
+        data = pyproject.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return False
+    except OSError:
+        return True  # unreadable: `_read` says so, as before
+    return _TOOL_TABLE.search(data) is not None
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
@@ -105,6 +127,8 @@ def resolve_config(config: Config | str | os.PathLike[str] | None = None) -> Con
 
 
 def _read(path: Path) -> dict[str, Any]:
+    import tomllib  # only when there is a file to read: most runs have none
+
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
