@@ -161,7 +161,10 @@ def fetch_copy(url: str) -> Iterator[str]:
 
     import httpx
 
+    from preflight.client.url_logs import hide_url_secrets
     from preflight.probing._remote import TIMEOUT_S, max_download_bytes
+
+    hide_url_secrets()
 
     cap = max_download_bytes()
     suffix = os.path.splitext(url.split("?", 1)[0])[1][:8] or ".bin"

@@ -22,6 +22,7 @@ from preflight.client._errors import error_from_envelope
 from preflight.client._files import FileBody, file_chunks, file_chunks_async
 from preflight.client._policy import Failure, RetryPolicy, is_ambiguous
 from preflight.client.models import Task, TaskStatus
+from preflight.client.url_logs import hide_url_secrets
 from preflight.model.errors import (
     APIConnectionError,
     APIError,
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("preflight.client")
+hide_url_secrets()  # httpx logs each request's URL: signed links keep their signatures out
 
 T = TypeVar("T")
 

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 import httpcore
 import httpx
 
+from preflight.client.url_logs import hide_url_secrets
+
 if TYPE_CHECKING:
     import ssl
 
@@ -143,6 +145,9 @@ class _DeadlineTransport(httpx.HTTPTransport):
         self._pool = httpcore.ConnectionPool(
             ssl_context=ssl_context, network_backend=_Backend(deadline)
         )
+
+
+hide_url_secrets()  # an input URL may carry a token; httpx logs each request's URL
 
 
 def deadline_client(deadline: Deadline, *, read_timeout: float = 30.0) -> httpx.Client:

@@ -25,6 +25,7 @@ from urllib.parse import quote, unquote
 
 import httpx
 
+from preflight.client.url_logs import hide_url_secrets
 from preflight.model.errors import InputError
 from preflight.model.facts import MediaFacts
 from preflight.probing import probe
@@ -100,6 +101,7 @@ class Core:
         self.loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._ffmpeg_slots = asyncio.Semaphore(2)
+        hide_url_secrets()  # the media URLs it fetches may carry tokens; httpx logs each one
         self.http = httpx.AsyncClient(
             timeout=self.config.fetch_timeout_seconds,
             follow_redirects=True,
