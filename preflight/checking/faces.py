@@ -156,23 +156,24 @@ def _result(
 @contextlib.contextmanager
 def fetch_copy(url: str) -> Iterator[str]:
     """A temporary local copy of ``url``, fetched under the probe's caps (`PREFLIGHT_MAX_DOWNLOAD_
-    BYTES`, its timeout), removed on exit. Raises `InputError` when it cannot be fetched."""
+    BYTES`, and its overall deadline: ``--url-timeout``/`PREFLIGHT_URL_TIMEOUT`, so a server that
+    drips a byte at a time cannot hold the check), removed on exit. Raises `InputError` when it
+    cannot be fetched."""
     import tempfile  # with shutil, bz2, lzma: only a URL's face check needs it
 
     import httpx
 
-    from preflight.client.url_logs import hide_url_secrets
-    from preflight.probing._remote import TIMEOUT_S, max_download_bytes
-
-    hide_url_secrets()
+    from preflight.client.deadline import Deadline, deadline_client, fetch_problem
+    from preflight.probing._remote import TIMEOUT_S, max_download_bytes, url_timeout
 
     cap = max_download_bytes()
+    deadline = Deadline(url_timeout())
     suffix = os.path.splitext(url.split("?", 1)[0])[1][:8] or ".bin"
     with tempfile.TemporaryDirectory(prefix="preflight-face-") as folder:
         path = os.path.join(folder, f"video{suffix}")
         try:
             with (
-                httpx.Client(timeout=TIMEOUT_S, follow_redirects=True) as client,
+                deadline_client(deadline, read_timeout=TIMEOUT_S) as client,
                 client.stream("GET", url) as response,
             ):
                 if response.status_code != 200:
@@ -180,6 +181,7 @@ def fetch_copy(url: str) -> Iterator[str]:
                 size = 0
                 with open(path, "wb") as out:
                     for chunk in response.iter_bytes():
+                        deadline.check()
                         size += len(chunk)
                         if size > cap:
                             raise InputError(
@@ -189,7 +191,7 @@ def fetch_copy(url: str) -> Iterator[str]:
                             )
                         out.write(chunk)
         except httpx.HTTPError as exc:
-            raise InputError(f"could not fetch it: {type(exc).__name__}", source=url) from exc
+            raise InputError(fetch_problem(exc, deadline), source=url) from exc
         yield path
 
 

@@ -139,3 +139,21 @@ def test_submit_s_etag_lookup_gives_up_on_dripping_headers(monkeypatch: pytest.M
         took = time.monotonic() - start
     assert found == {"url": srv.url("/clip.mp4")}  # no ETag or size from a half answer
     assert took < 5
+
+
+def test_face_check_copy_of_a_url_stops_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The copy a URL's face check decodes is fetched under the same overall deadline: it had
+    only httpx's per-read timeout, so a server dripping a byte every half second held `check`
+    (with faces on) for minutes."""
+    from preflight.checking.faces import fetch_copy
+
+    monkeypatch.setenv("PREFLIGHT_URL_TIMEOUT", "1")
+    with Hostile({"/face.mp4": SlowBody(every=0.05)}) as srv:
+        started = time.monotonic()
+        with (
+            pytest.raises(InputError, match="did not finish within 1 s"),
+            fetch_copy(srv.url("/face.mp4")),
+        ):
+            pass
+        took = time.monotonic() - started
+    assert took < BOUND_S
