@@ -132,7 +132,7 @@ def test_the_dry_run_plans_the_fix_and_the_upload_and_prices_the_fixed_length(
     assert " -t 9.96" in argv[0]  # the exact FFmpeg command the fix would run
     assert "uploaded to s3://bucket/in" in out
     assert "$0.140" in out  # 10 s at $0.014/s, not 15 s
-    assert "trimmed to 10 s" in out
+    assert "15 s trimmed to 9.96 s by the fix" in out  # the planned output, as -t says
     assert "Authorization: Bearer ***" in out
     assert "would send: yes" in out
 

@@ -1,8 +1,9 @@
 """What a job would cost, before anything is sent, and the ``--max-cost`` gate.
 
 The price is the job's profile's ``[pricing]`` (`preflight.model.pricing`), applied to the
-seconds the job would send: the input's length as probed, brought into the profile's
-``video.duration`` window when fixing is on (the fix trims or extends to it). A profile without a
+seconds the job would send: the input's length as probed or, when fixing is on and the input
+fails, the length of the output the fix planner plans for it (`preflight.fixing.plan_fix`, the
+same plan `fix`, `submit` and `--dry-run` carry out or show). A profile without a
 published price gives an estimate that says so; under ``--max-cost`` such a job is refused, since
 nothing can show it stays under the limit.
 """
@@ -17,6 +18,7 @@ from preflight.model.errors import InputError
 from preflight.model.pricing import Estimate, money, total
 
 if TYPE_CHECKING:
+    from preflight.model.facts import MediaFacts
     from preflight.model.profile import Profile
     from preflight.submitting.model import SubmitRequest
 
@@ -43,38 +45,51 @@ def estimate_request(request: SubmitRequest) -> Estimate:
             basis=f"priced by the {role}'s length, and this job sends no {role} file",
         )
     try:
-        seconds = _seconds(source)
+        facts = _facts(source)
     except InputError as exc:
         return replace(
             pricing.estimate(None, profile=profile.id),
             basis=f"the {role}'s length could not be read ({exc})",
         )
-    sent, note = _as_sent(seconds, profile, role, fix=request.fix)
-    found = pricing.estimate(sent, profile=profile.id)
+    sent, note = _as_sent(source, facts, profile, request) if request.fix else (None, "")
+    found = pricing.estimate(
+        sent if sent is not None else facts.effective_duration, profile=profile.id
+    )
     return replace(found, basis=f"{found.basis} ({note})") if note else found
 
 
-def _seconds(source: str) -> float | None:
+def _facts(source: str) -> MediaFacts:
     from preflight.probing import probe
 
-    return probe(source).effective_duration
+    return probe(source)
 
 
 def _as_sent(
-    seconds: float | None, profile: Profile, role: str, *, fix: bool
+    source: str, facts: MediaFacts, profile: Profile, request: SubmitRequest
 ) -> tuple[float | None, str]:
-    """The length the provider would receive: the fix trims or extends into the profile's
-    duration window (``video.duration``/``audio.duration``)."""
-    rule = f"{role}.duration"
-    if seconds is None or not fix or not profile.enabled(rule):
-        return seconds, ""
-    low = profile.param(rule, "min", None)
-    high = profile.param(rule, "max", None)
-    if high is not None and seconds > high:
-        return float(high), f"{seconds:g} s trimmed to {high:g} s by the fix"
-    if low is not None and seconds < low:
-        return float(low), f"{seconds:g} s extended to {low:g} s by the fix"
-    return seconds, ""
+    """The length of what the fix would send in place of ``source`` (None: the input as it is),
+    and how it came to be: the fix planner's own plan, so the estimate prices the output the
+    fix writes, frame-exact (a 15 s clip trimmed to the 10 s limit sends 9.96 s at 25 fps)."""
+    import dataclasses
+
+    from preflight.checking.config import resolve_config
+    from preflight.fixing import FixOptions, plan_fix
+
+    seconds = facts.effective_duration
+    plan = plan_fix(
+        source,
+        profile=profile,
+        output="preflight-estimate.mp4",  # nothing is written: the plan only names a target
+        options=dataclasses.replace(FixOptions(), face=False),
+        config=resolve_config(request.config),
+        facts=facts,
+    )
+    if plan.target is None or plan.duration is None or seconds is None:
+        return None, ""  # nothing to fix, cannot be fixed, or the whole input: as it is
+    if abs(plan.duration - seconds) < 0.0005:
+        return plan.duration, ""
+    verb = "trimmed" if plan.duration < seconds else "extended"
+    return plan.duration, f"{seconds:g} s {verb} to {round(plan.duration, 3):g} s by the fix"
 
 
 def over_budget(estimates: list[Estimate], max_cost: Decimal) -> str | None:
