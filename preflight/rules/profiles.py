@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -103,13 +102,28 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    """``path``'s tables: as parsed on an earlier run while the file is unchanged
+    (`parsed_cache`), else parsed now (and kept)."""
+    from preflight.rules import parsed_cache
+
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    found = parsed_cache.get(path, st)
+    if found is not None:
+        return found
+    import tomllib  # only on a miss: a hit needs no parser
+
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    parsed_cache.put(path, st, data)
+    return data
 
 
 def _load_chain(path: Path, *, seen: tuple[Path, ...]) -> dict[str, Any]:
@@ -236,6 +250,8 @@ def _read_header(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    import tomllib
+
     first = _FIRST_TABLE.search(text)
     try:
         return tomllib.loads(text[: first.start()] if first else text)
