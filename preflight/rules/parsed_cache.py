@@ -55,7 +55,8 @@ def put(path: Path, st: os.stat_result, data: dict[str, Any]) -> None:
     except (TypeError, ValueError):  # a TOML date or time: parsed afresh each run instead
         return
     entry = _entry(path)
-    temp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
+    # a name of its own per writer: two threads of one process may keep the same file at once
+    temp = entry.with_name(f".{entry.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         temp.write_text(text, encoding="utf-8")

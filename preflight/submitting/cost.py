@@ -51,7 +51,7 @@ def estimate_request(request: SubmitRequest) -> Estimate:
             pricing.estimate(None, profile=profile.id),
             basis=f"the {role}'s length could not be read ({exc})",
         )
-    sent, note = _as_sent(source, facts, profile, request) if request.fix else (None, "")
+    sent, note = _as_sent(source, facts, profile, request, role) if request.fix else (None, "")
     found = pricing.estimate(
         sent if sent is not None else facts.effective_duration, profile=profile.id
     )
@@ -65,7 +65,7 @@ def _facts(source: str) -> MediaFacts:
 
 
 def _as_sent(
-    source: str, facts: MediaFacts, profile: Profile, request: SubmitRequest
+    source: str, facts: MediaFacts, profile: Profile, request: SubmitRequest, role: str
 ) -> tuple[float | None, str]:
     """The length of what the fix would send in place of ``source`` (None: the input as it is),
     and how it came to be: the fix planner's own plan, so the estimate prices the output the
@@ -79,7 +79,8 @@ def _as_sent(
     plan = plan_fix(
         source,
         profile=profile,
-        output="preflight-estimate.mp4",  # nothing is written: the plan only names a target
+        # nothing is written: the plan only names a target, with the suffix submit's fix uses
+        output="preflight-estimate.mp4" if role == "video" else "preflight-estimate.m4a",
         options=dataclasses.replace(FixOptions(), face=False),
         config=resolve_config(request.config),
         facts=facts,
