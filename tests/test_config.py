@@ -89,6 +89,22 @@ def test_pyproject_table_in_any_spelling(
     assert (find_config() == path) is found
 
 
+def test_a_broken_pyproject_is_an_error_only_when_it_is_ours(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another tool's invalid pyproject.toml is passed over (it cannot hold the table); one with
+    [tool.preflight] that does not parse says so, naming the file."""
+    inner = tmp_path / "pkg"
+    inner.mkdir()
+    (tmp_path / "preflight.toml").write_text('profile = "kling-lipsync"\n', encoding="utf-8")
+    (inner / "pyproject.toml").write_text("[project\nname = \n", encoding="utf-8")
+    monkeypatch.chdir(inner)
+    assert find_config() == tmp_path / "preflight.toml"
+    (inner / "pyproject.toml").write_text("[tool.preflight]\nprofile = \n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"pyproject\.toml: not valid TOML"):
+        find_config()
+
+
 def test_unreadable_pyproject_is_still_reported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
