@@ -4,8 +4,8 @@ A chunk's `CheckItemResult`s (each a `Result` with `MediaFacts` by role and `Fin
 frozen slotted dataclasses) cost more to pickle and unpickle than the check itself costs to run
 (a quarter of a millisecond a file); the coordinator, which unpickles every result of the batch,
 pays it serially. Here a chunk becomes one positional structure of plain values: a row per result,
-the facts as a list of their fields in declaration order (streams as lists of theirs, like the
-probe cache's records), findings as tuples. `marshal` (C, no object graph, no class lookups)
+the facts as their row (`preflight.model.facts.facts_row`, the probe cache's record too),
+findings as tuples. `marshal` (C, no object graph, no class lookups)
 encodes the lot once; the coordinator rebuilds the dataclasses by position without re-validating
 what the worker already built. Tuples, floats (NaN, infinities), None, big ints and surrogate-
 escaped names survive exactly, so the report is the same byte for byte.
@@ -20,11 +20,10 @@ from __future__ import annotations
 import marshal
 import pickle
 from collections.abc import Mapping
-from dataclasses import fields
 from types import MappingProxyType
 from typing import Any
 
-from preflight.model.facts import AudioStream, ImageInfo, MediaFacts, VideoStream
+from preflight.model.facts import MediaFacts, facts_from_row, facts_row
 from preflight.model.findings import Finding, Severity
 from preflight.report.model import Result, Timeline
 
@@ -34,33 +33,11 @@ _MARSHAL = b"M"
 _PICKLE = b"P"
 _VERSION = 4  # marshal's format since Python 3.4
 
-_FACT_FIELDS = tuple(f.name for f in fields(MediaFacts))
-_STREAMS: tuple[tuple[int, type[Any], tuple[str, ...]], ...] = tuple(
-    (_FACT_FIELDS.index(part), cls, tuple(f.name for f in fields(cls)))
-    for part, cls in (("video", VideoStream), ("audio", AudioStream), ("image", ImageInfo))
-)
 _SEVERITY = {s.value: s for s in Severity}
 
 
-def _facts_row(facts: MediaFacts) -> list[Any]:
-    values: list[Any] = [getattr(facts, name) for name in _FACT_FIELDS]
-    for at, _, names in _STREAMS:
-        part = values[at]
-        if part is not None:
-            values[at] = [getattr(part, name) for name in names]
-    return values
-
-
-def _facts(values: list[Any]) -> MediaFacts:
-    for at, cls, _ in _STREAMS:
-        part = values[at]
-        if part is not None:
-            values[at] = cls(*part)
-    return MediaFacts(*values)
-
-
 def _by_role(facts: list[Any] | tuple[Any, ...]) -> Mapping[str, MediaFacts]:
-    got = {role: _facts(values) for role, values in facts}
+    got = {role: facts_from_row(values) for role, values in facts}
     return got if type(facts) is list else MappingProxyType(got)
 
 
@@ -82,7 +59,7 @@ def _row(index: int, result: Result, error: str, elapsed: float) -> tuple[Any, .
         ),
         # a list for the dict a check builds, a tuple for any other mapping (the default proxy)
         (list if type(result.facts) is dict else tuple)(
-            (role, _facts_row(m)) for role, m in result.facts.items()
+            (role, facts_row(m)) for role, m in result.facts.items()
         ),
         result.location,
         result.line,

@@ -12,7 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-__all__ = ["AudioStream", "ImageInfo", "MediaFacts", "VideoStream"]
+__all__ = [
+    "ROW_FIELDS",
+    "ROW_LAYOUT",
+    "AudioStream",
+    "ImageInfo",
+    "MediaFacts",
+    "VideoStream",
+    "facts_from_row",
+    "facts_row",
+]
 
 HDR_TRANSFERS = frozenset({"smpte2084", "arib-std-b67"})
 
@@ -139,3 +148,39 @@ _FACT_FIELDS = tuple(f.name for f in fields(MediaFacts) if f.name != "extra")
 _VIDEO_FIELDS = tuple(f.name for f in fields(VideoStream))
 _AUDIO_FIELDS = tuple(f.name for f in fields(AudioStream))
 _IMAGE_FIELDS = tuple(f.name for f in fields(ImageInfo))
+
+
+# MediaFacts as a row of plain values: its fields in declaration order, each stream (video,
+# audio, image) as a list of its own fields in order. The probe cache's records and the check
+# results a worker sends back are both this row; positional, it encodes and rebuilds in a third
+# of an object's time. `ROW_LAYOUT` names every position, for a store to fingerprint.
+ROW_FIELDS = tuple(f.name for f in fields(MediaFacts))
+_ROW_PARTS: tuple[tuple[int, type[Any], tuple[str, ...]], ...] = tuple(
+    (ROW_FIELDS.index(part), cls, tuple(f.name for f in fields(cls)))
+    for part, cls in (("video", VideoStream), ("audio", AudioStream), ("image", ImageInfo))
+)
+ROW_LAYOUT = (ROW_FIELDS, tuple(names for _, _, names in _ROW_PARTS))
+
+
+def facts_row(facts: MediaFacts) -> list[Any]:
+    """``facts`` as a row (see `ROW_FIELDS`)."""
+    values: list[Any] = [getattr(facts, name) for name in ROW_FIELDS]
+    for at, _, names in _ROW_PARTS:
+        part = values[at]
+        if part is not None:
+            values[at] = [getattr(part, name) for name in names]
+    return values
+
+
+def facts_from_row(values: list[Any]) -> MediaFacts:
+    """The facts a row holds, built by position without the probe's checks (the row came from a
+    probe). Raises ValueError for a row of another shape (a field or a stream's field missing)."""
+    if len(values) != len(ROW_FIELDS):  # fields with defaults must not go missing
+        raise ValueError(f"a facts row has {len(ROW_FIELDS)} values, not {len(values)}")
+    for at, cls, names in _ROW_PARTS:
+        part = values[at]
+        if part is not None:
+            if len(part) != len(names):
+                raise ValueError(f"a {cls.__name__} row has {len(names)} values, not {len(part)}")
+            values[at] = cls(*part)
+    return MediaFacts(*values)

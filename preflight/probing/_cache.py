@@ -23,11 +23,10 @@ import os
 import sqlite3
 import sys
 import threading
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from preflight.model.facts import AudioStream, ImageInfo, MediaFacts, VideoStream
+from preflight.model.facts import ROW_FIELDS, ROW_LAYOUT, MediaFacts, facts_from_row, facts_row
 
 __all__ = [
     "RECORD_FIELDS",
@@ -240,29 +239,17 @@ def _validity(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_size, st.st_mtime_ns, st.st_ino, ROW_SCHEMA)
 
 
-# A record is a JSON list: the facts' fields in declaration order but ``source`` (a hit takes the
-# name it was asked by), each stream as a list of its fields in order (``extra`` included: rules
-# read it). Positional, it decodes and builds in a third of an object's time; the layout's
-# fingerprint is part of `ROW_SCHEMA`, so a field added, removed or reordered makes old rows
-# misses by itself.
-RECORD_FIELDS = tuple(f.name for f in fields(MediaFacts))[1:]
-_PARTS: dict[str, tuple[type[Any], tuple[str, ...]]] = {
-    part: (cls, tuple(f.name for f in fields(cls)))
-    for part, cls in (("video", VideoStream), ("audio", AudioStream), ("image", ImageInfo))
-}
-_PART_AT = {RECORD_FIELDS.index(part): (cls, len(names)) for part, (cls, names) in _PARTS.items()}
-_LAYOUT = repr((RECORD_FIELDS, [names for _, names in _PARTS.values()]))
+# A record is a JSON list: the facts' row (`facts_row`) without ``source`` (a hit takes the name
+# it was asked by); ``extra`` is included (rules read it). The layout's fingerprint is part of
+# `ROW_SCHEMA`, so a field added, removed or reordered makes old rows misses by itself.
+RECORD_FIELDS = ROW_FIELDS[1:]
+_LAYOUT = repr((RECORD_FIELDS, list(ROW_LAYOUT[1])))
 ROW_SCHEMA = SCHEMA << 32 | binascii.crc32(_LAYOUT.encode())  # the rows' `schema` column
 _ENCODER = json.JSONEncoder(default=str, check_circular=False)
 
 
 def _record(facts: MediaFacts) -> str:
-    values: list[Any] = [getattr(facts, name) for name in RECORD_FIELDS]
-    for at in _PART_AT:
-        part = values[at]
-        if part is not None:
-            values[at] = [getattr(part, name) for name in _PARTS[RECORD_FIELDS[at]][1]]
-    return _ENCODER.encode(values)
+    return _ENCODER.encode(facts_row(facts)[1:])
 
 
 def _from_record(record: str, source: str) -> MediaFacts | None:
@@ -270,15 +257,7 @@ def _from_record(record: str, source: str) -> MediaFacts | None:
     record this code cannot read (a miss: the file is probed again)."""
     try:
         values = json.loads(record)
-        if len(values) != len(RECORD_FIELDS):  # fields with defaults must not go missing
-            return None
-        for at, (cls, width) in _PART_AT.items():
-            part = values[at]
-            if part is not None:
-                if len(part) != width:
-                    return None
-                values[at] = cls(*part)
-        return MediaFacts(source, *values)
+        return facts_from_row([source, *values])
     except (ValueError, TypeError, IndexError, KeyError, AttributeError):
         return None
 
