@@ -51,16 +51,31 @@ _Step = tuple[str, Check, Severity, Mapping[str, Any]]
 # the rules a (profile, config) pair runs, worked out once per pair rather than once per job (a
 # batch judges thousands of jobs under one pair); keyed by identity, the objects kept alive
 # beside their plan so an id is never reused while its entry stands. Both are frozen.
-_PLANS: dict[tuple[int, int], tuple[Profile, Config | None, tuple[_Step, ...]]] = {}
+_PLANS: dict[
+    tuple[int, int],
+    tuple[Profile, Config | None, tuple[_Step, ...], Mapping[str, Mapping[str, Any]]],
+] = {}
 _MAX_PLANS = 32
 
 
 def _plan(profile: Profile, config: Config | None) -> tuple[_Step, ...]:
     """Each enabled rule with its check, severity and parameters, in the order they run."""
+    return _planned(profile, config)[2]
+
+
+def enabled_params(profile: Profile, config: Config | None) -> Mapping[str, Mapping[str, Any]]:
+    """rule id -> parameters of every rule ``evaluate`` runs for this profile and config (from
+    the same plan, so what is analysed for a rule is what is judged)."""
+    return _planned(profile, config)[3]
+
+
+def _planned(
+    profile: Profile, config: Config | None
+) -> tuple[Profile, Config | None, tuple[_Step, ...], Mapping[str, Mapping[str, Any]]]:
     key = (id(profile), id(config))
     known = _PLANS.get(key)
     if known is not None and known[0] is profile and known[1] is config:
-        return known[2]
+        return known
     steps: list[_Step] = []
     rule_ids = list(profile.rules)
     if ALWAYS_ON not in rule_ids:
@@ -84,8 +99,9 @@ def _plan(profile: Profile, config: Config | None) -> tuple[_Step, ...]:
             steps.append((rule_id, rule.check, severity, params))
     if len(_PLANS) >= _MAX_PLANS:
         _PLANS.clear()
-    _PLANS[key] = (profile, config, tuple(steps))
-    return _PLANS[key][2]
+    params = MappingProxyType({rule_id: p for rule_id, _, _, p in steps})
+    _PLANS[key] = (profile, config, tuple(steps), params)
+    return _PLANS[key]
 
 
 def is_ok(findings: list[Finding], *, strict: bool = False) -> bool:

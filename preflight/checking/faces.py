@@ -59,19 +59,12 @@ FACE_RULES = (
 
 
 def face_settings(profile: Profile, config: Config | None = None) -> dict[str, Mapping[str, Any]]:
-    """The enabled face rules of ``profile`` (as ``config`` leaves them) and their parameters."""
-    from preflight.rules.registry import get
+    """The enabled face rules of ``profile`` (as ``config`` leaves them) and their parameters:
+    those `evaluate` runs, from its plan (worked out once per profile and config)."""
+    from preflight.checking.evaluate import enabled_params
 
-    enabled: dict[str, Mapping[str, Any]] = {}
-    for rule_id in FACE_RULES:
-        setting = profile.rules.get(rule_id)
-        override = config.rules.get(rule_id) if config is not None else None
-        on = setting.enabled if setting is not None else False
-        if override is not None and override.enabled is not None:
-            on = override.enabled
-        if on:
-            enabled[rule_id] = setting.params if setting is not None else get(rule_id).defaults()
-    return enabled
+    enabled = enabled_params(profile, config)
+    return {rule_id: enabled[rule_id] for rule_id in FACE_RULES if rule_id in enabled}
 
 
 def unusable(job: Job, profile: Profile, config: Config | None = None) -> str | None:

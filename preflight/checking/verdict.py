@@ -43,16 +43,13 @@ def judge_job(
     *,
     face: bool = True,
     preview: PathLike | None = None,
-    settings: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[Finding]:
     """Every finding for ``job``: the face analysis when the profile (as ``config`` leaves it)
     enables a face rule and ``face`` is on, then every enabled rule. URLs are analysed from a
-    copy fetched under the probe's size and time caps (`preflight.checking.faces`).
-    ``settings`` is `face_settings` of this profile and config when the caller has it."""
+    copy fetched under the probe's size and time caps (`preflight.checking.faces`)."""
     from preflight.checking.faces import face_settings, with_face_analysis
 
-    if settings is None:
-        settings = face_settings(profile, config)
+    settings = face_settings(profile, config)
     if settings and job.video is not None and "face" not in job.analysis:
         job = with_face_analysis(job, settings, enabled=face, preview=preview)
     return evaluate(job, profile, config)
@@ -146,9 +143,6 @@ def judge(
     tell("probe", len(sources), len(sources))
     videos = [p.name for p in resolved if "video" in p.sources]
     profiles: dict[str, Profile] = {}
-    # the face rules each profile enables, worked out once a run, not three times a job
-    # (by object: `profile` and `profiles` keep each alive while this runs)
-    faces: dict[int, dict[str, Mapping[str, Any]]] = {}
     to_analyse = sum(
         isinstance(probed.get(p.sources.get("video", "")), MediaFacts) for p in resolved
     )
@@ -160,19 +154,15 @@ def judge(
         if preview is not None and p.name in videos:
             sheet = preview_path(preview, videos.index(p.name), len(videos))
         own = _own_profile(p.profile, profiles) if p.profile else profile
-        settings = faces.get(id(own))
-        if settings is None:
-            settings = faces[id(own)] = face_settings(own, config)
+        settings = face_settings(own, config)
         if settings and job.video is not None:
             if face and analysed == 0:  # the counter shows before the first frames are decoded
                 tell("faces", 0, to_analyse)
-            job = attach_faces(
-                job, own, config, face=face, force=force_face, preview=sheet, settings=settings
-            )
+            job = attach_faces(job, own, config, face=face, force=force_face, preview=sheet)
             if face:
                 analysed += 1
                 tell("faces", analysed, to_analyse)
-        findings = judge_job(job, own, config, face=face, preview=sheet, settings=settings)
+        findings = judge_job(job, own, config, face=face, preview=sheet)
         media = {r: m for r in MEDIA_ROLES if (m := getattr(job, r)) is not None}
         results.append(
             Result(
@@ -203,15 +193,12 @@ def attach_faces(
     face: bool,
     force: bool = False,
     preview: PathLike | None,
-    settings: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Job:
     """``job`` with its face analysis attached (once: `judge_job` then reuses it); for a job that
-    already fails an error no fix mends, the reason it was skipped instead (unless ``force``).
-    ``settings`` is `face_settings` of this profile and config when the caller has it."""
+    already fails an error no fix mends, the reason it was skipped instead (unless ``force``)."""
     from preflight.checking.faces import face_settings, unusable, with_face_analysis
 
-    if settings is None:
-        settings = face_settings(profile, config)
+    settings = face_settings(profile, config)
     if not settings or job.video is None or "face" in job.analysis:
         return job
     skip = unusable(job, profile, config) if face and not force else None
