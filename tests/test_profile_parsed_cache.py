@@ -40,8 +40,10 @@ def test_an_edited_profile_is_parsed_again(cache: Path, tmp_path: Path) -> None:
     path.write_text(PROFILE.format(max=9), encoding="utf-8")  # edited: other size and mtime
     assert load_profile(path).param("video.duration", "max") == 9
     st = path.stat()
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1))  # touched only: parsed again, same
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000))  # touched only: a miss
     assert load_profile(path).param("video.duration", "max") == 9
+    stamps = [json.loads(e.read_bytes())["stat"][0] for e in entries(cache)]
+    assert path.stat().st_mtime_ns in stamps  # parsed again and kept under the new stamp
 
 
 @pytest.mark.parametrize(
