@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from preflight.model.errors import ConfigError, InputError, ProbeError
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from preflight.probing._parsed import Parsed
     from preflight.probing._sniff import Sniff
 
-__all__ = ["BACKENDS", "probe", "probe_many"]
+__all__ = ["BACKENDS", "cache_dir", "probe", "probe_many"]
 
 BACKENDS = ("auto", "mediainfo", "ffprobe")
 
@@ -42,6 +42,14 @@ BACKENDS = ("auto", "mediainfo", "ffprobe")
 _TRUNCATION_SLACK = 0.8
 _TEXT = "not a media file: its content is plain text"
 _UNKNOWN = "not a media file: its content is not a format MediaInfo or FFmpeg knows"
+
+
+def cache_dir() -> Path:
+    """The folder preflight keeps its caches in: ``$PREFLIGHT_CACHE_DIR``, else the platform's
+    user cache folder (the probe cache, and the parsed profiles beside it)."""
+    from preflight.probing import _cache
+
+    return _cache.cache_dir()
 
 
 def resolve_backend(backend: str) -> str:

@@ -2,13 +2,13 @@
 
 Every command loads its profile, and parsing a profile's TOML (loading the parser, then ~10 KB
 of tables) was the largest single cost of `preflight check one.mp4` after Python and click
-themselves (about 4 ms of ~90). A file's parsed tables are kept under
-``$PREFLIGHT_CACHE_DIR/profiles-v1/`` (the probe cache's folder, `cache_dir`) keyed by its
-resolved path, and used only while the file's ``st_mtime_ns``, size and inode are the ones they
-were parsed from: an edited file is parsed again. JSON, never pickle or marshal (the folder may
-be shared; decoding JSON runs nothing). Anything wrong with an entry (missing, unreadable,
-corrupt, another shape) is a miss; a folder that cannot be written is no cache at all. What is
-read is validated exactly as a fresh parse is (`preflight.rules.profiles`).
+themselves (about 4 ms of ~90). A file's parsed tables are kept under ``profiles-v1/`` in the
+probe cache's folder (`preflight.probing.cache_dir`), keyed by its resolved path, and used only
+while the file's ``st_mtime_ns``, size and inode are the ones they were parsed from: an edited
+file is parsed again. JSON, never pickle or marshal (the folder may be shared; decoding JSON
+runs nothing). Anything wrong with an entry (missing, unreadable, corrupt, another shape) is a
+miss; a folder that cannot be written is no cache at all. What is read is validated exactly as
+a fresh parse is (`preflight.rules.profiles`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ VERSION = 1
 
 
 def _entry(path: Path) -> Path:
-    from preflight.probing._cache import cache_dir
+    from preflight.probing import cache_dir
 
     key = hashlib.sha256(os.fsencode(os.path.realpath(path))).hexdigest()[:32]
     return cache_dir() / f"profiles-v{VERSION}" / f"{key}.json"
